@@ -1,0 +1,252 @@
+package config
+
+import (
+	"bytes"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/url"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+)
+
+// Static is one node's own settings, fixed for the life of the process.
+// Each comes from, in order of precedence: a command-line flag, an OBHUB_*
+// environment variable, the YAML file named by --config, the default.
+type Static struct {
+	Listen          string        `yaml:"listen"`
+	AdminListen     string        `yaml:"adminListen"`
+	Data            string        `yaml:"data"`
+	Issuer          string        `yaml:"issuer"`
+	Demo            bool          `yaml:"demo"`
+	Etcd            string        `yaml:"etcd"`
+	DB              string        `yaml:"db"`
+	Redis           string        `yaml:"redis"`
+	UpstreamTimeout time.Duration `yaml:"upstreamTimeout"`
+	MaxBody         ByteSize      `yaml:"maxBody"`
+	LogLevel        string        `yaml:"logLevel"`
+	LogFormat       string        `yaml:"logFormat"`
+	// AdminToken comes from OBHUB_ADMIN_TOKEN only (never a flag, so it
+	// does not show in the process list, and never the file).
+	AdminToken string `yaml:"-"`
+}
+
+// DefaultStatic returns the defaults of CONTRACT section 2.
+func DefaultStatic() Static {
+	return Static{
+		Listen:          ":8080",
+		AdminListen:     "127.0.0.1:8081",
+		Data:            "./obhub-data",
+		UpstreamTimeout: 30 * time.Second,
+		MaxBody:         1 << 20,
+		LogLevel:        "info",
+		LogFormat:       "text",
+	}
+}
+
+// ParseServe parses the flags of `obhub serve` with env and file fallbacks.
+// getenv is os.Getenv in production.
+func ParseServe(args []string, getenv func(string) string, stderr io.Writer) (Static, error) {
+	s := DefaultStatic()
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var file string
+	fs.StringVar(&file, "config", getenv("OBHUB_CONFIG"), "YAML file with node settings (flags and OBHUB_* variables win over it)")
+	fs.StringVar(&s.Listen, "listen", s.Listen, "public listener: APIs, sandbox, OAuth2, developer portal (env OBHUB_LISTEN)")
+	fs.StringVar(&s.AdminListen, "admin-listen", s.AdminListen, "admin API, console and /metrics listener (env OBHUB_ADMIN_LISTEN)")
+	fs.StringVar(&s.Data, "data", s.Data, "embedded store folder (env OBHUB_DATA)")
+	fs.StringVar(&s.Issuer, "issuer", "", "OAuth2 issuer URL (env OBHUB_ISSUER; default http://<listen>)")
+	fs.BoolVar(&s.Demo, "demo", false, "seed the demo alliance if the store is empty")
+	fs.StringVar(&s.Etcd, "etcd", "", "etcd endpoints, comma separated (env OBHUB_ETCD)")
+	fs.StringVar(&s.DB, "db", "", "postgres:// URL for OAuth state, consents and audit (env OBHUB_DB)")
+	fs.StringVar(&s.Redis, "redis", "", "redis:// URL for shared limit counters (env OBHUB_REDIS)")
+	fs.DurationVar(&s.UpstreamTimeout, "upstream-timeout", s.UpstreamTimeout, "default upstream response timeout (env OBHUB_UPSTREAM_TIMEOUT)")
+	fs.Var(&s.MaxBody, "max-body", "default largest request body, e.g. 1MiB (env OBHUB_MAX_BODY)")
+	fs.StringVar(&s.LogLevel, "log-level", s.LogLevel, "debug, info, warn or error (env OBHUB_LOG_LEVEL)")
+	fs.StringVar(&s.LogFormat, "log-format", s.LogFormat, "text or json (env OBHUB_LOG_FORMAT)")
+	if err := fs.Parse(args); err != nil {
+		return s, err
+	}
+	if fs.NArg() > 0 {
+		return s, fmt.Errorf("serve: unexpected argument %q", fs.Arg(0))
+	}
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+
+	// The file first, so that env and flags override it.
+	if file != "" {
+		fromFile, err := readStaticFile(file)
+		if err != nil {
+			return s, err
+		}
+		mergeFile(&s, fromFile, set)
+	}
+	envs := []struct {
+		flag, env string
+	}{
+		{"listen", "OBHUB_LISTEN"}, {"admin-listen", "OBHUB_ADMIN_LISTEN"}, {"data", "OBHUB_DATA"},
+		{"issuer", "OBHUB_ISSUER"}, {"etcd", "OBHUB_ETCD"}, {"db", "OBHUB_DB"}, {"redis", "OBHUB_REDIS"},
+		{"upstream-timeout", "OBHUB_UPSTREAM_TIMEOUT"}, {"max-body", "OBHUB_MAX_BODY"},
+		{"log-level", "OBHUB_LOG_LEVEL"}, {"log-format", "OBHUB_LOG_FORMAT"},
+	}
+	for _, e := range envs {
+		v := getenv(e.env)
+		if v == "" || set[e.flag] {
+			continue
+		}
+		if err := fs.Set(e.flag, v); err != nil {
+			return s, fmt.Errorf("%s: %w", e.env, err)
+		}
+	}
+	s.AdminToken = getenv("OBHUB_ADMIN_TOKEN")
+	return s, s.Validate()
+}
+
+func readStaticFile(path string) (Static, error) {
+	var s Static
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return s, fmt.Errorf("config file: %w", err)
+	}
+	dec := yaml.NewDecoder(bytes.NewReader(b))
+	dec.KnownFields(true)
+	if err := dec.Decode(&s); err != nil && !errors.Is(err, io.EOF) {
+		return s, fmt.Errorf("config file %s: %w", path, err)
+	}
+	return s, nil
+}
+
+// mergeFile copies the file's non-zero settings into s where no flag was
+// given. Environment variables are applied afterwards and win.
+func mergeFile(s *Static, f Static, set map[string]bool) {
+	str := func(flagName string, dst *string, v string) {
+		if v != "" && !set[flagName] {
+			*dst = v
+		}
+	}
+	str("listen", &s.Listen, f.Listen)
+	str("admin-listen", &s.AdminListen, f.AdminListen)
+	str("data", &s.Data, f.Data)
+	str("issuer", &s.Issuer, f.Issuer)
+	str("etcd", &s.Etcd, f.Etcd)
+	str("db", &s.DB, f.DB)
+	str("redis", &s.Redis, f.Redis)
+	str("log-level", &s.LogLevel, f.LogLevel)
+	str("log-format", &s.LogFormat, f.LogFormat)
+	if f.UpstreamTimeout != 0 && !set["upstream-timeout"] {
+		s.UpstreamTimeout = f.UpstreamTimeout
+	}
+	if f.MaxBody != 0 && !set["max-body"] {
+		s.MaxBody = f.MaxBody
+	}
+	if f.Demo && !set["demo"] {
+		s.Demo = true
+	}
+}
+
+// Validate checks the settings before anything starts.
+func (s *Static) Validate() error {
+	var errs []error
+	for _, l := range []struct{ name, addr string }{{"listen", s.Listen}, {"admin-listen", s.AdminListen}} {
+		if _, _, err := net.SplitHostPort(l.addr); err != nil {
+			errs = append(errs, fmt.Errorf("--%s %q: want host:port such as :8080 or 127.0.0.1:8081", l.name, l.addr))
+		}
+	}
+	if s.Listen == s.AdminListen {
+		errs = append(errs, errors.New("--listen and --admin-listen must differ: the admin API has its own listener"))
+	}
+	if s.Data == "" {
+		errs = append(errs, errors.New("--data must name a folder"))
+	}
+	if s.Issuer != "" {
+		if u, err := url.Parse(s.Issuer); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
+			errs = append(errs, fmt.Errorf("--issuer %q: want an http(s) URL without query or fragment", s.Issuer))
+		}
+	}
+	if s.UpstreamTimeout <= 0 {
+		errs = append(errs, errors.New("--upstream-timeout must be positive"))
+	}
+	if s.MaxBody <= 0 {
+		errs = append(errs, errors.New("--max-body must be positive"))
+	}
+	switch s.LogLevel {
+	case "debug", "info", "warn", "error":
+	default:
+		errs = append(errs, fmt.Errorf("--log-level %q: want debug, info, warn or error", s.LogLevel))
+	}
+	switch s.LogFormat {
+	case "text", "json":
+	default:
+		errs = append(errs, fmt.Errorf("--log-format %q: want text or json", s.LogFormat))
+	}
+	return errors.Join(errs...)
+}
+
+// IssuerURL returns the issuer, defaulting to http://<listen> with an
+// unspecified host shown as localhost.
+func (s *Static) IssuerURL(listenAddr string) string {
+	if s.Issuer != "" {
+		return strings.TrimSuffix(s.Issuer, "/")
+	}
+	host, port, err := net.SplitHostPort(listenAddr)
+	if err != nil {
+		return "http://" + listenAddr
+	}
+	if host == "" || host == "0.0.0.0" || host == "::" {
+		host = "localhost"
+	}
+	return "http://" + net.JoinHostPort(host, port)
+}
+
+// ByteSize is a size in bytes that parses "1MiB", "512KiB", "1MB", "1048576".
+type ByteSize int64
+
+var byteUnits = []struct {
+	suffix string
+	mult   int64
+}{
+	{"KiB", 1 << 10}, {"MiB", 1 << 20}, {"GiB", 1 << 30},
+	{"KB", 1000}, {"MB", 1000 * 1000}, {"GB", 1000 * 1000 * 1000},
+	{"B", 1},
+}
+
+// Set parses a size.
+func (b *ByteSize) Set(s string) error {
+	s = strings.TrimSpace(s)
+	mult := int64(1)
+	for _, u := range byteUnits {
+		if strings.HasSuffix(s, u.suffix) {
+			s, mult = strings.TrimSpace(strings.TrimSuffix(s, u.suffix)), u.mult
+			break
+		}
+	}
+	n, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || n < 0 || n > (1<<62)/mult {
+		return fmt.Errorf("invalid size %q: want a number with an optional unit such as 1MiB or 512KiB", s)
+	}
+	*b = ByteSize(n * mult)
+	return nil
+}
+
+// String formats the size in the largest exact binary unit.
+func (b ByteSize) String() string {
+	switch n := int64(b); {
+	case n != 0 && n%(1<<30) == 0:
+		return strconv.FormatInt(n>>30, 10) + "GiB"
+	case n != 0 && n%(1<<20) == 0:
+		return strconv.FormatInt(n>>20, 10) + "MiB"
+	case n != 0 && n%(1<<10) == 0:
+		return strconv.FormatInt(n>>10, 10) + "KiB"
+	default:
+		return strconv.FormatInt(n, 10)
+	}
+}
+
+// UnmarshalYAML reads a size from the config file.
+func (b *ByteSize) UnmarshalYAML(n *yaml.Node) error { return b.Set(n.Value) }

@@ -1,0 +1,333 @@
+package gateway
+
+import (
+	"bytes"
+	"crypto"
+	"crypto/sha256"
+	"errors"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+	lru "github.com/hashicorp/golang-lru/v2"
+	"github.com/valyala/fasthttp"
+
+	"github.com/obhub/obhub/internal/httpx"
+	"github.com/obhub/obhub/partners"
+)
+
+const (
+	// maxAuthorization caps the Authorization header. Real access tokens
+	// are under 2 KiB; a longer header is refused before anything parses
+	// it (CVE-2025-30204). Headers beyond the server's read buffer never
+	// get here: the server answers 431.
+	maxAuthorization = 8 << 10
+	// tokenCacheSize bounds the verified-token cache (about 300 bytes per
+	// entry).
+	tokenCacheSize = 100_000
+	// leeway is the clock skew tolerated on exp, nbf and iat.
+	leeway = 10 * time.Second
+)
+
+// WWW-Authenticate challenges (RFC 6750 section 3).
+const (
+	challengeNoToken      = `Bearer realm="obhub"`
+	challengeInvalidToken = `Bearer error="invalid_token"`
+)
+
+// Caller-safe details of 401 answers. They never say which check failed.
+const (
+	detailNoToken      = "an access token is required: send Authorization: Bearer <token>"
+	detailInvalidToken = "the access token is invalid or expired"
+	detailQueryToken   = "access tokens are accepted only in the Authorization header"
+	detailTooLarge     = "the Authorization header is too large"
+	detailMalformed    = "the Authorization header must be: Bearer <access token>"
+)
+
+// token is what the gateway keeps of a verified access token. It is
+// immutable once built: cache hits share it between requests.
+type token struct {
+	clientID string
+	partner  string
+	env      partners.Environment
+	jti      string
+	scopes   []string
+	expires  time.Time
+	kid      string
+	key      crypto.PublicKey // the key that verified the signature
+}
+
+// hasScope reports whether the token grants scope s.
+func (t *token) hasScope(s string) bool {
+	for _, have := range t.scopes {
+		if have == s {
+			return true
+		}
+	}
+	return false
+}
+
+// accessClaims are the claims of an RFC 9068 access token issued by the
+// hub's authorization server.
+type accessClaims struct {
+	jwt.RegisteredClaims
+	ClientID string `json:"client_id"`
+	Scope    string `json:"scope"`
+	Env      string `json:"obhub_env"`
+	Partner  string `json:"obhub_partner"`
+}
+
+// verifier checks access tokens locally and remembers the good ones.
+//
+// ES256 verification costs tens of microseconds, so a verified token is
+// cached under the SHA-256 of its compact form, holding the claims the
+// gateway needs. A hit is honoured only while the token has not expired
+// (exp plus leeway), while the key that verified it is still published
+// under its kid, and while its jti is not revoked: the revocation check
+// runs on hits and misses alike. Refusals are not cached.
+type verifier struct {
+	issuer, audience string
+	parser           *jwt.Parser
+	keys             KeySet
+	now              func() time.Time
+	revoked          func(jti string) bool
+	cache            *lru.Cache[[sha256.Size]byte, *token]
+}
+
+func newVerifier(issuer, audience string, keys KeySet, now func() time.Time, revoked func(string) bool) *verifier {
+	cache, err := lru.New[[sha256.Size]byte, *token](tokenCacheSize)
+	if err != nil { // only for a size <= 0
+		panic(err)
+	}
+	return &verifier{
+		issuer:   issuer,
+		audience: audience,
+		parser: jwt.NewParser(
+			jwt.WithValidMethods([]string{jwt.SigningMethodES256.Alg()}),
+			jwt.WithIssuer(issuer),
+			jwt.WithAudience(audience),
+			jwt.WithExpirationRequired(),
+			jwt.WithIssuedAt(),
+			jwt.WithLeeway(leeway),
+			jwt.WithTimeFunc(now),
+			jwt.WithStrictDecoding(),
+		),
+		keys:    keys,
+		now:     now,
+		revoked: revoked,
+		cache:   cache,
+	}
+}
+
+// verify returns the token raw stands for, or the reason (for the audit
+// record, never for the caller) it is refused. raw is not retained.
+func (v *verifier) verify(raw []byte) (*token, string) {
+	if v.issuer == "" || v.audience == "" { // golang-jwt skips empty expectations: fail closed
+		return nil, "gateway_issuer_or_audience_unset"
+	}
+	sum := sha256.Sum256(raw)
+	t, hit := v.cache.Get(sum)
+	if hit {
+		switch k, ok := v.keys.PublicKey(t.kid); {
+		case !v.now().Before(t.expires.Add(leeway)): // as golang-jwt: expired at exp+leeway
+			v.cache.Remove(sum)
+			return nil, "token_expired"
+		case !ok:
+			v.cache.Remove(sum)
+			return nil, "token_unknown_key"
+		case !sameKey(k, t.key): // the kid now names another key: verify again
+			v.cache.Remove(sum)
+			hit = false
+		}
+	}
+	if !hit {
+		var reason string
+		if t, reason = v.parse(string(raw)); reason != "" {
+			return nil, reason
+		}
+		v.cache.Add(sum, t)
+	}
+	if v.revoked != nil && v.revoked(t.jti) {
+		return nil, "token_revoked"
+	}
+	return t, ""
+}
+
+var (
+	errTokenType  = errors.New("typ is not at+jwt")
+	errUnknownKey = errors.New("no published key with this kid")
+)
+
+// parse verifies the signature and claims of a compact JWS. Only the kid
+// header selects the key, through the KeySet; jku, x5u and jwk headers are
+// never read.
+func (v *verifier) parse(raw string) (*token, string) {
+	var (
+		claims accessClaims
+		kid    string
+		key    crypto.PublicKey
+	)
+	_, err := v.parser.ParseWithClaims(raw, &claims, func(t *jwt.Token) (any, error) {
+		if typ, _ := t.Header["typ"].(string); !isAccessTokenType(typ) {
+			return nil, errTokenType
+		}
+		kid, _ = t.Header["kid"].(string)
+		k, ok := v.keys.PublicKey(kid)
+		if kid == "" || !ok {
+			return nil, errUnknownKey
+		}
+		key = k
+		return k, nil
+	})
+	if err != nil { // any error at all refuses the token (CVE-2024-51744)
+		return nil, tokenReason(err)
+	}
+	env := partners.Environment(claims.Env)
+	switch {
+	case claims.ClientID == "" || claims.ID == "":
+		return nil, "token_missing_claim"
+	case env != partners.Sandbox && env != partners.Production:
+		return nil, "token_bad_environment"
+	}
+	return &token{
+		clientID: claims.ClientID,
+		partner:  claims.Partner,
+		env:      env,
+		jti:      claims.ID,
+		scopes:   strings.Fields(claims.Scope),
+		expires:  claims.ExpiresAt.Time,
+		kid:      kid,
+		key:      key,
+	}, ""
+}
+
+// isAccessTokenType reports whether a JOSE typ header names RFC 9068
+// access tokens: "at+jwt", any case, optionally "application/at+jwt".
+func isAccessTokenType(typ string) bool {
+	if len(typ) > len("application/") && strings.EqualFold(typ[:len("application/")], "application/") {
+		typ = typ[len("application/"):]
+	}
+	return strings.EqualFold(typ, "at+jwt")
+}
+
+// sameKey reports whether two public keys are equal.
+func sameKey(a, b crypto.PublicKey) bool {
+	e, ok := a.(interface{ Equal(crypto.PublicKey) bool })
+	return ok && e.Equal(b)
+}
+
+// tokenReason names why golang-jwt refused a token, for the audit record.
+func tokenReason(err error) string {
+	switch {
+	case errors.Is(err, errTokenType):
+		return "token_wrong_type"
+	case errors.Is(err, errUnknownKey):
+		return "token_unknown_key"
+	case errors.Is(err, jwt.ErrTokenExpired):
+		return "token_expired"
+	case errors.Is(err, jwt.ErrTokenNotValidYet), errors.Is(err, jwt.ErrTokenUsedBeforeIssued):
+		return "token_not_yet_valid"
+	case errors.Is(err, jwt.ErrTokenInvalidIssuer):
+		return "token_wrong_issuer"
+	case errors.Is(err, jwt.ErrTokenInvalidAudience):
+		return "token_wrong_audience"
+	case errors.Is(err, jwt.ErrTokenRequiredClaimMissing):
+		return "token_missing_claim"
+	case errors.Is(err, jwt.ErrTokenSignatureInvalid):
+		return "token_bad_signature" // also an algorithm other than ES256
+	case errors.Is(err, jwt.ErrTokenMalformed):
+		return "token_malformed"
+	}
+	return "token_invalid"
+}
+
+// denial is a refusal by authentication or authorisation.
+type denial struct {
+	kind      httpx.Kind
+	reason    string // for the audit record
+	detail    string // for the caller
+	challenge string // WWW-Authenticate, if any
+}
+
+func invalidToken(reason, detail string) *denial {
+	return &denial{kind: httpx.InvalidToken, reason: reason, detail: detail, challenge: challengeInvalidToken}
+}
+
+// bearer finds the access token of a request: only in a single
+// Authorization header with the Bearer scheme (RFC 6750 section 2.1). A
+// token in the query string is refused even when a header carries one too.
+// The returned bytes alias the request header.
+func bearer(h *fasthttp.RequestHeader, query []byte) ([]byte, *denial) {
+	if queryHasToken(query) {
+		return nil, invalidToken("token_in_query", detailQueryToken)
+	}
+	values := h.PeekAll(fasthttp.HeaderAuthorization)
+	switch {
+	case len(values) == 0:
+		return nil, &denial{kind: httpx.InvalidToken, reason: "no_token", detail: detailNoToken, challenge: challengeNoToken}
+	case len(values) > 1:
+		return nil, invalidToken("authorization_repeated", detailMalformed)
+	}
+	v := values[0]
+	if len(v) > maxAuthorization {
+		return nil, invalidToken("authorization_too_large", detailTooLarge)
+	}
+	const scheme = "bearer "
+	if len(v) < len(scheme) || !strings.EqualFold(string(v[:len(scheme)]), scheme) {
+		// Another scheme is no bearer token at all: no error code (RFC 6750 section 3.1).
+		return nil, &denial{kind: httpx.InvalidToken, reason: "authorization_not_bearer", detail: detailNoToken, challenge: challengeNoToken}
+	}
+	tok := bytes.TrimLeft(v[len(scheme):], " ")
+	if !wellFormedJWS(tok) {
+		return nil, invalidToken("token_malformed", detailMalformed)
+	}
+	return tok, nil
+}
+
+// wellFormedJWS reports whether b has the shape of a compact JWS: three
+// non-empty base64url parts separated by two dots. It refuses "thousands
+// of dots" before any parser splits anything.
+func wellFormedJWS(b []byte) bool {
+	dots, last := 0, -1
+	for i, c := range b {
+		switch {
+		case c == '.':
+			if i == last+1 {
+				return false
+			}
+			dots++
+			if dots > 2 {
+				return false
+			}
+			last = i
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9', c == '-', c == '_':
+		default:
+			return false
+		}
+	}
+	return dots == 2 && last < len(b)-1
+}
+
+// queryHasToken reports whether a raw query string carries an
+// access_token parameter, however its name is encoded.
+func queryHasToken(q []byte) bool {
+	for len(q) > 0 {
+		var pair []byte
+		if i := bytes.IndexAny(q, "&;"); i >= 0 {
+			pair, q = q[:i], q[i+1:]
+		} else {
+			pair, q = q, nil
+		}
+		name, _, _ := bytes.Cut(pair, []byte("="))
+		if bytes.Equal(name, []byte("access_token")) {
+			return true
+		}
+		if bytes.ContainsAny(name, "%+") {
+			if n, err := url.QueryUnescape(string(name)); err == nil && n == "access_token" {
+				return true
+			}
+		}
+	}
+	return false
+}

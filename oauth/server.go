@@ -1,0 +1,209 @@
+// Package oauth is the hub's OAuth 2.0 authorization server, served as an
+// http.Handler on the public listener. It is the only package that imports
+// fosite; nothing of fosite appears in its exported API.
+//
+// This slice supports the client_credentials grant with client_secret_basic
+// and client_secret_post, issues RFC 9068 JWT access tokens signed with the
+// hub's ES256 key, and publishes the key set and RFC 8414 metadata. The
+// authorization code grant, PAR, introspection and revocation come later;
+// they plug into the same fosite configuration built in compose.go.
+package oauth
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/ory/fosite"
+
+	"github.com/obhub/obhub"
+	"github.com/obhub/obhub/partners"
+)
+
+// Endpoint paths, relative to the issuer URL.
+const (
+	PathToken         = "/oauth2/token"
+	PathJWKS          = "/oauth2/jwks"
+	PathMetadata      = "/.well-known/oauth-authorization-server"
+	PathOpenIDConfig  = "/.well-known/openid-configuration"
+	defaultATLifetime = 10 * time.Minute
+)
+
+// Clients finds the app behind a client id together with its partner. It
+// is implemented by the caller (from the configuration snapshot).
+type Clients interface {
+	// Client returns the app and its partner. An unknown client id is an
+	// error with code obhub.ENOTFOUND; a store that cannot answer should use
+	// obhub.EUNAVAILABLE (the token endpoint then answers 503).
+	Client(ctx context.Context, clientID string) (*partners.App, *partners.Partner, error)
+}
+
+// Config configures the authorization server.
+type Config struct {
+	// Issuer is the server's issuer identifier: an absolute http(s) URL
+	// without query or fragment, and the base URL the paths of this
+	// handler are served under (token_endpoint is Issuer + "/oauth2/token").
+	// It is the "iss" of every token. Required.
+	Issuer string
+	// Audience is the "aud" of access tokens; it defaults to Issuer. Tokens
+	// carry it as a one-element JSON array (["..."]), which RFC 7519
+	// allows and golang-jwt's WithAudience accepts.
+	Audience string
+	// AccessTokenLifetime is how long access tokens live; default 10m.
+	AccessTokenLifetime time.Duration
+	// Clock stamps iat and exp; nil means time.Now.
+	Clock obhub.Clock
+	// Logger receives the server's own log lines; nil discards them.
+	Logger *slog.Logger
+}
+
+var _ http.Handler = (*Server)(nil)
+
+// Server is the authorization server. Build it with New; it is safe for
+// concurrent use.
+type Server struct {
+	issuer   string
+	audience string
+	lifetime time.Duration
+	clock    obhub.Clock
+	log      *slog.Logger
+	keys     *Keys
+
+	provider *fosite.Fosite
+	mux      *http.ServeMux
+	metadata []byte
+}
+
+// New builds a Server. It does no I/O.
+func New(cfg Config, clients Clients, keys *Keys) (*Server, error) {
+	if clients == nil {
+		return nil, errors.New("oauth: no client directory given")
+	}
+	if keys == nil {
+		return nil, errors.New("oauth: no signing keys given")
+	}
+	if err := checkIssuer(cfg.Issuer); err != nil {
+		return nil, err
+	}
+	if cfg.Audience == "" {
+		cfg.Audience = cfg.Issuer
+	}
+	switch {
+	case cfg.AccessTokenLifetime == 0:
+		cfg.AccessTokenLifetime = defaultATLifetime
+	case cfg.AccessTokenLifetime < time.Second:
+		return nil, fmt.Errorf("oauth: access token lifetime %s is too short", cfg.AccessTokenLifetime)
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+
+	s := &Server{
+		issuer:   cfg.Issuer,
+		audience: cfg.Audience,
+		lifetime: cfg.AccessTokenLifetime,
+		clock:    cfg.Clock,
+		log:      cfg.Logger,
+		keys:     keys,
+	}
+	provider, err := s.compose(clients)
+	if err != nil {
+		return nil, err
+	}
+	s.provider = provider
+	if s.metadata, err = s.buildMetadata(); err != nil {
+		return nil, err
+	}
+
+	s.mux = http.NewServeMux()
+	// Every method reaches the token endpoint: fosite answers a non-POST
+	// with an RFC 6749 invalid_request.
+	s.mux.HandleFunc(PathToken, s.token)
+	s.mux.HandleFunc("GET "+PathJWKS, s.jwks)
+	s.mux.HandleFunc("GET "+PathMetadata, s.serveMetadata)
+	s.mux.HandleFunc("GET "+PathOpenIDConfig, s.serveMetadata)
+	// /oauth2/authorize, /par, /introspect and /revoke are not served yet:
+	// the mux answers 404.
+	return s, nil
+}
+
+// checkIssuer validates an issuer identifier (RFC 8414 section 2).
+func checkIssuer(issuer string) error {
+	if issuer == "" {
+		return errors.New("oauth: issuer is required")
+	}
+	u, err := url.Parse(issuer)
+	if err != nil || !u.IsAbs() || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") {
+		return fmt.Errorf("oauth: issuer %q must be an absolute http or https URL", issuer)
+	}
+	if u.RawQuery != "" || u.Fragment != "" || strings.HasSuffix(issuer, "#") || strings.HasSuffix(issuer, "?") {
+		return fmt.Errorf("oauth: issuer %q must not have a query or fragment", issuer)
+	}
+	return nil
+}
+
+// ServeHTTP serves the OAuth endpoints: POST /oauth2/token, GET
+// /oauth2/jwks, and the metadata documents at
+// /.well-known/oauth-authorization-server and
+// /.well-known/openid-configuration. Other paths answer 404.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	s.mux.ServeHTTP(w, r)
+}
+
+// endpoint returns the absolute URL of one of this server's paths.
+func (s *Server) endpoint(path string) string {
+	return strings.TrimSuffix(s.issuer, "/") + path
+}
+
+// metadata is the RFC 8414 authorization server metadata document. It
+// lists only what the server really supports.
+type metadata struct {
+	Issuer                            string   `json:"issuer"`
+	TokenEndpoint                     string   `json:"token_endpoint"`
+	JWKSURI                           string   `json:"jwks_uri"`
+	ResponseTypesSupported            []string `json:"response_types_supported"`
+	GrantTypesSupported               []string `json:"grant_types_supported"`
+	TokenEndpointAuthMethodsSupported []string `json:"token_endpoint_auth_methods_supported"`
+}
+
+func (s *Server) buildMetadata() ([]byte, error) {
+	b, err := json.Marshal(metadata{
+		Issuer:        s.issuer,
+		TokenEndpoint: s.endpoint(PathToken),
+		JWKSURI:       s.endpoint(PathJWKS),
+		// Required by RFC 8414; empty because there is no authorization
+		// endpoint yet.
+		ResponseTypesSupported:            []string{},
+		GrantTypesSupported:               supportedGrantTypes,
+		TokenEndpointAuthMethodsSupported: supportedAuthMethods,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("oauth: encode metadata: %w", err)
+	}
+	return b, nil
+}
+
+func (s *Server) serveMetadata(w http.ResponseWriter, _ *http.Request) {
+	writeJSON(w, "application/json", s.metadata)
+}
+
+func (s *Server) jwks(w http.ResponseWriter, _ *http.Request) {
+	writeJSON(w, "application/json", s.keys.JWKS())
+}
+
+// writeJSON writes a public, cacheable JSON document. Five minutes of
+// caching is safe for the JWKS because a rotated key is published before
+// it signs anything.
+func writeJSON(w http.ResponseWriter, contentType string, b []byte) {
+	h := w.Header()
+	h.Set("Content-Type", contentType)
+	h.Set("Cache-Control", "public, max-age=300")
+	h.Set("X-Content-Type-Options", "nosniff")
+	_, _ = w.Write(b)
+}

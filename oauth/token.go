@@ -1,0 +1,158 @@
+package oauth
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+
+	"github.com/ory/fosite"
+	"github.com/ory/fosite/handler/oauth2"
+	"github.com/ory/fosite/token/jwt"
+
+	"github.com/obhub/obhub/partners"
+)
+
+// maxTokenBody caps a token request body; real ones are a few hundred
+// bytes.
+const maxTokenBody = 64 << 10
+
+// maxLoggedID caps how much of a claimed (unauthenticated) client id is
+// logged.
+const maxLoggedID = 128
+
+// Claims the hub adds to access tokens besides the RFC 9068 ones.
+const (
+	ClaimEnvironment = "obhub_env"     // the app's environment: "sandbox" or "production"
+	ClaimPartner     = "obhub_partner" // the app's partner id
+)
+
+// token serves the token endpoint (RFC 6749 section 3.2).
+func (s *Server) token(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	r.Body = http.MaxBytesReader(w, r.Body, maxTokenBody)
+
+	sess := newSession()
+	ar, err := s.provider.NewAccessRequest(ctx, r, sess)
+	if err != nil {
+		s.tokenError(ctx, w, r, ar, err)
+		return
+	}
+	c, ok := ar.GetClient().(*client)
+	if !ok {
+		s.tokenError(ctx, w, r, ar, fosite.ErrServerError.WithDebugf("client is %T", ar.GetClient()))
+		return
+	}
+	if ar.GetGrantTypes().ExactOne(partners.GrantClientCredentials) {
+		grantClientCredentials(ar, sess, c, s.audience)
+	}
+
+	resp, err := s.provider.NewAccessResponse(ctx, ar)
+	if err != nil {
+		s.tokenError(ctx, w, r, ar, err)
+		return
+	}
+	// fosite writes "bearer" and computes expires_in from the wall clock;
+	// report the lifetime actually written into the token instead.
+	resp.SetTokenType("Bearer")
+	resp.SetExpiresIn(sess.GetExpiresAt(fosite.AccessToken).Sub(sess.JWTClaims.IssuedAt))
+	s.log.DebugContext(ctx, "access token issued",
+		slog.String("client_id", c.app.ClientID),
+		slog.String("grant_type", strings.Join(ar.GetGrantTypes(), " ")),
+		slog.String("scope", strings.Join(ar.GetGrantedScopes(), " ")),
+		slog.String("jti", sess.JWTClaims.JTI))
+	s.provider.WriteAccessResponse(ctx, w, ar, resp)
+}
+
+// newSession returns an empty session for one token request.
+func newSession() *oauth2.JWTSession {
+	return &oauth2.JWTSession{
+		JWTClaims: &jwt.JWTClaims{Extra: map[string]any{}},
+		JWTHeader: &jwt.Headers{Extra: map[string]any{}},
+	}
+}
+
+// grantClientCredentials decides what a client credentials token carries.
+// fosite has already checked that every requested scope is registered for
+// the app (ExactScopeStrategy); no scope parameter grants all of them.
+func grantClientCredentials(ar fosite.AccessRequester, sess *oauth2.JWTSession, c *client, audience string) {
+	scopes := ar.GetRequestedScopes()
+	if len(scopes) == 0 {
+		scopes = c.app.Scopes
+	}
+	for _, sc := range scopes {
+		ar.GrantScope(sc)
+	}
+	ar.GrantAudience(audience)
+
+	id := c.app.ClientID
+	sess.Subject = id
+	sess.JWTClaims.Subject = id
+	sess.JWTClaims.Add("client_id", id)
+	sess.JWTClaims.Add(ClaimEnvironment, string(c.app.Environment))
+	sess.JWTClaims.Add(ClaimPartner, c.partner.ID)
+}
+
+// tokenError writes an RFC 6749 error through fosite, after two
+// corrections: an unsupported grant_type is reported as
+// unsupported_grant_type (fosite says invalid_request when no handler
+// matches), and invalid_client after HTTP Basic carries WWW-Authenticate
+// (RFC 6749 section 5.2; fosite omits it).
+func (s *Server) tokenError(ctx context.Context, w http.ResponseWriter, r *http.Request, ar fosite.AccessRequester, err error) {
+	if errors.Is(err, fosite.ErrInvalidRequest) && r.PostForm != nil {
+		for _, gt := range strings.Fields(r.PostForm.Get("grant_type")) {
+			if !slices.Contains(supportedGrantTypes, gt) {
+				err = fosite.ErrUnsupportedGrantType.WithHintf("The grant type '%s' is not supported by this server.", gt)
+				break
+			}
+		}
+	}
+	rfc := fosite.ErrorToRFC6749Error(err)
+	if rfc.ErrorField == fosite.ErrInvalidClient.ErrorField {
+		if _, _, basic := r.BasicAuth(); basic {
+			w.Header().Set("WWW-Authenticate", `Basic realm="obhub", charset="UTF-8"`)
+		}
+	}
+
+	attrs := []slog.Attr{
+		slog.String("error", rfc.ErrorField),
+		slog.Int("status", rfc.CodeField),
+	}
+	if id := requestClientID(r); id != "" {
+		if len(id) > maxLoggedID {
+			id = id[:maxLoggedID] + "…"
+		}
+		attrs = append(attrs, slog.String("client_id", id))
+	}
+	if d := rfc.GetDescription(); d != "" {
+		attrs = append(attrs, slog.String("description", d))
+	}
+	if d := rfc.Debug(); d != "" {
+		attrs = append(attrs, slog.String("debug", d))
+	}
+	level := slog.LevelDebug
+	if rfc.CodeField >= http.StatusInternalServerError {
+		level = slog.LevelError
+	}
+	s.log.LogAttrs(ctx, level, "token request refused", attrs...)
+
+	s.provider.WriteAccessError(ctx, w, ar, err)
+}
+
+// requestClientID returns the client id a request claims (not
+// necessarily a known or authenticated one), for logs only.
+func requestClientID(r *http.Request) string {
+	if id, _, ok := r.BasicAuth(); ok {
+		if u, err := url.QueryUnescape(id); err == nil {
+			return u
+		}
+		return id
+	}
+	if r.PostForm != nil {
+		return r.PostForm.Get("client_id")
+	}
+	return ""
+}
