@@ -4,6 +4,7 @@
 package httpx
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"net/http"
@@ -109,14 +110,18 @@ func Write(w http.ResponseWriter, p *Problem) {
 	h.Set("Cache-Control", "no-store")
 	h.Set("X-Content-Type-Options", "nosniff")
 	w.WriteHeader(p.Status)
-	_ = json.NewEncoder(w).Encode(p)
+	_, _ = w.Write(Marshal(p))
 }
 
 // Marshal encodes p as JSON (for servers that do not use net/http).
+// HTML escaping is off: problem documents are JSON, read by programs and
+// people, and "<token>" reads better than "\u003ctoken\u003e".
 func Marshal(p *Problem) []byte {
-	b, err := json.Marshal(p)
-	if err != nil { // cannot happen for these field types
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(p); err != nil { // cannot happen for these field types
 		return []byte(`{"type":"` + TypeBase + `internal","title":"Internal error","status":500}`)
 	}
-	return b
+	return buf.Bytes()
 }
