@@ -551,9 +551,13 @@ func (g *Gateway) proxy(c *fiber.Ctx, rq *request, t target, m *catalog.Match, a
 	out.Header.Set(headerPartnerID, app.Partner)
 	out.Header.Set(headerRequestID, rq.out.RequestID)
 	var body *limitedBody
-	if s := in.BodyStream(); s != nil && cl != 0 && cl != -2 {
+	switch s := in.BodyStream(); {
+	case cl == 0 || cl == -2: // no body
+	case s != nil:
 		body = &limitedBody{r: s, n: limit}
 		out.SetBodyStream(body, cl)
+	default: // read ahead whole (cannot happen with StreamRequestBody; kept correct anyway)
+		out.SetBodyRaw(in.Body())
 	}
 
 	resp := &c.Context().Response
@@ -561,6 +565,8 @@ func (g *Gateway) proxy(c *fiber.Ctx, rq *request, t target, m *catalog.Match, a
 	switch {
 	case body != nil && body.exceeded:
 		return g.tooLarge(c, rq, limit)
+	case body != nil && body.failed != nil:
+		return g.refuse(c, rq, DecisionReject, "body_unreadable", httpx.InvalidRequest, "the request body could not be read")
 	case err != nil:
 		timedOut, busy := upstreamFailure(err)
 		switch {

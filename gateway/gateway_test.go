@@ -588,6 +588,8 @@ func TestPathTricks(t *testing.T) {
 		{"encoded letter is decoded for routing and forwarding", "/bank1/v1/acc%6Funts", 200, "/core/v1/accounts"},
 		{"encoded space kept", "/bank1/v1/accounts/a%20b", 200, "/core/v1/accounts/a%20b"},
 		{"absolute form", "http://evil.example/bank1/v1/accounts", 200, "/core/v1/accounts"},
+		{"asterisk form", "*", 400, ""},
+		{"authority form", "bank1:443", 400, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -949,11 +951,12 @@ func TestPanicInPipeline(t *testing.T) {
 		t.Errorf("problem %v", p)
 	}
 	mu.Lock()
-	defer mu.Unlock()
-	if len(outcomes) != 2 {
-		t.Fatalf("%d outcomes, want 2", len(outcomes))
+	got := outcomes
+	mu.Unlock()
+	if len(got) != 2 {
+		t.Fatalf("%d outcomes, want 2", len(got))
 	}
-	if o := outcomes[1]; o.Status != 500 || o.Decision != DecisionError || o.Reason != "panic" || o.API != "accounts" {
+	if o := got[1]; o.Status != 500 || o.Decision != DecisionError || o.Reason != "panic" || o.API != "accounts" {
 		t.Errorf("outcome %+v", o)
 	}
 	// The server is still up.
@@ -1005,5 +1008,42 @@ func TestConcurrentOutcomes(t *testing.T) {
 		if o.Path != "/bank1/v1/accounts" || o.Method != "GET" || o.API != "accounts" {
 			t.Errorf("outcome %+v", o)
 		}
+	}
+}
+
+func TestSlowClient(t *testing.T) {
+	f := newFixture(t)
+	// A gateway of its own, with a short read timeout (production: 30s).
+	g := New(Config{Issuer: testIssuer, Audience: testAudience, OnDone: func(*Outcome) {}}, f.holder, testKeys{})
+	g.app.Server().ReadTimeout = 200 * time.Millisecond
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go g.Serve(ln)
+	defer g.Shutdown(context.Background())
+
+	slow, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer slow.Close()
+	io.WriteString(slow, "GET /healthz HTTP/1.1\r\nHost: x\r\nX-Slow: ") // and never finishes
+
+	// Others are served meanwhile.
+	resp, err := http.Get("http://" + ln.Addr().String() + "/healthz")
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("a normal client while one is slow: %v %v", resp, err)
+	}
+	resp.Body.Close()
+
+	// The slow one is answered 408 and closed at the read timeout.
+	slow.SetReadDeadline(time.Now().Add(5 * time.Second))
+	b, err := io.ReadAll(slow)
+	if err != nil {
+		t.Fatalf("the slow connection was not closed: %v", err)
+	}
+	if !strings.HasPrefix(string(b), "HTTP/1.1 408") || !strings.Contains(string(b), "request-timeout") {
+		t.Errorf("slow client got %q", b)
 	}
 }

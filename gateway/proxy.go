@@ -103,9 +103,11 @@ func newUpstream(rawURL string) (*upstream, error) {
 			// again only when it is safe (GET, HEAD) and has no body;
 			// nothing else is ever retried.
 			MaxIdemponentCallAttempts: 2,
-			RetryIf:                   func(r *fasthttp.Request) bool { return r.Header.IsGet() || r.Header.IsHead() },
-			DialDualStack:             true,
-			SecureErrorLogMessage:     true,
+			RetryIfErr: func(r *fasthttp.Request, _ int, _ error) (resetTimeout, retry bool) {
+				return false, r.Header.IsGet() || r.Header.IsHead()
+			},
+			DialDualStack:         true,
+			SecureErrorLogMessage: true,
 		},
 	}, nil
 }
@@ -121,6 +123,7 @@ type limitedBody struct {
 	r        io.Reader
 	n        int64 // bytes still allowed
 	exceeded bool
+	failed   error // the client's body could not be read (it went away, bad chunking)
 }
 
 func (l *limitedBody) Read(p []byte) (int, error) {
@@ -138,6 +141,9 @@ func (l *limitedBody) Read(p []byte) (int, error) {
 		return n, errBodyTooLarge
 	}
 	l.n -= int64(n)
+	if err != nil && err != io.EOF {
+		l.failed = err
+	}
 	return n, err
 }
 

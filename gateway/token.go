@@ -3,6 +3,7 @@ package gateway
 import (
 	"bytes"
 	"crypto"
+	"crypto/ecdsa"
 	"crypto/sha256"
 	"errors"
 	"net/url"
@@ -211,8 +212,14 @@ func isAccessTokenType(typ string) bool {
 	return strings.EqualFold(typ, "at+jwt")
 }
 
-// sameKey reports whether two public keys are equal.
+// sameKey reports whether two public keys are equal; the same pointer
+// (what a key set normally hands out) is the fast path.
 func sameKey(a, b crypto.PublicKey) bool {
+	if pa, ok := a.(*ecdsa.PublicKey); ok {
+		if pb, ok := b.(*ecdsa.PublicKey); ok && pa == pb {
+			return true
+		}
+	}
 	e, ok := a.(interface{ Equal(crypto.PublicKey) bool })
 	return ok && e.Equal(b)
 }
