@@ -158,7 +158,7 @@ func (s *Static) Validate() error {
 			errs = append(errs, fmt.Errorf("--%s %q: want host:port such as :8080 or 127.0.0.1:8081", l.name, l.addr))
 		}
 	}
-	if s.Listen == s.AdminListen {
+	if s.Listen == s.AdminListen && !strings.HasSuffix(s.Listen, ":0") {
 		errs = append(errs, errors.New("--listen and --admin-listen must differ: the admin API has its own listener"))
 	}
 	if s.Data == "" {

@@ -378,9 +378,6 @@ func TestTokens(t *testing.T) {
 				t.Errorf("problem %v", p)
 			}
 			wantChallenge := `Bearer error="invalid_token"`
-			if tt.reason == "no_token" || tt.reason == "authorization_not_bearer" {
-				wantChallenge = `Bearer realm="obhub"`
-			}
 			if got := r.Header.Get("WWW-Authenticate"); got != wantChallenge {
 				t.Errorf("WWW-Authenticate = %q, want %q", got, wantChallenge)
 			}

@@ -31,9 +31,12 @@ const (
 	leeway = 10 * time.Second
 )
 
-// WWW-Authenticate challenges (RFC 6750 section 3).
+// WWW-Authenticate challenges (RFC 6750 section 3). A request with no
+// token also gets error="invalid_token": the contract promises it for
+// every 401 (RFC 6750 says SHOULD NOT here, not MUST NOT), so clients can
+// treat every 401 the same way.
 const (
-	challengeNoToken      = `Bearer realm="obhub"`
+	challengeNoToken      = `Bearer error="invalid_token"`
 	challengeInvalidToken = `Bearer error="invalid_token"`
 )
 

@@ -104,13 +104,6 @@ func (m *Main) Run(ctx context.Context) error {
 	if err := m.watcher.Load(ctx); err != nil {
 		return err
 	}
-	m.store = config.NewStore(config.SyncKV{KV: m.kv, Watcher: m.watcher}, m.Clock)
-	token, err := m.store.EnsureAdminToken(ctx, m.Config.AdminToken)
-	if err != nil {
-		return fmt.Errorf("admin token: %w", err)
-	}
-	m.AdminToken = token
-
 	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	m.cancel = cancel
 	m.bg.Add(1)
@@ -118,6 +111,12 @@ func (m *Main) Run(ctx context.Context) error {
 		defer m.bg.Done()
 		_ = m.watcher.Run(runCtx)
 	}()
+	m.store = config.NewStore(config.SyncKV{KV: m.kv, Watcher: m.watcher}, m.Clock)
+	token, err := m.store.EnsureAdminToken(ctx, m.Config.AdminToken)
+	if err != nil {
+		return fmt.Errorf("admin token: %w", err)
+	}
+	m.AdminToken = token
 
 	// Listeners first, so the issuer can default to the real address.
 	publicLn, err := net.Listen("tcp", m.Config.Listen)
