@@ -301,23 +301,28 @@ func bearer(h *fasthttp.RequestHeader, query []byte) ([]byte, *denial) {
 func wellFormedJWS(b []byte) bool {
 	dots, last := 0, -1
 	for i, c := range b {
-		switch {
-		case c == '.':
-			if i == last+1 {
-				return false
-			}
-			dots++
-			if dots > 2 {
-				return false
-			}
-			last = i
-		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9', c == '-', c == '_':
-		default:
+		if base64urlChar[c] {
+			continue
+		}
+		if c != '.' || i == last+1 {
 			return false
 		}
+		dots++
+		if dots > 2 {
+			return false
+		}
+		last = i
 	}
 	return dots == 2 && last < len(b)-1
 }
+
+// base64urlChar marks the bytes of the base64url alphabet (RFC 4648 §5).
+var base64urlChar = func() (t [256]bool) {
+	for c := range 256 {
+		t[c] = 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '_'
+	}
+	return t
+}()
 
 // queryHasToken reports whether a raw query string carries an
 // access_token parameter, however its name is encoded.

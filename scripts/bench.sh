@@ -3,11 +3,13 @@
 # run with a plain nginx reverse proxy in front of the same upstream.
 #
 #   scripts/bench.sh                      # 50 connections, 10 s per target
-#   DURATION=30s CONNS=100 scripts/bench.sh
+#   DURATION=30s CONNS=100 ROUNDS=5 scripts/bench.sh
 #
 # Targets (all GET of a 1 KB JSON document over keep-alive connections):
 #   direct  the upstream itself (nginx serving a static file)
-#   nginx   nginx as a plain reverse proxy to the upstream (keep-alive pool)
+#   nginx   nginx as a plain reverse proxy: proxy_pass as shipped
+#           (HTTP/1.0 upstream, one upstream connection per request)
+#   nginx-ka nginx tuned: HTTP/1.1 keep-alive pool to the upstream
 #   obhub   obhub: JWT validation, routing by OpenAPI operation, scope and
 #           subscription checks, proxy to the same upstream
 #
@@ -22,9 +24,11 @@ DURATION=${DURATION:-10s}
 WARMUP=${WARMUP:-2s}
 CONNS=${CONNS:-50}
 THREADS=${THREADS:-2}
+ROUNDS=${ROUNDS:-3}
 BASE_PORT=${BASE_PORT:-18900}
 UP_PORT=$((BASE_PORT + 1))
 PROXY_PORT=$((BASE_PORT + 2))
+TUNED_PORT=$((BASE_PORT + 5))
 GW_PORT=$((BASE_PORT + 3))
 ADMIN_PORT=$((BASE_PORT + 4))
 
@@ -81,8 +85,16 @@ http {
     root $WORK/www;
     default_type application/json;
   }
+  # The plain proxy: proxy_pass as nginx ships it (HTTP/1.0 to the
+  # upstream, a new upstream connection per request).
   server {
     listen 127.0.0.1:$PROXY_PORT;
+    location / { proxy_pass http://127.0.0.1:$UP_PORT; }
+  }
+  # The tuned proxy: HTTP/1.1 with a pool of keep-alive upstream
+  # connections, as obhub does.
+  server {
+    listen 127.0.0.1:$TUNED_PORT;
     location / {
       proxy_pass http://bank;
       proxy_http_version 1.1;
@@ -91,7 +103,7 @@ http {
   }
 }
 EOF
-log "starting nginx (upstream :$UP_PORT, proxy :$PROXY_PORT)"
+log "starting nginx (upstream :$UP_PORT, plain proxy :$PROXY_PORT, tuned proxy :$TUNED_PORT)"
 "$NGINX" -c "$WORK/nginx.conf" -p "$WORK"
 
 ADMIN_TOKEN="oba_bench_$(head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n')"
@@ -137,8 +149,9 @@ TOKEN=$(curl -sf -u "$CLIENT_ID:$CLIENT_SECRET" -d grant_type=client_credentials
 
 DIRECT_URL="http://127.0.0.1:$UP_PORT/bench/v1/items"
 PROXY_URL="http://127.0.0.1:$PROXY_PORT/bench/v1/items"
+TUNED_URL="http://127.0.0.1:$TUNED_PORT/bench/v1/items"
 GW_URL="http://127.0.0.1:$GW_PORT/bench-bank/bench/v1/items"
-for url in "$DIRECT_URL" "$PROXY_URL"; do curl -sf -o /dev/null "$url"; done
+for url in "$DIRECT_URL" "$PROXY_URL" "$TUNED_URL"; do curl -sf -o /dev/null "$url"; done
 code=$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $TOKEN" "$GW_URL")
 [ "$code" = 200 ] || { echo "obhub answered $code, not 200; see $WORK/obhub.out" >&2; cat "$WORK/obhub.out" >&2; exit 1; }
 
@@ -158,25 +171,37 @@ run() {
 	echo "$name ${rps:-0} ${p99:-0} ${non2xx:-0}"
 }
 
-log "wrk: $THREADS threads, $CONNS connections, $DURATION per target (after $WARMUP warm-up)"
-R_DIRECT=$(run direct "$DIRECT_URL")
-R_NGINX=$(run nginx "$PROXY_URL")
-R_OBHUB=$(run obhub "$GW_URL" "Authorization: Bearer $TOKEN")
-
-echo
-printf '%-8s %12s %10s %8s\n' target "requests/s" "p99 ms" non-2xx
-for r in "$R_DIRECT" "$R_NGINX" "$R_OBHUB"; do
-	read -r n rps p99 bad <<<"$r"
-	printf '%-8s %12.0f %10.2f %8s\n' "$n" "$rps" "$p99" "$bad"
+log "wrk: $THREADS threads, $CONNS connections, $DURATION per target, $ROUNDS rounds (targets interleaved)"
+: >"$WORK/results"
+for round in $(seq 1 "$ROUNDS"); do
+	run direct "$DIRECT_URL" | sed "s/^/$round /" >>"$WORK/results"
+	run nginx "$PROXY_URL" | sed "s/^/$round /" >>"$WORK/results"
+	run nginx-ka "$TUNED_URL" | sed "s/^/$round /" >>"$WORK/results"
+	run obhub "$GW_URL" "Authorization: Bearer $TOKEN" | sed "s/^/$round /" >>"$WORK/results"
 done
-read -r _ d_rps d_p99 _ <<<"$R_DIRECT"
-read -r _ n_rps n_p99 _ <<<"$R_NGINX"
-read -r _ o_rps o_p99 o_bad <<<"$R_OBHUB"
-echo
-awk -v o="$o_rps" -v n="$n_rps" -v op="$o_p99" -v dp="$d_p99" -v np="$n_p99" 'BEGIN {
-	printf "obhub/nginx requests/s ratio: %.2f\n", o / n
-	printf "obhub p99 over direct upstream: %+.2f ms (nginx: %+.2f ms)\n", op - dp, np - dp
-}'
-if [ "${o_bad:-0}" != 0 ]; then
-	echo "warning: obhub answered $o_bad non-2xx responses" >&2
-fi
+
+# Per-round figures, then medians: on a shared machine the ratio within a
+# round is steadier than any absolute figure.
+python3 - "$WORK/results" <<'EOF'
+import statistics, sys
+rows = [l.split() for l in open(sys.argv[1]) if l.strip()]
+by = {}
+for rnd, name, rps, p99, bad in rows:
+    by.setdefault(int(rnd), {})[name] = (float(rps), float(p99), int(bad))
+print()
+print("%-6s %-8s %12s %10s %8s" % ("round", "target", "requests/s", "p99 ms", "non-2xx"))
+for rnd in sorted(by):
+    for name in ("direct", "nginx", "nginx-ka", "obhub"):
+        rps, p99, bad = by[rnd][name]
+        print("%-6d %-8s %12.0f %10.2f %8d" % (rnd, name, rps, p99, bad))
+ratios = [by[r]["obhub"][0] / by[r]["nginx"][0] for r in by]
+ka_ratios = [by[r]["obhub"][0] / by[r]["nginx-ka"][0] for r in by]
+added = [by[r]["obhub"][1] - by[r]["direct"][1] for r in by]
+nginx_added = [by[r]["nginx"][1] - by[r]["direct"][1] for r in by]
+print()
+print("obhub/nginx requests/s ratio: median %.2f (rounds: %s)" % (statistics.median(ratios), ", ".join("%.2f" % r for r in ratios)))
+print("obhub/nginx-ka (keep-alive pool) ratio: median %.2f (rounds: %s)" % (statistics.median(ka_ratios), ", ".join("%.2f" % r for r in ka_ratios)))
+print("obhub p99 over direct upstream: median %+.2f ms (nginx: %+.2f ms)" % (statistics.median(added), statistics.median(nginx_added)))
+if any(by[r]["obhub"][2] for r in by):
+    print("warning: obhub answered non-2xx responses", file=sys.stderr)
+EOF
