@@ -48,6 +48,7 @@ type Handler struct {
 	// inProcess skips bearer authentication: set only by InProcess, for a
 	// Handler that is never mounted on a listener.
 	inProcess bool
+	audit     *auditLog // the audit and report routes: audit_routes.go
 }
 
 // InProcess makes a Handler that trusts every request, for callers inside
@@ -157,6 +158,11 @@ func (h *Handler) routeTable() []route {
 		{"DELETE", p + "/apps/{client_id}/subscriptions/{product}", h.deleteSubscription},
 		{"POST", p + "/apps/{client_id}/subscriptions/{product}/approve", h.approveSubscription},
 		{"POST", p + "/apps/{client_id}/subscriptions/{product}/reject", h.rejectSubscription},
+
+		{"GET", p + "/audit", h.listAudit},
+		{"GET", p + "/audit/verify", h.verifyAudit},
+		{"GET", p + "/reports/usage", h.usageReport},
+		{"GET", p + "/reports/partners/{id}/statement", h.partnerStatement},
 	}
 }
 

@@ -45,6 +45,8 @@ type Declaration struct {
 type BankDecl struct {
 	ID   string `yaml:"id"`
 	Name string `yaml:"name"`
+	// Limits protect the bank's core system from all partners together.
+	Limits *catalog.BankLimits `yaml:"limits"`
 }
 
 // APIDecl declares an API of a bank.
@@ -63,6 +65,11 @@ type APIDecl struct {
 	Visibility      string         `yaml:"visibility"` // "": public
 	UpstreamTimeout obhub.Duration `yaml:"upstreamTimeout"`
 	MaxBody         int64          `yaml:"maxBody"`
+	// The API's policies: validation "on" (default) or "off", CORS and
+	// IP rules (docs/policies.md).
+	Validation string           `yaml:"validation"`
+	CORS       *catalog.CORS    `yaml:"cors"`
+	IPRules    *catalog.IPRules `yaml:"ipRules"`
 	// Status is the lifecycle state to reach: draft, published,
 	// deprecated or retired. "" leaves it as it is (draft when created).
 	Status string `yaml:"status"`
@@ -122,6 +129,8 @@ type AppDecl struct {
 	Scopes                  []string       `yaml:"scopes"`
 	TokenEndpointAuthMethod string         `yaml:"token_endpoint_auth_method"` // "": client_secret_basic
 	JWKS                    map[string]any `yaml:"jwks"`
+	// IPRules admit or refuse the app's calls by client address.
+	IPRules *catalog.IPRules `yaml:"ipRules"`
 	// Subscriptions lists the products the app subscribes to. Apply adds
 	// the missing ones and removes none.
 	Subscriptions []string `yaml:"subscriptions"`
@@ -217,6 +226,11 @@ func (d *Declaration) check(dir string) []error {
 			a.Spec = data
 		case len(a.Spec) == 0:
 			bad(where, "specFile (or spec) is required")
+		}
+		switch a.Validation {
+		case "", "on", "off":
+		default:
+			bad(where, "validation must be on or off")
 		}
 		switch a.Status {
 		case "", "draft", "published", "deprecated", "retired":
@@ -317,7 +331,7 @@ type applier struct {
 
 func (a *applier) banks(ctx context.Context, d *Declaration) error {
 	for _, b := range d.Banks {
-		want := bankBody{ID: &b.ID, Name: b.Name}
+		want := bankBody{ID: &b.ID, Name: b.Name, Limits: b.Limits}
 		var cur catalog.Bank
 		err := a.c.do(ctx, http.MethodGet, "/banks/"+url.PathEscape(b.ID), nil, &cur)
 		switch {
@@ -328,8 +342,8 @@ func (a *applier) banks(ctx context.Context, d *Declaration) error {
 			a.report.add("bank", b.ID, "created")
 		case err != nil:
 			return fmt.Errorf("bank %s: %w", b.ID, err)
-		case cur.Name != b.Name:
-			if err := a.c.do(ctx, http.MethodPut, "/banks/"+url.PathEscape(b.ID), bankBody{Name: b.Name}, nil); err != nil {
+		case cur.Name != b.Name || !sameJSON(cur.Limits, bankLimits(b.Limits)):
+			if err := a.c.do(ctx, http.MethodPut, "/banks/"+url.PathEscape(b.ID), bankBody{Name: b.Name, Limits: b.Limits}, nil); err != nil {
 				return fmt.Errorf("bank %s: %w", b.ID, err)
 			}
 			a.report.add("bank", b.ID, "updated")
@@ -402,6 +416,7 @@ func (a *applier) api(ctx context.Context, decl *APIDecl) error {
 	want := apiBody{
 		Upstream: decl.Upstream, BasePath: decl.BasePath, Visibility: catalog.Visibility(decl.Visibility),
 		UpstreamTimeout: decl.UpstreamTimeout, MaxBody: decl.MaxBody,
+		Validation: catalog.Validation(decl.Validation), CORS: decl.CORS, IPRules: decl.IPRules,
 	}
 	if decl.Name != "" {
 		want.Name = &decl.Name
@@ -436,7 +451,9 @@ func (a *applier) api(ctx context.Context, decl *APIDecl) error {
 		sum := sha256.Sum256(doc.JSON)
 		newSpec := cur.SpecDigest != hex.EncodeToString(sum[:])
 		if !newSpec && cur.Name == name && cur.BasePath == basePath && cur.Upstream == decl.Upstream &&
-			cur.Visibility == visibility && cur.UpstreamTimeout == decl.UpstreamTimeout && cur.MaxBody == decl.MaxBody {
+			cur.Visibility == visibility && cur.UpstreamTimeout == decl.UpstreamTimeout && cur.MaxBody == decl.MaxBody &&
+			cur.Validation == effectiveValidation(catalog.Validation(decl.Validation)) &&
+			sameJSON(cur.CORS, decl.CORS) && sameJSON(cur.IPRules, decl.IPRules) {
 			a.report.add("api", decl.ID, "unchanged")
 			break
 		}
@@ -576,6 +593,7 @@ func (a *applier) app(ctx context.Context, decl AppDecl, existing []config.AppVi
 	want := appBody{
 		Name: decl.Name, Environment: partners.Environment(decl.Environment), GrantTypes: decl.GrantTypes,
 		RedirectURIs: decl.RedirectURIs, Scopes: decl.Scopes, TokenEndpointAuthMethod: method, JWKS: jwks,
+		IPRules: decl.IPRules,
 	}
 	i := slices.IndexFunc(existing, func(v config.AppView) bool { return v.Name == decl.Name })
 	if i < 0 {
@@ -592,7 +610,8 @@ func (a *applier) app(ctx context.Context, decl AppDecl, existing []config.AppVi
 		return "", fmt.Errorf("is a %s app: an app's environment cannot change (give the %s app another name)", cur.Environment, decl.Environment)
 	}
 	if sameStrings(cur.GrantTypes, decl.GrantTypes) && sameStrings(cur.RedirectURIs, decl.RedirectURIs) &&
-		sameStrings(cur.Scopes, decl.Scopes) && cur.TokenEndpointAuthMethod == method && sameJSON(cur.JWKS, jwks) {
+		sameStrings(cur.Scopes, decl.Scopes) && cur.TokenEndpointAuthMethod == method && sameJSON(cur.JWKS, jwks) &&
+		sameJSON(cur.IPRules, decl.IPRules) {
 		c := a.report.add("app", key, "unchanged")
 		c.ClientID = cur.ClientID
 		return cur.ClientID, nil

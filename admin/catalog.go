@@ -43,6 +43,17 @@ func deref(s *string) string {
 type bankBody struct {
 	ID   *string `json:"id,omitempty"`
 	Name string  `json:"name"`
+	// Limits protect the bank's core system (docs/policies.md).
+	Limits *catalog.BankLimits `json:"limits,omitempty"`
+}
+
+// bankLimits returns l, or nil when it sets no ceiling, so that an empty
+// object is stored (and compared by apply) as no limits.
+func bankLimits(l *catalog.BankLimits) *catalog.BankLimits {
+	if l == nil || (l.Rate == nil && l.MaxInFlight == 0) {
+		return nil
+	}
+	return l
 }
 
 var bankReadOnly = []string{"createdAt", "updatedAt"}
@@ -71,7 +82,7 @@ func (h *Handler) createBank(w http.ResponseWriter, r *http.Request) error {
 		ps   problems
 	)
 	decodeObject(raw, &body, bankReadOnly, &ps)
-	b := catalog.Bank{ID: deref(body.ID), Name: body.Name}
+	b := catalog.Bank{ID: deref(body.ID), Name: body.Name, Limits: bankLimits(body.Limits)}
 	if err := ps.merge(b.Validate()); err != nil {
 		return err
 	}
@@ -91,7 +102,7 @@ func (h *Handler) updateBank(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	out, err := h.store.UpdateBank(r.Context(), r.PathValue("id"), func(b *catalog.Bank) error {
-		doc, err := updateDoc(r, raw, bankBody{ID: &b.ID, Name: b.Name})
+		doc, err := updateDoc(r, raw, bankBody{ID: &b.ID, Name: b.Name, Limits: b.Limits})
 		if err != nil {
 			return err
 		}
@@ -101,7 +112,7 @@ func (h *Handler) updateBank(w http.ResponseWriter, r *http.Request) error {
 		)
 		decodeObject(doc, &body, bankReadOnly, &ps)
 		checkSame(&ps, "/id", body.ID, b.ID)
-		b.Name = body.Name
+		b.Name, b.Limits = body.Name, bankLimits(body.Limits)
 		if err := ps.merge(b.Validate()); err != nil {
 			return err
 		}
@@ -135,6 +146,10 @@ type apiBody struct {
 	Visibility      catalog.Visibility `json:"visibility,omitempty"`
 	UpstreamTimeout obhub.Duration     `json:"upstreamTimeout,omitzero"`
 	MaxBody         int64              `json:"maxBody,omitempty"`
+	// The API's policies (docs/policies.md).
+	Validation catalog.Validation `json:"validation,omitempty"`
+	CORS       *catalog.CORS      `json:"cors,omitempty"`
+	IPRules    *catalog.IPRules   `json:"ipRules,omitempty"`
 }
 
 var apiReadOnly = []string{"status", "operations", "specDigest", "version", "sunset", "deprecatedAt", "createdAt", "updatedAt"}
@@ -156,6 +171,9 @@ type apiView struct {
 	DeprecatedAt    time.Time          `json:"deprecatedAt,omitzero"`
 	UpstreamTimeout obhub.Duration     `json:"upstreamTimeout,omitzero"`
 	MaxBody         int64              `json:"maxBody,omitempty"`
+	Validation      catalog.Validation `json:"validation"` // "on" or "off"
+	CORS            *catalog.CORS      `json:"cors,omitempty"`
+	IPRules         *catalog.IPRules   `json:"ipRules,omitempty"`
 	CreatedAt       time.Time          `json:"createdAt"`
 	UpdatedAt       time.Time          `json:"updatedAt"`
 }
@@ -165,8 +183,17 @@ func viewAPI(a *catalog.API) apiView {
 		ID: a.ID, Bank: a.Bank, Name: a.Name, Version: a.Version, BasePath: a.BasePath, Upstream: a.Upstream,
 		Visibility: a.Visibility, Status: a.Status, Operations: len(a.Operations), SpecDigest: a.SpecDigest,
 		Sunset: a.Sunset, DeprecatedAt: a.DeprecatedAt, UpstreamTimeout: a.UpstreamTimeout, MaxBody: a.MaxBody,
+		Validation: effectiveValidation(a.Validation), CORS: a.CORS, IPRules: a.IPRules,
 		CreatedAt: a.CreatedAt, UpdatedAt: a.UpdatedAt,
 	}
+}
+
+// effectiveValidation spells the stored setting ("" is on) as shown.
+func effectiveValidation(v catalog.Validation) catalog.Validation {
+	if v.Enabled() {
+		return catalog.ValidationOn
+	}
+	return catalog.ValidationOff
 }
 
 func (h *Handler) listAPIs(w http.ResponseWriter, r *http.Request) error {
@@ -277,6 +304,7 @@ func (h *Handler) createAPI(w http.ResponseWriter, r *http.Request) error {
 	in := config.APIInput{
 		ID: deref(body.ID), Bank: deref(body.Bank), Name: deref(body.Name), BasePath: body.BasePath,
 		Upstream: body.Upstream, Visibility: body.Visibility, UpstreamTimeout: body.UpstreamTimeout, MaxBody: body.MaxBody,
+		Validation: body.Validation, CORS: body.CORS, IPRules: body.IPRules,
 		Spec: spec,
 	}
 	preview := catalog.API{ID: in.ID, Bank: in.Bank}
@@ -308,6 +336,7 @@ func (h *Handler) updateAPI(w http.ResponseWriter, r *http.Request) error {
 		cur := apiBody{
 			ID: &in.ID, Bank: &in.Bank, Name: &in.Name, BasePath: in.BasePath, Upstream: in.Upstream,
 			Visibility: in.Visibility, UpstreamTimeout: in.UpstreamTimeout, MaxBody: in.MaxBody,
+			Validation: in.Validation, CORS: in.CORS, IPRules: in.IPRules,
 		}
 		doc, err := updateDoc(r, raw, cur)
 		if err != nil {
@@ -335,6 +364,7 @@ func (h *Handler) updateAPI(w http.ResponseWriter, r *http.Request) error {
 		next := config.APIInput{
 			ID: in.ID, Bank: in.Bank, Name: deref(body.Name), BasePath: body.BasePath,
 			Upstream: body.Upstream, Visibility: body.Visibility, UpstreamTimeout: body.UpstreamTimeout, MaxBody: body.MaxBody,
+			Validation: body.Validation, CORS: body.CORS, IPRules: body.IPRules,
 			Spec: spec,
 		}
 		preview := catalog.API{ID: in.ID, Bank: in.Bank, Name: in.Name, BasePath: deref(in.BasePath)}

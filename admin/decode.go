@@ -213,6 +213,22 @@ func decodeValue(raw json.RawMessage, loc string, v reflect.Value, ps *problems)
 		nv := reflect.New(t.Elem())
 		decodeStruct(raw, loc, nv.Elem(), nil, ps)
 		v.Set(nv)
+	case t.Kind() == reflect.Slice && plainStruct(t.Elem()):
+		// Each element strictly, so that problems point into the array.
+		if isNull {
+			v.SetZero()
+			return
+		}
+		var elems []json.RawMessage
+		if err := json.Unmarshal(raw, &elems); err != nil {
+			ps.add(loc, "must be "+describe(t))
+			return
+		}
+		nv := reflect.MakeSlice(t, len(elems), len(elems))
+		for i, e := range elems {
+			decodeValue(e, loc+"/"+strconv.Itoa(i), nv.Index(i), ps)
+		}
+		v.Set(nv)
 	default:
 		dec := json.NewDecoder(bytes.NewReader(raw))
 		dec.DisallowUnknownFields()

@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"net/url"
 
+	"github.com/obhub/obhub/catalog"
 	"github.com/obhub/obhub/config"
 	"github.com/obhub/obhub/partners"
 )
@@ -115,6 +116,8 @@ type appBody struct {
 	Scopes                  []string             `json:"scopes,omitempty"`
 	TokenEndpointAuthMethod string               `json:"token_endpoint_auth_method,omitempty"`
 	JWKS                    map[string]any       `json:"jwks,omitempty"`
+	// IPRules admit or refuse the app's calls by client address.
+	IPRules *catalog.IPRules `json:"ipRules,omitempty"`
 }
 
 var appReadOnly = []string{"client_id", "client_secret", "secret_hash", "partner", "has_secret", "createdAt", "updatedAt"}
@@ -179,6 +182,7 @@ func (h *Handler) createApp(w http.ResponseWriter, r *http.Request) error {
 	a := partners.App{
 		Partner: partner, Name: body.Name, Environment: body.Environment, GrantTypes: body.GrantTypes,
 		RedirectURIs: body.RedirectURIs, Scopes: body.Scopes, TokenEndpointAuthMethod: body.TokenEndpointAuthMethod, JWKS: body.JWKS,
+		IPRules: body.IPRules,
 	}
 	if err := ps.merge(a.Validate()); err != nil {
 		return err
@@ -202,6 +206,7 @@ func (h *Handler) updateApp(w http.ResponseWriter, r *http.Request) error {
 		cur := appBody{
 			Name: a.Name, Environment: a.Environment, GrantTypes: a.GrantTypes, RedirectURIs: a.RedirectURIs,
 			Scopes: a.Scopes, TokenEndpointAuthMethod: a.TokenEndpointAuthMethod, JWKS: a.JWKS,
+			IPRules: a.IPRules,
 		}
 		doc, err := updateDoc(r, raw, cur)
 		if err != nil {
@@ -220,9 +225,11 @@ func (h *Handler) updateApp(w http.ResponseWriter, r *http.Request) error {
 		}
 		a.Name, a.GrantTypes, a.RedirectURIs, a.Scopes = body.Name, body.GrantTypes, body.RedirectURIs, body.Scopes
 		a.TokenEndpointAuthMethod, a.JWKS = body.TokenEndpointAuthMethod, body.JWKS
+		a.IPRules = body.IPRules
 		check := partners.App{
 			Partner: a.Partner, Name: a.Name, Environment: a.Environment, GrantTypes: a.GrantTypes, RedirectURIs: a.RedirectURIs,
 			Scopes: a.Scopes, TokenEndpointAuthMethod: a.TokenEndpointAuthMethod, JWKS: a.JWKS,
+			IPRules: a.IPRules,
 		}
 		if err := ps.merge(check.Validate()); err != nil {
 			return err

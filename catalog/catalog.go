@@ -19,10 +19,12 @@ import (
 
 // Bank is an alliance member bank.
 type Bank struct {
-	ID        string    `json:"id"`
-	Name      string    `json:"name"`
-	CreatedAt time.Time `json:"createdAt"`
-	UpdatedAt time.Time `json:"updatedAt"`
+	ID   string `json:"id"`
+	Name string `json:"name"`
+	// Limits protect the bank's core system from all partners together.
+	Limits    *BankLimits `json:"limits,omitempty"`
+	CreatedAt time.Time   `json:"createdAt"`
+	UpdatedAt time.Time   `json:"updatedAt"`
 }
 
 // Status is an API's lifecycle state.
@@ -70,8 +72,12 @@ type API struct {
 	// UpstreamTimeout and MaxBody override the server defaults when set.
 	UpstreamTimeout obhub.Duration `json:"upstreamTimeout,omitzero"`
 	MaxBody         int64          `json:"maxBody,omitempty"`
-	CreatedAt       time.Time      `json:"createdAt"`
-	UpdatedAt       time.Time      `json:"updatedAt"`
+	// Validation, CORS and IPRules are the API's policies (policy.go).
+	Validation Validation `json:"validation,omitempty"`
+	CORS       *CORS      `json:"cors,omitempty"`
+	IPRules    *IPRules   `json:"ipRules,omitempty"`
+	CreatedAt  time.Time  `json:"createdAt"`
+	UpdatedAt  time.Time  `json:"updatedAt"`
 }
 
 // Operation is one method on one path template of an API.
@@ -113,6 +119,8 @@ const (
 type Plan struct {
 	Rate  *Limit `json:"rate,omitempty"`
 	Quota *Limit `json:"quota,omitempty"`
+	// Operations override Rate for single operations (policy.go).
+	Operations []OperationLimit `json:"operations,omitempty"`
 }
 
 // Limit is N requests per period.
@@ -153,6 +161,7 @@ func (b *Bank) Validate() error {
 	if strings.TrimSpace(b.Name) == "" {
 		ds = append(ds, obhub.Detail{Location: "/name", Message: "is required"})
 	}
+	ds = b.Limits.Check(ds, "/limits")
 	if len(ds) > 0 {
 		return obhub.Invalid("invalid bank", ds...)
 	}
@@ -178,6 +187,7 @@ func (p *Product) Validate() error {
 	}
 	ds = p.Plan.Rate.check(ds, "/plan/rate")
 	ds = p.Plan.Quota.check(ds, "/plan/quota")
+	ds = checkOperations(ds, "/plan/operations", p.Plan.Operations, p.APIs)
 	switch p.Approval {
 	case ApprovalAuto, ApprovalManual:
 	default:

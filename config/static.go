@@ -32,9 +32,16 @@ type Static struct {
 	MaxBody         ByteSize      `yaml:"maxBody"`
 	LogLevel        string        `yaml:"logLevel"`
 	LogFormat       string        `yaml:"logFormat"`
+	AuditMode       string        `yaml:"auditMode"` // strict or async (docs/audit.md)
+	// TrustedProxies lists the CIDR prefixes of proxies whose
+	// X-Forwarded-For/X-Real-IP headers are believed (proxies.go).
+	TrustedProxies string `yaml:"trustedProxies"`
 	// AdminToken comes from OBHUB_ADMIN_TOKEN only (never a flag, so it
 	// does not show in the process list, and never the file).
 	AdminToken string `yaml:"-"`
+	// KeyEncryptionKey comes from OBHUB_KEY_ENCRYPTION_KEY only; with
+	// --etcd it seals the secrets the nodes share through etcd.
+	KeyEncryptionKey string `yaml:"-"`
 }
 
 // DefaultStatic returns the defaults of CONTRACT section 2.
@@ -47,6 +54,7 @@ func DefaultStatic() Static {
 		MaxBody:         1 << 20,
 		LogLevel:        "info",
 		LogFormat:       "text",
+		AuditMode:       "strict",
 	}
 }
 
@@ -70,6 +78,8 @@ func ParseServe(args []string, getenv func(string) string, stderr io.Writer) (St
 	fs.Var(&s.MaxBody, "max-body", "default largest request body, e.g. 1MiB (env OBHUB_MAX_BODY)")
 	fs.StringVar(&s.LogLevel, "log-level", s.LogLevel, "debug, info, warn or error (env OBHUB_LOG_LEVEL)")
 	fs.StringVar(&s.LogFormat, "log-format", s.LogFormat, "text or json (env OBHUB_LOG_FORMAT)")
+	fs.StringVar(&s.AuditMode, "audit-mode", s.AuditMode, "strict (a response waits for its audit record to be durable) or async (env OBHUB_AUDIT_MODE)")
+	fs.StringVar(&s.TrustedProxies, "trusted-proxies", "", "comma-separated CIDRs of proxies whose X-Forwarded-For is trusted (env OBHUB_TRUSTED_PROXIES)")
 	if err := fs.Parse(args); err != nil {
 		return s, err
 	}
@@ -94,6 +104,7 @@ func ParseServe(args []string, getenv func(string) string, stderr io.Writer) (St
 		{"issuer", "OBHUB_ISSUER"}, {"etcd", "OBHUB_ETCD"}, {"db", "OBHUB_DB"}, {"redis", "OBHUB_REDIS"},
 		{"upstream-timeout", "OBHUB_UPSTREAM_TIMEOUT"}, {"max-body", "OBHUB_MAX_BODY"},
 		{"log-level", "OBHUB_LOG_LEVEL"}, {"log-format", "OBHUB_LOG_FORMAT"},
+		{"audit-mode", "OBHUB_AUDIT_MODE"}, {"trusted-proxies", "OBHUB_TRUSTED_PROXIES"},
 	}
 	for _, e := range envs {
 		v := getenv(e.env)
@@ -105,6 +116,7 @@ func ParseServe(args []string, getenv func(string) string, stderr io.Writer) (St
 		}
 	}
 	s.AdminToken = getenv("OBHUB_ADMIN_TOKEN")
+	s.KeyEncryptionKey = getenv(KeyEncryptionKeyEnv)
 	return s, s.Validate()
 }
 
@@ -139,6 +151,8 @@ func mergeFile(s *Static, f Static, set map[string]bool) {
 	str("redis", &s.Redis, f.Redis)
 	str("log-level", &s.LogLevel, f.LogLevel)
 	str("log-format", &s.LogFormat, f.LogFormat)
+	str("audit-mode", &s.AuditMode, f.AuditMode)
+	str("trusted-proxies", &s.TrustedProxies, f.TrustedProxies)
 	if f.UpstreamTimeout != 0 && !set["upstream-timeout"] {
 		s.UpstreamTimeout = f.UpstreamTimeout
 	}
@@ -180,10 +194,23 @@ func (s *Static) Validate() error {
 	default:
 		errs = append(errs, fmt.Errorf("--log-level %q: want debug, info, warn or error", s.LogLevel))
 	}
+	if s.Etcd != "" {
+		if _, err := ParseKeyEncryptionKey(s.KeyEncryptionKey); err != nil {
+			errs = append(errs, fmt.Errorf("--etcd needs a key-encryption key shared by every node: %w", err))
+		}
+	}
 	switch s.LogFormat {
 	case "text", "json":
 	default:
 		errs = append(errs, fmt.Errorf("--log-format %q: want text or json", s.LogFormat))
+	}
+	if _, err := s.TrustedProxyPrefixes(); err != nil {
+		errs = append(errs, err)
+	}
+	switch s.AuditMode {
+	case "strict", "async":
+	default:
+		errs = append(errs, fmt.Errorf("--audit-mode %q: want strict or async", s.AuditMode))
 	}
 	return errors.Join(errs...)
 }

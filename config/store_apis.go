@@ -50,6 +50,12 @@ type APIInput struct {
 	Visibility      catalog.Visibility // "" means public
 	UpstreamTimeout obhub.Duration
 	MaxBody         int64
+	// Validation, CORS and IPRules are the API's policies
+	// (catalog/policy.go); "" and "on" both mean validation on, and empty
+	// IP rules are none.
+	Validation catalog.Validation
+	CORS       *catalog.CORS
+	IPRules    *catalog.IPRules
 	// Spec is the imported document: required to create; on an update, nil
 	// keeps the stored document.
 	Spec *Spec
@@ -157,6 +163,7 @@ func (s *Store) UpdateAPI(ctx context.Context, id string, update func(*APIInput)
 		in := APIInput{
 			ID: cur.ID, Bank: cur.Bank, Name: cur.Name, BasePath: &basePath, Upstream: cur.Upstream,
 			Visibility: cur.Visibility, UpstreamTimeout: cur.UpstreamTimeout, MaxBody: cur.MaxBody,
+			Validation: cur.Validation, CORS: cur.CORS, IPRules: cur.IPRules,
 		}
 		if err := update(&in); err != nil {
 			return err
@@ -224,6 +231,14 @@ func (in *APIInput) ApplyTo(a *catalog.API) {
 	}
 	a.UpstreamTimeout = in.UpstreamTimeout
 	a.MaxBody = in.MaxBody
+	a.Validation = in.Validation
+	if a.Validation == catalog.ValidationOn {
+		a.Validation = "" // stored canonically: "" is on
+	}
+	a.CORS, a.IPRules = in.CORS, in.IPRules
+	if a.IPRules.Empty() {
+		a.IPRules = nil
+	}
 	if in.Spec != nil {
 		a.Version = in.Spec.Version
 		a.Operations = slices.Clone(in.Spec.Operations)
@@ -372,6 +387,7 @@ func ValidateAPI(a *catalog.API) error {
 	if a.MaxBody < 0 {
 		ds = append(ds, obhub.Detail{Location: "/maxBody", Message: "must not be negative"})
 	}
+	ds = catalog.CheckPolicies(ds, a.Validation, a.CORS, a.IPRules)
 	if len(ds) > 0 {
 		return obhub.Invalid("invalid API", ds...)
 	}
@@ -480,12 +496,17 @@ func (s *Store) CreateProduct(ctx context.Context, p catalog.Product) (*catalog.
 // keep them from disappearing under the write.
 func (s *Store) productRefs(ctx context.Context, p *catalog.Product) ([]Op, error) {
 	ops := make([]Op, 0, len(p.APIs))
+	var ds []obhub.Detail
 	for _, id := range p.APIs {
 		api, err := mustExist[catalog.API](ctx, s.kv, apiKey(id), fmt.Sprintf("API %q", id))
 		if err != nil {
 			return nil, err
 		}
+		ds = checkOverrides(ds, p, &api.v)
 		ops = append(ops, api.touch())
+	}
+	if len(ds) > 0 {
+		return nil, obhub.Invalid("invalid product", ds...)
 	}
 	return ops, nil
 }
@@ -531,6 +552,23 @@ func (s *Store) UpdateProduct(ctx context.Context, id string, update func(*catal
 	return &out, nil
 }
 
+// checkOverrides appends a problem for each of the plan's operation
+// overrides on api that names no operation of the API's document.
+func checkOverrides(ds []obhub.Detail, p *catalog.Product, api *catalog.API) []obhub.Detail {
+	for i, o := range p.Plan.Operations {
+		if o.API != api.ID {
+			continue
+		}
+		if !slices.ContainsFunc(api.Operations, func(op catalog.Operation) bool { return op.ID == o.Operation }) {
+			ds = append(ds, obhub.Detail{
+				Location: fmt.Sprintf("/plan/operations/%d/operation", i),
+				Message:  fmt.Sprintf("API %q has no operation %q (give its operationId, or \"METHOD /path\" when it has none)", api.ID, o.Operation),
+			})
+		}
+	}
+	return ds
+}
+
 func clonePlan(p catalog.Plan) catalog.Plan {
 	if p.Rate != nil {
 		r := *p.Rate
@@ -540,6 +578,7 @@ func clonePlan(p catalog.Plan) catalog.Plan {
 		q := *p.Quota
 		p.Quota = &q
 	}
+	p.Operations = slices.Clone(p.Operations)
 	return p
 }
 

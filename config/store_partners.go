@@ -176,6 +176,8 @@ type AppView struct {
 	Scopes                  []string             `json:"scopes,omitempty"`
 	TokenEndpointAuthMethod string               `json:"token_endpoint_auth_method"`
 	JWKS                    map[string]any       `json:"jwks,omitempty"`
+	// IPRules admit or refuse the app's calls by client address.
+	IPRules *catalog.IPRules `json:"ipRules,omitempty"`
 	// HasSecret tells whether a client secret is set: an app switched to a
 	// secret-based method gets one only when its secret is rotated.
 	HasSecret bool      `json:"has_secret"`
@@ -187,7 +189,7 @@ func viewApp(a *partners.App) AppView {
 	return AppView{
 		ClientID: a.ClientID, Partner: a.Partner, Name: a.Name, Environment: a.Environment,
 		GrantTypes: slices.Clone(a.GrantTypes), RedirectURIs: slices.Clone(a.RedirectURIs), Scopes: slices.Clone(a.Scopes),
-		TokenEndpointAuthMethod: a.TokenEndpointAuthMethod, JWKS: maps.Clone(a.JWKS),
+		TokenEndpointAuthMethod: a.TokenEndpointAuthMethod, JWKS: maps.Clone(a.JWKS), IPRules: a.IPRules,
 		HasSecret: a.SecretHash != "", CreatedAt: a.CreatedAt, UpdatedAt: a.UpdatedAt,
 	}
 }
@@ -276,6 +278,9 @@ func (s *Store) CreateApp(ctx context.Context, a partners.App) (*AppView, string
 	}
 	var secret string
 	a.ClientID, a.SecretHash = id, ""
+	if a.IPRules.Empty() {
+		a.IPRules = nil
+	}
 	if usesSecret(a.TokenEndpointAuthMethod) {
 		if secret, a.SecretHash, err = partners.NewSecret(); err != nil {
 			return nil, "", fmt.Errorf("generate client secret: %w", err)
@@ -346,6 +351,10 @@ func (s *Store) UpdateApp(ctx context.Context, clientID string, update func(*App
 		next := cur
 		next.Name, next.GrantTypes, next.RedirectURIs, next.Scopes = in.Name, in.GrantTypes, in.RedirectURIs, in.Scopes
 		next.TokenEndpointAuthMethod, next.JWKS = in.TokenEndpointAuthMethod, in.JWKS
+		next.IPRules = in.IPRules
+		if next.IPRules.Empty() {
+			next.IPRules = nil
+		}
 		if !usesSecret(next.TokenEndpointAuthMethod) {
 			next.SecretHash = ""
 		}

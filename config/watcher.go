@@ -27,6 +27,9 @@ type Watcher struct {
 	decoded map[string]decoded  // key → decoded object at a mod revision
 	rev     int64
 	changed chan struct{} // closed and replaced on every swap (for tests and waiters)
+
+	lastKnown *LastKnown // optional on-disk copy, written after each swap (lastknown.go)
+	savedRev  int64      // the revision lastKnown holds
 }
 
 type decoded struct {
@@ -46,6 +49,9 @@ func NewWatcher(kv KV, holder *Holder, logger *slog.Logger) *Watcher {
 func (w *Watcher) Load(ctx context.Context) error {
 	l, err := w.kv.List(ctx, ConfigPrefix)
 	if err != nil {
+		return fmt.Errorf("load configuration: %w", err)
+	}
+	if err := w.saveDocuments(ctx); err != nil { // lastknown.go
 		return fmt.Errorf("load configuration: %w", err)
 	}
 	w.mu.Lock()
@@ -111,6 +117,7 @@ func (w *Watcher) apply(resp WatchResponse) {
 	}
 	configChanged := false
 	for _, ev := range resp.Events {
+		w.documentEventLocked(ev) // lastknown.go
 		if !strings.HasPrefix(ev.KV.Key, ConfigPrefix) {
 			continue
 		}
@@ -216,6 +223,7 @@ func (w *Watcher) publishLocked() {
 		Catalog:   catalog.New(banks, apis, products),
 		Directory: partners.NewDirectory(ps, apps, subs, products),
 	})
+	w.saveLastKnownLocked()
 	w.signalLocked()
 }
 

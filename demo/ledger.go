@@ -94,8 +94,7 @@ func (a *account) json(b *bank) accountJSON {
 
 // balances returns the booked and available balances as of the last
 // movement (or the opening day).
-func (a *account) balances(now time.Time) []balanceJSON {
-	txns, booked := a.history(now)
+func (a *account) balances(txns []txn, booked int64) []balanceJSON {
 	asOf := a.opened + "T09:00:00+08:00"
 	if len(txns) > 0 {
 		asOf = txns[len(txns)-1].at.Format(time.RFC3339)

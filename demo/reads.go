@@ -47,7 +47,7 @@ func (u *upstream) getBalances(w http.ResponseWriter, r *http.Request, b *bank) 
 	writeJSON(w, http.StatusOK, data{Data: struct {
 		AccountID string        `json:"accountId"`
 		Balances  []balanceJSON `json:"balances"`
-	}{a.id, a.balances(u.clock())}})
+	}{a.id, u.balances(a, u.clock())}})
 }
 
 func (u *upstream) listTransactions(w http.ResponseWriter, r *http.Request, b *bank) {
@@ -74,7 +74,7 @@ func (u *upstream) listTransactions(w http.ResponseWriter, r *http.Request, b *b
 			*p.t = t
 		}
 	}
-	txns, _ := a.history(u.clock())
+	txns, _ := u.history(a, u.clock())
 	var out []transactionJSON
 	for i := len(txns) - 1; i >= 0; i-- { // newest first
 		t := &txns[i]

@@ -15,6 +15,7 @@ type store struct {
 	applications map[string]*loanApp // by id
 	order        []string            // ids, oldest first, to bound memory
 	forget       map[string]func()   // id → removes it
+	posted       map[string][]txn    // account id → payments booked on it (ledger mode), oldest first
 }
 
 // maxKept bounds what the store keeps; the oldest go first.
@@ -23,7 +24,7 @@ const maxKept = 10_000
 func newStore() *store {
 	return &store{
 		seq: map[string]int{}, payments: map[string]*payment{}, idempotency: map[string]string{},
-		applications: map[string]*loanApp{}, forget: map[string]func(){},
+		applications: map[string]*loanApp{}, forget: map[string]func(){}, posted: map[string][]txn{},
 	}
 }
 

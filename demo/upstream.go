@@ -22,10 +22,14 @@ import (
 // arrived with, so a walkthrough can show what the gateway added.
 // Unknown paths get a 404 JSON error.
 func NewUpstream(clock func() time.Time) http.Handler {
+	return newUpstream(clock, false)
+}
+
+func newUpstream(clock func() time.Time, ledger bool) http.Handler {
 	if clock == nil {
 		clock = time.Now
 	}
-	u := &upstream{clock: clock, banks: banks(), store: newStore()}
+	u := &upstream{clock: clock, banks: banks(), store: newStore(), ledger: ledger}
 	mux := http.NewServeMux()
 	route := func(basePath, path string, ms methods) {
 		mux.Handle("/{bank}"+basePath+path, u.only(basePath, ms))
@@ -52,6 +56,9 @@ type upstream struct {
 	clock func() time.Time
 	banks map[string]*bank // read-only after NewUpstream
 	store *store
+	// ledger books payments on the debtor account and moves loan
+	// applications through their states (NewSandboxCore).
+	ledger bool
 }
 
 // methods dispatches one path by method; others get 405.

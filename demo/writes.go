@@ -109,7 +109,7 @@ func (u *upstream) createPayment(w http.ResponseWriter, r *http.Request, b *bank
 		writeError(w, http.StatusUnprocessableEntity, "ACCOUNT_NOT_TRANSFERABLE", "a time deposit cannot make payments before maturity")
 		return
 	}
-	if _, booked := debtor.history(now); fen > booked-debtor.frozen {
+	if _, booked := u.history(debtor, now); fen > booked-debtor.frozen {
 		writeError(w, http.StatusUnprocessableEntity, "INSUFFICIENT_FUNDS", "the available balance does not cover the amount")
 		return
 	}
@@ -140,6 +140,7 @@ func (u *upstream) createPayment(w http.ResponseWriter, r *http.Request, b *bank
 	p.PaymentID = s.nextID(b.prefix, "PAY", now)
 	s.payments[p.PaymentID], s.idempotency[idem] = p, p.PaymentID
 	s.keep(p.PaymentID, func() { delete(s.payments, p.PaymentID); delete(s.idempotency, idem) })
+	u.book(debtor, p, fen)
 	out := p.at(now)
 	s.mu.Unlock()
 	w.Header().Set("Location", r.URL.Path+"/"+p.PaymentID)
@@ -271,7 +272,7 @@ func (u *upstream) getApplication(w http.ResponseWriter, r *http.Request, b *ban
 		writeError(w, http.StatusNotFound, "APPLICATION_NOT_FOUND", "no loan application "+id)
 		return
 	}
-	writeJSON(w, http.StatusOK, data{Data: cp})
+	writeJSON(w, http.StatusOK, data{Data: u.applicationAt(cp)})
 }
 
 // decode reads a JSON body of at most 64 KiB into v, refusing unknown

@@ -20,6 +20,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"runtime/debug"
 	"sort"
 	"strconv"
@@ -37,6 +38,7 @@ import (
 	"github.com/obhub/obhub/config"
 	"github.com/obhub/obhub/internal/httpx"
 	"github.com/obhub/obhub/partners"
+	"github.com/obhub/obhub/policies"
 )
 
 // Defaults and server limits.
@@ -95,6 +97,18 @@ type Config struct {
 	// It is asked on every call, cached token or not, so it must answer
 	// from memory. nil means no revocation list.
 	Revoked func(jti string) bool
+	// Sandbox answers authorised /sandbox/… calls and POST
+	// /sandbox/reset; nil answers them 501.
+	Sandbox Sandbox
+	// Limits counts calls against plans and bank ceilings (limits.go);
+	// nil means counters on this node only.
+	Limits *policies.Limiter
+	// Validator checks requests against the API's OpenAPI document
+	// (validate.go); nil means no request validation.
+	Validator RequestValidator
+	// TrustedProxies are the peers whose X-Forwarded-For and X-Real-IP
+	// headers name the client (clientip.go); empty means none.
+	TrustedProxies []netip.Prefix
 }
 
 // Outcome is what happened to one request: the stuff of its audit
@@ -115,6 +129,7 @@ type Outcome struct {
 	Latency     time.Duration // until the status and headers were decided; streamed bodies may take longer
 	Decision    string        // one of the Decision constants
 	Reason      string        // why, as a short snake_case code; never secret
+	Revision    int64         // configuration revision the request was routed with; 0 before routing
 }
 
 // Decisions.
@@ -133,6 +148,7 @@ type Gateway struct {
 	snaps     Snapshots
 	tokens    *verifier
 	upstreams upstreams
+	pol       gatewayPolicies
 	app       *fiber.App
 	handler   fasthttp.RequestHandler
 
@@ -165,6 +181,7 @@ func New(cfg Config, snaps Snapshots, keys KeySet) *Gateway {
 		log:    cfg.Logger,
 		snaps:  snaps,
 		tokens: newVerifier(cfg.Issuer, cfg.Audience, keys, cfg.Clock.Now, cfg.Revoked),
+		pol:    newGatewayPolicies(cfg),
 	}
 	g.app = fiber.New(fiber.Config{
 		ErrorHandler:          g.fiberError,
@@ -234,6 +251,7 @@ func (g *Gateway) Handler() fasthttp.RequestHandler { return g.handler }
 type request struct {
 	start time.Time
 	out   Outcome
+	pol   requestPolicies
 }
 
 func (rq *request) decide(decision, reason string) {
@@ -258,6 +276,9 @@ func (g *Gateway) serve(c *fiber.Ctx) error {
 		c.Context().Response.SetConnectionClose()
 		return nil
 	}
+	if g.uriTooLong(c, rq) {
+		return nil
+	}
 	path, bad := cleanPath(c.Request().URI().PathOriginal())
 	if bad != "" {
 		return g.refuse(c, rq, DecisionReject, "bad_path", httpx.InvalidRequest, bad)
@@ -265,6 +286,9 @@ func (g *Gateway) serve(c *fiber.Ctx) error {
 	rq.out.Path = path
 	if g.local(c, rq, path) {
 		return nil
+	}
+	if path == SandboxResetPath {
+		return g.sandboxReset(c, rq)
 	}
 	t, ok := splitTarget(path)
 	if !ok {
@@ -277,6 +301,10 @@ func (g *Gateway) serve(c *fiber.Ctx) error {
 	if snap == nil || snap.Catalog == nil || snap.Directory == nil {
 		return g.refuse(c, rq, DecisionError, "no_configuration", httpx.Unavailable, "the gateway has not loaded its configuration yet")
 	}
+	rq.out.Revision = snap.Revision
+	if g.preflight(c, rq, snap, t) { // CORS preflight: before authentication
+		return nil
+	}
 	m, err := snap.Catalog.Route(t.bank, t.rest, rq.out.Method)
 	if err != nil {
 		return g.routeError(c, rq, err)
@@ -285,6 +313,9 @@ func (g *Gateway) serve(c *fiber.Ctx) error {
 		return g.refuse(c, rq, DecisionReject, "api_not_routed", httpx.NotFound, "no such API")
 	}
 	rq.out.API, rq.out.Operation = m.API.ID, m.Operation.ID
+	if !g.admitAPI(c, rq, m.API) { // the API's CORS and IP rules
+		return nil
+	}
 
 	// 5. Authentication: one valid access token, in the Authorization header.
 	raw, d := bearer(&c.Request().Header, c.Request().URI().QueryString())
@@ -308,9 +339,15 @@ func (g *Gateway) serve(c *fiber.Ctx) error {
 	}
 	rq.out.Partner = app.Partner
 
-	// 7. Answer: the sandbox, or the bank's upstream.
+	// 7. Policies: the app's IP rules, the plan's rate and quota, the
+	//    bank's ceiling; then validation against the OpenAPI operation.
+	if !g.enforce(c, rq, snap, t, &m, app) || !g.validate(c, rq, t, &m) {
+		return nil
+	}
+
+	// 8. Answer: the sandbox, or the bank's upstream.
 	if t.env == partners.Sandbox {
-		return g.sandbox(c, rq, &m)
+		return g.sandbox(c, rq, t, &m, app)
 	}
 	return g.proxy(c, rq, t, &m, app)
 }
@@ -359,6 +396,7 @@ func (g *Gateway) finish(c *fiber.Ctx, rq *request) {
 		rq.decide(DecisionError, "panic")
 	}
 	resp := &c.Context().Response
+	g.decorate(c, rq)
 	resp.Header.Set(headerRequestID, rq.out.RequestID)
 	rq.out.Status = resp.StatusCode()
 	rq.out.Latency = time.Since(rq.start)
@@ -500,16 +538,6 @@ func allowedMethods(err error) []string {
 	return nil
 }
 
-// sandbox answers an authorised sandbox call. This is the extension point
-// of the sandbox issue: it will hand the call to package sandbox through
-// an interface declared in this package (as Snapshots and KeySet are);
-// nothing above this step changes.
-func (g *Gateway) sandbox(c *fiber.Ctx, rq *request, m *catalog.Match) error {
-	_ = g.refuse(c, rq, DecisionAllow, "sandbox_not_implemented", httpx.NotImplemented, "sandbox not implemented")
-	deprecationHeaders(&c.Context().Response.Header, m.API)
-	return nil
-}
-
 // proxy forwards an authorised call to the API's upstream and streams the
 // answer back.
 func (g *Gateway) proxy(c *fiber.Ctx, rq *request, t target, m *catalog.Match, app *partners.App) error {
@@ -542,7 +570,7 @@ func (g *Gateway) proxy(c *fiber.Ctx, rq *request, t target, m *catalog.Match, a
 	u.SetPath(up.prefix + t.rest)
 	u.SetQueryStringBytes(in.URI().QueryString())
 	out.Header.SetHost(up.host)
-	out.Header.Set(headerForwardedFor, c.Context().RemoteIP().String())
+	out.Header.Set(headerForwardedFor, g.clientIP(c).String())
 	out.Header.Set(headerForwardedProt, forwardedProto(c))
 	if host := in.Header.Host(); len(host) > 0 {
 		out.Header.SetBytesV(headerForwardedHost, host)
@@ -561,7 +589,12 @@ func (g *Gateway) proxy(c *fiber.Ctx, rq *request, t target, m *catalog.Match, a
 	}
 
 	resp := &c.Context().Response
-	err = up.client.DoTimeout(out, resp, timeout)
+	done, ok := g.gateUpstream(c, rq, api) // bank in-flight ceiling, circuit breaker
+	if !ok {
+		return nil
+	}
+	err = up.do(out, resp, timeout)
+	done(err, resp.StatusCode())
 	switch {
 	case body != nil && body.exceeded:
 		return g.tooLarge(c, rq, limit)

@@ -105,7 +105,7 @@ func TestPassThrough(t *testing.T) {
 	o := f.oneOutcome(t)
 	want := Outcome{RequestID: "client-req.1_2", Bank: "bank1", API: "accounts", Operation: "getAccount",
 		Method: "GET", Path: "/bank1/v1/accounts/acc-1", Query: query[1:], ClientID: appProd, Partner: "fin",
-		Environment: "production", Status: 200, Decision: DecisionAllow}
+		Environment: "production", Status: 200, Decision: DecisionAllow, Revision: 1}
 	checkOutcome(t, o, want, f.clock.Now())
 }
 

@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/valyala/fasthttp"
+
+	"github.com/obhub/obhub/policies"
 )
 
 // Upstream connection pools.
@@ -35,6 +37,23 @@ type upstream struct {
 	scheme string // "http" or "https"
 	host   string // host[:port] as configured, for the Host header
 	prefix string // the URL's path without a trailing slash; "" for none
+	// retries bounds the retries of failed exchanges to a share of the
+	// calls, so that retrying never multiplies the load on a failing bank.
+	retries *policies.RetryBudget
+}
+
+// do sends one call to the upstream, counting it for the retry budget.
+func (u *upstream) do(req *fasthttp.Request, resp *fasthttp.Response, timeout time.Duration) error {
+	u.retries.Call()
+	return u.client.DoTimeout(req, resp, timeout)
+}
+
+// retryable reports whether a failed exchange of req may be sent again:
+// only GET and HEAD (safe, and sent without a body: fasthttp never
+// retries a streamed body), and only while the budget lasts. POST,
+// PATCH, PUT and DELETE are never sent twice by the gateway.
+func retryable(req *fasthttp.Request, budget *policies.RetryBudget) bool {
+	return (req.Header.IsGet() || req.Header.IsHead()) && budget.Retry()
 }
 
 // upstreams holds one upstream per configured URL, created on first use
@@ -82,10 +101,12 @@ func newUpstream(rawURL string) (*upstream, error) {
 		}
 		addr = net.JoinHostPort(u.Hostname(), port)
 	}
+	budget := &policies.RetryBudget{}
 	return &upstream{
-		scheme: u.Scheme,
-		host:   u.Host,
-		prefix: strings.TrimSuffix(u.EscapedPath(), "/"),
+		scheme:  u.Scheme,
+		host:    u.Host,
+		prefix:  strings.TrimSuffix(u.EscapedPath(), "/"),
+		retries: budget,
 		client: &fasthttp.HostClient{
 			Addr:                     addr,
 			IsTLS:                    u.Scheme == "https",
@@ -99,12 +120,13 @@ func newUpstream(rawURL string) (*upstream, error) {
 			DisablePathNormalizing: true,
 			// Bodies flow through; only headers are buffered.
 			StreamResponseBody: true,
-			// A request whose pooled connection turned out dead is sent
-			// again only when it is safe (GET, HEAD) and has no body;
+			// A failed exchange (typically a pooled connection that
+			// turned out dead) is sent again once, only when it is safe
+			// (GET, HEAD), has no body, and the retry budget allows;
 			// nothing else is ever retried.
 			MaxIdemponentCallAttempts: 2,
 			RetryIfErr: func(r *fasthttp.Request, _ int, _ error) (resetTimeout, retry bool) {
-				return false, r.Header.IsGet() || r.Header.IsHead()
+				return false, retryable(r, budget)
 			},
 			DialDualStack:         true,
 			SecureErrorLogMessage: true,

@@ -94,17 +94,31 @@ func (secretHasher) Hash(_ context.Context, data []byte) ([]byte, error) {
 // Afterwards it checks what fosite does not know about: the method the app
 // registered, and whether its partner is approved.
 type clientAuth struct {
-	provider *fosite.Fosite
+	provider   *fosite.Fosite
+	store      *storage
+	assertions Store
+	clock      obhub.Clock
+	issuer     string
+	tokenURL   string
 }
 
 func (a *clientAuth) authenticate(ctx context.Context, r *http.Request, form url.Values) (fosite.Client, error) {
-	if form.Has("client_assertion") || form.Has("client_assertion_type") {
-		// private_key_jwt arrives with a later issue; rejecting here also
-		// keeps fosite from parsing the assertion.
-		return nil, fosite.ErrInvalidClient.WithHint("Client assertions (private_key_jwt) are not supported by this server.")
-	}
 	_, _, basic := r.BasicAuth()
 	post := form.Has("client_secret")
+	if form.Has("client_assertion") || form.Has("client_assertion_type") {
+		if basic || post {
+			return nil, fosite.ErrInvalidRequest.WithHint("The request uses more than one client authentication method.")
+		}
+		// Verified here, never by fosite (its jti check is not atomic).
+		c, err := a.authenticateAssertion(ctx, r, form)
+		if err != nil {
+			return nil, err
+		}
+		if c.partner.Status != partners.PartnerApproved {
+			return nil, fosite.ErrInvalidClient.WithHint("The client's partner has not been approved.")
+		}
+		return c, nil
+	}
 	var method string
 	switch {
 	case basic && post:

@@ -17,8 +17,8 @@ import (
 
 // What this slice supports; the metadata document lists exactly these.
 var (
-	supportedGrantTypes  = []string{partners.GrantClientCredentials}
-	supportedAuthMethods = []string{partners.AuthSecretBasic, partners.AuthSecretPost}
+	supportedGrantTypes  = []string{partners.GrantClientCredentials, partners.GrantAuthorizationCode, partners.GrantRefreshToken}
+	supportedAuthMethods = []string{partners.AuthSecretBasic, partners.AuthSecretPost, partners.AuthPrivateKeyJWT}
 )
 
 // compose is the one place that configures fosite: its Config, the token
@@ -48,15 +48,34 @@ func (s *Server) compose(clients Clients) (*fosite.Fosite, error) {
 		JWTScopeClaimKey: jwt.JWTScopeFieldString,
 		// Hints go to clients; debug details (causes) only to our logs.
 		SendDebugMessagesToClients: false,
+
+		// Authorization code: single use (storage.go), 60 s, PKCE S256
+		// required, plain refused.
+		AuthorizeCodeLifespan:          codeLifetime,
+		EnforcePKCE:                    true,
+		EnablePKCEPlainChallengeMethod: false,
+		// The code record keeps what the token endpoint compares.
+		SanitationWhiteList:  []string{"code_challenge", "code_challenge_method", "redirect_uri"},
+		RefreshTokenLifespan: refreshLifetime,
+		// Refresh tokens go to every app registered for the grant; nil
+		// would mean "only with the offline scope".
+		RefreshTokenScopes: []string{},
+		// PAR (RFC 9126): request_uri single use (storage.go), 90 s.
+		PushedAuthorizeContextLifespan:  parLifetime,
+		PushedAuthorizeRequestURIPrefix: parURIPrefix,
+		GlobalSecret:                    s.hmacSecret,
+		MinParameterEntropy:             fosite.MinParameterEntropy,
 	}
 
-	store := &storage{clients: clients, audience: []string{s.audience}, placeholderHash: placeholder}
+	store := &storage{
+		clients: clients, store: s.store, clock: s.clock, audience: []string{s.audience},
+		placeholderHash: placeholder, parLifetime: parLifetime,
+	}
 	strategy := &accessTokenStrategy{
 		DefaultJWTStrategy: &oauth2.DefaultJWTStrategy{
 			Signer: s.keys.signer(),
-			// Authorization codes and refresh tokens stay opaque HMAC
-			// tokens. No GlobalSecret is configured because this slice
-			// issues neither; the authorization code issue must set one.
+			// Authorization codes and refresh tokens are opaque HMAC
+			// tokens keyed with the server's HMAC secret.
 			HMACSHAStrategy: compose.NewOAuth2HMACStrategy(cfg),
 			Config:          cfg,
 		},
@@ -66,13 +85,24 @@ func (s *Server) compose(clients Clients) (*fosite.Fosite, error) {
 
 	provider, ok := compose.Compose(cfg, store, strategy,
 		compose.OAuth2ClientCredentialsGrantFactory,
+		compose.OAuth2AuthorizeExplicitFactory,
+		compose.OAuth2PKCEFactory,
+		compose.OAuth2RefreshTokenGrantFactory,
+		compose.PushedAuthorizeHandlerFactory,
+		compose.OAuth2TokenIntrospectionFactory,
+		compose.OAuth2TokenRevocationFactory,
 	).(*fosite.Fosite)
 	if !ok {
 		return nil, fmt.Errorf("oauth: fosite provider has an unexpected type")
 	}
 	// The client authentication strategy wraps fosite's default one, so it
 	// can only be set once the provider exists.
-	cfg.ClientAuthenticationStrategy = (&clientAuth{provider: provider}).authenticate
+	s.clientAuth = &clientAuth{
+		provider: provider, store: store, assertions: s.store, clock: s.clock,
+		issuer: s.issuer, tokenURL: s.endpoint(PathToken),
+	}
+	s.fositeStore = store
+	cfg.ClientAuthenticationStrategy = s.clientAuth.authenticate
 	return provider, nil
 }
 
@@ -107,4 +137,22 @@ func (a *accessTokenStrategy) GenerateAccessToken(ctx context.Context, r fosite.
 	sess.SetExpiresAt(fosite.AccessToken, now.Add(a.lifetime))
 	sess.GetJWTHeader().Add("typ", "at+jwt")
 	return a.DefaultJWTStrategy.GenerateAccessToken(ctx, r)
+}
+
+// ValidateAuthorizeCode checks a code's HMAC and its expiry against the
+// configured clock (fosite's uses time.Now).
+func (a *accessTokenStrategy) ValidateAuthorizeCode(ctx context.Context, r fosite.Requester, code string) error {
+	if exp := r.GetSession().GetExpiresAt(fosite.AuthorizeCode); !exp.IsZero() && !a.clock.Now().Before(exp) {
+		return fosite.ErrTokenExpired.WithHint("The authorization code has expired.")
+	}
+	return a.HMACSHAStrategy.ValidateAuthorizeCode(ctx, r, code)
+}
+
+// ValidateRefreshToken checks a refresh token's HMAC and its expiry
+// against the configured clock.
+func (a *accessTokenStrategy) ValidateRefreshToken(ctx context.Context, r fosite.Requester, token string) error {
+	if exp := r.GetSession().GetExpiresAt(fosite.RefreshToken); !exp.IsZero() && !a.clock.Now().Before(exp) {
+		return fosite.ErrTokenExpired.WithHint("The refresh token has expired.")
+	}
+	return a.HMACSHAStrategy.ValidateRefreshToken(ctx, r, token)
 }

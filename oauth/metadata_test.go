@@ -4,22 +4,35 @@ import (
 	"bytes"
 	"log/slog"
 	"net/http"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/obhub/obhub/oauth"
+	"github.com/obhub/obhub/store/sqlite"
 )
 
 func TestMetadata(t *testing.T) {
 	f := newFixture(t)
 	want := map[string]any{
-		"issuer":                                testIssuer,
-		"token_endpoint":                        testIssuer + "/oauth2/token",
-		"jwks_uri":                              testIssuer + "/oauth2/jwks",
-		"response_types_supported":              []any{},
-		"grant_types_supported":                 []any{"client_credentials"},
-		"token_endpoint_auth_methods_supported": []any{"client_secret_basic", "client_secret_post"},
+		"issuer":                                           testIssuer,
+		"token_endpoint":                                   testIssuer + "/oauth2/token",
+		"jwks_uri":                                         testIssuer + "/oauth2/jwks",
+		"authorization_endpoint":                           testIssuer + "/oauth2/authorize",
+		"pushed_authorization_request_endpoint":            testIssuer + "/oauth2/par",
+		"introspection_endpoint":                           testIssuer + "/oauth2/introspect",
+		"revocation_endpoint":                              testIssuer + "/oauth2/revoke",
+		"response_types_supported":                         []any{"code"},
+		"response_modes_supported":                         []any{"query"},
+		"grant_types_supported":                            []any{"client_credentials", "authorization_code", "refresh_token"},
+		"code_challenge_methods_supported":                 []any{"S256"},
+		"token_endpoint_auth_methods_supported":            []any{"client_secret_basic", "client_secret_post", "private_key_jwt"},
+		"token_endpoint_auth_signing_alg_values_supported": []any{"ES256", "PS256", "EdDSA"},
+		"introspection_endpoint_auth_methods_supported":    []any{"client_secret_basic", "client_secret_post", "private_key_jwt"},
+		"revocation_endpoint_auth_methods_supported":       []any{"client_secret_basic", "client_secret_post", "private_key_jwt"},
+		"authorization_response_iss_parameter_supported":   true,
+		"require_pushed_authorization_requests":            false,
 	}
 	var first string
 	for _, path := range []string{oauth.PathMetadata, oauth.PathOpenIDConfig} {
@@ -80,6 +93,8 @@ func TestNewValidatesConfig(t *testing.T) {
 		t.Fatal(err)
 	}
 	clients := &fakeClients{}
+	st := sqlite.NewOAuthStore(filepath.Join(t.TempDir(), "oauth.db"))
+	secret := []byte(strings.Repeat("k", 32))
 	tests := []struct {
 		name    string
 		cfg     oauth.Config
@@ -101,6 +116,7 @@ func TestNewValidatesConfig(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			tt.cfg.Logger = slog.New(slog.DiscardHandler)
+			tt.cfg.Store, tt.cfg.HMACSecret = st, secret
 			_, err := oauth.New(tt.cfg, tt.clients, tt.keys)
 			if (err == nil) != tt.ok {
 				t.Errorf("New: err %v, want ok=%v", err, tt.ok)

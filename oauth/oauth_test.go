@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -16,6 +17,7 @@ import (
 	"github.com/obhub/obhub"
 	"github.com/obhub/obhub/oauth"
 	"github.com/obhub/obhub/partners"
+	"github.com/obhub/obhub/store/sqlite"
 )
 
 const (
@@ -52,6 +54,7 @@ type fixture struct {
 	clients *fakeClients
 	secrets map[string]string // client id -> client secret
 	logs    *strings.Builder
+	store   *sqlite.OAuthStore
 }
 
 // Registered apps.
@@ -63,7 +66,7 @@ const (
 	appPKJWT   = "app-pkjwt"   // private_key_jwt, no secret
 )
 
-func newFixture(t testing.TB) *fixture {
+func newFixture(t testing.TB, opts ...func(*oauth.Config)) *fixture {
 	t.Helper()
 	keys, err := oauth.LoadOrCreateKeys(t.TempDir())
 	if err != nil {
@@ -97,13 +100,25 @@ func newFixture(t testing.TB) *fixture {
 		GrantTypes: []string{partners.GrantClientCredentials}, Scopes: []string{"accounts:read"},
 		TokenEndpointAuthMethod: partners.AuthPrivateKeyJWT}
 
-	s, err := oauth.New(oauth.Config{
+	st := sqlite.NewOAuthStore(filepath.Join(t.TempDir(), "oauth.db"))
+	if err := st.Open(context.Background()); err != nil {
+		t.Fatalf("open oauth store: %v", err)
+	}
+	t.Cleanup(func() { _ = st.Close() })
+	cfg := oauth.Config{
+		Store:               st,
+		HMACSecret:          []byte(strings.Repeat("k", 32)),
 		Issuer:              testIssuer,
 		Audience:            testAudience,
 		AccessTokenLifetime: testLifetime,
 		Clock:               func() time.Time { return testNow },
 		Logger:              slog.New(slog.NewTextHandler(f.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
-	}, f.clients, keys)
+	}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	f.store = st
+	s, err := oauth.New(cfg, f.clients, keys)
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}

@@ -32,8 +32,22 @@ const (
 	PathJWKS          = "/oauth2/jwks"
 	PathMetadata      = "/.well-known/oauth-authorization-server"
 	PathOpenIDConfig  = "/.well-known/openid-configuration"
+	PathAuthorize     = "/oauth2/authorize"
+	PathPAR           = "/oauth2/par"
+	PathIntrospect    = "/oauth2/introspect"
+	PathRevoke        = "/oauth2/revoke"
 	defaultATLifetime = 10 * time.Minute
+
+	codeLifetime    = 60 * time.Second    // authorization codes
+	refreshLifetime = 30 * 24 * time.Hour // refresh tokens
+	parLifetime     = 90 * time.Second    // pushed authorization requests
+	parURIPrefix    = "urn:ietf:params:oauth:request_uri:"
+	minHMACSecret   = 32
 )
+
+// ClaimBank is the access token claim naming the member bank whose
+// customer (sub) authorized an authorization code grant.
+const ClaimBank = "obhub_bank"
 
 // Clients finds the app behind a client id together with its partner. It
 // is implemented by the caller (from the configuration snapshot).
@@ -61,6 +75,16 @@ type Config struct {
 	Clock obhub.Clock
 	// Logger receives the server's own log lines; nil discards them.
 	Logger *slog.Logger
+	// Store keeps codes, pushed requests, tokens and revocations; shared
+	// by every node. Required.
+	Store Store
+	// HMACSecret keys the opaque authorization codes and refresh tokens:
+	// at least 32 random bytes, the same on every node. Required.
+	HMACSecret []byte
+	// Customers signs in customers at the authorization endpoint; nil
+	// means no customer can sign in (the authorization code grant then
+	// always ends in access_denied).
+	Customers Customers
 }
 
 var _ http.Handler = (*Server)(nil)
@@ -74,6 +98,14 @@ type Server struct {
 	clock    obhub.Clock
 	log      *slog.Logger
 	keys     *Keys
+
+	clients     Clients
+	store       Store
+	customers   Customers
+	hmacSecret  []byte
+	secure      bool
+	clientAuth  *clientAuth
+	fositeStore *storage
 
 	provider *fosite.Fosite
 	mux      *http.ServeMux
@@ -103,6 +135,15 @@ func New(cfg Config, clients Clients, keys *Keys) (*Server, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
+	if cfg.Store == nil {
+		return nil, errors.New("oauth: no store given")
+	}
+	if len(cfg.HMACSecret) < minHMACSecret {
+		return nil, fmt.Errorf("oauth: the HMAC secret must have at least %d bytes", minHMACSecret)
+	}
+	if cfg.Customers == nil {
+		cfg.Customers = SandboxCustomers{}
+	}
 
 	s := &Server{
 		issuer:   cfg.Issuer,
@@ -111,6 +152,12 @@ func New(cfg Config, clients Clients, keys *Keys) (*Server, error) {
 		clock:    cfg.Clock,
 		log:      cfg.Logger,
 		keys:     keys,
+
+		clients:    clients,
+		store:      cfg.Store,
+		customers:  cfg.Customers,
+		hmacSecret: cfg.HMACSecret,
+		secure:     strings.HasPrefix(cfg.Issuer, "https:"),
 	}
 	provider, err := s.compose(clients)
 	if err != nil {
@@ -128,8 +175,11 @@ func New(cfg Config, clients Clients, keys *Keys) (*Server, error) {
 	s.mux.HandleFunc("GET "+PathJWKS, s.jwks)
 	s.mux.HandleFunc("GET "+PathMetadata, s.serveMetadata)
 	s.mux.HandleFunc("GET "+PathOpenIDConfig, s.serveMetadata)
-	// /oauth2/authorize, /par, /introspect and /revoke are not served yet:
-	// the mux answers 404.
+	s.mux.HandleFunc("GET "+PathAuthorize, s.authorize)
+	s.mux.HandleFunc("POST "+PathAuthorize, s.authorizeSubmit)
+	s.mux.HandleFunc(PathPAR, s.par)
+	s.mux.HandleFunc(PathIntrospect, s.introspect)
+	s.mux.HandleFunc(PathRevoke, s.revoke)
 	return s, nil
 }
 
@@ -164,24 +214,46 @@ func (s *Server) endpoint(path string) string {
 // metadata is the RFC 8414 authorization server metadata document. It
 // lists only what the server really supports.
 type metadata struct {
-	Issuer                            string   `json:"issuer"`
-	TokenEndpoint                     string   `json:"token_endpoint"`
-	JWKSURI                           string   `json:"jwks_uri"`
-	ResponseTypesSupported            []string `json:"response_types_supported"`
-	GrantTypesSupported               []string `json:"grant_types_supported"`
-	TokenEndpointAuthMethodsSupported []string `json:"token_endpoint_auth_methods_supported"`
+	Issuer                                     string   `json:"issuer"`
+	AuthorizationEndpoint                      string   `json:"authorization_endpoint"`
+	TokenEndpoint                              string   `json:"token_endpoint"`
+	PAREndpoint                                string   `json:"pushed_authorization_request_endpoint"`
+	IntrospectionEndpoint                      string   `json:"introspection_endpoint"`
+	RevocationEndpoint                         string   `json:"revocation_endpoint"`
+	JWKSURI                                    string   `json:"jwks_uri"`
+	ResponseTypesSupported                     []string `json:"response_types_supported"`
+	ResponseModesSupported                     []string `json:"response_modes_supported"`
+	GrantTypesSupported                        []string `json:"grant_types_supported"`
+	CodeChallengeMethodsSupported              []string `json:"code_challenge_methods_supported"`
+	TokenEndpointAuthMethodsSupported          []string `json:"token_endpoint_auth_methods_supported"`
+	TokenEndpointAuthSigningAlgValuesSupported []string `json:"token_endpoint_auth_signing_alg_values_supported"`
+	IntrospectionEndpointAuthMethodsSupported  []string `json:"introspection_endpoint_auth_methods_supported"`
+	RevocationEndpointAuthMethodsSupported     []string `json:"revocation_endpoint_auth_methods_supported"`
+	ScopesSupported                            []string `json:"scopes_supported,omitempty"`
+	AuthorizationResponseIssParameterSupported bool     `json:"authorization_response_iss_parameter_supported"`
+	RequirePushedAuthorizationRequests         bool     `json:"require_pushed_authorization_requests"`
 }
 
 func (s *Server) buildMetadata() ([]byte, error) {
 	b, err := json.Marshal(metadata{
-		Issuer:        s.issuer,
-		TokenEndpoint: s.endpoint(PathToken),
-		JWKSURI:       s.endpoint(PathJWKS),
-		// Required by RFC 8414; empty because there is no authorization
-		// endpoint yet.
-		ResponseTypesSupported:            []string{},
+		Issuer:                            s.issuer,
+		AuthorizationEndpoint:             s.endpoint(PathAuthorize),
+		TokenEndpoint:                     s.endpoint(PathToken),
+		PAREndpoint:                       s.endpoint(PathPAR),
+		IntrospectionEndpoint:             s.endpoint(PathIntrospect),
+		RevocationEndpoint:                s.endpoint(PathRevoke),
+		JWKSURI:                           s.endpoint(PathJWKS),
+		ResponseTypesSupported:            []string{"code"},
+		ResponseModesSupported:            []string{"query"},
 		GrantTypesSupported:               supportedGrantTypes,
+		CodeChallengeMethodsSupported:     []string{"S256"},
 		TokenEndpointAuthMethodsSupported: supportedAuthMethods,
+		TokenEndpointAuthSigningAlgValuesSupported: assertionAlgs,
+		IntrospectionEndpointAuthMethodsSupported:  supportedAuthMethods,
+		RevocationEndpointAuthMethodsSupported:     supportedAuthMethods,
+		AuthorizationResponseIssParameterSupported: true,
+		// Required per app (those marked FAPI), not for every app.
+		RequirePushedAuthorizationRequests: false,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("oauth: encode metadata: %w", err)

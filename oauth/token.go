@@ -56,7 +56,11 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	// fosite writes "bearer" and computes expires_in from the wall clock;
-	// report the lifetime actually written into the token instead.
+	// report the lifetime actually written into the token instead. The
+	// code and refresh grants replace the session with the stored one.
+	if js, ok := ar.GetSession().(*oauth2.JWTSession); ok && js.JWTClaims != nil {
+		sess = js
+	}
 	resp.SetTokenType("Bearer")
 	resp.SetExpiresIn(sess.GetExpiresAt(fosite.AccessToken).Sub(sess.JWTClaims.IssuedAt))
 	s.log.DebugContext(ctx, "access token issued",
@@ -109,6 +113,13 @@ func (s *Server) tokenError(ctx context.Context, w http.ResponseWriter, r *http.
 				break
 			}
 		}
+	}
+	if errors.Is(err, errGrantReused) || errors.Is(err, fosite.ErrInvalidatedAuthorizeCode) {
+		// The loser of a concurrent redemption or rotation (also when
+		// the winner redeemed the code between fosite's two reads of
+		// it): fosite calls it a server error, but the grant is simply
+		// no longer valid, and storage has revoked it.
+		err = fosite.ErrInvalidGrant.WithHint("The authorization code or refresh token was already used; its tokens have been revoked.")
 	}
 	rfc := fosite.ErrorToRFC6749Error(err)
 	if rfc.ErrorField == fosite.ErrInvalidClient.ErrorField {

@@ -221,8 +221,8 @@ func TestTokenErrors(t *testing.T) {
 		{"wildcard scope", append(slices.Clone(cc), "scope", "accounts*"), basic(appBasic), 400, "invalid_scope", false},
 		{"audience not allowed", append(slices.Clone(cc), "audience", "https://evil.example"), basic(appBasic), 400, "invalid_request", false},
 		{"grant_type=password", []string{"grant_type", "password", "username", "u", "password", "p"}, basic(appBasic), 400, "unsupported_grant_type", false},
-		{"grant_type=authorization_code", []string{"grant_type", "authorization_code", "code", "abc", "redirect_uri", "https://acme.example/cb"}, basic(appCode), 400, "unsupported_grant_type", false},
-		{"grant_type=refresh_token", []string{"grant_type", "refresh_token", "refresh_token", "abc"}, basic(appBasic), 400, "unsupported_grant_type", false},
+		{"grant_type=authorization_code", []string{"grant_type", "authorization_code", "code", "abc", "redirect_uri", "https://acme.example/cb"}, basic(appCode), 400, "invalid_grant", false},
+		{"grant_type=refresh_token, app not registered for it", []string{"grant_type", "refresh_token", "refresh_token", "abc"}, basic(appBasic), 400, "unauthorized_client", false},
 		{"unsupported grant, unknown client", []string{"grant_type", "password"}, func(f *fixture) auth {
 			return auth{basic: true, id: "nobody", secret: "x"}
 		}, 400, "unsupported_grant_type", false},
@@ -286,7 +286,7 @@ func TestTokenErrors(t *testing.T) {
 
 func TestOtherOAuthPathsNotFound(t *testing.T) {
 	f := newFixture(t)
-	for _, p := range []string{"/oauth2/authorize", "/oauth2/par", "/oauth2/introspect", "/oauth2/revoke", "/oauth2/token/x", "/"} {
+	for _, p := range []string{"/oauth2/token/x", "/oauth2/authorize/x", "/"} {
 		for _, m := range []string{http.MethodGet, http.MethodPost} {
 			req, err := http.NewRequest(m, f.srv.URL+p, nil)
 			if err != nil {

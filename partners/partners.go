@@ -85,6 +85,11 @@ type App struct {
 	TokenEndpointAuthMethod string      `json:"token_endpoint_auth_method"`
 	// JWKS is the app's public key set for private_key_jwt, as a JSON object.
 	JWKS map[string]any `json:"jwks,omitempty"`
+	// IPRules admit or refuse the app's calls by client address.
+	IPRules *catalog.IPRules `json:"ipRules,omitempty"`
+	// FAPI marks an app held to the FAPI 2.0 profile: it must use pushed
+	// authorization requests (PAR) for the authorization code grant.
+	FAPI bool `json:"fapi,omitempty"`
 	// SecretHash is the hash of the client secret. It never leaves the
 	// store: admin and portal responses are built without it.
 	SecretHash string    `json:"secret_hash,omitempty"`
@@ -179,6 +184,7 @@ func (a *App) Validate() error {
 	default:
 		ds = append(ds, obhub.Detail{Location: "/token_endpoint_auth_method", Message: "must be client_secret_basic, client_secret_post, private_key_jwt or tls_client_auth"})
 	}
+	ds = a.IPRules.Check(ds, "/ipRules")
 	if len(ds) > 0 {
 		return obhub.Invalid("invalid app", ds...)
 	}

@@ -11,7 +11,9 @@
 #           (HTTP/1.0 upstream, one upstream connection per request)
 #   nginx-ka nginx tuned: HTTP/1.1 keep-alive pool to the upstream
 #   obhub   obhub: JWT validation, routing by OpenAPI operation, scope and
-#           subscription checks, proxy to the same upstream
+#           subscription checks, plan rate and quota counted (never
+#           reached), request validation (on by default), audit, proxy to
+#           the same upstream
 #
 # It prints requests/s and p99 latency for each, then obhub/nginx as a
 # ratio and obhub's p99 over the direct upstream. Ratios are what to
@@ -136,7 +138,7 @@ banks: [{id: bench-bank, name: Bench Bank}]
 apis:
   - {id: bench-api, bank: bench-bank, specFile: bench-api.yaml, upstream: "http://127.0.0.1:$UP_PORT", status: published}
 products:
-  - {id: bench, name: Bench, apis: [bench-api], approval: auto}
+  - {id: bench, name: Bench, apis: [bench-api], approval: auto, plan: {rate: {limit: 1000000000, period: 1s}, quota: {limit: 1000000000000, period: 24h}}}
 partners: [{id: bench-partner, name: Bench Partner, kind: fintech, approved: true}]
 apps:
   - {partner: bench-partner, name: bench-app, environment: production, grant_types: [client_credentials], scopes: ["items:read"], subscriptions: [bench]}

@@ -49,6 +49,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 		err = serve(ctx, args[1:], stdout, stderr, getenv)
 	case "apply":
 		err = apply(ctx, args[1:], stdout, stderr, getenv)
+	case "audit":
+		err = auditCommand(ctx, args[1:], stdout, stderr, getenv)
 	case "version", "--version":
 		fmt.Fprintln(stdout, "obhub", versionString())
 		return 0
@@ -77,6 +79,7 @@ func usage(w io.Writer) {
 Usage:
   obhub serve [--demo] [flags]      run a node (obhub serve -h for flags)
   obhub apply -f alliance.yaml      apply a declaration through the admin API
+  obhub audit verify|export|report check, export or summarise the audit log
   obhub version                     print the version
 `)
 }

@@ -1,0 +1,254 @@
+package admin
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/obhub/obhub"
+	"github.com/obhub/obhub/audit"
+)
+
+// Administrative changes in the audit ledger.
+//
+// RecordChanges wraps the admin API (or any handler of its paths) so that
+// every request that may change something — POST, PUT, PATCH, DELETE —
+// leaves one audit record of category "admin": who (the admin token's
+// identity, "operator" for the bootstrap token; "anonymous" when the token
+// was refused), which object, its state before (read through the same
+// handler with the caller's credentials) and after (the answer), with
+// secrets redacted, and the status. It sits in front of the handler, so
+// it records refused and failed attempts too; reads are not recorded.
+// `obhub apply` goes through the admin API and is recorded the same way.
+
+// ChangeRecorder stores one administrative change (audit.Writer.Write).
+type ChangeRecorder func(audit.Record) error
+
+// AdminActor is the identity of the bootstrap admin token.
+const AdminActor = "operator"
+
+// maxStateBytes bounds the before and after copies kept in a record;
+// larger states (an OpenAPI document) are kept as their SHA-256.
+const maxStateBytes = 64 << 10
+
+// RecordChanges returns next with every change recorded through rec.
+func RecordChanges(next http.Handler, rec ChangeRecorder, clock obhub.Clock) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.Method {
+		case http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete:
+		default:
+			next.ServeHTTP(w, r)
+			return
+		}
+		start := time.Now()
+		object := objectPath(r.URL.Path)
+		before := ""
+		if object != "" && !isCollection(object) {
+			before = readState(next, r, object)
+		}
+		buf := &bufferedResponse{header: http.Header{}, status: http.StatusOK}
+		next.ServeHTTP(buf, r)
+
+		after := ""
+		if buf.status < 300 && r.Method != http.MethodDelete {
+			after = redactState(buf.body.Bytes())
+			if isCollection(object) {
+				object += "/" + createdID(object, buf.body.Bytes())
+			}
+		}
+		actor, decision := AdminActor, audit.DecisionAllow
+		switch {
+		case buf.status == http.StatusUnauthorized:
+			actor, decision = "anonymous", audit.DecisionDeny
+		case buf.status >= 500:
+			decision = audit.DecisionError
+		case buf.status >= 400:
+			decision = audit.DecisionReject
+		}
+		id := r.Header.Get("X-Request-Id")
+		if id == "" || len(id) > 64 {
+			id = rand.Text()
+		}
+		err := rec(audit.Record{
+			Time:      clock.Now(),
+			Category:  audit.CategoryAdmin,
+			RequestID: id,
+			Method:    r.Method,
+			Path:      strings.ToValidUTF8(r.URL.Path, "\uFFFD"),
+			Query:     strings.ToValidUTF8(r.URL.RawQuery, "\uFFFD"),
+			Status:    buf.status,
+			Latency:   time.Since(start),
+			Decision:  decision,
+			Reason:    problemSlug(buf),
+			Actor:     actor,
+			Object:    object,
+			Before:    before,
+			After:     after,
+		})
+		if err != nil && buf.status < 300 {
+			// The change is made but not recorded: say so, never pretend.
+			w.Header().Set("Warning", `199 obhub "the change was made but its audit record could not be stored"`)
+		}
+		buf.copyTo(w)
+	})
+}
+
+// objectPath returns the object a change is about, relative to Prefix:
+// "banks/x", "apis/y" for /apis/y/publish, "partners/p/apps" for a new app.
+func objectPath(path string) string {
+	rest, ok := strings.CutPrefix(path, Prefix+"/")
+	if !ok {
+		return ""
+	}
+	segs := strings.Split(strings.Trim(rest, "/"), "/")
+	if n := len(segs); n >= 3 {
+		switch segs[n-1] {
+		case "publish", "deprecate", "retire", "approve", "reject", "secret":
+			segs = segs[:n-1]
+		}
+	}
+	return strings.Join(segs, "/")
+}
+
+// isCollection reports whether an object path names a collection (an odd
+// number of segments: "banks", "partners/p/apps").
+func isCollection(object string) bool {
+	return strings.Count(object, "/")%2 == 0
+}
+
+// readState reads the object through the handler with the caller's
+// credentials; "" when it cannot be read.
+func readState(h http.Handler, r *http.Request, object string) string {
+	get, err := http.NewRequestWithContext(context.WithoutCancel(r.Context()), http.MethodGet, Prefix+"/"+object, nil)
+	if err != nil {
+		return ""
+	}
+	get.Header.Set("Authorization", r.Header.Get("Authorization"))
+	get.RemoteAddr = r.RemoteAddr
+	buf := &bufferedResponse{header: http.Header{}, status: http.StatusOK}
+	h.ServeHTTP(buf, get)
+	if buf.status != http.StatusOK {
+		return ""
+	}
+	return redactState(buf.body.Bytes())
+}
+
+// createdID returns the id of an object in a creation's answer.
+func createdID(collection string, body []byte) string {
+	var v struct {
+		ID       string `json:"id"`
+		ClientID string `json:"client_id"`
+		Product  string `json:"product"`
+	}
+	_ = json.Unmarshal(body, &v)
+	switch {
+	case strings.HasSuffix(collection, "subscriptions"):
+		return v.Product
+	case v.ClientID != "":
+		return v.ClientID
+	case v.ID != "":
+		return v.ID
+	}
+	return v.Product
+}
+
+// secretKey reports whether a JSON member name holds a secret.
+func secretKey(k string) bool {
+	k = strings.ToLower(k)
+	for _, s := range []string{"secret", "password", "token", "hash", "private", "otp"} {
+		if strings.Contains(k, s) {
+			return true
+		}
+	}
+	return false
+}
+
+// redactState returns a JSON document with every secret member replaced
+// by "[redacted]", compacted; a document over maxStateBytes is replaced
+// by its digest, and a body that is not JSON by "".
+func redactState(body []byte) string {
+	var v any
+	if err := json.Unmarshal(body, &v); err != nil {
+		return ""
+	}
+	v = redact(v)
+	b, err := json.Marshal(v)
+	if err != nil {
+		return ""
+	}
+	if len(b) > maxStateBytes {
+		sum := sha256.Sum256(b)
+		return `{"omitted":"too large","bytes":` + itoa(len(b)) + `,"sha256":"` + hex.EncodeToString(sum[:]) + `"}`
+	}
+	return string(b)
+}
+
+func itoa(n int) string { b, _ := json.Marshal(n); return string(b) }
+
+func redact(v any) any {
+	switch t := v.(type) {
+	case map[string]any:
+		for k, e := range t {
+			if secretKey(k) {
+				t[k] = "[redacted]"
+			} else {
+				t[k] = redact(e)
+			}
+		}
+	case []any:
+		for i := range t {
+			t[i] = redact(t[i])
+		}
+	}
+	return v
+}
+
+// problemSlug returns the problem type slug of an error answer.
+func problemSlug(b *bufferedResponse) string {
+	if b.status < 400 {
+		return ""
+	}
+	var p struct {
+		Type string `json:"type"`
+	}
+	_ = json.Unmarshal(b.body.Bytes(), &p)
+	if i := strings.LastIndexByte(p.Type, '/'); i >= 0 {
+		return strings.ReplaceAll(p.Type[i+1:], "-", "_")
+	}
+	return ""
+}
+
+// bufferedResponse holds an answer until its record is written.
+type bufferedResponse struct {
+	header http.Header
+	status int
+	wrote  bool
+	body   bytes.Buffer
+}
+
+func (b *bufferedResponse) Header() http.Header { return b.header }
+
+func (b *bufferedResponse) WriteHeader(status int) {
+	if !b.wrote {
+		b.status, b.wrote = status, true
+	}
+}
+
+func (b *bufferedResponse) Write(p []byte) (int, error) {
+	b.wrote = true
+	return b.body.Write(p)
+}
+
+func (b *bufferedResponse) copyTo(w http.ResponseWriter) {
+	for k, v := range b.header {
+		w.Header()[k] = v
+	}
+	w.WriteHeader(b.status)
+	_, _ = w.Write(b.body.Bytes())
+}

@@ -1,0 +1,327 @@
+package audit
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/obhub/obhub"
+)
+
+// Mode says when a request's response may leave: after its record is
+// durable (Strict), or at once, the record queued (Async).
+type Mode string
+
+// Modes.
+const (
+	Strict Mode = "strict"
+	Async  Mode = "async"
+)
+
+// ParseMode checks a mode name.
+func ParseMode(s string) (Mode, error) {
+	switch Mode(s) {
+	case Strict, Async:
+		return Mode(s), nil
+	}
+	return "", fmt.Errorf("audit mode %q: want strict or async", s)
+}
+
+// Writer defaults.
+const (
+	DefaultQueue              = 8192
+	DefaultMaxBatch           = 512
+	DefaultCheckpointEvery    = 10000
+	DefaultCheckpointInterval = time.Minute
+	// commitAttempts bounds how often a batch is tried before its records
+	// are given up (logged and counted as Failed).
+	commitAttempts = 5
+)
+
+// WriterConfig configures a Writer.
+type WriterConfig struct {
+	Mode     Mode // Strict when ""
+	Queue    int  // records waiting at most (Async drops beyond it); DefaultQueue
+	MaxBatch int  // records per commit at most; DefaultMaxBatch
+	Hash     string
+	// Signer signs a checkpoint every CheckpointEvery records or
+	// CheckpointInterval, whichever comes first, and at Close. nil: none.
+	Signer             *Signer
+	CheckpointEvery    int64
+	CheckpointInterval time.Duration
+	Clock              obhub.Clock
+	Logger             *slog.Logger
+}
+
+// Stats counts what a Writer did.
+type Stats struct {
+	Written     int64 // records durable in the store
+	Dropped     int64 // records refused because the queue was full (Async) or the writer closed
+	Failed      int64 // records the store would not take after every retry
+	Checkpoints int64
+	Batches     int64
+}
+
+// Writer chains records and appends them to a Store in groups: one
+// goroutine takes every record waiting (up to MaxBatch), seals them in
+// order and commits them in one transaction, then releases the callers
+// that wait for them (Strict). Build it with NewWriter, Start it, and
+// Close it after the last Write: Close writes what is queued and a final
+// checkpoint.
+type Writer struct {
+	store Store
+	cfg   WriterConfig
+	log   *slog.Logger
+	hash  HashFunc
+
+	mu     sync.RWMutex // Write holds it shared; Close exclusively to close queue
+	closed bool
+	queue  chan item
+	done   chan struct{}
+
+	written, dropped, failed, checkpoints, batches atomic.Int64
+	closeOnce                                      sync.Once
+	closeErr                                       error
+}
+
+type item struct {
+	rec  Record
+	done chan error // nil in Async mode
+}
+
+// NewWriter returns a writer to store. It does no I/O.
+func NewWriter(store Store, cfg WriterConfig) (*Writer, error) {
+	if cfg.Mode == "" {
+		cfg.Mode = Strict
+	}
+	if _, err := ParseMode(string(cfg.Mode)); err != nil {
+		return nil, err
+	}
+	hf, err := LookupHash(cfg.Hash)
+	if err != nil {
+		return nil, err
+	}
+	cfg.Hash = hashName(cfg.Hash)
+	if cfg.Queue <= 0 {
+		cfg.Queue = DefaultQueue
+	}
+	if cfg.MaxBatch <= 0 {
+		cfg.MaxBatch = DefaultMaxBatch
+	}
+	if cfg.CheckpointEvery <= 0 {
+		cfg.CheckpointEvery = DefaultCheckpointEvery
+	}
+	if cfg.CheckpointInterval <= 0 {
+		cfg.CheckpointInterval = DefaultCheckpointInterval
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	return &Writer{store: store, cfg: cfg, log: cfg.Logger, hash: hf, queue: make(chan item, cfg.Queue), done: make(chan struct{})}, nil
+}
+
+// Mode returns the writer's mode.
+func (w *Writer) Mode() Mode { return w.cfg.Mode }
+
+// Start reads the chain's head and starts the writing goroutine.
+func (w *Writer) Start(ctx context.Context) error {
+	head, err := w.store.Head(ctx)
+	if err != nil {
+		return fmt.Errorf("audit writer: %w", err)
+	}
+	go w.run(head)
+	return nil
+}
+
+// ErrClosed is returned by Write after Close.
+var ErrClosed = obhub.Errorf(obhub.EUNAVAILABLE, "audit writer closed")
+
+// Write masks r and records it. In Strict mode it returns once the record
+// is durable, or with the error that kept it from the store; in Async
+// mode it returns at once, and a record that finds the queue full is
+// dropped, counted and logged.
+func (w *Writer) Write(r Record) error {
+	maskRecord(&r)
+	r.normalise()
+	w.mu.RLock()
+	if w.closed {
+		w.mu.RUnlock()
+		w.dropped.Add(1)
+		return ErrClosed
+	}
+	if w.cfg.Mode == Async {
+		select {
+		case w.queue <- item{rec: r}:
+			w.mu.RUnlock()
+			return nil
+		default:
+			w.mu.RUnlock()
+			if n := w.dropped.Add(1); n&(n-1) == 0 { // 1, 2, 4, 8, …: a trace, not a flood
+				w.log.Error("audit: queue full, record dropped", "dropped_total", n, "request_id", r.RequestID)
+			}
+			return nil
+		}
+	}
+	done := make(chan error, 1)
+	w.queue <- item{rec: r, done: done}
+	w.mu.RUnlock()
+	return <-done
+}
+
+// maskRecord masks every free-text field of r.
+func maskRecord(r *Record) {
+	r.Path = Mask(r.Path)
+	r.Query = Mask(r.Query)
+	r.Reason = Mask(r.Reason)
+	r.Object = Mask(r.Object)
+	r.Before = Mask(r.Before)
+	r.After = Mask(r.After)
+	r.RequestID = Mask(r.RequestID)
+}
+
+// Stats returns the writer's counters.
+func (w *Writer) Stats() Stats {
+	return Stats{Written: w.written.Load(), Dropped: w.dropped.Load(), Failed: w.failed.Load(),
+		Checkpoints: w.checkpoints.Load(), Batches: w.batches.Load()}
+}
+
+// Close stops taking records, writes every queued one and a final
+// checkpoint, and returns. It is idempotent; safe without Start only if
+// nothing was written.
+func (w *Writer) Close() error {
+	w.closeOnce.Do(func() {
+		w.mu.Lock()
+		w.closed = true
+		close(w.queue)
+		w.mu.Unlock()
+		<-w.done
+		if n := w.dropped.Load(); n > 0 {
+			w.log.Warn("audit: records dropped since start", "dropped", n)
+		}
+		if n := w.failed.Load(); n > 0 {
+			w.closeErr = fmt.Errorf("audit writer: %d records could not be stored", n)
+		}
+	})
+	return w.closeErr
+}
+
+// run is the writing goroutine.
+func (w *Writer) run(head Head) {
+	defer close(w.done)
+	c := newChain(w.hash)
+	ctx := context.Background()
+	lastCP := head.Seq
+	if cps, err := w.store.Checkpoints(ctx); err == nil && len(cps) > 0 {
+		lastCP = cps[len(cps)-1].Seq
+	}
+	ticker := time.NewTicker(w.cfg.CheckpointInterval)
+	defer ticker.Stop()
+	batch := make([]item, 0, w.cfg.MaxBatch)
+	recs := make([]Record, 0, w.cfg.MaxBatch)
+	for {
+		var it item
+		var ok bool
+		select {
+		case it, ok = <-w.queue:
+		case <-ticker.C:
+			if head.Seq > lastCP {
+				lastCP = w.checkpoint(ctx, head, lastCP)
+			}
+			continue
+		}
+		if !ok {
+			if head.Seq > lastCP {
+				w.checkpoint(ctx, head, lastCP)
+			}
+			return
+		}
+		batch = append(batch[:0], it)
+	fill:
+		for len(batch) < w.cfg.MaxBatch {
+			select {
+			case it, ok := <-w.queue:
+				if !ok {
+					break fill
+				}
+				batch = append(batch, it)
+			default:
+				break fill
+			}
+		}
+		head = w.commit(ctx, c, head, batch, recs[:0])
+		if head.Seq-lastCP >= w.cfg.CheckpointEvery {
+			lastCP = w.checkpoint(ctx, head, lastCP)
+		}
+	}
+}
+
+// commit seals and appends one batch, retrying a failed append, and
+// releases its waiters. It returns the new head.
+func (w *Writer) commit(ctx context.Context, c *chain, head Head, batch []item, recs []Record) Head {
+	var err error
+	for attempt := range commitAttempts {
+		if attempt > 0 {
+			time.Sleep(time.Duration(attempt*attempt) * 20 * time.Millisecond)
+		}
+		recs = recs[:0]
+		prev, seq := head.Hash, head.Seq
+		for i := range batch {
+			r := batch[i].rec
+			seq++
+			c.seal(&r, seq, prev)
+			prev = r.Hash
+			recs = append(recs, r)
+		}
+		err = w.store.Append(ctx, recs)
+		if err != nil {
+			// The store may have taken the batch before failing to answer.
+			if h, herr := w.store.Head(ctx); herr == nil && h.Seq == seq && bytes.Equal(h.Hash, prev) {
+				err = nil
+			}
+		}
+		if err == nil {
+			w.written.Add(int64(len(recs)))
+			w.batches.Add(1)
+			for i := range batch {
+				if batch[i].done != nil {
+					batch[i].done <- nil
+				}
+			}
+			return Head{Seq: seq, Hash: prev}
+		}
+		w.log.Warn("audit: append failed; retrying", "records", len(recs), "attempt", attempt+1, "err", err)
+		if h, herr := w.store.Head(ctx); herr == nil {
+			head = h
+		}
+	}
+	w.failed.Add(int64(len(batch)))
+	w.log.Error("audit: records could not be stored", "records", len(batch), "first_request_id", batch[0].rec.RequestID, "err", err)
+	for i := range batch {
+		if batch[i].done != nil {
+			batch[i].done <- fmt.Errorf("audit: store records: %w", err)
+		}
+	}
+	return head
+}
+
+// checkpoint signs and stores a checkpoint of head; it returns the Seq of
+// the last stored checkpoint.
+func (w *Writer) checkpoint(ctx context.Context, head Head, last int64) int64 {
+	if w.cfg.Signer == nil {
+		return head.Seq
+	}
+	cp := newCheckpoint(head, w.cfg.Hash, w.cfg.Clock.Now())
+	w.cfg.Signer.Sign(&cp)
+	if err := w.store.AddCheckpoint(ctx, cp); err != nil {
+		w.log.Error("audit: checkpoint not stored", "seq", cp.Seq, "err", err)
+		return last
+	}
+	w.checkpoints.Add(1)
+	// Logged too, so that a copy lives outside the store (log shipping).
+	w.log.Info("audit checkpoint", "seq", cp.Seq, "hash", fmt.Sprintf("%x", cp.Hash), "key_id", cp.KeyID, "signature", fmt.Sprintf("%x", cp.Signature))
+	return head.Seq
+}

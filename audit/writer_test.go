@@ -1,0 +1,199 @@
+package audit_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"log/slog"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/obhub/obhub/audit"
+	"github.com/obhub/obhub/audit/audittest"
+)
+
+// memStore is an in-memory audit.Store whose Append can be held or made
+// to fail.
+type memStore struct {
+	mu    sync.Mutex
+	recs  []audit.Record
+	cps   []audit.Checkpoint
+	hold  chan struct{} // when set, Append waits for it to close
+	fails int           // Append fails this many more times
+}
+
+func (m *memStore) Head(context.Context) (audit.Head, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if len(m.recs) == 0 {
+		return audit.Head{}, nil
+	}
+	r := m.recs[len(m.recs)-1]
+	return audit.Head{Seq: r.Seq, Hash: r.Hash}, nil
+}
+
+func (m *memStore) Append(_ context.Context, recs []audit.Record) error {
+	m.mu.Lock()
+	hold := m.hold
+	m.mu.Unlock()
+	if hold != nil {
+		<-hold
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.fails > 0 {
+		m.fails--
+		return errors.New("disk full")
+	}
+	if recs[0].Seq != int64(len(m.recs))+1 {
+		return errors.New("gap")
+	}
+	m.recs = append(m.recs, recs...)
+	return nil
+}
+
+func (m *memStore) Scan(_ context.Context, from int64, fn func(*audit.Record) error) error {
+	m.mu.Lock()
+	recs := append([]audit.Record(nil), m.recs...)
+	m.mu.Unlock()
+	for i := range recs {
+		if recs[i].Seq >= from {
+			if err := fn(&recs[i]); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func (m *memStore) Find(ctx context.Context, f audit.Filter, fn func(*audit.Record) error) error {
+	return m.Scan(ctx, 1, func(r *audit.Record) error {
+		if f.RequestID != "" && r.RequestID != f.RequestID {
+			return nil
+		}
+		return fn(r)
+	})
+}
+
+func (m *memStore) AddCheckpoint(_ context.Context, c audit.Checkpoint) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.cps = append(m.cps, c)
+	return nil
+}
+
+func (m *memStore) Checkpoints(context.Context) ([]audit.Checkpoint, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return append([]audit.Checkpoint(nil), m.cps...), nil
+}
+
+func (m *memStore) Purge(context.Context, string, time.Time) (int64, error) { return 0, nil }
+
+func (m *memStore) len() int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return len(m.recs)
+}
+
+// In async mode a full queue never blocks the caller: the record is
+// dropped, counted and logged; Close writes what was queued.
+func TestAsyncDropsWhenFull(t *testing.T) {
+	hold := make(chan struct{})
+	s := &memStore{hold: hold}
+	var logs bytes.Buffer
+	w, err := audit.NewWriter(s, audit.WriterConfig{Mode: audit.Async, Queue: 4, MaxBatch: 1,
+		Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	recs := audittest.Generate(20, audittest.Base)
+	for _, r := range recs {
+		if err := w.Write(r); err != nil { // returns at once although the store is held
+			t.Fatal(err)
+		}
+	}
+	st := w.Stats()
+	// One record is in the held Append, four are queued, the rest dropped.
+	if st.Dropped < 20-4-1 || st.Dropped > 20-4 {
+		t.Errorf("dropped %d, want 15 or 16", st.Dropped)
+	}
+	if !strings.Contains(logs.String(), "record dropped") {
+		t.Errorf("drops not logged: %s", logs.String())
+	}
+	close(hold)
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if got := int64(s.len()); got != 20-w.Stats().Dropped {
+		t.Errorf("%d records written, want %d", got, 20-w.Stats().Dropped)
+	}
+	res, err := audit.Verify(context.Background(), s, audit.VerifyOptions{})
+	if err != nil || !res.OK {
+		t.Fatalf("verify: %+v %v", res, err)
+	}
+	if err := w.Write(recs[0]); !errors.Is(err, audit.ErrClosed) {
+		t.Errorf("Write after Close: %v", err)
+	}
+}
+
+// In strict mode Write returns only once the record is stored; a
+// transient store failure is retried without gaps or duplicates.
+func TestStrictWaitsAndRetries(t *testing.T) {
+	s := &memStore{fails: 2}
+	w, err := audit.NewWriter(s, audit.WriterConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	for i, r := range audittest.Generate(5, audittest.Base) {
+		if err := w.Write(r); err != nil {
+			t.Fatal(err)
+		}
+		if s.len() != i+1 {
+			t.Fatalf("after Write %d the store has %d records", i+1, s.len())
+		}
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if res, err := audit.Verify(context.Background(), s, audit.VerifyOptions{}); err != nil || !res.OK || res.Records != 5 {
+		t.Fatalf("verify: %+v %v", res, err)
+	}
+}
+
+// A store that keeps failing: Write reports the error, nothing hangs.
+func TestStrictReportsAFailedStore(t *testing.T) {
+	s := &memStore{fails: 1000}
+	w, _ := audit.NewWriter(s, audit.WriterConfig{})
+	if err := w.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Write(audittest.Generate(1, audittest.Base)[0]); err == nil {
+		t.Fatal("Write succeeded on a failing store")
+	}
+	if w.Stats().Failed != 1 {
+		t.Errorf("stats %+v", w.Stats())
+	}
+	if err := w.Close(); err == nil {
+		t.Error("Close did not report the lost record")
+	}
+}
+
+// Close writes a final signed checkpoint.
+func TestCloseCheckpoints(t *testing.T) {
+	s := &memStore{}
+	signer := audittest.NewSigner(t)
+	audittest.Fill(t, s, signer, audittest.Generate(7, audittest.Base))
+	cps, _ := s.Checkpoints(context.Background())
+	if len(cps) != 1 || cps[0].Seq != 7 || !signer.Public().Verify(&cps[0]) {
+		t.Fatalf("checkpoints %+v", cps)
+	}
+}

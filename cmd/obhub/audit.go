@@ -1,0 +1,259 @@
+package main
+
+import (
+	"context"
+	"encoding/csv"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"path/filepath"
+	"strconv"
+	"time"
+
+	"github.com/obhub/obhub/audit"
+	"github.com/obhub/obhub/store/sqlite"
+)
+
+// auditCommand runs `obhub audit verify|export|report`. Each reads
+// <data>/audit.db directly and read-only, so it works beside a running
+// node and on a copy of the data folder.
+func auditCommand(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) error {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, auditUsage)
+		return errors.New("audit: name a subcommand: verify, export or report")
+	}
+	switch args[0] {
+	case "verify":
+		return auditVerify(ctx, args[1:], stdout, stderr, getenv)
+	case "export":
+		return auditExport(ctx, args[1:], stdout, stderr, getenv)
+	case "report":
+		return auditReport(ctx, args[1:], stdout, stderr, getenv)
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, auditUsage)
+		return nil
+	}
+	fmt.Fprint(stderr, auditUsage)
+	return fmt.Errorf("audit: unknown subcommand %q", args[0])
+}
+
+const auditUsage = `Usage:
+  obhub audit verify [--data DIR] [--json]
+  obhub audit export [--data DIR] [--from T] [--to T] [--bank B] [--partner P] --format csv|jsonl
+  obhub audit report [--data DIR] [--from T] [--to T] [--bank B] [--partner P]
+                     [--by partner|app|bank|api|day|month] [--statement PARTNER] [--format json|csv|html]
+Times are RFC 3339 (2026-03-01T00:00:00Z) or dates (2026-03-01, UTC).
+`
+
+// auditFlags are the flags every audit subcommand shares.
+type auditFlags struct {
+	fs                 *flag.FlagSet
+	data, from, to     string
+	bank, partner, fmt string
+}
+
+func newAuditFlags(name string, stderr io.Writer, getenv func(string) string, format string) *auditFlags {
+	a := &auditFlags{fs: flag.NewFlagSet("audit "+name, flag.ContinueOnError)}
+	a.fs.SetOutput(stderr)
+	data := getenv("OBHUB_DATA")
+	if data == "" {
+		data = "./obhub-data"
+	}
+	a.fs.StringVar(&a.data, "data", data, "data folder of the node (env OBHUB_DATA)")
+	if name != "verify" {
+		a.fs.StringVar(&a.from, "from", "", "first time included (RFC 3339 or YYYY-MM-DD)")
+		a.fs.StringVar(&a.to, "to", "", "first time excluded (RFC 3339 or YYYY-MM-DD)")
+		a.fs.StringVar(&a.bank, "bank", "", "only this bank's records")
+		a.fs.StringVar(&a.partner, "partner", "", "only this partner's records")
+		a.fs.StringVar(&a.fmt, "format", format, "output format")
+	}
+	return a
+}
+
+func (a *auditFlags) parse(args []string) error {
+	if err := a.fs.Parse(args); err != nil {
+		return err
+	}
+	if a.fs.NArg() > 0 {
+		return fmt.Errorf("%s: unexpected argument %q", a.fs.Name(), a.fs.Arg(0))
+	}
+	return nil
+}
+
+func (a *auditFlags) filter() (audit.Filter, error) {
+	f := audit.Filter{Bank: a.bank, Partner: a.partner}
+	var err error
+	if f.From, err = parseWhen(a.from); err != nil {
+		return f, fmt.Errorf("--from: %w", err)
+	}
+	if f.To, err = parseWhen(a.to); err != nil {
+		return f, fmt.Errorf("--to: %w", err)
+	}
+	return f, nil
+}
+
+func parseWhen(s string) (time.Time, error) {
+	if s == "" {
+		return time.Time{}, nil
+	}
+	if t, err := time.Parse(time.RFC3339Nano, s); err == nil {
+		return t, nil
+	}
+	t, err := time.Parse("2006-01-02", s)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("%q is not an RFC 3339 time or a YYYY-MM-DD date", s)
+	}
+	return t, nil
+}
+
+// openLedger opens the data folder's ledger read-only.
+func openLedger(ctx context.Context, data string) (*sqlite.AuditStore, error) {
+	s := sqlite.NewAudit(filepath.Join(data, auditFile), sqlite.ReadOnly())
+	if err := s.Open(ctx); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+func auditVerify(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) error {
+	a := newAuditFlags("verify", stderr, getenv, "")
+	asJSON := a.fs.Bool("json", false, "print the result as JSON")
+	if err := a.parse(args); err != nil {
+		return err
+	}
+	s, err := openLedger(ctx, a.data)
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	keys, kerr := audit.LoadKeyRing(filepath.Join(a.data, "keys"))
+	if kerr != nil {
+		fmt.Fprintf(stderr, "warning: no checkpoint key (%v): a cut tail or a rebuilt chain cannot be detected\n", kerr)
+		keys = nil
+	}
+	start := time.Now()
+	res, err := audit.Verify(ctx, s, audit.VerifyOptions{Keys: keys})
+	if err != nil {
+		return err
+	}
+	if *asJSON {
+		b, _ := json.Marshal(res)
+		fmt.Fprintln(stdout, string(b))
+	} else if res.OK {
+		fmt.Fprintf(stdout, "ok: %d records (%d purged by retention), %d signed checkpoints, verified in %v\n",
+			res.Records, res.Purged, res.Checkpoints, time.Since(start).Round(time.Millisecond))
+	} else {
+		fmt.Fprintf(stdout, "BAD: record %d", res.FirstBad.Seq)
+		if res.FirstBad.RequestID != "" {
+			fmt.Fprintf(stdout, " (request %s)", res.FirstBad.RequestID)
+		}
+		fmt.Fprintf(stdout, ": %s\n%d records verified before it\n", res.FirstBad.Problem, res.Records)
+	}
+	if !res.OK {
+		return errors.New("the audit log does not verify")
+	}
+	return nil
+}
+
+func auditExport(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) error {
+	a := newAuditFlags("export", stderr, getenv, "jsonl")
+	if err := a.parse(args); err != nil {
+		return err
+	}
+	if a.fmt != "csv" && a.fmt != "jsonl" {
+		return fmt.Errorf("--format %q: want csv or jsonl", a.fmt)
+	}
+	f, err := a.filter()
+	if err != nil {
+		return err
+	}
+	f.OldestFirst = true
+	s, err := openLedger(ctx, a.data)
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	if a.fmt == "jsonl" {
+		enc := json.NewEncoder(stdout)
+		return s.Find(ctx, f, func(r *audit.Record) error { return enc.Encode(exportView(r)) })
+	}
+	cw := csv.NewWriter(stdout)
+	cw.Write([]string{"seq", "time", "category", "request_id", "bank", "api", "operation", "method", "path", "query",
+		"client_id", "partner", "environment", "status", "latency_ms", "decision", "reason", "revision", "actor", "object", "before", "after", "hash"})
+	err = s.Find(ctx, f, func(r *audit.Record) error {
+		return cw.Write([]string{strconv.FormatInt(r.Seq, 10), r.Time.Format(time.RFC3339Nano), r.Category, r.RequestID, r.Bank, r.API,
+			r.Operation, r.Method, r.Path, r.Query, r.ClientID, r.Partner, r.Environment, strconv.Itoa(r.Status),
+			strconv.FormatFloat(r.LatencyMS(), 'f', 3, 64), r.Decision, r.Reason, strconv.FormatInt(r.Revision, 10),
+			r.Actor, r.Object, r.Before, r.After, hex.EncodeToString(r.Hash)})
+	})
+	cw.Flush()
+	if err != nil {
+		return err
+	}
+	return cw.Error()
+}
+
+// exportRecord is a record as exported in JSON lines.
+type exportRecord struct {
+	*audit.Record
+	LatencyMS float64 `json:"latencyMs"`
+	Digest    string  `json:"digest"`
+	Hash      string  `json:"hash"`
+}
+
+func exportView(r *audit.Record) exportRecord {
+	return exportRecord{Record: r, LatencyMS: r.LatencyMS(), Digest: hex.EncodeToString(r.Digest), Hash: hex.EncodeToString(r.Hash)}
+}
+
+func auditReport(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) error {
+	a := newAuditFlags("report", stderr, getenv, "json")
+	by := a.fs.String("by", "partner", "group by partner, app, bank, api, day or month")
+	statement := a.fs.String("statement", "", "print this partner's activity statement instead")
+	if err := a.parse(args); err != nil {
+		return err
+	}
+	if a.fmt != "json" && a.fmt != "csv" && a.fmt != "html" {
+		return fmt.Errorf("--format %q: want json, csv or html", a.fmt)
+	}
+	f, err := a.filter()
+	if err != nil {
+		return err
+	}
+	s, err := openLedger(ctx, a.data)
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	var out interface {
+		WriteCSV(io.Writer) error
+		WriteHTML(io.Writer) error
+	}
+	if *statement != "" {
+		st, err := audit.PartnerStatement(ctx, s, *statement, f.From, f.To)
+		if err != nil {
+			return err
+		}
+		out = st
+	} else {
+		if err := audit.CheckBy(*by); err != nil {
+			return fmt.Errorf("--by: %w", err)
+		}
+		u, err := audit.UsageReport(ctx, s, f, *by)
+		if err != nil {
+			return err
+		}
+		out = u
+	}
+	switch a.fmt {
+	case "csv":
+		return out.WriteCSV(stdout)
+	case "html":
+		return out.WriteHTML(stdout)
+	}
+	enc := json.NewEncoder(stdout)
+	enc.SetIndent("", "  ")
+	return enc.Encode(out)
+}

@@ -1,0 +1,174 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"path/filepath"
+	"time"
+
+	"github.com/obhub/obhub/admin"
+	"github.com/obhub/obhub/audit"
+	"github.com/obhub/obhub/gateway"
+	"github.com/obhub/obhub/store/sqlite"
+)
+
+// The node's audit ledger: <data>/audit.db, its own SQLite file, written
+// by one audit.Writer fed by the gateway's OnDone and the admin API's
+// change hook; checkpoints signed with <data>/keys/audit-checkpoint.key.
+
+// auditFile is the ledger's file in the data folder.
+const auditFile = "audit.db"
+
+// purgeEvery is how often expired records are purged.
+const purgeEvery = 24 * time.Hour
+
+type auditNode struct {
+	store  *sqlite.AuditStore
+	writer *audit.Writer
+	keys   *audit.KeyRing
+	stop   chan struct{}
+	done   chan struct{}
+}
+
+// openAudit opens the ledger and starts its writer and retention loop.
+func (m *Main) openAudit(ctx context.Context) error {
+	a := &m.auditLog
+	a.store = sqlite.NewAudit(filepath.Join(m.Config.Data, auditFile))
+	if err := a.store.Open(ctx); err != nil {
+		return err
+	}
+	signer, err := audit.LoadOrCreateSigner(filepath.Join(m.Config.Data, "keys"))
+	if err != nil {
+		return err
+	}
+	a.keys = signer.Public()
+	mode, err := audit.ParseMode(m.Config.AuditMode)
+	if err != nil {
+		return err
+	}
+	w, err := audit.NewWriter(a.store, audit.WriterConfig{Mode: mode, Signer: signer, Clock: m.Clock, Logger: m.Logger})
+	if err != nil {
+		return err
+	}
+	if err := w.Start(ctx); err != nil {
+		return err
+	}
+	a.writer = w
+	a.stop, a.done = make(chan struct{}), make(chan struct{})
+	go m.purgeLoop(a)
+	return nil
+}
+
+// purgeLoop purges expired records at start and every purgeEvery.
+func (m *Main) purgeLoop(a *auditNode) {
+	defer close(a.done)
+	t := time.NewTicker(purgeEvery)
+	defer t.Stop()
+	for {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+		n, err := audit.PurgeExpired(ctx, a.store, audit.DefaultRetention(), m.Clock.Now())
+		cancel()
+		switch {
+		case err != nil:
+			m.Logger.Error("audit: purge of expired records failed", "err", err)
+		case n > 0:
+			m.Logger.Info("audit: expired records purged", "records", n)
+		}
+		select {
+		case <-a.stop:
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// closeAudit flushes the writer (every queued record and a final
+// checkpoint) and closes the ledger. Call it after the listeners drained.
+func (m *Main) closeAudit() error {
+	a := &m.auditLog
+	var errs []error
+	if a.stop != nil {
+		close(a.stop)
+		<-a.done
+		a.stop = nil
+	}
+	if a.writer != nil {
+		errs = append(errs, a.writer.Close())
+	}
+	if a.store != nil {
+		errs = append(errs, a.store.Close())
+	}
+	return errors.Join(errs...)
+}
+
+// auditReady reports whether the ledger answers (readiness).
+func (m *Main) auditReady(ctx context.Context) error {
+	if m.auditLog.store == nil {
+		return nil
+	}
+	if err := m.auditLog.store.Ping(ctx); err != nil {
+		return fmt.Errorf("audit store not answering: %w", err)
+	}
+	return nil
+}
+
+// auditOutcome is the gateway's OnDone: it records the request. In strict
+// mode it returns once the record is durable, before the response leaves.
+func (m *Main) auditOutcome(o *gateway.Outcome) {
+	if w := m.auditLog.writer; w != nil {
+		_ = w.Write(recordOf(o)) // failures are logged and counted by the writer
+	}
+}
+
+// auditAdmin wraps the admin API: its routes read the ledger, and its
+// changes are recorded in it.
+func (m *Main) auditAdmin(h http.Handler) http.Handler {
+	if m.auditLog.writer == nil {
+		return h
+	}
+	return admin.RecordChanges(h, m.auditLog.writer.Write, m.Clock)
+}
+
+// adminAuditOptions serves the audit and report routes of the admin API.
+func (m *Main) adminAuditOptions() []admin.Option {
+	a := &m.auditLog
+	if a.store == nil {
+		return nil
+	}
+	return []admin.Option{admin.WithAuditLog(a.store, func(ctx context.Context) (audit.Result, error) {
+		return audit.Verify(ctx, a.store, audit.VerifyOptions{Keys: a.keys})
+	})}
+}
+
+// recordOf turns a gateway outcome into an audit record. A forwarded,
+// state-changing production call is a payment operation, kept longer.
+func recordOf(o *gateway.Outcome) audit.Record {
+	cat := audit.CategoryAccess
+	if o.API != "" && o.Decision == gateway.DecisionAllow && o.Environment == "production" {
+		switch o.Method {
+		case http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete:
+			cat = audit.CategoryPayment
+		}
+	}
+	return audit.Record{
+		Time:        o.Time,
+		Category:    cat,
+		RequestID:   o.RequestID,
+		Bank:        o.Bank,
+		API:         o.API,
+		Operation:   o.Operation,
+		Method:      o.Method,
+		Path:        o.Path,
+		Query:       o.Query,
+		ClientID:    o.ClientID,
+		Partner:     o.Partner,
+		Environment: o.Environment,
+		Status:      o.Status,
+		Latency:     o.Latency,
+		Decision:    o.Decision,
+		Reason:      o.Reason,
+		Revision:    o.Revision,
+	}
+}

@@ -1,0 +1,64 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+
+	"github.com/obhub/obhub"
+	"github.com/obhub/obhub/oauth"
+	"github.com/obhub/obhub/store/sqlite"
+)
+
+// openOAuth opens the authorization server's store (<data>/oauth.db),
+// starts the revocation list that feeds the gateway, and builds the
+// server. Customers sign in through the sandbox's simulated customers of
+// every bank in the configuration (see docs/oauth.md).
+func (m *Main) openOAuth(ctx context.Context, issuer string, keys *oauth.Keys) (*oauth.Server, error) {
+	secret, err := oauth.LoadOrCreateSecret(filepath.Join(m.Config.Data, "keys"))
+	if err != nil {
+		return nil, err
+	}
+	m.oauthStore = sqlite.NewOAuthStore(filepath.Join(m.Config.Data, "oauth.db"))
+	if err := m.oauthStore.Open(ctx); err != nil {
+		return nil, err
+	}
+	m.revocations = oauth.NewRevocationList(m.oauthStore, m.Clock, m.Logger)
+	if err := m.revocations.Load(ctx); err != nil {
+		return nil, fmt.Errorf("revocation list: %w", err)
+	}
+	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	prev := m.cancel
+	m.cancel = func() {
+		cancel()
+		if prev != nil {
+			prev()
+		}
+	}
+	m.bg.Add(1)
+	go func() {
+		defer m.bg.Done()
+		_ = m.revocations.Run(runCtx)
+	}()
+	return oauth.New(oauth.Config{
+		Issuer:     issuer,
+		Clock:      m.Clock,
+		Logger:     m.Logger,
+		Store:      m.oauthStore,
+		HMACSecret: secret,
+		Customers:  oauth.SandboxCustomers{BankList: m.snapshotBanks},
+	}, snapshotClients{&m.holder}, keys)
+}
+
+// snapshotBanks lists the member banks of the configuration in force.
+func (m *Main) snapshotBanks(context.Context) ([]oauth.Bank, error) {
+	s := m.holder.Current()
+	if s == nil {
+		return nil, obhub.Errorf(obhub.EUNAVAILABLE, "configuration not loaded")
+	}
+	var out []oauth.Bank
+	for _, b := range s.Catalog.Banks() {
+		out = append(out, oauth.Bank{ID: b.ID, Name: b.Name})
+	}
+	return out, nil
+}

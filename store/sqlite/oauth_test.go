@@ -1,0 +1,35 @@
+package sqlite_test
+
+import (
+	"context"
+	"path/filepath"
+	"testing"
+
+	"github.com/obhub/obhub/oauth"
+	"github.com/obhub/obhub/oauth/oauthtest"
+	"github.com/obhub/obhub/store/sqlite"
+)
+
+func TestOAuthStoreConformance(t *testing.T) {
+	oauthtest.Run(t, func(t *testing.T) oauth.Store {
+		s := sqlite.NewOAuthStore(filepath.Join(t.TempDir(), "oauth.db"))
+		if err := s.Open(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = s.Close() })
+		return s
+	})
+}
+
+func TestOAuthStoreClosed(t *testing.T) {
+	s := sqlite.NewOAuthStore(filepath.Join(t.TempDir(), "oauth.db"))
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal("second Close:", err)
+	}
+	if _, err := s.GetCode(context.Background(), "x"); err == nil {
+		t.Fatal("GetCode on a closed store succeeded")
+	}
+}
