@@ -1,9 +1,12 @@
 package gateway
 
 import (
+	"bufio"
 	"bytes"
 	"compress/gzip"
 	"context"
+	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"net/netip"
@@ -378,7 +381,22 @@ func TestHostileBodies(t *testing.T) {
 			}
 			start := time.Now()
 			hdr := append([]string{"Content-Type", "application/json"}, tt.hdr...)
-			r := f.do("POST", "/bank1/pay/v1/payments", tok, bytes.NewReader(tt.body), hdr...)
+			var r *response
+			if tt.want == 413 {
+				// Write the whole body from another goroutine while this
+				// one reads the answer: a server that refuses early may
+				// stop reading, and a client that only reads after
+				// writing everything would then see a reset, not the 413.
+				var head strings.Builder
+				fmt.Fprintf(&head, "POST /bank1/pay/v1/payments HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\nContent-Length: %d\r\n", tok, len(tt.body))
+				for i := 0; i+1 < len(hdr); i += 2 {
+					fmt.Fprintf(&head, "%s: %s\r\n", hdr[i], hdr[i+1])
+				}
+				head.WriteString("\r\n")
+				r = f.rawStreaming(head.String(), tt.body)
+			} else {
+				r = f.do("POST", "/bank1/pay/v1/payments", tok, bytes.NewReader(tt.body), hdr...)
+			}
 			if r.StatusCode != tt.want {
 				t.Fatalf("%d %s, want %d", r.StatusCode, r.body, tt.want)
 			}
@@ -559,4 +577,31 @@ func twoGateways(t *testing.T, redisURL, clientID string, n int64) gatewayPair {
 		p.urls = append(p.urls, f.base)
 	}
 	return p
+}
+
+// rawStreaming sends head, then body from another goroutine, and reads the
+// answer without waiting for the body to be written.
+func (f *fixture) rawStreaming(head string, body []byte) *response {
+	f.t.Helper()
+	conn, err := net.Dial("tcp", f.addr)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	defer conn.Close()
+	conn.SetDeadline(time.Now().Add(5 * time.Second))
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		io.WriteString(conn, head)
+		conn.Write(body) // may fail once the server has answered and closed
+	}()
+	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	if err != nil {
+		f.t.Fatalf("reading the answer: %v", err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	conn.Close()
+	<-done
+	return &response{Response: resp, body: b}
 }
