@@ -480,6 +480,9 @@ func (g *Gateway) delegate(c *fiber.Ctx, rq *request, m *mount) {
 		return
 	}
 	in.Header.Set(headerRequestID, rq.out.RequestID)
+	if m.prefix == "/oauth2" {
+		rq.out.ClientID = claimedClientID(in)
+	}
 	_ = m.handler(c)
 }
 
