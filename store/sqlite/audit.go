@@ -36,10 +36,9 @@ type AuditStore struct {
 	path     string
 	readOnly bool
 
-	mu       sync.Mutex
-	state    state
-	wdb, rdb *sql.DB
-	unlock   func() error
+	mu    sync.Mutex
+	state state
+	conns
 }
 
 // AuditOption configures an AuditStore.
@@ -218,21 +217,6 @@ func (s *AuditStore) Close() error {
 		return fmt.Errorf("sqlite audit: close %s: %w", s.path, err)
 	}
 	return nil
-}
-
-func (s *AuditStore) release() error {
-	var errs []error
-	if s.rdb != nil {
-		errs = append(errs, s.rdb.Close())
-	}
-	if s.wdb != nil {
-		errs = append(errs, s.wdb.Close())
-	}
-	if s.unlock != nil {
-		errs = append(errs, s.unlock())
-	}
-	s.rdb, s.wdb, s.unlock = nil, nil, nil
-	return errors.Join(errs...)
 }
 
 var errAuditNotOpen = obhub.Errorf(obhub.EUNAVAILABLE, "audit store not open")

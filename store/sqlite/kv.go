@@ -77,12 +77,11 @@ type KV struct {
 	write chan struct{} // a one-slot semaphore: one Txn or Compact at a time
 	done  chan struct{} // closed by Close; ends the watchers
 
-	mu       sync.Mutex
-	state    state
-	wdb, rdb *sql.DB
-	unlock   func() error
-	rev      int64         // the last committed revision
-	changed  chan struct{} // closed and replaced at every new revision
+	mu    sync.Mutex
+	state state
+	conns
+	rev     int64         // the last committed revision
+	changed chan struct{} // closed and replaced at every new revision
 
 	watchers sync.WaitGroup
 }
@@ -215,22 +214,6 @@ func (k *KV) Close() error {
 		return fmt.Errorf("sqlite kv: close %s: %w", k.path, err)
 	}
 	return nil
-}
-
-// release closes what Open opened. The caller holds k.mu.
-func (k *KV) release() error {
-	var errs []error
-	if k.rdb != nil {
-		errs = append(errs, k.rdb.Close())
-	}
-	if k.wdb != nil {
-		errs = append(errs, k.wdb.Close())
-	}
-	if k.unlock != nil {
-		errs = append(errs, k.unlock())
-	}
-	k.rdb, k.wdb, k.unlock = nil, nil, nil
-	return errors.Join(errs...)
 }
 
 var (
