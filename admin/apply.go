@@ -131,6 +131,9 @@ type AppDecl struct {
 	JWKS                    map[string]any `yaml:"jwks"`
 	// IPRules admit or refuse the app's calls by client address.
 	IPRules *catalog.IPRules `yaml:"ipRules"`
+	// FAPI and DPoPBound: see partners.App.
+	FAPI      bool `yaml:"fapi"`
+	DPoPBound bool `yaml:"dpop_bound_access_tokens"`
 	// Subscriptions lists the products the app subscribes to. Apply adds
 	// the missing ones and removes none.
 	Subscriptions []string `yaml:"subscriptions"`
@@ -275,6 +278,9 @@ type Change struct {
 	ClientSecret string
 	// For subscriptions created: active or pending (manual approval).
 	Status string
+	// For APIs whose document was sent: the problems its import worked
+	// around (openapi.Document.Warnings).
+	Warnings []obhub.Detail
 }
 
 // Changed reports whether Apply changed anything.
@@ -298,6 +304,13 @@ func (r *Report) Print(w io.Writer) error {
 			line += " client_secret=" + c.ClientSecret + "  (shown once: store it now)"
 		}
 		fmt.Fprintln(tw, line)
+		for _, d := range c.Warnings {
+			where := ""
+			if d.Location != "" {
+				where = d.Location + ": "
+			}
+			fmt.Fprintln(tw, "\twarning\t"+where+d.Message)
+		}
 	}
 	return tw.Flush()
 }
@@ -432,7 +445,7 @@ func (a *applier) api(ctx context.Context, decl *APIDecl) error {
 		if err := a.c.do(ctx, http.MethodPost, "/apis", create, &cur); err != nil {
 			return err
 		}
-		a.report.add("api", decl.ID, "created")
+		a.report.add("api", decl.ID, "created").Warnings = doc.Warnings
 	case err != nil:
 		return err
 	case cur.Bank != decl.Bank:
@@ -463,7 +476,10 @@ func (a *applier) api(ctx context.Context, decl *APIDecl) error {
 		if err := a.c.do(ctx, http.MethodPut, path, want, &cur); err != nil {
 			return err
 		}
-		a.report.add("api", decl.ID, "updated")
+		c := a.report.add("api", decl.ID, "updated")
+		if newSpec {
+			c.Warnings = doc.Warnings
+		}
 	}
 	return a.lifecycle(ctx, decl, cur.Status)
 }
@@ -593,7 +609,7 @@ func (a *applier) app(ctx context.Context, decl AppDecl, existing []config.AppVi
 	want := appBody{
 		Name: decl.Name, Environment: partners.Environment(decl.Environment), GrantTypes: decl.GrantTypes,
 		RedirectURIs: decl.RedirectURIs, Scopes: decl.Scopes, TokenEndpointAuthMethod: method, JWKS: jwks,
-		IPRules: decl.IPRules,
+		IPRules: decl.IPRules, FAPI: decl.FAPI, DPoPBound: decl.DPoPBound,
 	}
 	i := slices.IndexFunc(existing, func(v config.AppView) bool { return v.Name == decl.Name })
 	if i < 0 {
@@ -611,7 +627,7 @@ func (a *applier) app(ctx context.Context, decl AppDecl, existing []config.AppVi
 	}
 	if sameStrings(cur.GrantTypes, decl.GrantTypes) && sameStrings(cur.RedirectURIs, decl.RedirectURIs) &&
 		sameStrings(cur.Scopes, decl.Scopes) && cur.TokenEndpointAuthMethod == method && sameJSON(cur.JWKS, jwks) &&
-		sameJSON(cur.IPRules, decl.IPRules) {
+		sameJSON(cur.IPRules, decl.IPRules) && cur.FAPI == decl.FAPI && cur.DPoPBound == decl.DPoPBound {
 		c := a.report.add("app", key, "unchanged")
 		c.ClientID = cur.ClientID
 		return cur.ClientID, nil

@@ -152,7 +152,7 @@ type apiBody struct {
 	IPRules    *catalog.IPRules   `json:"ipRules,omitempty"`
 }
 
-var apiReadOnly = []string{"status", "operations", "specDigest", "version", "sunset", "deprecatedAt", "createdAt", "updatedAt"}
+var apiReadOnly = []string{"status", "operations", "specDigest", "version", "sunset", "deprecatedAt", "createdAt", "updatedAt", "warnings"}
 
 // apiView is an API as the admin API shows it: the operations are counted
 // (GET …/spec has the document).
@@ -176,6 +176,9 @@ type apiView struct {
 	IPRules         *catalog.IPRules   `json:"ipRules,omitempty"`
 	CreatedAt       time.Time          `json:"createdAt"`
 	UpdatedAt       time.Time          `json:"updatedAt"`
+	// Warnings are the problems the import of the document sent worked
+	// around: only in the answer to a create or update that sends a spec.
+	Warnings []obhub.Detail `json:"warnings,omitempty"`
 }
 
 func viewAPI(a *catalog.API) apiView {
@@ -235,8 +238,10 @@ func (h *Handler) getSpec(w http.ResponseWriter, r *http.Request) error {
 
 // importSpec reads the spec field (a JSON object, or a string holding JSON
 // or YAML) with package openapi. Findings of an invalid document are added
-// to ps with the validator's locations; it returns nil then.
-func importSpec(ctx context.Context, raw json.RawMessage, ps *problems) (*config.Spec, error) {
+// to ps with the validator's locations; it returns nil then. The
+// document's warnings (problems the import worked around) are returned
+// for the answer; they are not stored.
+func importSpec(ctx context.Context, raw json.RawMessage, ps *problems) (*config.Spec, []obhub.Detail, error) {
 	raw = bytes.TrimSpace(raw)
 	var data []byte
 	switch {
@@ -246,17 +251,17 @@ func importSpec(ctx context.Context, raw json.RawMessage, ps *problems) (*config
 		var s string
 		if err := json.Unmarshal(raw, &s); err != nil || s == "" {
 			ps.add("/spec", "must not be empty")
-			return nil, nil
+			return nil, nil, nil
 		}
 		data = []byte(s)
 	default:
 		ps.add("/spec", "must be an OpenAPI document: a JSON object, or a string holding JSON or YAML")
-		return nil, nil
+		return nil, nil, nil
 	}
 	doc, err := openapi.Import(ctx, data)
 	if err != nil {
 		if obhub.ErrorCode(err) != obhub.EINVALID {
-			return nil, err
+			return nil, nil, err
 		}
 		ds := obhub.ErrorDetails(err)
 		if len(ds) == 0 {
@@ -268,9 +273,25 @@ func importSpec(ctx context.Context, raw json.RawMessage, ps *problems) (*config
 			}
 			*ps = append(*ps, d)
 		}
-		return nil, nil
+		return nil, nil, nil
 	}
-	return toSpec(doc), nil
+	return toSpec(doc), specWarnings(doc.Warnings), nil
+}
+
+// specWarnings locates the document's warnings under /spec, as its
+// findings are.
+func specWarnings(ws []obhub.Detail) []obhub.Detail {
+	if len(ws) == 0 {
+		return nil
+	}
+	out := make([]obhub.Detail, len(ws))
+	for i, w := range ws {
+		if w.Location == "" {
+			w.Location = "/spec"
+		}
+		out[i] = w
+	}
+	return out
 }
 
 func toSpec(d *openapi.Document) *config.Spec {
@@ -289,13 +310,14 @@ func (h *Handler) createAPI(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	var (
-		body apiBody
-		ps   problems
-		spec *config.Spec
+		body     apiBody
+		ps       problems
+		spec     *config.Spec
+		warnings []obhub.Detail
 	)
 	decodeObject(raw, &body, apiReadOnly, &ps)
 	if specGiven(body.Spec) {
-		if spec, err = importSpec(r.Context(), body.Spec, &ps); err != nil {
+		if spec, warnings, err = importSpec(r.Context(), body.Spec, &ps); err != nil {
 			return err
 		}
 	} else if !ps.has("/spec") {
@@ -322,7 +344,9 @@ func (h *Handler) createAPI(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	return created(w, Prefix+"/apis/"+a.ID, viewAPI(a))
+	v := viewAPI(a)
+	v.Warnings = warnings
+	return created(w, Prefix+"/apis/"+a.ID, v)
 }
 
 func (h *Handler) updateAPI(w http.ResponseWriter, r *http.Request) error {
@@ -332,7 +356,9 @@ func (h *Handler) updateAPI(w http.ResponseWriter, r *http.Request) error {
 	}
 	ctx := r.Context()
 	id := r.PathValue("id")
+	var warnings []obhub.Detail
 	a, err := h.store.UpdateAPI(ctx, id, func(in *config.APIInput) error {
+		warnings = nil
 		cur := apiBody{
 			ID: &in.ID, Bank: &in.Bank, Name: &in.Name, BasePath: in.BasePath, Upstream: in.Upstream,
 			Visibility: in.Visibility, UpstreamTimeout: in.UpstreamTimeout, MaxBody: in.MaxBody,
@@ -352,7 +378,7 @@ func (h *Handler) updateAPI(w http.ResponseWriter, r *http.Request) error {
 		checkSame(&ps, "/bank", body.Bank, in.Bank)
 		switch {
 		case specGiven(body.Spec):
-			if spec, err = importSpec(ctx, body.Spec, &ps); err != nil {
+			if spec, warnings, err = importSpec(ctx, body.Spec, &ps); err != nil {
 				return err
 			}
 		case body.Name == nil || body.BasePath == nil:
@@ -381,7 +407,9 @@ func (h *Handler) updateAPI(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	return writeJSON(w, http.StatusOK, viewAPI(a))
+	v := viewAPI(a)
+	v.Warnings = warnings
+	return writeJSON(w, http.StatusOK, v)
 }
 
 // storedSpec loads the API's stored document, for the defaults of an

@@ -118,6 +118,10 @@ type appBody struct {
 	JWKS                    map[string]any       `json:"jwks,omitempty"`
 	// IPRules admit or refuse the app's calls by client address.
 	IPRules *catalog.IPRules `json:"ipRules,omitempty"`
+	// FAPI holds the app to the FAPI 2.0 profile; DPoPBound binds its
+	// tokens with DPoP (RFC 9449). See partners.App.
+	FAPI      bool `json:"fapi,omitempty"`
+	DPoPBound bool `json:"dpop_bound_access_tokens,omitempty"`
 }
 
 var appReadOnly = []string{"client_id", "client_secret", "secret_hash", "partner", "has_secret", "createdAt", "updatedAt"}
@@ -182,7 +186,7 @@ func (h *Handler) createApp(w http.ResponseWriter, r *http.Request) error {
 	a := partners.App{
 		Partner: partner, Name: body.Name, Environment: body.Environment, GrantTypes: body.GrantTypes,
 		RedirectURIs: body.RedirectURIs, Scopes: body.Scopes, TokenEndpointAuthMethod: body.TokenEndpointAuthMethod, JWKS: body.JWKS,
-		IPRules: body.IPRules,
+		IPRules: body.IPRules, FAPI: body.FAPI, DPoPBound: body.DPoPBound,
 	}
 	if err := ps.merge(a.Validate()); err != nil {
 		return err
@@ -206,7 +210,7 @@ func (h *Handler) updateApp(w http.ResponseWriter, r *http.Request) error {
 		cur := appBody{
 			Name: a.Name, Environment: a.Environment, GrantTypes: a.GrantTypes, RedirectURIs: a.RedirectURIs,
 			Scopes: a.Scopes, TokenEndpointAuthMethod: a.TokenEndpointAuthMethod, JWKS: a.JWKS,
-			IPRules: a.IPRules,
+			IPRules: a.IPRules, FAPI: a.FAPI, DPoPBound: a.DPoPBound,
 		}
 		doc, err := updateDoc(r, raw, cur)
 		if err != nil {
@@ -226,10 +230,11 @@ func (h *Handler) updateApp(w http.ResponseWriter, r *http.Request) error {
 		a.Name, a.GrantTypes, a.RedirectURIs, a.Scopes = body.Name, body.GrantTypes, body.RedirectURIs, body.Scopes
 		a.TokenEndpointAuthMethod, a.JWKS = body.TokenEndpointAuthMethod, body.JWKS
 		a.IPRules = body.IPRules
+		a.FAPI, a.DPoPBound = body.FAPI, body.DPoPBound
 		check := partners.App{
 			Partner: a.Partner, Name: a.Name, Environment: a.Environment, GrantTypes: a.GrantTypes, RedirectURIs: a.RedirectURIs,
 			Scopes: a.Scopes, TokenEndpointAuthMethod: a.TokenEndpointAuthMethod, JWKS: a.JWKS,
-			IPRules: a.IPRules,
+			IPRules: a.IPRules, FAPI: a.FAPI, DPoPBound: a.DPoPBound,
 		}
 		if err := ps.merge(check.Validate()); err != nil {
 			return err

@@ -178,6 +178,9 @@ type AppView struct {
 	JWKS                    map[string]any       `json:"jwks,omitempty"`
 	// IPRules admit or refuse the app's calls by client address.
 	IPRules *catalog.IPRules `json:"ipRules,omitempty"`
+	// FAPI and DPoPBound: see partners.App.
+	FAPI      bool `json:"fapi,omitempty"`
+	DPoPBound bool `json:"dpop_bound_access_tokens,omitempty"`
 	// HasSecret tells whether a client secret is set: an app switched to a
 	// secret-based method gets one only when its secret is rotated.
 	HasSecret bool      `json:"has_secret"`
@@ -190,6 +193,7 @@ func viewApp(a *partners.App) AppView {
 		ClientID: a.ClientID, Partner: a.Partner, Name: a.Name, Environment: a.Environment,
 		GrantTypes: slices.Clone(a.GrantTypes), RedirectURIs: slices.Clone(a.RedirectURIs), Scopes: slices.Clone(a.Scopes),
 		TokenEndpointAuthMethod: a.TokenEndpointAuthMethod, JWKS: maps.Clone(a.JWKS), IPRules: a.IPRules,
+		FAPI: a.FAPI, DPoPBound: a.DPoPBound,
 		HasSecret: a.SecretHash != "", CreatedAt: a.CreatedAt, UpdatedAt: a.UpdatedAt,
 	}
 }
@@ -352,6 +356,7 @@ func (s *Store) UpdateApp(ctx context.Context, clientID string, update func(*App
 		next.Name, next.GrantTypes, next.RedirectURIs, next.Scopes = in.Name, in.GrantTypes, in.RedirectURIs, in.Scopes
 		next.TokenEndpointAuthMethod, next.JWKS = in.TokenEndpointAuthMethod, in.JWKS
 		next.IPRules = in.IPRules
+		next.FAPI, next.DPoPBound = in.FAPI, in.DPoPBound
 		if next.IPRules.Empty() {
 			next.IPRules = nil
 		}

@@ -147,6 +147,7 @@ type Gateway struct {
 	log       *slog.Logger
 	snaps     Snapshots
 	tokens    *verifier
+	dpop      *dpopChecker
 	upstreams upstreams
 	pol       gatewayPolicies
 	app       *fiber.App
@@ -181,6 +182,7 @@ func New(cfg Config, snaps Snapshots, keys KeySet) *Gateway {
 		log:    cfg.Logger,
 		snaps:  snaps,
 		tokens: newVerifier(cfg.Issuer, cfg.Audience, keys, cfg.Clock.Now, cfg.Revoked),
+		dpop:   newDPoPChecker(cfg.Issuer, cfg.Clock.Now),
 		pol:    newGatewayPolicies(cfg),
 	}
 	g.app = fiber.New(fiber.Config{
@@ -317,13 +319,16 @@ func (g *Gateway) serve(c *fiber.Ctx) error {
 		return nil
 	}
 
-	// 5. Authentication: one valid access token, in the Authorization header.
-	raw, d := bearer(&c.Request().Header, c.Request().URI().QueryString())
+	// 5. Authentication: one valid access token, in the Authorization
+	//    header; a DPoP-bound one with its proof (dpop.go).
+	raw, dpopScheme, d := credentials(&c.Request().Header, c.Request().URI().QueryString())
 	var tok *token
 	if d == nil {
 		var reason string
 		if tok, reason = g.tokens.verify(raw); tok == nil {
 			d = invalidToken(reason, detailInvalidToken)
+		} else {
+			d = g.dpop.check(&c.Request().Header, rq.out.Method, string(c.Request().URI().PathOriginal()), tok, raw, dpopScheme)
 		}
 	}
 	if d != nil {

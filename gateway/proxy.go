@@ -181,7 +181,7 @@ func hopOrGateway(key []byte) bool {
 	switch string(k) {
 	case "connection", "keep-alive", "te", "trailer", "transfer-encoding", "upgrade",
 		"host", "content-length", "expect",
-		"authorization",
+		"authorization", "dpop",
 		"forwarded", "x-forwarded-for", "x-forwarded-host", "x-forwarded-proto", "x-forwarded-port", "x-real-ip",
 		"x-request-id":
 		return true

@@ -60,6 +60,7 @@ type token struct {
 	expires  time.Time
 	kid      string
 	key      crypto.PublicKey // the key that verified the signature
+	jkt      string           // cnf.jkt: the DPoP key the token is bound to, or ""
 }
 
 // hasScope reports whether the token grants scope s.
@@ -80,6 +81,10 @@ type accessClaims struct {
 	Scope    string `json:"scope"`
 	Env      string `json:"obhub_env"`
 	Partner  string `json:"obhub_partner"`
+	// Cnf binds a DPoP-bound token to a key (RFC 9449 section 6).
+	Cnf *struct {
+		JKT string `json:"jkt"`
+	} `json:"cnf,omitempty"`
 }
 
 // verifier checks access tokens locally and remembers the good ones.
@@ -194,7 +199,14 @@ func (v *verifier) parse(raw string) (*token, string) {
 	case env != partners.Sandbox && env != partners.Production:
 		return nil, "token_bad_environment"
 	}
+	jkt := ""
+	if claims.Cnf != nil {
+		if jkt = claims.Cnf.JKT; jkt == "" {
+			return nil, "token_bad_cnf" // a binding the gateway cannot check
+		}
+	}
 	return &token{
+		jkt:      jkt,
 		clientID: claims.ClientID,
 		partner:  claims.Partner,
 		env:      env,

@@ -136,6 +136,7 @@ func (a *accessTokenStrategy) GenerateAccessToken(ctx context.Context, r fosite.
 	sess.JWTClaims.JTI = rand.Text() // 128 random bits
 	sess.SetExpiresAt(fosite.AccessToken, now.Add(a.lifetime))
 	sess.GetJWTHeader().Add("typ", "at+jwt")
+	bindSession(ctx, sess) // DPoP: cnf.jkt, or none
 	return a.DefaultJWTStrategy.GenerateAccessToken(ctx, r)
 }
 

@@ -79,6 +79,9 @@ func (s *Server) introspect(w http.ResponseWriter, r *http.Request) {
 			out.Exp = sess.GetExpiresAt(use).Unix()
 			if use == fosite.AccessToken && sess.JWTClaims != nil {
 				out.TokenType = "Bearer"
+				if boundJKT(sess) != "" {
+					out.TokenType = "DPoP"
+				}
 				out.JTI = sess.JWTClaims.JTI
 				out.Iat = sess.JWTClaims.IssuedAt.Unix()
 				out.CNF = sess.JWTClaims.Extra["cnf"]

@@ -29,6 +29,7 @@ func TestMetadata(t *testing.T) {
 		"code_challenge_methods_supported":                 []any{"S256"},
 		"token_endpoint_auth_methods_supported":            []any{"client_secret_basic", "client_secret_post", "private_key_jwt"},
 		"token_endpoint_auth_signing_alg_values_supported": []any{"ES256", "PS256", "EdDSA"},
+		"dpop_signing_alg_values_supported":                []any{"ES256", "EdDSA", "PS256"},
 		"introspection_endpoint_auth_methods_supported":    []any{"client_secret_basic", "client_secret_post", "private_key_jwt"},
 		"revocation_endpoint_auth_methods_supported":       []any{"client_secret_basic", "client_secret_post", "private_key_jwt"},
 		"authorization_response_iss_parameter_supported":   true,

@@ -23,6 +23,7 @@ import (
 	"github.com/ory/fosite"
 
 	"github.com/obhub/obhub"
+	"github.com/obhub/obhub/internal/dpop"
 	"github.com/obhub/obhub/partners"
 )
 
@@ -232,6 +233,7 @@ type metadata struct {
 	ScopesSupported                            []string `json:"scopes_supported,omitempty"`
 	AuthorizationResponseIssParameterSupported bool     `json:"authorization_response_iss_parameter_supported"`
 	RequirePushedAuthorizationRequests         bool     `json:"require_pushed_authorization_requests"`
+	DPoPSigningAlgValuesSupported              []string `json:"dpop_signing_alg_values_supported"`
 }
 
 func (s *Server) buildMetadata() ([]byte, error) {
@@ -254,6 +256,7 @@ func (s *Server) buildMetadata() ([]byte, error) {
 		AuthorizationResponseIssParameterSupported: true,
 		// Required per app (those marked FAPI), not for every app.
 		RequirePushedAuthorizationRequests: false,
+		DPoPSigningAlgValuesSupported:      dpop.Algs,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("oauth: encode metadata: %w", err)

@@ -49,6 +49,12 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request) {
 	if ar.GetGrantTypes().ExactOne(partners.GrantClientCredentials) {
 		grantClientCredentials(ar, sess, c, s.audience)
 	}
+	jkt, err := s.tokenDPoP(ctx, r, c)
+	if err != nil {
+		s.tokenError(ctx, w, r, ar, err)
+		return
+	}
+	ctx = withJKT(ctx, jkt)
 
 	resp, err := s.provider.NewAccessResponse(ctx, ar)
 	if err != nil {
@@ -62,6 +68,9 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request) {
 		sess = js
 	}
 	resp.SetTokenType("Bearer")
+	if jkt != "" {
+		resp.SetTokenType("DPoP")
+	}
 	resp.SetExpiresIn(sess.GetExpiresAt(fosite.AccessToken).Sub(sess.JWTClaims.IssuedAt))
 	s.log.DebugContext(ctx, "access token issued",
 		slog.String("client_id", c.app.ClientID),

@@ -66,6 +66,12 @@ type checker struct {
 	root    map[string]any
 	version version
 	ds      []obhub.Detail
+	// ws are the warnings: problems that do not stop the import (see
+	// warnings.go).
+	ws []obhub.Detail
+	// skip are the path keys the router cannot use: they are warned
+	// about and left out of the imported document.
+	skip map[string]bool
 	// refsOK is false when a $ref is external or dangling: kin-openapi's
 	// loader would stop at the first one.
 	refsOK bool
@@ -75,8 +81,12 @@ func (c *checker) add(loc, format string, args ...any) {
 	c.ds = append(c.ds, obhub.Detail{Location: loc, Message: clip(fmt.Sprintf(format, args...))})
 }
 
+func (c *checker) warn(loc, format string, args ...any) {
+	c.ws = append(c.ws, obhub.Detail{Location: loc, Message: clip(fmt.Sprintf(format, args...))})
+}
+
 func check(root map[string]any, v version) *checker {
-	c := &checker{root: root, version: v, refsOK: true}
+	c := &checker{root: root, version: v, refsOK: true, skip: map[string]bool{}}
 	c.info()
 	c.paths()
 	if v == v20 {
@@ -155,17 +165,25 @@ func (c *checker) paths() {
 		if strings.HasPrefix(p, "x-") {
 			continue // an extension, not a path
 		}
+		if strings.ContainsAny(p, "?#") {
+			c.skipPath(loc, p, "contains '?' or '#' (a query string or fragment written into the path)")
+			continue
+		}
 		names, err := parseTemplate(p)
+		if err == adjacentParams {
+			c.skipPath(loc, p, err)
+			continue
+		}
 		if err != "" {
 			c.add(loc, "%s", err)
 			continue
 		}
 		shape := templateShape(p)
 		if first, dup := shapes[shape]; dup {
-			c.add(loc, "matches the same requests as %s (only parameter names differ)", first)
-		} else {
-			shapes[shape] = p
+			c.skipPath(loc, p, "matches the same requests as "+first+" (only parameter names differ)")
+			continue
 		}
+		shapes[shape] = p
 
 		item, ok := c.deref(paths[p]).(map[string]any)
 		if !ok {
@@ -194,7 +212,9 @@ func (c *checker) paths() {
 			if id, ok := op["operationId"]; ok {
 				s, isStr := id.(string)
 				switch {
-				case !isStr || s == "":
+				case isStr && s == "":
+					c.warn(oloc+".operationId", "is empty; the operation is identified as %s %s", strings.ToUpper(m), p)
+				case !isStr:
 					c.add(oloc+".operationId", "must be a non-empty string")
 				case opIDs[s] != "":
 					c.add(oloc+".operationId", "is already the operationId of %s", opIDs[s])
@@ -269,14 +289,20 @@ func (c *checker) servers() {
 	}
 	for i, s := range list {
 		loc := fmt.Sprintf("servers[%d]", i)
+		// Only the first server gives the base path; a problem in another
+		// is a warning.
+		add := c.add
+		if i > 0 {
+			add = c.warn
+		}
 		m, ok := s.(map[string]any)
 		if !ok {
-			c.add(loc, "must be an object")
+			add(loc, "must be an object")
 			continue
 		}
 		raw, ok := m["url"].(string)
 		if !ok || raw == "" {
-			c.add(loc+".url", "is required")
+			add(loc+".url", "is required")
 			continue
 		}
 		vars, _ := m["variables"].(map[string]any)
@@ -285,7 +311,7 @@ func (c *checker) servers() {
 			vm, _ := v.(map[string]any)
 			d, ok := vm["default"].(string)
 			if !ok {
-				c.add(loc+".variables."+name+".default", "is required")
+				add(loc+".variables."+name+".default", "is required")
 				continue
 			}
 			defaults[name] = d
@@ -297,12 +323,12 @@ func (c *checker) servers() {
 			return defaults[name], true
 		})
 		if problem != "" {
-			c.add(loc+".url", "%s", problem)
+			add(loc+".url", "%s", problem)
 			continue
 		}
 		if i == 0 {
 			if _, problem := basePathOf(u); problem != "" {
-				c.add(loc+".url", "%s", problem)
+				add(loc+".url", "%s", problem)
 			}
 		}
 	}
@@ -393,14 +419,15 @@ func basePathOf(u *url.URL) (string, string) {
 	return p, ""
 }
 
+// adjacentParams is parseTemplate's problem for "/a/{x}{y}": a template
+// that is well formed but that the router cannot split.
+const adjacentParams = "has two parameters with nothing between them"
+
 // parseTemplate returns the parameter names of a path template, or what
 // is wrong with it.
 func parseTemplate(p string) ([]string, string) {
 	if !strings.HasPrefix(p, "/") {
 		return nil, "must start with '/'"
-	}
-	if strings.ContainsAny(p, "?#") {
-		return nil, "must not contain '?' or '#'"
 	}
 	var names []string
 	segs := strings.Split(p[1:], "/")
@@ -437,7 +464,7 @@ func parseTemplate(p string) ([]string, string) {
 			names = append(names, name)
 			rest = rest[close+1:]
 			if strings.HasPrefix(rest, "{") {
-				return nil, "has two parameters with nothing between them"
+				return nil, adjacentParams
 			}
 		}
 	}

@@ -42,9 +42,10 @@ var componentSections = map[string]string{
 
 // validationDetails turns the (multi-)error of openapi3.T.Validate into
 // details, each located by the context kin-openapi wraps around it.
-func validationDetails(err error) []obhub.Detail {
+// Findings that are warnings (warnings.go) come back apart.
+func validationDetails(err error) (errs, warns []obhub.Detail) {
 	if err == nil {
-		return nil
+		return nil, nil
 	}
 	var leaves []error
 	var flatten func(error)
@@ -58,13 +59,21 @@ func validationDetails(err error) []obhub.Detail {
 		leaves = append(leaves, e)
 	}
 	flatten(err)
-	var ds []obhub.Detail
 	for _, leaf := range leaves {
-		if d, ok := detailOf(leaf); ok {
-			ds = append(ds, d)
+		d, ok := detailOf(leaf)
+		if !ok {
+			continue
 		}
+		if msg, warning := isWarning(leaf); warning {
+			if msg != "" {
+				d.Message = clip(msg)
+			}
+			warns = append(warns, d)
+			continue
+		}
+		errs = append(errs, d)
 	}
-	return ds
+	return errs, warns
 }
 
 func detailOf(err error) (obhub.Detail, bool) {

@@ -4,20 +4,24 @@
 // others see a Document and the catalog operations it yields, never a
 // kin-openapi type.
 //
-// Import is strict and exhaustive: an invalid document yields one
+// Import is exhaustive: an invalid document yields one
 // obhub.EINVALID error listing every problem found, each with a location
 // such as "paths./accounts.get.responses" (keys joined by dots, array
 // indexes in brackets) and a message that names at most short identifiers
-// of the document, never its values. Rules beyond kin-openapi's:
+// of the document, never its values. Problems the hub can work around
+// (examples that contradict their schema, patterns Go cannot compile,
+// unroutable path keys…) are warnings instead: the import succeeds and
+// Document.Warnings lists them. Rules beyond kin-openapi's:
 //
 //   - References to other documents are refused, never fetched: a
 //     document is imported from its bytes alone.
 //   - Every operation declares at least one response, in OpenAPI 3.1 too:
 //     the sandbox answers from them.
-//   - Path templates are routable: they start with '/', have no empty,
-//     '.' or '..' segments, no two parameters side by side, no template
-//     that differs from another only by parameter names, and declare
-//     exactly the path parameters they use.
+//   - Path templates are well formed: they start with '/', have no empty,
+//     '.' or '..' segments, and declare exactly the path parameters they
+//     use. Path keys the router cannot use ('?' or '#', two parameters
+//     side by side, the same requests as another path) are skipped with
+//     a warning (warnings.go).
 //   - The first server URL (or Swagger's basePath) gives a clean base
 //     path; server variables need defaults.
 //   - In YAML, duplicate keys are findings, and openapi, swagger and
@@ -55,8 +59,12 @@ type Document struct {
 	// Operations are sorted by path, then method.
 	Operations []catalog.Operation
 	// JSON is the document as compact OpenAPI 3.x JSON with sorted keys
-	// (Swagger 2.0 converted), to store and to Load again.
+	// (Swagger 2.0 converted, skipped paths left out), to store and to
+	// Load again.
 	JSON []byte
+	// Warnings are the problems Import worked around (see warnings.go),
+	// sorted by location; nil from Load.
+	Warnings []obhub.Detail
 
 	// t is the parsed document with its references resolved, kept for
 	// request validation and sandbox responses. It never leaves the package.
@@ -83,6 +91,7 @@ func Import(ctx context.Context, data []byte) (*Document, error) {
 		// kin-openapi would stop at the first bad reference.
 		return nil, invalid(c.ds)
 	}
+	c.dropSkipped()
 	src, err := encodeTree(root)
 	if err != nil {
 		return nil, err
@@ -122,11 +131,13 @@ func Import(ctx context.Context, data []byte) (*Document, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	ds := append(c.ds, validationDetails(verr)...)
-	if len(ds) > 0 {
+	errs, warns := validationDetails(verr)
+	if ds := append(c.ds, errs...); len(ds) > 0 {
 		return nil, invalid(ds)
 	}
-	return newDocument(t, basePath, canonical), nil
+	d := newDocument(t, basePath, canonical)
+	d.Warnings = sortDetails(append(c.ws, warns...))
+	return d, nil
 }
 
 // Load reads a document that Import produced (Document.JSON) without
@@ -144,16 +155,20 @@ func newDocument(t *openapi3.T, basePath string, canonical []byte) *Document {
 	if t.Info != nil {
 		d.Title, d.Version = t.Info.Title, t.Info.Version
 	}
+	dropUncompilablePatterns(t)
 	d.Operations = operations(t)
 	return d
 }
 
 func invalid(ds []obhub.Detail) error {
+	return obhub.Invalid("invalid OpenAPI document", compactDetails(ds)...)
+}
+
+func compactDetails(ds []obhub.Detail) []obhub.Detail {
 	slices.SortFunc(ds, func(a, b obhub.Detail) int {
 		return cmp.Or(cmp.Compare(a.Location, b.Location), cmp.Compare(a.Message, b.Message))
 	})
-	ds = slices.CompactFunc(ds, func(a, b obhub.Detail) bool { return a == b })
-	return obhub.Invalid("invalid OpenAPI document", ds...)
+	return slices.CompactFunc(ds, func(a, b obhub.Detail) bool { return a == b })
 }
 
 func newLoader(ctx context.Context) *openapi3.Loader {

@@ -88,8 +88,14 @@ type App struct {
 	// IPRules admit or refuse the app's calls by client address.
 	IPRules *catalog.IPRules `json:"ipRules,omitempty"`
 	// FAPI marks an app held to the FAPI 2.0 profile: it must use pushed
-	// authorization requests (PAR) for the authorization code grant.
+	// authorization requests (PAR) for the authorization code grant, may
+	// not use client_secret_post, and must have sender-constrained tokens
+	// (DPoPBound).
 	FAPI bool `json:"fapi,omitempty"`
+	// DPoPBound makes every access token of the app DPoP-bound (RFC 9449
+	// client metadata dpop_bound_access_tokens): the token endpoint
+	// refuses a request without a DPoP proof.
+	DPoPBound bool `json:"dpop_bound_access_tokens,omitempty"`
 	// SecretHash is the hash of the client secret. It never leaves the
 	// store: admin and portal responses are built without it.
 	SecretHash string    `json:"secret_hash,omitempty"`
@@ -184,11 +190,27 @@ func (a *App) Validate() error {
 	default:
 		ds = append(ds, obhub.Detail{Location: "/token_endpoint_auth_method", Message: "must be client_secret_basic, client_secret_post, private_key_jwt or tls_client_auth"})
 	}
+	if a.FAPI {
+		ds = a.checkFAPI(ds)
+	}
 	ds = a.IPRules.Check(ds, "/ipRules")
 	if len(ds) > 0 {
 		return obhub.Invalid("invalid app", ds...)
 	}
 	return nil
+}
+
+// checkFAPI adds what keeps a FAPI app from the FAPI 2.0 Security
+// Profile: no client_secret_post, and sender-constrained access tokens
+// (DPoP; certificate-bound tokens are not built yet).
+func (a *App) checkFAPI(ds []obhub.Detail) []obhub.Detail {
+	if a.TokenEndpointAuthMethod == AuthSecretPost {
+		ds = append(ds, obhub.Detail{Location: "/token_endpoint_auth_method", Message: "must not be client_secret_post for a FAPI app"})
+	}
+	if !a.DPoPBound {
+		ds = append(ds, obhub.Detail{Location: "/dpop_bound_access_tokens", Message: "must be true for a FAPI app (sender-constrained tokens)"})
+	}
+	return ds
 }
 
 // checkRedirectURI returns why u cannot be a redirect URI, or "".

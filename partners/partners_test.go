@@ -63,6 +63,11 @@ func TestAppValidate(t *testing.T) {
 		}, []string{"/redirect_uris/1", "/redirect_uris/2"}},
 		{"scope with a space", func(a *partners.App) { a.Scopes = []string{"accounts:read", "a b"} }, []string{"/scopes/1"}},
 		{"private_key_jwt needs keys", func(a *partners.App) { a.TokenEndpointAuthMethod = partners.AuthPrivateKeyJWT }, []string{"/jwks"}},
+		{"FAPI app with DPoP-bound tokens", func(a *partners.App) { a.FAPI, a.DPoPBound = true, true }, nil},
+		{"FAPI app: no client_secret_post, a binding required", func(a *partners.App) {
+			a.FAPI, a.TokenEndpointAuthMethod = true, partners.AuthSecretPost
+		}, []string{"/token_endpoint_auth_method", "/dpop_bound_access_tokens"}},
+		{"DPoP-bound without FAPI", func(a *partners.App) { a.DPoPBound = true }, nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -51,8 +51,8 @@ func TestCorpus(t *testing.T) {
 	}
 
 	var (
-		imported, responses, valid, unfillable, nonJSON, noSchema, validatorRefused int
-		report                                                                      []string
+		imported, unroutable, responses, valid, unfillable, nonJSON, noSchema, validatorRefused int
+		report                                                                                  []string
 	)
 	for _, f := range files {
 		raw, err := os.ReadFile(filepath.Join(dir, f))
@@ -67,6 +67,10 @@ func TestCorpus(t *testing.T) {
 			continue
 		}
 		imported++
+		if len(doc.Operations) == 0 {
+			unroutable++
+			report = append(report, fmt.Sprintf("UNROUTABLE %s: imported, but no path the router can use (%d warnings)", f, len(doc.Warnings)))
+		}
 		val, err := newSchemaValidator(t, doc.JSON)
 		if err != nil {
 			report = append(report, fmt.Sprintf("VALIDATOR %s: %v", f, err))
@@ -117,23 +121,21 @@ func TestCorpus(t *testing.T) {
 	}
 	importRate := float64(imported) / float64(len(files))
 	validRate := float64(valid) / float64(max(responses, 1))
-	t.Logf("corpus: %d documents, %d imported (%.1f%%); %d JSON responses with a schema, %d valid (%.1f%%); %d operations with parameters not fillable, %d non-JSON responses, %d without a schema, %d schemas the validator could not compile",
-		len(files), imported, 100*importRate, responses, valid, 100*validRate, unfillable, nonJSON, noSchema, validatorRefused)
+	t.Logf("corpus: %d documents, %d imported (%.1f%%), %d of them with no routable path; %d JSON responses with a schema, %d valid (%.1f%%); %d operations with parameters not fillable, %d non-JSON responses, %d without a schema, %d schemas the validator could not compile",
+		len(files), imported, 100*importRate, unroutable, responses, valid, 100*validRate, unfillable, nonJSON, noSchema, validatorRefused)
 	if path := os.Getenv("OBHUB_CORPUS_REPORT"); path != "" {
 		if err := os.WriteFile(path, []byte(strings.Join(report, "\n")+"\n"), 0o644); err != nil {
 			t.Error(err)
 		}
 	}
-	// The target is 98 % imported; openapi.Import's strict rules
-	// refuse about a third of real documents today (docs/sandbox.md lists
-	// why), and relaxing them is an open product decision. This floor
-	// catches regressions until then.
-	const importFloor = 0.60
-	if importRate < importFloor || validRate < 0.95 || responses < 100 {
+	// The targets: ≥ 98 % of documents import (problems the hub
+	// can work around are warnings, docs/admin-api.md), ≥ 95 % of the
+	// responses validate.
+	if importRate < 0.98 || validRate < 0.95 || responses < 100 {
 		for _, r := range report {
 			t.Log(r)
 		}
-		t.Errorf("imported %.1f%% (want ≥ %.0f%%), valid %.1f%% of %d responses (want ≥ 95%% of at least 100)", 100*importRate, 100*importFloor, 100*validRate, responses)
+		t.Errorf("imported %.1f%% (want ≥ 98%%), valid %.1f%% of %d responses (want ≥ 95%% of at least 100)", 100*importRate, 100*validRate, responses)
 	}
 }
 

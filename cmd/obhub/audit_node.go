@@ -25,7 +25,7 @@ const auditFile = "audit.db"
 const purgeEvery = 24 * time.Hour
 
 type auditNode struct {
-	store  *sqlite.AuditStore
+	store  auditStore // SQLite, or this node's chain in PostgreSQL with --db (postgres.go)
 	writer *audit.Writer
 	keys   *audit.KeyRing
 	stop   chan struct{}
@@ -35,11 +35,20 @@ type auditNode struct {
 // openAudit opens the ledger and starts its writer and retention loop.
 func (m *Main) openAudit(ctx context.Context) error {
 	a := &m.auditLog
-	a.store = sqlite.NewAudit(filepath.Join(m.Config.Data, auditFile))
-	if err := a.store.Open(ctx); err != nil {
-		return err
+	if m.Config.DB != "" {
+		s, err := m.openPostgresAudit(ctx)
+		if err != nil {
+			return err
+		}
+		a.store = s
+	} else {
+		s := sqlite.NewAudit(filepath.Join(m.Config.Data, auditFile))
+		a.store = s
+		if err := s.Open(ctx); err != nil {
+			return err
+		}
 	}
-	signer, err := audit.LoadOrCreateSigner(filepath.Join(m.Config.Data, "keys"))
+	signer, err := m.loadAuditSigner(ctx) // shared through etcd with --db and --etcd (postgres.go)
 	if err != nil {
 		return err
 	}
@@ -137,8 +146,8 @@ func (m *Main) adminAuditOptions() []admin.Option {
 	if a.store == nil {
 		return nil
 	}
-	return []admin.Option{admin.WithAuditLog(a.store, func(ctx context.Context) (audit.Result, error) {
-		return audit.Verify(ctx, a.store, audit.VerifyOptions{Keys: a.keys})
+	return []admin.Option{admin.WithAuditLog(m.auditReader(), func(ctx context.Context) (audit.Result, error) {
+		return m.verifyLedger(ctx, a.keys)
 	})}
 }
 

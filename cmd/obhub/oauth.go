@@ -19,9 +19,18 @@ func (m *Main) openOAuth(ctx context.Context, issuer string, keys *oauth.Keys) (
 	if err != nil {
 		return nil, err
 	}
-	m.oauthStore = sqlite.NewOAuthStore(filepath.Join(m.Config.Data, "oauth.db"))
-	if err := m.oauthStore.Open(ctx); err != nil {
-		return nil, err
+	if m.Config.DB != "" { // shared by every node (postgres.go)
+		db, err := m.openDB(ctx)
+		if err != nil {
+			return nil, err
+		}
+		m.oauthStore = pgOAuth{db.OAuth()}
+	} else {
+		s := sqlite.NewOAuthStore(filepath.Join(m.Config.Data, "oauth.db"))
+		m.oauthStore = s
+		if err := s.Open(ctx); err != nil {
+			return nil, err
+		}
 	}
 	m.revocations = oauth.NewRevocationList(m.oauthStore, m.Clock, m.Logger)
 	if err := m.revocations.Load(ctx); err != nil {
@@ -44,7 +53,7 @@ func (m *Main) openOAuth(ctx context.Context, issuer string, keys *oauth.Keys) (
 		Issuer:     issuer,
 		Clock:      m.Clock,
 		Logger:     m.Logger,
-		Store:      m.oauthStore,
+		Store:      flaggingStore{m.oauthStore}, // 503 when it is down (oauth_unavailable.go)
 		HMACSecret: secret,
 		Customers:  oauth.SandboxCustomers{BankList: m.snapshotBanks},
 	}, snapshotClients{&m.holder}, keys)

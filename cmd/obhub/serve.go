@@ -20,7 +20,7 @@ import (
 	"github.com/obhub/obhub/partners"
 	"github.com/obhub/obhub/policies"
 	"github.com/obhub/obhub/sandbox"
-	"github.com/obhub/obhub/store/sqlite"
+	"github.com/obhub/obhub/store/postgres"
 )
 
 // Main is one obhub node: it parses its settings, opens the stores, starts
@@ -43,9 +43,13 @@ type Main struct {
 	// auditLog: the audit ledger (audit_node.go).
 	auditLog auditNode
 	// oauthStore and revocations: see oauth.go.
-	oauthStore  *sqlite.OAuthStore
+	oauthStore  oauthStore
+	pg          *postgres.DB // with --db (postgres.go)
+	metrics     *nodeMetrics // /metrics on the admin listener (metrics.go)
 	revocations *oauth.RevocationList
 	store       *config.Store
+	// portalStore: the developer portal's accounts (portal.go).
+	portalStore *portalDB
 	// limits and limitsRedis: the gateway's limit counters (policies.go).
 	limits      *policies.Limiter
 	limitsRedis *policies.Redis
@@ -98,9 +102,6 @@ func newLogger(w io.Writer, level, format string) *slog.Logger {
 func (m *Main) Run(ctx context.Context) error {
 	if err := m.Config.Validate(); err != nil {
 		return err
-	}
-	if m.Config.DB != "" {
-		return errors.New("--db is not available in this version yet; run without it (--etcd and --redis are)")
 	}
 	if err := os.MkdirAll(m.Config.Data, 0o700); err != nil {
 		return fmt.Errorf("data folder: %w", err)
@@ -159,6 +160,7 @@ func (m *Main) Run(ctx context.Context) error {
 	}
 
 	// Public listener: gateway with the OAuth2 endpoints mounted.
+	m.metrics = m.newMetrics()
 	gwCfg := gateway.Config{
 		Issuer:          issuer,
 		Audience:        issuer,
@@ -167,7 +169,7 @@ func (m *Main) Run(ctx context.Context) error {
 		Clock:           m.Clock,
 		Logger:          m.Logger,
 		Ready:           m.ready,
-		OnDone:          m.auditOutcome,
+		OnDone:          m.metrics.observe(m.auditOutcome),
 		Revoked:         m.revocations.Revoked,
 		Sandbox:         sandboxAdapter{sandbox.New(sandbox.Config{Specs: m.store, Clock: m.Clock, Logger: m.Logger})},
 	}
@@ -177,8 +179,15 @@ func (m *Main) Run(ctx context.Context) error {
 		return err
 	}
 	m.gateway = gateway.New(gwCfg, &m.holder, keys)
-	m.gateway.Mount("/oauth2/", authz)
+	m.gateway.Mount("/oauth2/", storeDown(authz))
 	m.gateway.Mount("/.well-known/", authz)
+	portalHandler, err := m.openPortal(ctx, issuer) // portal.go
+	if err != nil {
+		publicLn.Close()
+		adminLn.Close()
+		return err
+	}
+	m.gateway.Mount("/portal/", portalHandler)
 	m.bg.Add(1)
 	go func() {
 		defer m.bg.Done()
@@ -192,6 +201,7 @@ func (m *Main) Run(ctx context.Context) error {
 	mux.Handle("/admin/", m.auditAdmin(admin.New(m.store, m.Logger, m.adminAuditOptions()...)))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok\n") })
 	mux.HandleFunc("GET /readyz", m.readyHandler)
+	mux.Handle("GET /metrics", m.metrics.handler())
 	m.admin = &http.Server{
 		Handler:           mux,
 		ReadHeaderTimeout: 10 * time.Second,
@@ -276,6 +286,10 @@ func (m *Main) Close() error {
 		if m.oauthStore != nil {
 			errs = append(errs, m.oauthStore.Close())
 		}
+		if m.portalStore != nil {
+			errs = append(errs, m.portalStore.Close())
+		}
+		errs = append(errs, m.closeDB())
 		m.closeErr = errors.Join(errs...)
 	})
 	return m.closeErr

@@ -1,0 +1,102 @@
+package main
+
+import (
+	"context"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/obhub/obhub/gateway"
+)
+
+// Prometheus metrics of a node, served at /metrics on the admin listener.
+// The registry belongs to Main (no global registry): counters are fed by
+// the gateway's OnDone, gauges are read at scrape time.
+type nodeMetrics struct {
+	reg      *prometheus.Registry
+	requests *prometheus.CounterVec
+	latency  *prometheus.HistogramVec
+	limited  *prometheus.CounterVec
+}
+
+// newMetrics builds the node's registry.
+func (m *Main) newMetrics() *nodeMetrics {
+	reg := prometheus.NewRegistry()
+	nm := &nodeMetrics{
+		reg: reg,
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "obhub_requests_total", Help: "Requests on the public listener by bank, API, status and decision.",
+		}, []string{"bank", "api", "status", "decision"}),
+		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "obhub_request_duration_seconds", Help: "Time until the status was decided, by bank and API.",
+			Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30},
+		}, []string{"bank", "api"}),
+		limited: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "obhub_limit_decisions_total", Help: "Requests refused by a rate limit or quota, by bank and API.",
+		}, []string{"bank", "api", "reason"}),
+	}
+	gauge := func(name, help string, f func() float64) {
+		reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: name, Help: help}, f))
+	}
+	counter := func(name, help string, f func() float64) {
+		reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: name, Help: help}, f))
+	}
+	reg.MustRegister(nm.requests, nm.latency, nm.limited,
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	counter("obhub_limit_fallbacks_total", "Limit checks decided by this node alone because Redis failed.",
+		func() float64 { return float64(m.LimitFallbacks()) })
+	gauge("obhub_config_revision", "Revision of the configuration snapshot in force.", func() float64 {
+		if s := m.holder.Current(); s != nil {
+			return float64(s.Revision)
+		}
+		return 0
+	})
+	auditStat := func(f func(written, dropped, failed int64) int64) func() float64 {
+		return func() float64 {
+			if w := m.auditLog.writer; w != nil {
+				st := w.Stats()
+				return float64(f(st.Written, st.Dropped, st.Failed))
+			}
+			return 0
+		}
+	}
+	counter("obhub_audit_written_total", "Audit records made durable.", auditStat(func(w, _, _ int64) int64 { return w }))
+	counter("obhub_audit_dropped_total", "Audit records dropped (queue full or writer closed).", auditStat(func(_, d, _ int64) int64 { return d }))
+	counter("obhub_audit_failed_total", "Audit records the store would not take after every retry.", auditStat(func(_, _, f int64) int64 { return f }))
+	gauge("obhub_store_up", "1 when the node's stores (configuration, audit, PostgreSQL) answer, else 0.", func() float64 {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		if m.ready(ctx) != nil {
+			return 0
+		}
+		if m.pg != nil && m.pg.Ping(ctx) != nil {
+			return 0
+		}
+		return 1
+	})
+	return nm
+}
+
+// observe records one request; it wraps the gateway's OnDone.
+func (nm *nodeMetrics) observe(next func(*gateway.Outcome)) func(*gateway.Outcome) {
+	return func(o *gateway.Outcome) {
+		status := strconv.Itoa(o.Status)
+		nm.requests.WithLabelValues(o.Bank, o.API, status, o.Decision).Inc()
+		nm.latency.WithLabelValues(o.Bank, o.API).Observe(o.Latency.Seconds())
+		if o.Status == http.StatusTooManyRequests {
+			nm.limited.WithLabelValues(o.Bank, o.API, o.Reason).Inc()
+		}
+		if next != nil {
+			next(o)
+		}
+	}
+}
+
+// handler serves the registry in the Prometheus text format.
+func (nm *nodeMetrics) handler() http.Handler {
+	return promhttp.HandlerFor(nm.reg, promhttp.HandlerOpts{})
+}

@@ -1,0 +1,121 @@
+package gateway
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"net/url"
+	"strings"
+	"time"
+
+	lru "github.com/hashicorp/golang-lru/v2"
+	"github.com/valyala/fasthttp"
+
+	"github.com/obhub/obhub/internal/dpop"
+	"github.com/obhub/obhub/internal/httpx"
+)
+
+// DPoP at the gateway (RFC 9449 section 7). A token whose cnf.jkt binds
+// it to a key is accepted only as "Authorization: DPoP <token>" with one
+// DPoP header holding a proof signed by that key, for this request's
+// method and public URL (the issuer's origin and the request path), with
+// ath the token's hash. Proof ids are remembered per node, in memory, for
+// dpop.ReplayWindow: a proof replayed on another node within that window
+// is not caught (cluster-wide replay detection is not built).
+
+const (
+	headerDPoP = "DPoP"
+	// dpopReplaySize bounds the per-node proof id cache (about 100 bytes
+	// per entry). Once full, the oldest ids go first; a proof older than
+	// dpop.ReplayWindow is refused by its iat anyway.
+	dpopReplaySize = 200_000
+	// challengeDPoP is the WWW-Authenticate of a refused proof.
+	challengeDPoP = `DPoP error="invalid_dpop_proof", algs="ES256 EdDSA PS256"`
+	// challengeDPoPToken refuses a token presented with the wrong scheme.
+	challengeDPoPToken = `DPoP error="invalid_token", algs="ES256 EdDSA PS256"`
+	detailDPoP         = "a valid DPoP proof for this request is required with this access token"
+	detailDPoPScheme   = "send this access token as Authorization: DPoP <token>, with a DPoP proof"
+	detailNotBound     = "the access token is not DPoP-bound: send it as Authorization: Bearer <token>"
+)
+
+// dpopChecker checks proofs and remembers their ids.
+type dpopChecker struct {
+	origin string // scheme://host of the issuer: the public URL of requests
+	now    func() time.Time
+	seen   *lru.Cache[[sha256.Size]byte, time.Time]
+}
+
+func newDPoPChecker(issuer string, now func() time.Time) *dpopChecker {
+	seen, err := lru.New[[sha256.Size]byte, time.Time](dpopReplaySize)
+	if err != nil { // only for a size <= 0
+		panic(err)
+	}
+	origin := ""
+	if u, err := url.Parse(issuer); err == nil && u.Host != "" {
+		origin = u.Scheme + "://" + u.Host
+	}
+	return &dpopChecker{origin: origin, now: now, seen: seen}
+}
+
+// credentials finds the access token of a request: Bearer (bearer) or
+// DPoP scheme. dpopScheme tells which.
+func credentials(h *fasthttp.RequestHeader, query []byte) (raw []byte, dpopScheme bool, d *denial) {
+	values := h.PeekAll(fasthttp.HeaderAuthorization)
+	const scheme = "dpop "
+	if len(values) != 1 || len(values[0]) < len(scheme) || !strings.EqualFold(string(values[0][:len(scheme)]), scheme) {
+		raw, d = bearer(h, query)
+		return raw, false, d
+	}
+	if queryHasToken(query) {
+		return nil, true, invalidToken("token_in_query", detailQueryToken)
+	}
+	v := values[0]
+	if len(v) > maxAuthorization {
+		return nil, true, invalidToken("authorization_too_large", detailTooLarge)
+	}
+	tok := bytes.TrimLeft(v[len(scheme):], " ")
+	if !wellFormedJWS(tok) {
+		return nil, true, invalidToken("token_malformed", detailMalformed)
+	}
+	return tok, true, nil
+}
+
+// check enforces the binding of a verified token. path is the request's
+// path as the client sent it (before normalisation).
+func (c *dpopChecker) check(h *fasthttp.RequestHeader, method, path string, tok *token, raw []byte, dpopScheme bool) *denial {
+	switch {
+	case tok.jkt == "" && !dpopScheme:
+		return nil // a bearer token, presented as one
+	case tok.jkt == "":
+		return &denial{kind: httpx.InvalidToken, reason: "dpop_token_not_bound", detail: detailNotBound, challenge: challengeInvalidToken}
+	case !dpopScheme:
+		return &denial{kind: httpx.InvalidToken, reason: "dpop_bearer_scheme", detail: detailDPoPScheme, challenge: challengeDPoPToken}
+	}
+	bad := func(reason string) *denial {
+		return &denial{kind: httpx.InvalidToken, reason: reason, detail: detailDPoP, challenge: challengeDPoP}
+	}
+	proofs := h.PeekAll(headerDPoP)
+	switch {
+	case len(proofs) == 0:
+		return bad("dpop_no_proof")
+	case len(proofs) > 1:
+		return bad("dpop_proofs_repeated")
+	case c.origin == "":
+		return bad("dpop_no_public_url")
+	}
+	now := c.now()
+	p, err := dpop.Verify(string(proofs[0]), dpop.Want{Method: method, URL: c.origin + path, AccessToken: string(raw), Now: now})
+	switch {
+	case err != nil:
+		return bad("dpop_invalid_proof")
+	case p.JKT != tok.jkt:
+		return bad("dpop_wrong_key")
+	}
+	id := sha256.Sum256([]byte(p.JKT + "\x00" + p.JTI))
+	if prev, found, _ := c.seen.PeekOrAdd(id, p.IssuedAt.Add(dpop.ReplayWindow)); found {
+		if now.Before(prev) {
+			return bad("dpop_proof_replayed")
+		}
+		c.seen.Add(id, p.IssuedAt.Add(dpop.ReplayWindow))
+	}
+	return nil
+}

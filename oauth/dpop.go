@@ -1,0 +1,105 @@
+package oauth
+
+import (
+	"context"
+	"errors"
+	"net/http"
+
+	"github.com/ory/fosite"
+	"github.com/ory/fosite/handler/oauth2"
+
+	"github.com/obhub/obhub"
+	"github.com/obhub/obhub/internal/dpop"
+)
+
+// HeaderDPoP carries a DPoP proof (RFC 9449).
+const HeaderDPoP = "DPoP"
+
+// dpopReplayPrefix namespaces proof ids in the Store's assertion table,
+// apart from client assertion ids: "dpop:" + the key's thumbprint.
+const dpopReplayPrefix = "dpop:"
+
+// errInvalidDPoP is RFC 9449's invalid_dpop_proof token endpoint error.
+func errInvalidDPoP(hint string) *fosite.RFC6749Error {
+	return &fosite.RFC6749Error{
+		ErrorField:       "invalid_dpop_proof",
+		DescriptionField: "The DPoP proof is invalid.",
+		HintField:        hint,
+		CodeField:        http.StatusBadRequest,
+	}
+}
+
+// tokenDPoP checks the DPoP proof of a token request whose client is
+// authenticated, and returns the thumbprint of the proof's key ("" for
+// no proof), which binds the access token: cnf.jkt in the token (set by
+// accessTokenStrategy from the context, see withJKT), token_type DPoP in
+// the answer.
+//
+// A proof is required for apps registered with dpop_bound_access_tokens,
+// and optional for others (a client may bind its tokens). The proof's
+// jti is recorded in the shared store (atomic insert), so a replayed
+// proof is refused on every node. Without a proof, a refreshed token is a
+// bearer token again (RFC 9449 section 5: refresh tokens of confidential
+// clients are not bound).
+func (s *Server) tokenDPoP(ctx context.Context, r *http.Request, c *client) (string, error) {
+	values := r.Header.Values(HeaderDPoP)
+	switch {
+	case len(values) == 0 && c.app.DPoPBound:
+		return "", errInvalidDPoP("This client's tokens are DPoP-bound: send a DPoP proof in the DPoP header.")
+	case len(values) == 0:
+		return "", nil
+	case len(values) > 1:
+		return "", errInvalidDPoP("Send exactly one DPoP header.")
+	}
+	now := s.clock.Now()
+	proof, err := dpop.Verify(values[0], dpop.Want{Method: r.Method, URL: s.endpoint(PathToken), Now: now})
+	if err != nil {
+		var de *dpop.Error
+		if errors.As(err, &de) {
+			return "", errInvalidDPoP(de.Reason + ".")
+		}
+		return "", errInvalidDPoP("")
+	}
+	expires := proof.IssuedAt.Add(dpop.ReplayWindow)
+	if min := now.Add(dpop.Leeway); expires.Before(min) {
+		expires = min
+	}
+	if err := s.store.UseAssertion(ctx, dpopReplayPrefix+proof.JKT, proof.JTI, expires); err != nil {
+		if obhub.ErrorCode(err) == obhub.ECONFLICT {
+			return "", errInvalidDPoP("The DPoP proof's jti was already used.")
+		}
+		return "", fosite.ErrTemporarilyUnavailable.WithWrap(err).WithDebug(err.Error())
+	}
+	return proof.JKT, nil
+}
+
+// jktKey carries the DPoP key thumbprint of a token request to
+// accessTokenStrategy: fosite replaces the request's session with the
+// stored one (code and refresh grants) between the two, so the binding
+// cannot be written into the session beforehand.
+type jktKey struct{}
+
+func withJKT(ctx context.Context, jkt string) context.Context {
+	return context.WithValue(ctx, jktKey{}, jkt)
+}
+
+// bindSession sets or clears cnf in an access token's claims.
+func bindSession(ctx context.Context, sess *oauth2.JWTSession) {
+	if sess.JWTClaims.Extra == nil {
+		sess.JWTClaims.Extra = map[string]any{}
+	}
+	delete(sess.JWTClaims.Extra, "cnf")
+	if jkt, _ := ctx.Value(jktKey{}).(string); jkt != "" {
+		sess.JWTClaims.Extra["cnf"] = map[string]any{"jkt": jkt}
+	}
+}
+
+// boundJKT returns the cnf.jkt of a session's access token, or "".
+func boundJKT(sess *oauth2.JWTSession) string {
+	if sess == nil || sess.JWTClaims == nil {
+		return ""
+	}
+	cnf, _ := sess.JWTClaims.Extra["cnf"].(map[string]any)
+	jkt, _ := cnf["jkt"].(string)
+	return jkt
+}

@@ -1,0 +1,263 @@
+package portal
+
+import (
+	"crypto/rand"
+	"encoding/base32"
+	"net/http"
+	"net/mail"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/obhub/obhub"
+	"github.com/obhub/obhub/partners"
+)
+
+func (h *Handler) home(w http.ResponseWriter, r *http.Request) {
+	v, err := h.visit(w, r)
+	if err != nil {
+		h.fail(w, r, v, err)
+		return
+	}
+	h.render(w, v, http.StatusOK, "home", v.L.T("home.title"), nil, nil)
+}
+
+// signupData is the sign-up form as typed, shown again on errors (never
+// the password).
+type signupData struct {
+	Org, Name, Email string
+}
+
+func (h *Handler) signupForm(w http.ResponseWriter, r *http.Request) {
+	v, err := h.visit(w, r)
+	if err != nil {
+		h.fail(w, r, v, err)
+		return
+	}
+	h.render(w, v, http.StatusOK, "signup", v.L.T("signup.title"), nil, signupData{})
+}
+
+func (h *Handler) signup(w http.ResponseWriter, r *http.Request) {
+	v, err := h.visit(w, r)
+	if err != nil {
+		h.fail(w, r, v, err)
+		return
+	}
+	if !checkCSRF(r, v.Session) {
+		h.csrfFailed(w, v)
+		return
+	}
+	in := signupData{
+		Org:   strings.TrimSpace(r.PostFormValue("org")),
+		Name:  strings.TrimSpace(r.PostFormValue("name")),
+		Email: strings.ToLower(strings.TrimSpace(r.PostFormValue("email"))),
+	}
+	password := r.PostFormValue("password")
+	var errs []string
+	if in.Org == "" || utf8.RuneCountInString(in.Org) > 100 {
+		errs = append(errs, v.L.T("err.required", v.L.T("signup.org")))
+	}
+	if in.Name == "" || utf8.RuneCountInString(in.Name) > 100 {
+		errs = append(errs, v.L.T("err.required", v.L.T("signup.name")))
+	}
+	if a, err := mail.ParseAddress(in.Email); err != nil || a.Address != in.Email || len(in.Email) > 254 {
+		errs = append(errs, v.L.T("err.email"))
+	}
+	if n := utf8.RuneCountInString(password); n < minPasswordLen || n > maxPasswordLen {
+		errs = append(errs, v.L.T("err.password"))
+	}
+	if len(errs) > 0 {
+		h.render(w, v, http.StatusUnprocessableEntity, "signup", v.L.T("signup.title"), errs, in)
+		return
+	}
+	ctx := r.Context()
+	if _, err := h.cfg.Accounts.AccountByEmail(ctx, in.Email); err == nil {
+		h.render(w, v, http.StatusConflict, "signup", v.L.T("signup.title"), []string{v.L.T("err.taken")}, in)
+		return
+	} else if obhub.ErrorCode(err) != obhub.ENOTFOUND {
+		h.fail(w, r, v, err)
+		return
+	}
+	hash, err := h.hasher.hash(ctx, password)
+	if err != nil {
+		h.fail(w, r, v, err)
+		return
+	}
+	p, err := h.cfg.Catalog.CreatePartner(ctx, partners.Partner{ID: partnerID(in.Org), Name: in.Org, Kind: partners.KindFintech})
+	if err != nil {
+		h.fail(w, r, v, err)
+		return
+	}
+	acc := Account{
+		ID: "acc_" + randomID(), Email: in.Email, Name: in.Name, Partner: p.ID, Role: RoleOwner,
+		PasswordHash: hash, CreatedAt: h.cfg.Clock.Now().UTC(),
+	}
+	if err := h.cfg.Accounts.CreateAccount(ctx, acc); err != nil {
+		// Do not leave an organisation nobody can sign in for.
+		if derr := h.cfg.Catalog.DeletePartner(ctx, p.ID); derr != nil {
+			h.cfg.Logger.Warn("portal: remove partner of failed sign-up", "partner", p.ID, "err", derr)
+		}
+		if obhub.ErrorCode(err) == obhub.ECONFLICT {
+			h.render(w, v, http.StatusConflict, "signup", v.L.T("signup.title"), []string{v.L.T("err.taken")}, in)
+			return
+		}
+		h.fail(w, r, v, err)
+		return
+	}
+	h.cfg.Logger.Info("portal: developer signed up", "account", acc.ID, "partner", p.ID)
+	if err := h.startSession(w, r, acc.ID); err != nil {
+		h.fail(w, r, v, err)
+		return
+	}
+	http.Redirect(w, r, "/portal/apps", http.StatusSeeOther)
+}
+
+var idEncoding = base32.NewEncoding("abcdefghijklmnopqrstuvwxyz234567").WithPadding(base32.NoPadding)
+
+// randomID returns 16 random lowercase base32 characters (80 bits).
+func randomID() string {
+	var b [10]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		panic("portal: crypto/rand failed: " + err.Error())
+	}
+	return idEncoding.EncodeToString(b[:])
+}
+
+// partnerID derives a partner id from an organisation's name: its ASCII
+// letters and digits (Chinese names give none) and a random suffix, so
+// that two sign-ups never collide.
+func partnerID(org string) string {
+	var b strings.Builder
+	dash := false
+	for _, r := range strings.ToLower(org) {
+		switch {
+		case r >= 'a' && r <= 'z' || r >= '0' && r <= '9':
+			b.WriteRune(r)
+			dash = false
+		case b.Len() > 0 && !dash:
+			b.WriteByte('-')
+			dash = true
+		}
+		if b.Len() >= 40 {
+			break
+		}
+	}
+	slug := strings.Trim(b.String(), "-")
+	if slug == "" {
+		slug = "partner"
+	}
+	return slug + "-" + randomID()[:6]
+}
+
+type signinData struct {
+	Email, Next string
+}
+
+func (h *Handler) signinForm(w http.ResponseWriter, r *http.Request) {
+	v, err := h.visit(w, r)
+	if err != nil {
+		h.fail(w, r, v, err)
+		return
+	}
+	h.render(w, v, http.StatusOK, "signin", v.L.T("signin.title"), nil, signinData{Next: safeNext(r.URL.Query().Get("next"))})
+}
+
+// safeNext keeps only a local portal path to return to after sign-in.
+func safeNext(s string) string {
+	if !strings.HasPrefix(s, "/portal/") || strings.HasPrefix(s, "//") || strings.ContainsAny(s, "\\\r\n") {
+		return ""
+	}
+	return s
+}
+
+func (h *Handler) signin(w http.ResponseWriter, r *http.Request) {
+	v, err := h.visit(w, r)
+	if err != nil {
+		h.fail(w, r, v, err)
+		return
+	}
+	if !checkCSRF(r, v.Session) {
+		h.csrfFailed(w, v)
+		return
+	}
+	in := signinData{Email: strings.ToLower(strings.TrimSpace(r.PostFormValue("email"))), Next: safeNext(r.PostFormValue("next"))}
+	password := r.PostFormValue("password")
+	ctx := r.Context()
+	refuse := func(msg string) {
+		h.render(w, v, http.StatusUnauthorized, "signin", v.L.T("signin.title"), []string{msg}, in)
+	}
+	acc, err := h.cfg.Accounts.AccountByEmail(ctx, in.Email)
+	if obhub.ErrorCode(err) == obhub.ENOTFOUND || len(password) > maxPasswordLen*4 {
+		// Spend the same time as a real check: no account enumeration
+		// by timing.
+		if _, err := h.hasher.verify(ctx, dummyHash, password); err != nil {
+			h.fail(w, r, v, err)
+			return
+		}
+		refuse(v.L.T("err.signin"))
+		return
+	}
+	if err != nil {
+		h.fail(w, r, v, err)
+		return
+	}
+	now := h.cfg.Clock.Now().UTC()
+	if now.Before(acc.LockedUntil) {
+		refuse(v.L.T("err.locked"))
+		return
+	}
+	ok, err := h.hasher.verify(ctx, acc.PasswordHash, password)
+	if err != nil {
+		h.fail(w, r, v, err)
+		return
+	}
+	if !ok {
+		failures, until := acc.Failures+1, time.Time{}
+		msg := v.L.T("err.signin")
+		if failures >= maxFailures {
+			failures, until, msg = 0, now.Add(lockout), v.L.T("err.locked")
+			h.cfg.Logger.Warn("portal: account locked after failed sign-ins", "account", acc.ID)
+		}
+		if err := h.cfg.Accounts.SetLoginState(ctx, acc.ID, failures, until); err != nil {
+			h.fail(w, r, v, err)
+			return
+		}
+		refuse(msg)
+		return
+	}
+	if acc.Failures != 0 || !acc.LockedUntil.IsZero() {
+		if err := h.cfg.Accounts.SetLoginState(ctx, acc.ID, 0, time.Time{}); err != nil {
+			h.fail(w, r, v, err)
+			return
+		}
+	}
+	if err := h.startSession(w, r, acc.ID); err != nil {
+		h.fail(w, r, v, err)
+		return
+	}
+	next := in.Next
+	if next == "" {
+		next = "/portal/apps"
+	}
+	http.Redirect(w, r, next, http.StatusSeeOther)
+}
+
+func (h *Handler) signout(w http.ResponseWriter, r *http.Request) {
+	v, err := h.visit(w, r)
+	if err != nil {
+		h.fail(w, r, v, err)
+		return
+	}
+	if !checkCSRF(r, v.Session) {
+		h.csrfFailed(w, v)
+		return
+	}
+	if v.Session != nil {
+		if err := h.cfg.Accounts.DeleteSession(r.Context(), v.Session.IDHash); err != nil {
+			h.fail(w, r, v, err)
+			return
+		}
+	}
+	http.SetCookie(w, h.cookie(r, sessionCookie, "", -1))
+	http.Redirect(w, r, "/portal/", http.StatusSeeOther)
+}

@@ -1,0 +1,276 @@
+package portal
+
+import (
+	"context"
+	"net/http"
+	"slices"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/obhub/obhub"
+	"github.com/obhub/obhub/catalog"
+	"github.com/obhub/obhub/config"
+	"github.com/obhub/obhub/partners"
+)
+
+type appsPage struct {
+	Apps []config.AppView
+	// New is the app just created, with its secret: shown on this one
+	// response only (the store keeps a hash).
+	New       *config.AppView
+	NewSecret string
+	TokenURL  string
+	Name      string
+	Approved  bool
+}
+
+func (h *Handler) appsData(ctx context.Context, v *visitor) (*appsPage, error) {
+	apps, _, err := h.cfg.Catalog.ListApps(ctx, v.Account.Partner, config.ListOptions{})
+	if err != nil {
+		return nil, err
+	}
+	return &appsPage{
+		Apps: apps, TokenURL: h.cfg.PublicURL + "/oauth2/token",
+		Approved: v.Partner.Status == partners.PartnerApproved,
+	}, nil
+}
+
+func (h *Handler) apps(w http.ResponseWriter, r *http.Request) {
+	v, err := h.visit(w, r)
+	if err != nil {
+		h.fail(w, r, v, err)
+		return
+	}
+	if !requireSignIn(w, r, v) {
+		return
+	}
+	pg, err := h.appsData(r.Context(), v)
+	if err != nil {
+		h.fail(w, r, v, err)
+		return
+	}
+	h.render(w, v, http.StatusOK, "apps", v.L.T("apps.title"), nil, pg)
+}
+
+// scopesFor gives a new app every scope that the operations of the APIs
+// visible to the partner declare, so that it can call whatever it is
+// later subscribed to.
+func (h *Handler) scopesFor(ctx context.Context, p *partners.Partner) ([]string, error) {
+	apis, _, err := h.cfg.Catalog.ListAPIs(ctx, config.ListOptions{})
+	if err != nil {
+		return nil, err
+	}
+	var scopes []string
+	for i := range apis {
+		if !visible(p, &apis[i]) {
+			continue
+		}
+		for _, op := range apis[i].Operations {
+			for _, s := range op.Scopes {
+				if !slices.Contains(scopes, s) {
+					scopes = append(scopes, s)
+				}
+			}
+		}
+	}
+	slices.Sort(scopes)
+	return scopes, nil
+}
+
+func (h *Handler) createApp(w http.ResponseWriter, r *http.Request) {
+	v, err := h.visit(w, r)
+	if err != nil {
+		h.fail(w, r, v, err)
+		return
+	}
+	if !requireSignIn(w, r, v) {
+		return
+	}
+	if !checkCSRF(r, v.Session) {
+		h.csrfFailed(w, v)
+		return
+	}
+	ctx := r.Context()
+	pg, err := h.appsData(ctx, v)
+	if err != nil {
+		h.fail(w, r, v, err)
+		return
+	}
+	name := strings.TrimSpace(r.PostFormValue("name"))
+	env := partners.Environment(r.PostFormValue("environment"))
+	pg.Name = name
+	var errs []string
+	if name == "" || utf8.RuneCountInString(name) > 100 {
+		errs = append(errs, v.L.T("err.required", v.L.T("apps.name")))
+	}
+	switch env {
+	case partners.Sandbox:
+	case partners.Production:
+		if !pg.Approved {
+			errs = append(errs, v.L.T("apps.prod.pending", v.Partner.Name))
+		}
+	default:
+		errs = append(errs, v.L.T("err.required", v.L.T("apps.env")))
+	}
+	if len(errs) > 0 {
+		h.render(w, v, http.StatusUnprocessableEntity, "apps", v.L.T("apps.title"), errs, pg)
+		return
+	}
+	scopes, err := h.scopesFor(ctx, v.Partner)
+	if err != nil {
+		h.fail(w, r, v, err)
+		return
+	}
+	app, secret, err := h.cfg.Catalog.CreateApp(ctx, partners.App{
+		Partner: v.Partner.ID, Name: name, Environment: env,
+		GrantTypes:              []string{partners.GrantClientCredentials},
+		Scopes:                  scopes,
+		TokenEndpointAuthMethod: partners.AuthSecretBasic,
+	})
+	if code := obhub.ErrorCode(err); code == obhub.ECONFLICT || code == obhub.EINVALID {
+		h.render(w, v, http.StatusConflict, "apps", v.L.T("apps.title"), []string{obhub.ErrorMessage(err)}, pg)
+		return
+	}
+	if err != nil {
+		h.fail(w, r, v, err)
+		return
+	}
+	h.cfg.Logger.Info("portal: app created", "partner", v.Partner.ID, "client_id", app.ClientID, "environment", env)
+	pg.Apps = append(pg.Apps, *app)
+	pg.New, pg.NewSecret, pg.Name = app, secret, ""
+	// Rendered on this response, not after a redirect: the secret is in
+	// no URL, no cache (no-store) and no later page.
+	h.render(w, v, http.StatusCreated, "apps", v.L.T("apps.title"), nil, pg)
+}
+
+type subRow struct {
+	Product catalog.Product
+	Status  partners.SubscriptionStatus
+}
+
+type appPage struct {
+	App       config.AppView
+	Subs      []subRow
+	Available []catalog.Product
+	Message   string
+}
+
+// ownApp returns the app if it belongs to the visitor's partner, and
+// ENOTFOUND otherwise: another partner's app is as absent as an unknown
+// one.
+func (h *Handler) ownApp(ctx context.Context, v *visitor, clientID string) (*config.AppView, error) {
+	app, err := h.cfg.Catalog.App(ctx, clientID)
+	if err != nil {
+		return nil, err
+	}
+	if app.Partner != v.Account.Partner {
+		return nil, obhub.Errorf(obhub.ENOTFOUND, "app not found")
+	}
+	return app, nil
+}
+
+func (h *Handler) appData(ctx context.Context, v *visitor, app *config.AppView) (*appPage, error) {
+	subs, _, err := h.cfg.Catalog.ListSubscriptions(ctx, app.ClientID, config.ListOptions{})
+	if err != nil {
+		return nil, err
+	}
+	products, _, err := h.cfg.Catalog.ListProducts(ctx, config.ListOptions{})
+	if err != nil {
+		return nil, err
+	}
+	apis, _, err := h.cfg.Catalog.ListAPIs(ctx, config.ListOptions{})
+	if err != nil {
+		return nil, err
+	}
+	byID := make(map[string]*catalog.API, len(apis))
+	for i := range apis {
+		byID[apis[i].ID] = &apis[i]
+	}
+	pg := &appPage{App: *app}
+	subscribed := map[string]partners.SubscriptionStatus{}
+	for _, s := range subs {
+		subscribed[s.Product] = s.Status
+	}
+	for _, p := range products {
+		if st, ok := subscribed[p.ID]; ok {
+			pg.Subs = append(pg.Subs, subRow{Product: p, Status: st})
+			continue
+		}
+		ok := true
+		for _, id := range p.APIs {
+			if a := byID[id]; a == nil || !visible(v.Partner, a) {
+				ok = false
+				break
+			}
+		}
+		if ok {
+			pg.Available = append(pg.Available, p)
+		}
+	}
+	return pg, nil
+}
+
+func (h *Handler) app(w http.ResponseWriter, r *http.Request) {
+	v, err := h.visit(w, r)
+	if err != nil {
+		h.fail(w, r, v, err)
+		return
+	}
+	if !requireSignIn(w, r, v) {
+		return
+	}
+	ctx := r.Context()
+	app, err := h.ownApp(ctx, v, r.PathValue("id"))
+	if err != nil {
+		h.fail(w, r, v, err)
+		return
+	}
+	pg, err := h.appData(ctx, v, app)
+	if err != nil {
+		h.fail(w, r, v, err)
+		return
+	}
+	h.render(w, v, http.StatusOK, "app", v.L.T("app.title", app.Name), nil, pg)
+}
+
+func (h *Handler) subscribe(w http.ResponseWriter, r *http.Request) {
+	v, err := h.visit(w, r)
+	if err != nil {
+		h.fail(w, r, v, err)
+		return
+	}
+	if !requireSignIn(w, r, v) {
+		return
+	}
+	ctx := r.Context()
+	app, err := h.ownApp(ctx, v, r.PathValue("id"))
+	if err != nil {
+		h.fail(w, r, v, err)
+		return
+	}
+	if !checkCSRF(r, v.Session) {
+		h.csrfFailed(w, v)
+		return
+	}
+	product := r.PostFormValue("product")
+	sub, err := h.cfg.Catalog.Subscribe(ctx, app.ClientID, product)
+	var errs []string
+	status := http.StatusOK
+	switch code := obhub.ErrorCode(err); code {
+	case "":
+	case obhub.ECONFLICT, obhub.EINVALID:
+		errs, status = []string{obhub.ErrorMessage(err)}, http.StatusConflict
+	default:
+		h.fail(w, r, v, err)
+		return
+	}
+	pg, err := h.appData(ctx, v, app)
+	if err != nil {
+		h.fail(w, r, v, err)
+		return
+	}
+	if sub != nil {
+		pg.Message = v.L.T("app.subscribed", sub.Product, v.L.T("sub."+string(sub.Status)))
+	}
+	h.render(w, v, status, "app", v.L.T("app.title", app.Name), errs, pg)
+}

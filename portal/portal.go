@@ -1,0 +1,261 @@
+// Package portal is the developer portal at /portal/ on the public
+// listener: fintech developers sign up (registering their organisation as
+// a pending partner), sign in, read the API catalog and references, create
+// sandbox apps and, once approved, production apps, and subscribe apps to
+// products.
+//
+// It is an HTTP edge: server-rendered html/template pages with embedded
+// CSS and a little progressive JavaScript, in Simplified Chinese and
+// English. It reads and changes the alliance configuration through
+// Catalog (implemented by *config.Store) and keeps developer accounts and
+// sessions in a Store (store/sqlite: portal.db).
+package portal
+
+import (
+	"context"
+	"embed"
+	"html/template"
+	"io/fs"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/obhub/obhub"
+	"github.com/obhub/obhub/catalog"
+	"github.com/obhub/obhub/config"
+	"github.com/obhub/obhub/partners"
+)
+
+//go:embed templates/*.html
+var templateFiles embed.FS
+
+//go:embed static
+var staticFiles embed.FS
+
+// Catalog is what the portal reads and changes of the alliance
+// configuration.
+type Catalog interface {
+	ListBanks(ctx context.Context, opt config.ListOptions) ([]catalog.Bank, bool, error)
+	ListAPIs(ctx context.Context, opt config.ListOptions) ([]catalog.API, bool, error)
+	API(ctx context.Context, id string) (*catalog.API, error)
+	APISpec(ctx context.Context, id string) ([]byte, error)
+	ListProducts(ctx context.Context, opt config.ListOptions) ([]catalog.Product, bool, error)
+	Partner(ctx context.Context, id string) (*partners.Partner, error)
+	CreatePartner(ctx context.Context, p partners.Partner) (*partners.Partner, error)
+	DeletePartner(ctx context.Context, id string) error
+	ListApps(ctx context.Context, partner string, opt config.ListOptions) ([]config.AppView, bool, error)
+	App(ctx context.Context, clientID string) (*config.AppView, error)
+	CreateApp(ctx context.Context, a partners.App) (*config.AppView, string, error)
+	ListSubscriptions(ctx context.Context, clientID string, opt config.ListOptions) ([]partners.Subscription, bool, error)
+	Subscribe(ctx context.Context, clientID, product string) (*partners.Subscription, error)
+}
+
+var _ Catalog = (*config.Store)(nil)
+
+// Config is what the portal needs.
+type Config struct {
+	Catalog  Catalog
+	Accounts Store
+	// PublicURL is the public listener's base URL, shown in API base URLs
+	// and snippets ("" shows paths only).
+	PublicURL string
+	// SecureCookies marks cookies Secure even when the request reached
+	// the node without TLS (TLS ended at a proxy in front).
+	SecureCookies bool
+	Clock         obhub.Clock
+	Logger        *slog.Logger
+}
+
+// Handler serves the portal. Mount it at /portal/.
+type Handler struct {
+	cfg    Config
+	pages  map[string]*template.Template
+	hasher *hasher
+	root   http.Handler
+}
+
+// maxForm bounds a form body.
+const maxForm = 64 << 10
+
+// New builds the portal. It does no I/O.
+func New(cfg Config) *Handler {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	cfg.PublicURL = strings.TrimSuffix(cfg.PublicURL, "/")
+	h := &Handler{cfg: cfg, pages: map[string]*template.Template{}, hasher: newHasher(4)}
+	for _, name := range []string{"home", "signup", "signin", "apis", "api", "apps", "app", "error"} {
+		h.pages[name] = template.Must(template.New("layout.html").Funcs(funcs).
+			ParseFS(templateFiles, "templates/layout.html", "templates/"+name+".html"))
+	}
+	static, err := fs.Sub(staticFiles, "static")
+	if err != nil {
+		panic(err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("GET /portal/static/", http.StripPrefix("/portal/static/", cacheFor(time.Hour, http.FileServerFS(static))))
+	mux.HandleFunc("GET /portal/{$}", h.home)
+	mux.HandleFunc("GET /portal/signup", h.signupForm)
+	mux.HandleFunc("POST /portal/signup", h.signup)
+	mux.HandleFunc("GET /portal/signin", h.signinForm)
+	mux.HandleFunc("POST /portal/signin", h.signin)
+	mux.HandleFunc("POST /portal/signout", h.signout)
+	mux.HandleFunc("GET /portal/apis", h.apis)
+	mux.HandleFunc("GET /portal/apis/{id}", h.api)
+	mux.HandleFunc("GET /portal/apps", h.apps)
+	mux.HandleFunc("POST /portal/apps", h.createApp)
+	mux.HandleFunc("GET /portal/apps/{id}", h.app)
+	mux.HandleFunc("POST /portal/apps/{id}/subscriptions", h.subscribe)
+	mux.HandleFunc("GET /portal", func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, "/portal/", http.StatusMovedPermanently)
+	})
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		v, err := h.visit(w, r)
+		if err != nil {
+			h.fail(w, r, v, err)
+			return
+		}
+		h.notFound(w, r, v)
+	})
+	// Cross-origin POSTs are refused by the browser's Sec-Fetch-Site and
+	// Origin headers as well as by the CSRF tokens.
+	h.root = http.NewCrossOriginProtection().Handler(mux)
+	return h
+}
+
+func cacheFor(d time.Duration, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "public, max-age="+strconv.Itoa(int(d/time.Second)))
+		next.ServeHTTP(w, r)
+	})
+}
+
+// ServeHTTP implements http.Handler.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	hd := w.Header()
+	hd.Set("Content-Security-Policy", "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
+	hd.Set("X-Content-Type-Options", "nosniff")
+	hd.Set("Referrer-Policy", "same-origin")
+	hd.Set("X-Frame-Options", "DENY")
+	hd.Set("Cache-Control", "no-store")
+	if r.Method == http.MethodPost {
+		r.Body = http.MaxBytesReader(w, r.Body, maxForm)
+	}
+	h.root.ServeHTTP(w, r)
+}
+
+// visitor is who is looking at a page.
+type visitor struct {
+	L       lang
+	CSRF    string
+	Session *Session
+	Account *Account
+	Partner *partners.Partner
+	Path    string
+}
+
+// SignedIn reports whether the visitor is signed in.
+func (v *visitor) SignedIn() bool { return v != nil && v.Account != nil }
+
+// visit reads the language, the session and the CSRF token of a request.
+func (h *Handler) visit(w http.ResponseWriter, r *http.Request) (*visitor, error) {
+	v := &visitor{L: h.pickLang(w, r), Path: r.URL.Path}
+	s, a, err := h.session(r.Context(), r)
+	if err != nil {
+		return v, err
+	}
+	if a != nil {
+		p, err := h.cfg.Catalog.Partner(r.Context(), a.Partner)
+		switch {
+		case obhub.ErrorCode(err) == obhub.ENOTFOUND:
+			// The partner was deleted by an operator: the account is
+			// left with nothing to act for.
+			s, a = nil, nil
+		case err != nil:
+			return v, err
+		default:
+			v.Partner = p
+		}
+	}
+	v.Session, v.Account = s, a
+	v.CSRF = h.csrfToken(w, r, s)
+	return v, nil
+}
+
+// page is what every template gets.
+type page struct {
+	V     *visitor
+	L     lang
+	Title string
+	Errs  []string
+	Data  any
+}
+
+func (h *Handler) render(w http.ResponseWriter, v *visitor, status int, name, title string, errs []string, data any) {
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	var b strings.Builder
+	if err := h.pages[name].Execute(&b, page{V: v, L: v.L, Title: title, Errs: errs, Data: data}); err != nil {
+		h.cfg.Logger.Error("portal: render page", "page", name, "err", err)
+		http.Error(w, "internal error", http.StatusInternalServerError)
+		return
+	}
+	w.WriteHeader(status)
+	_, _ = w.Write([]byte(b.String()))
+}
+
+func (h *Handler) notFound(w http.ResponseWriter, r *http.Request, v *visitor) {
+	h.render(w, v, http.StatusNotFound, "error", v.L.T("err.notfound"), nil, v.L.T("err.notfound.lead"))
+}
+
+// fail shows an error page for err: unknown and forbidden objects alike
+// are 404, a store that is down 503, anything else 500 (logged here, once).
+func (h *Handler) fail(w http.ResponseWriter, r *http.Request, v *visitor, err error) {
+	if v == nil {
+		v = &visitor{L: langEN}
+	}
+	switch obhub.ErrorCode(err) {
+	case obhub.ENOTFOUND:
+		h.notFound(w, r, v)
+	case obhub.EUNAVAILABLE:
+		h.render(w, v, http.StatusServiceUnavailable, "error", v.L.T("err.title"), nil, v.L.T("err.unavailable"))
+	default:
+		h.cfg.Logger.Error("portal request failed", "path", r.URL.Path, "err", err)
+		h.render(w, v, http.StatusInternalServerError, "error", v.L.T("err.title"), nil, v.L.T("err.internal"))
+	}
+}
+
+// csrfFailed answers a POST without the right token.
+func (h *Handler) csrfFailed(w http.ResponseWriter, v *visitor) {
+	h.render(w, v, http.StatusForbidden, "error", v.L.T("err.title"), nil, v.L.T("err.csrf"))
+}
+
+// requireSignIn sends a visitor who is not signed in to the sign-in page.
+func requireSignIn(w http.ResponseWriter, r *http.Request, v *visitor) bool {
+	if v.SignedIn() {
+		return true
+	}
+	http.Redirect(w, r, "/portal/signin?next="+r.URL.EscapedPath(), http.StatusSeeOther)
+	return false
+}
+
+var funcs = template.FuncMap{
+	"date": func(t time.Time) string {
+		if t.IsZero() {
+			return ""
+		}
+		return t.UTC().Format("2006-01-02")
+	},
+	"lower":    strings.ToLower,
+	"join":     strings.Join,
+	"anchorOf": anchor,
+	// pair hands a page and one media type's fields to the "fields"
+	// template.
+	"pair": func(p page, c refContent) fieldsArg { return fieldsArg{P: p, C: c} },
+}
+
+type fieldsArg struct {
+	P page
+	C refContent
+}

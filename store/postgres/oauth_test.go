@@ -1,0 +1,105 @@
+package postgres_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/obhub/obhub"
+	"github.com/obhub/obhub/oauth"
+	"github.com/obhub/obhub/oauth/oauthtest"
+	"github.com/obhub/obhub/store/postgres"
+	"github.com/obhub/obhub/store/postgres/pgtest"
+)
+
+func TestOAuthStoreConformance(t *testing.T) {
+	oauthtest.Run(t, func(t *testing.T) oauth.Store { return pgtest.Open(t).OAuth() })
+}
+
+// Two nodes (two pools on one database) race to redeem one code and to
+// use one assertion jti: exactly one wins each.
+func TestOAuthSingleUseAcrossNodes(t *testing.T) {
+	ctx := context.Background()
+	dsn := pgtest.DSN(t)
+	schema := pgtest.Schema(t, dsn)
+	n1, n2 := pgtest.OpenSchema(t, dsn, schema).OAuth(), pgtest.OpenSchema(t, dsn, schema).OAuth()
+	rec := oauth.Record{RequestID: "g", ClientID: "c", ExpiresAt: time.Now().Add(time.Minute), Data: []byte("{}")}
+	if err := n1.CreateCode(ctx, "code", rec); err != nil {
+		t.Fatal(err)
+	}
+	errs := make(chan error, 20)
+	for i := range 20 {
+		s := n1
+		if i%2 == 1 {
+			s = n2
+		}
+		go func() { errs <- s.RedeemCode(ctx, "code") }()
+	}
+	wins := 0
+	for range 20 {
+		switch err := <-errs; {
+		case err == nil:
+			wins++
+		case obhub.ErrorCode(err) != obhub.ECONFLICT:
+			t.Errorf("redeem: %v, want ECONFLICT", err)
+		}
+	}
+	if wins != 1 {
+		t.Errorf("%d redemptions across two nodes succeeded, want 1", wins)
+	}
+	if err := n1.UseAssertion(ctx, "c", "j", time.Now().Add(time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	if err := n2.UseAssertion(ctx, "c", "j", time.Now().Add(time.Minute)); obhub.ErrorCode(err) != obhub.ECONFLICT {
+		t.Errorf("assertion replayed on node 2: %v, want ECONFLICT", err)
+	}
+}
+
+// A database that does not answer is EUNAVAILABLE (the token endpoint
+// answers 503), and Close is idempotent.
+func TestOAuthStoreUnavailable(t *testing.T) {
+	ctx := context.Background()
+	db := postgres.New("postgres://postgres@127.0.0.1:1/none?sslmode=disable&connect_timeout=1")
+	if err := db.Open(ctx); obhub.ErrorCode(err) != obhub.EUNAVAILABLE {
+		t.Errorf("Open of an unreachable server: %v, want EUNAVAILABLE", err)
+	}
+	if _, err := db.OAuth().GetCode(ctx, "x"); obhub.ErrorCode(err) != obhub.EUNAVAILABLE {
+		t.Errorf("GetCode: %v, want EUNAVAILABLE", err)
+	}
+	db.Close()
+	db.Close()
+
+	live := pgtest.Open(t)
+	live.Close()
+	if err := live.OAuth().RedeemCode(ctx, "x"); obhub.ErrorCode(err) != obhub.EUNAVAILABLE {
+		t.Errorf("RedeemCode on a closed DB: %v, want EUNAVAILABLE", err)
+	}
+}
+
+// Nodes starting together migrate once.
+func TestMigrateConcurrently(t *testing.T) {
+	ctx := context.Background()
+	dsn := pgtest.DSN(t)
+	schema := pgtest.Schema(t, dsn)
+	errs := make(chan error, 4)
+	dbs := make([]*postgres.DB, 4)
+	for i := range dbs {
+		dbs[i] = postgres.New(dsn, postgres.WithSchema(schema))
+		t.Cleanup(func() { dbs[i].Close() })
+		go func() { errs <- dbs[i].Open(ctx) }()
+	}
+	for range dbs {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	v, err := dbs[0].SchemaVersion(ctx)
+	if err != nil || v != 1 {
+		t.Fatalf("schema version = %d, %v; want 1", v, err)
+	}
+	// Reopening finds nothing to do.
+	again := pgtest.OpenSchema(t, dsn, schema)
+	if v, _ := again.SchemaVersion(ctx); v != 1 {
+		t.Fatalf("schema version after reopen = %d", v)
+	}
+}
