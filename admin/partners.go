@@ -122,6 +122,20 @@ type appBody struct {
 	// tokens with DPoP (RFC 9449). See partners.App.
 	FAPI      bool `json:"fapi,omitempty"`
 	DPoPBound bool `json:"dpop_bound_access_tokens,omitempty"`
+	// Certificate registration and binding (RFC 8705): see partners.MTLS.
+	TLSClientAuthSubjectDN string `json:"tls_client_auth_subject_dn,omitempty"`
+	TLSClientAuthSANDNS    string `json:"tls_client_auth_san_dns,omitempty"`
+	TLSBound               bool   `json:"tls_client_certificate_bound_access_tokens,omitempty"`
+}
+
+// mtls returns the body's RFC 8705 registration.
+func (b *appBody) mtls() partners.MTLS {
+	return partners.MTLS{TLSClientAuthSubjectDN: b.TLSClientAuthSubjectDN, TLSClientAuthSANDNS: b.TLSClientAuthSANDNS, TLSBound: b.TLSBound}
+}
+
+// setMTLS copies an app's RFC 8705 registration into the body.
+func (b *appBody) setMTLS(m partners.MTLS) {
+	b.TLSClientAuthSubjectDN, b.TLSClientAuthSANDNS, b.TLSBound = m.TLSClientAuthSubjectDN, m.TLSClientAuthSANDNS, m.TLSBound
 }
 
 var appReadOnly = []string{"client_id", "client_secret", "secret_hash", "partner", "has_secret", "createdAt", "updatedAt"}
@@ -186,7 +200,7 @@ func (h *Handler) createApp(w http.ResponseWriter, r *http.Request) error {
 	a := partners.App{
 		Partner: partner, Name: body.Name, Environment: body.Environment, GrantTypes: body.GrantTypes,
 		RedirectURIs: body.RedirectURIs, Scopes: body.Scopes, TokenEndpointAuthMethod: body.TokenEndpointAuthMethod, JWKS: body.JWKS,
-		IPRules: body.IPRules, FAPI: body.FAPI, DPoPBound: body.DPoPBound,
+		IPRules: body.IPRules, FAPI: body.FAPI, DPoPBound: body.DPoPBound, MTLS: body.mtls(),
 	}
 	if err := ps.merge(a.Validate()); err != nil {
 		return err
@@ -212,6 +226,7 @@ func (h *Handler) updateApp(w http.ResponseWriter, r *http.Request) error {
 			Scopes: a.Scopes, TokenEndpointAuthMethod: a.TokenEndpointAuthMethod, JWKS: a.JWKS,
 			IPRules: a.IPRules, FAPI: a.FAPI, DPoPBound: a.DPoPBound,
 		}
+		cur.setMTLS(a.MTLS)
 		doc, err := updateDoc(r, raw, cur)
 		if err != nil {
 			return err
@@ -231,10 +246,11 @@ func (h *Handler) updateApp(w http.ResponseWriter, r *http.Request) error {
 		a.TokenEndpointAuthMethod, a.JWKS = body.TokenEndpointAuthMethod, body.JWKS
 		a.IPRules = body.IPRules
 		a.FAPI, a.DPoPBound = body.FAPI, body.DPoPBound
+		a.MTLS = body.mtls()
 		check := partners.App{
 			Partner: a.Partner, Name: a.Name, Environment: a.Environment, GrantTypes: a.GrantTypes, RedirectURIs: a.RedirectURIs,
 			Scopes: a.Scopes, TokenEndpointAuthMethod: a.TokenEndpointAuthMethod, JWKS: a.JWKS,
-			IPRules: a.IPRules, FAPI: a.FAPI, DPoPBound: a.DPoPBound,
+			IPRules: a.IPRules, FAPI: a.FAPI, DPoPBound: a.DPoPBound, MTLS: a.MTLS,
 		}
 		if err := ps.merge(check.Validate()); err != nil {
 			return err

@@ -4,15 +4,19 @@ import (
 	"crypto/sha256"
 	"fmt"
 	"hash"
+
+	"github.com/emmansun/gmsm/sm3"
 )
 
 // DefaultHash is the chain's hash function unless configured otherwise.
 const DefaultHash = "sha256"
 
-// hashes are the chain hash functions by name. SM3 (GB/T 32905) fits here
-// once a vetted implementation is a dependency: add it under "sm3".
+// hashes are the chain hash functions by name: SHA-256, and SM3
+// (GB/T 32905) from github.com/emmansun/gmsm. A ledger records the one
+// it is chained with (HashRecorder).
 var hashes = map[string]HashFunc{
 	"sha256": sha256.New,
+	"sm3":    sm3.New,
 }
 
 // LookupHash returns the hash function called name.

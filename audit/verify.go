@@ -41,6 +41,13 @@ var errStop = errors.New("stop")
 // checkpoint must match the chain at its Seq (else rebuilt) and lie
 // within it (else truncated). It reports the first bad record.
 func Verify(ctx context.Context, s Store, opt VerifyOptions) (Result, error) {
+	if opt.Hash == "" {
+		name, err := RecordedHash(ctx, s) // hashrecord.go
+		if err != nil {
+			return Result{}, fmt.Errorf("audit verify: %w", err)
+		}
+		opt.Hash = name
+	}
 	hf, err := LookupHash(opt.Hash)
 	if err != nil {
 		return Result{}, err

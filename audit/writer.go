@@ -55,6 +55,12 @@ type WriterConfig struct {
 	CheckpointInterval time.Duration
 	Clock              obhub.Clock
 	Logger             *slog.Logger
+	// Spool, when set, keeps the records the store would not take (the
+	// shared database down) in a durable local file, drained in order
+	// once the store answers again (spool.go). Nil: such records fail.
+	Spool *Spool
+	// DrainEvery is how often a non-empty spool is drained; 500 ms.
+	DrainEvery time.Duration
 }
 
 // Stats counts what a Writer did.
@@ -64,6 +70,13 @@ type Stats struct {
 	Failed      int64 // records the store would not take after every retry
 	Checkpoints int64
 	Batches     int64
+	Spooled     int64 // records put in the spool because the store failed
+	Drained     int64 // spooled records appended to the store later
+	Queued      int64 // records waiting in the queue now
+	Pending     int64 // records waiting in the spool now
+	// Lag is how long the oldest record not yet in the store has waited
+	// (the oldest spooled record); 0 when none waits.
+	Lag time.Duration
 }
 
 // Writer chains records and appends them to a Store in groups: one
@@ -84,6 +97,7 @@ type Writer struct {
 	done   chan struct{}
 
 	written, dropped, failed, checkpoints, batches atomic.Int64
+	spooled, drained                               atomic.Int64
 	closeOnce                                      sync.Once
 	closeErr                                       error
 }
@@ -121,6 +135,9 @@ func NewWriter(store Store, cfg WriterConfig) (*Writer, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
+	if cfg.DrainEvery <= 0 {
+		cfg.DrainEvery = 500 * time.Millisecond
+	}
 	return &Writer{store: store, cfg: cfg, log: cfg.Logger, hash: hf, queue: make(chan item, cfg.Queue), done: make(chan struct{})}, nil
 }
 
@@ -132,6 +149,28 @@ func (w *Writer) Start(ctx context.Context) error {
 	head, err := w.store.Head(ctx)
 	if err != nil {
 		return fmt.Errorf("audit writer: %w", err)
+	}
+	if err := agreeHash(ctx, w.store, w.cfg.Hash, head); err != nil { // hashrecord.go
+		return err
+	}
+	if sp := w.cfg.Spool; sp != nil {
+		if err := sp.Open(); err != nil {
+			return err
+		}
+		if n, _ := sp.Pending(); n > 0 {
+			// Records spooled before a restart: drain them now, or go on
+			// from the spool's tail and drain them later.
+			d, derr := sp.Drain(ctx, w.store, w.cfg.MaxBatch)
+			w.drained.Add(d)
+			if derr != nil {
+				w.log.Warn("audit: spooled records not drained yet", "records", n-d, "err", derr)
+				if t := sp.Tail(); t.Seq > head.Seq {
+					head = t
+				}
+			} else if head, err = w.store.Head(ctx); err != nil {
+				return fmt.Errorf("audit writer: %w", err)
+			}
+		}
 	}
 	go w.run(head)
 	return nil
@@ -185,8 +224,17 @@ func maskRecord(r *Record) {
 
 // Stats returns the writer's counters.
 func (w *Writer) Stats() Stats {
-	return Stats{Written: w.written.Load(), Dropped: w.dropped.Load(), Failed: w.failed.Load(),
-		Checkpoints: w.checkpoints.Load(), Batches: w.batches.Load()}
+	st := Stats{Written: w.written.Load(), Dropped: w.dropped.Load(), Failed: w.failed.Load(),
+		Checkpoints: w.checkpoints.Load(), Batches: w.batches.Load(), Spooled: w.spooled.Load(),
+		Drained: w.drained.Load(), Queued: int64(len(w.queue))}
+	if sp := w.cfg.Spool; sp != nil {
+		var oldest time.Time
+		st.Pending, oldest = sp.Pending()
+		if st.Pending > 0 {
+			st.Lag = max(0, w.cfg.Clock.Now().Sub(oldest))
+		}
+	}
+	return st
 }
 
 // Close stops taking records, writes every queued one and a final
@@ -205,6 +253,14 @@ func (w *Writer) Close() error {
 		if n := w.failed.Load(); n > 0 {
 			w.closeErr = fmt.Errorf("audit writer: %d records could not be stored", n)
 		}
+		if sp := w.cfg.Spool; sp != nil {
+			if n, _ := sp.Pending(); n > 0 {
+				w.log.Warn("audit: records left in the spool, drained at the next start", "records", n)
+			}
+			if err := sp.Close(); err != nil && w.closeErr == nil {
+				w.closeErr = err
+			}
+		}
 	})
 	return w.closeErr
 }
@@ -220,6 +276,12 @@ func (w *Writer) run(head Head) {
 	}
 	ticker := time.NewTicker(w.cfg.CheckpointInterval)
 	defer ticker.Stop()
+	var drainC <-chan time.Time
+	if w.cfg.Spool != nil {
+		dt := time.NewTicker(w.cfg.DrainEvery)
+		defer dt.Stop()
+		drainC = dt.C
+	}
 	batch := make([]item, 0, w.cfg.MaxBatch)
 	recs := make([]Record, 0, w.cfg.MaxBatch)
 	for {
@@ -228,13 +290,21 @@ func (w *Writer) run(head Head) {
 		select {
 		case it, ok = <-w.queue:
 		case <-ticker.C:
-			if head.Seq > lastCP {
+			if head.Seq > lastCP && w.drain(ctx) {
+				lastCP = w.checkpoint(ctx, head, lastCP)
+			}
+			continue
+		case <-drainC:
+			if w.spoolPending() && w.drain(ctx) && head.Seq > lastCP {
 				lastCP = w.checkpoint(ctx, head, lastCP)
 			}
 			continue
 		}
 		if !ok {
-			if head.Seq > lastCP {
+			dctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+			drained := w.drain(dctx)
+			cancel()
+			if head.Seq > lastCP && drained {
 				w.checkpoint(ctx, head, lastCP)
 			}
 			return
@@ -253,7 +323,7 @@ func (w *Writer) run(head Head) {
 			}
 		}
 		head = w.commit(ctx, c, head, batch, recs[:0])
-		if head.Seq-lastCP >= w.cfg.CheckpointEvery {
+		if head.Seq-lastCP >= w.cfg.CheckpointEvery && !w.spoolPending() {
 			lastCP = w.checkpoint(ctx, head, lastCP)
 		}
 	}
@@ -262,8 +332,16 @@ func (w *Writer) run(head Head) {
 // commit seals and appends one batch, retrying a failed append, and
 // releases its waiters. It returns the new head.
 func (w *Writer) commit(ctx context.Context, c *chain, head Head, batch []item, recs []Record) Head {
+	if w.spoolPending() {
+		// Records already wait in the spool: these go after them.
+		return w.spool(c, head, batch, recs, nil)
+	}
+	attempts := commitAttempts
+	if w.cfg.Spool != nil {
+		attempts = 2 // then the spool, rather than keep callers waiting
+	}
 	var err error
-	for attempt := range commitAttempts {
+	for attempt := range attempts {
 		if attempt > 0 {
 			time.Sleep(time.Duration(attempt*attempt) * 20 * time.Millisecond)
 		}
@@ -298,6 +376,9 @@ func (w *Writer) commit(ctx context.Context, c *chain, head Head, batch []item, 
 			head = h
 		}
 	}
+	if w.cfg.Spool != nil {
+		return w.spool(c, head, batch, recs, err)
+	}
 	w.failed.Add(int64(len(batch)))
 	w.log.Error("audit: records could not be stored", "records", len(batch), "first_request_id", batch[0].rec.RequestID, "err", err)
 	for i := range batch {
@@ -324,4 +405,64 @@ func (w *Writer) checkpoint(ctx context.Context, head Head, last int64) int64 {
 	// Logged too, so that a copy lives outside the store (log shipping).
 	w.log.Info("audit checkpoint", "seq", cp.Seq, "hash", fmt.Sprintf("%x", cp.Hash), "key_id", cp.KeyID, "signature", fmt.Sprintf("%x", cp.Signature))
 	return head.Seq
+}
+
+// spoolPending reports whether records wait in the spool.
+func (w *Writer) spoolPending() bool {
+	if w.cfg.Spool == nil {
+		return false
+	}
+	n, _ := w.cfg.Spool.Pending()
+	return n > 0
+}
+
+// spool seals batch on head and puts it in the spool, releasing its
+// waiters once the spool file is synced. It returns the new head.
+func (w *Writer) spool(c *chain, head Head, batch []item, recs []Record, cause error) Head {
+	recs = recs[:0]
+	prev, seq := head.Hash, head.Seq
+	for i := range batch {
+		r := batch[i].rec
+		seq++
+		c.seal(&r, seq, prev)
+		prev = r.Hash
+		recs = append(recs, r)
+	}
+	err := w.cfg.Spool.Put(recs)
+	if err == nil {
+		if w.spooled.Add(int64(len(recs))) == int64(len(recs)) || cause != nil {
+			w.log.Warn("audit: store not answering; records spooled locally", "records", len(recs), "first_seq", recs[0].Seq, "err", cause)
+		}
+		for i := range batch {
+			if batch[i].done != nil {
+				batch[i].done <- nil
+			}
+		}
+		return Head{Seq: seq, Hash: prev}
+	}
+	w.failed.Add(int64(len(batch)))
+	w.log.Error("audit: records could not be stored nor spooled", "records", len(batch), "first_request_id", batch[0].rec.RequestID, "err", err)
+	for i := range batch {
+		if batch[i].done != nil {
+			batch[i].done <- fmt.Errorf("audit: spool records: %w", err)
+		}
+	}
+	return head
+}
+
+// drain appends the spooled records to the store; it reports whether the
+// spool is empty afterwards (true without a spool).
+func (w *Writer) drain(ctx context.Context) bool {
+	if !w.spoolPending() {
+		return true
+	}
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	n, err := w.cfg.Spool.Drain(ctx, w.store, w.cfg.MaxBatch)
+	w.drained.Add(n)
+	if err != nil {
+		return false
+	}
+	w.log.Info("audit: spooled records drained to the store", "records", n)
+	return true
 }

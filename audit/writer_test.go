@@ -22,11 +22,21 @@ type memStore struct {
 	cps   []audit.Checkpoint
 	hold  chan struct{} // when set, Append waits for it to close
 	fails int           // Append fails this many more times
+	down  bool          // Head and Append fail (the database is down)
+}
+
+func (m *memStore) setDown(down bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.down = down
 }
 
 func (m *memStore) Head(context.Context) (audit.Head, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	if m.down {
+		return audit.Head{}, errors.New("connection refused")
+	}
 	if len(m.recs) == 0 {
 		return audit.Head{}, nil
 	}
@@ -43,6 +53,9 @@ func (m *memStore) Append(_ context.Context, recs []audit.Record) error {
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	if m.down {
+		return errors.New("connection refused")
+	}
 	if m.fails > 0 {
 		m.fails--
 		return errors.New("disk full")

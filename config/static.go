@@ -28,14 +28,21 @@ type Static struct {
 	Etcd            string        `yaml:"etcd"`
 	DB              string        `yaml:"db"`
 	Redis           string        `yaml:"redis"`
+	OTLPEndpoint    string        `yaml:"otlpEndpoint"` // OpenTelemetry traces; "" is off (docs/cluster.md)
 	UpstreamTimeout time.Duration `yaml:"upstreamTimeout"`
 	MaxBody         ByteSize      `yaml:"maxBody"`
 	LogLevel        string        `yaml:"logLevel"`
 	LogFormat       string        `yaml:"logFormat"`
 	AuditMode       string        `yaml:"auditMode"` // strict or async (docs/audit.md)
+	AuditHash       string        `yaml:"auditHash"` // sha256 or sm3: the audit chain's hash (docs/audit.md)
 	// TrustedProxies lists the CIDR prefixes of proxies whose
 	// X-Forwarded-For/X-Real-IP headers are believed (proxies.go).
 	TrustedProxies string `yaml:"trustedProxies"`
+	// TLS on the public listener and mTLS (docs/oauth.md, tls.go).
+	TLSCert          string `yaml:"tlsCert"`
+	TLSKey           string `yaml:"tlsKey"`
+	TLSClientCA      string `yaml:"tlsClientCA"`
+	ClientCertHeader string `yaml:"clientCertHeader"`
 	// AdminToken comes from OBHUB_ADMIN_TOKEN only (never a flag, so it
 	// does not show in the process list, and never the file).
 	AdminToken string `yaml:"-"`
@@ -55,6 +62,7 @@ func DefaultStatic() Static {
 		LogLevel:        "info",
 		LogFormat:       "text",
 		AuditMode:       "strict",
+		AuditHash:       "sha256",
 	}
 }
 
@@ -74,12 +82,15 @@ func ParseServe(args []string, getenv func(string) string, stderr io.Writer) (St
 	fs.StringVar(&s.Etcd, "etcd", "", "etcd endpoints, comma separated (env OBHUB_ETCD)")
 	fs.StringVar(&s.DB, "db", "", "postgres:// URL for OAuth state, consents and audit (env OBHUB_DB)")
 	fs.StringVar(&s.Redis, "redis", "", "redis:// URL for shared limit counters (env OBHUB_REDIS)")
+	fs.StringVar(&s.OTLPEndpoint, "otlp-endpoint", "", "OTLP/HTTP traces endpoint, e.g. http://collector:4318; tracing is off without it (env OBHUB_OTLP_ENDPOINT)")
 	fs.DurationVar(&s.UpstreamTimeout, "upstream-timeout", s.UpstreamTimeout, "default upstream response timeout (env OBHUB_UPSTREAM_TIMEOUT)")
 	fs.Var(&s.MaxBody, "max-body", "default largest request body, e.g. 1MiB (env OBHUB_MAX_BODY)")
 	fs.StringVar(&s.LogLevel, "log-level", s.LogLevel, "debug, info, warn or error (env OBHUB_LOG_LEVEL)")
 	fs.StringVar(&s.LogFormat, "log-format", s.LogFormat, "text or json (env OBHUB_LOG_FORMAT)")
 	fs.StringVar(&s.AuditMode, "audit-mode", s.AuditMode, "strict (a response waits for its audit record to be durable) or async (env OBHUB_AUDIT_MODE)")
+	fs.StringVar(&s.AuditHash, "audit-hash", s.AuditHash, "sha256 or sm3: the audit chain's hash function, fixed when the ledger is created (env OBHUB_AUDIT_HASH)")
 	fs.StringVar(&s.TrustedProxies, "trusted-proxies", "", "comma-separated CIDRs of proxies whose X-Forwarded-For is trusted (env OBHUB_TRUSTED_PROXIES)")
+	s.tlsFlags(fs) // tls.go
 	if err := fs.Parse(args); err != nil {
 		return s, err
 	}
@@ -105,6 +116,9 @@ func ParseServe(args []string, getenv func(string) string, stderr io.Writer) (St
 		{"upstream-timeout", "OBHUB_UPSTREAM_TIMEOUT"}, {"max-body", "OBHUB_MAX_BODY"},
 		{"log-level", "OBHUB_LOG_LEVEL"}, {"log-format", "OBHUB_LOG_FORMAT"},
 		{"audit-mode", "OBHUB_AUDIT_MODE"}, {"trusted-proxies", "OBHUB_TRUSTED_PROXIES"},
+		{"audit-hash", "OBHUB_AUDIT_HASH"}, {"otlp-endpoint", "OBHUB_OTLP_ENDPOINT"},
+		{"tls-cert", "OBHUB_TLS_CERT"}, {"tls-key", "OBHUB_TLS_KEY"}, {"tls-client-ca", "OBHUB_TLS_CLIENT_CA"},
+		{"client-cert-header", "OBHUB_CLIENT_CERT_HEADER"},
 	}
 	for _, e := range envs {
 		v := getenv(e.env)
@@ -149,10 +163,16 @@ func mergeFile(s *Static, f Static, set map[string]bool) {
 	str("etcd", &s.Etcd, f.Etcd)
 	str("db", &s.DB, f.DB)
 	str("redis", &s.Redis, f.Redis)
+	str("otlp-endpoint", &s.OTLPEndpoint, f.OTLPEndpoint)
 	str("log-level", &s.LogLevel, f.LogLevel)
 	str("log-format", &s.LogFormat, f.LogFormat)
 	str("audit-mode", &s.AuditMode, f.AuditMode)
+	str("audit-hash", &s.AuditHash, f.AuditHash)
 	str("trusted-proxies", &s.TrustedProxies, f.TrustedProxies)
+	str("tls-cert", &s.TLSCert, f.TLSCert)
+	str("tls-key", &s.TLSKey, f.TLSKey)
+	str("tls-client-ca", &s.TLSClientCA, f.TLSClientCA)
+	str("client-cert-header", &s.ClientCertHeader, f.ClientCertHeader)
 	if f.UpstreamTimeout != 0 && !set["upstream-timeout"] {
 		s.UpstreamTimeout = f.UpstreamTimeout
 	}
@@ -183,6 +203,7 @@ func (s *Static) Validate() error {
 			errs = append(errs, fmt.Errorf("--issuer %q: want an http(s) URL without query or fragment", s.Issuer))
 		}
 	}
+	errs = append(errs, s.validateTLS()...) // tls.go
 	if s.UpstreamTimeout <= 0 {
 		errs = append(errs, errors.New("--upstream-timeout must be positive"))
 	}
@@ -211,6 +232,11 @@ func (s *Static) Validate() error {
 	case "strict", "async":
 	default:
 		errs = append(errs, fmt.Errorf("--audit-mode %q: want strict or async", s.AuditMode))
+	}
+	switch s.AuditHash {
+	case "", "sha256", "sm3":
+	default:
+		errs = append(errs, fmt.Errorf("--audit-hash %q: want sha256 or sm3", s.AuditHash))
 	}
 	return errors.Join(errs...)
 }

@@ -181,6 +181,8 @@ type AppView struct {
 	// FAPI and DPoPBound: see partners.App.
 	FAPI      bool `json:"fapi,omitempty"`
 	DPoPBound bool `json:"dpop_bound_access_tokens,omitempty"`
+	// MTLS: see partners.MTLS.
+	partners.MTLS
 	// HasSecret tells whether a client secret is set: an app switched to a
 	// secret-based method gets one only when its secret is rotated.
 	HasSecret bool      `json:"has_secret"`
@@ -193,7 +195,7 @@ func viewApp(a *partners.App) AppView {
 		ClientID: a.ClientID, Partner: a.Partner, Name: a.Name, Environment: a.Environment,
 		GrantTypes: slices.Clone(a.GrantTypes), RedirectURIs: slices.Clone(a.RedirectURIs), Scopes: slices.Clone(a.Scopes),
 		TokenEndpointAuthMethod: a.TokenEndpointAuthMethod, JWKS: maps.Clone(a.JWKS), IPRules: a.IPRules,
-		FAPI: a.FAPI, DPoPBound: a.DPoPBound,
+		FAPI: a.FAPI, DPoPBound: a.DPoPBound, MTLS: a.MTLS,
 		HasSecret: a.SecretHash != "", CreatedAt: a.CreatedAt, UpdatedAt: a.UpdatedAt,
 	}
 }
@@ -357,6 +359,7 @@ func (s *Store) UpdateApp(ctx context.Context, clientID string, update func(*App
 		next.TokenEndpointAuthMethod, next.JWKS = in.TokenEndpointAuthMethod, in.JWKS
 		next.IPRules = in.IPRules
 		next.FAPI, next.DPoPBound = in.FAPI, in.DPoPBound
+		next.MTLS = in.MTLS
 		if next.IPRules.Empty() {
 			next.IPRules = nil
 		}

@@ -109,6 +109,12 @@ type Config struct {
 	// TrustedProxies are the peers whose X-Forwarded-For and X-Real-IP
 	// headers name the client (clientip.go); empty means none.
 	TrustedProxies []netip.Prefix
+	// ClientCertHeader is the header in which a trusted proxy passes the
+	// client's TLS certificate (mtls.go); "" means none.
+	ClientCertHeader string
+	// Tracer starts a span per request and sets the upstream's W3C trace
+	// context (trace.go); nil means no tracing.
+	Tracer Tracer
 }
 
 // Outcome is what happened to one request: the stuff of its audit
@@ -254,6 +260,7 @@ type request struct {
 	start time.Time
 	out   Outcome
 	pol   requestPolicies
+	span  Span // nil unless Config.Tracer (trace.go)
 }
 
 func (rq *request) decide(decision, reason string) {
@@ -329,6 +336,9 @@ func (g *Gateway) serve(c *fiber.Ctx) error {
 			d = invalidToken(reason, detailInvalidToken)
 		} else {
 			d = g.dpop.check(&c.Request().Header, rq.out.Method, string(c.Request().URI().PathOriginal()), tok, raw, dpopScheme)
+			if d == nil {
+				d = g.checkCertBinding(c, tok) // mtls.go
+			}
 		}
 	}
 	if d != nil {
@@ -373,6 +383,7 @@ func (g *Gateway) begin(c *fiber.Ctx) *request {
 		Path:      strings.ToValidUTF8(string(c.Context().URI().PathOriginal()), "\uFFFD"),
 		Query:     string(c.Context().URI().QueryString()),
 	}
+	g.startSpan(rq, h)
 	return rq
 }
 
@@ -408,6 +419,7 @@ func (g *Gateway) finish(c *fiber.Ctx, rq *request) {
 	if g.cfg.OnDone != nil {
 		g.report(&rq.out)
 	}
+	rq.endSpan()
 }
 
 // report hands an outcome to Config.OnDone; a panic there is logged, not
@@ -435,6 +447,7 @@ func (g *Gateway) local(c *fiber.Ctx, rq *request, path string) bool {
 	for i := range g.mounts {
 		m := &g.mounts[i]
 		if path == m.prefix || (strings.HasPrefix(path, m.prefix) && path[len(m.prefix)] == '/') {
+			g.passClientCert(c) // mTLS client authentication (mtls.go)
 			g.delegate(c, rq, m)
 			return true
 		}
@@ -579,6 +592,9 @@ func (g *Gateway) proxy(c *fiber.Ctx, rq *request, t target, m *catalog.Match, a
 	u.SetQueryStringBytes(in.URI().QueryString())
 	out.Header.SetHost(up.host)
 	out.Header.Set(headerForwardedFor, g.clientIP(c).String())
+	if g.cfg.ClientCertHeader != "" { // a client certificate is the hub's business (mtls.go)
+		out.Header.Del(g.cfg.ClientCertHeader)
+	}
 	out.Header.Set(headerForwardedProt, forwardedProto(c))
 	if host := in.Header.Host(); len(host) > 0 {
 		out.Header.SetBytesV(headerForwardedHost, host)
@@ -586,6 +602,7 @@ func (g *Gateway) proxy(c *fiber.Ctx, rq *request, t target, m *catalog.Match, a
 	out.Header.Set(headerClientID, app.ClientID)
 	out.Header.Set(headerPartnerID, app.Partner)
 	out.Header.Set(headerRequestID, rq.out.RequestID)
+	rq.traceUpstream(&out.Header)
 	var body *limitedBody
 	switch s := in.BodyStream(); {
 	case cl == 0 || cl == -2: // no body

@@ -61,6 +61,7 @@ type token struct {
 	kid      string
 	key      crypto.PublicKey // the key that verified the signature
 	jkt      string           // cnf.jkt: the DPoP key the token is bound to, or ""
+	x5t      string           // cnf.x5t#S256: the client certificate it is bound to, or "" (mtls.go)
 }
 
 // hasScope reports whether the token grants scope s.
@@ -84,6 +85,7 @@ type accessClaims struct {
 	// Cnf binds a DPoP-bound token to a key (RFC 9449 section 6).
 	Cnf *struct {
 		JKT string `json:"jkt"`
+		X5T string `json:"x5t#S256"`
 	} `json:"cnf,omitempty"`
 }
 
@@ -199,14 +201,15 @@ func (v *verifier) parse(raw string) (*token, string) {
 	case env != partners.Sandbox && env != partners.Production:
 		return nil, "token_bad_environment"
 	}
-	jkt := ""
+	jkt, x5t := "", ""
 	if claims.Cnf != nil {
-		if jkt = claims.Cnf.JKT; jkt == "" {
+		if jkt, x5t = claims.Cnf.JKT, claims.Cnf.X5T; jkt == "" && x5t == "" {
 			return nil, "token_bad_cnf" // a binding the gateway cannot check
 		}
 	}
 	return &token{
 		jkt:      jkt,
+		x5t:      x5t,
 		clientID: claims.ClientID,
 		partner:  claims.Partner,
 		env:      env,

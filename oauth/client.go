@@ -3,6 +3,7 @@ package oauth
 import (
 	"context"
 	"crypto/rand"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"net/http"
@@ -100,6 +101,7 @@ type clientAuth struct {
 	clock      obhub.Clock
 	issuer     string
 	tokenURL   string
+	clientCAs  *x509.CertPool // for tls_client_auth (mtls.go); nil refuses it
 }
 
 func (a *clientAuth) authenticate(ctx context.Context, r *http.Request, form url.Values) (fosite.Client, error) {
@@ -118,6 +120,27 @@ func (a *clientAuth) authenticate(ctx context.Context, r *http.Request, form url
 			return nil, fosite.ErrInvalidClient.WithHint("The client's partner has not been approved.")
 		}
 		return c, nil
+	}
+	if id := form.Get("client_id"); !basic && !post && id != "" {
+		// Mutual TLS (mtls.go): the client id names the app, the
+		// certificate authenticates it.
+		fc, err := a.store.GetClient(ctx, id)
+		if err != nil {
+			var le *lookupError
+			if errors.As(err, &le) && obhub.ErrorCode(le.err) == obhub.EUNAVAILABLE {
+				return nil, fosite.ErrTemporarilyUnavailable.WithWrap(le.err).WithDebug(le.err.Error())
+			}
+			return nil, fosite.ErrServerError.WithWrap(err).WithDebug(err.Error())
+		}
+		if c, ok := fc.(*client); ok && !c.placeholder && isTLSAuth(c.app) {
+			if _, err := a.authenticateTLS(r, c); err != nil {
+				return nil, err
+			}
+			if c.partner.Status != partners.PartnerApproved {
+				return nil, fosite.ErrInvalidClient.WithHint("The client's partner has not been approved.")
+			}
+			return c, nil
+		}
 	}
 	var method string
 	switch {

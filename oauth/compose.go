@@ -18,7 +18,8 @@ import (
 // What this slice supports; the metadata document lists exactly these.
 var (
 	supportedGrantTypes  = []string{partners.GrantClientCredentials, partners.GrantAuthorizationCode, partners.GrantRefreshToken}
-	supportedAuthMethods = []string{partners.AuthSecretBasic, partners.AuthSecretPost, partners.AuthPrivateKeyJWT}
+	supportedAuthMethods = []string{partners.AuthSecretBasic, partners.AuthSecretPost, partners.AuthPrivateKeyJWT,
+		partners.AuthTLSClient, partners.AuthSelfSignedTLS}
 )
 
 // compose is the one place that configures fosite: its Config, the token
@@ -99,7 +100,7 @@ func (s *Server) compose(clients Clients) (*fosite.Fosite, error) {
 	// can only be set once the provider exists.
 	s.clientAuth = &clientAuth{
 		provider: provider, store: store, assertions: s.store, clock: s.clock,
-		issuer: s.issuer, tokenURL: s.endpoint(PathToken),
+		issuer: s.issuer, tokenURL: s.endpoint(PathToken), clientCAs: s.clientCAs,
 	}
 	s.fositeStore = store
 	cfg.ClientAuthenticationStrategy = s.clientAuth.authenticate

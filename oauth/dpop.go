@@ -89,8 +89,15 @@ func bindSession(ctx context.Context, sess *oauth2.JWTSession) {
 		sess.JWTClaims.Extra = map[string]any{}
 	}
 	delete(sess.JWTClaims.Extra, "cnf")
+	cnf := map[string]any{}
 	if jkt, _ := ctx.Value(jktKey{}).(string); jkt != "" {
-		sess.JWTClaims.Extra["cnf"] = map[string]any{"jkt": jkt}
+		cnf["jkt"] = jkt
+	}
+	if x5t, _ := ctx.Value(x5tKey{}).(string); x5t != "" { // mtls.go
+		cnf["x5t#S256"] = x5t
+	}
+	if len(cnf) > 0 {
+		sess.JWTClaims.Extra["cnf"] = cnf
 	}
 }
 

@@ -1,6 +1,7 @@
 package oauth
 
 import (
+	"bytes"
 	"context"
 	"crypto"
 	"crypto/ecdsa"
@@ -18,6 +19,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
+	"time"
 
 	jose "github.com/go-jose/go-jose/v3"
 	"github.com/ory/fosite/token/jwt"
@@ -34,18 +37,28 @@ const algES256 = "ES256"
 // Keys is the authorization server's signing key set: every key it
 // publishes in the JWKS, one of which is active and signs new tokens.
 //
-// A Keys value is immutable and safe for concurrent use. Private key
-// material never leaves it: it is not returned by any method, and
-// printing or logging a Keys (fmt, slog) shows only the key ids.
+// A Keys value is safe for concurrent use. Private key material never
+// leaves it: it is not returned by any method, and printing or logging a
+// Keys (fmt, slog) shows only the key ids.
 //
-// Today the set holds exactly one key. Rotation fits the same shape
-// later: a new key is published first (listed by JWKS and PublicKey, not
-// yet active), then made active, and the old one stays published until
-// the tokens it signed have expired.
+// The key file may hold several keys, each with an optional activation
+// and retirement time (see RotateKeys). Which keys are published and
+// which one signs is decided at each call from the clock, so a key made
+// by a rotation starts signing at its activation time and an old key
+// leaves the JWKS at its retirement time without a restart. Reload picks
+// up a key file changed on disk (obhub keys rotate).
 type Keys struct {
-	keys   []*signingKey // every published key, active included
-	active *signingKey
-	jwks   []byte // the public JWK Set document, built once
+	dir   string
+	now   func() time.Time
+	state *atomic.Pointer[keyState] // a pointer, so that Keys values print without copying a lock
+}
+
+type atomicKeyState = atomic.Pointer[keyState]
+
+// keyState is one parsed key file.
+type keyState struct {
+	raw  []byte
+	keys []*signingKey // in file order
 }
 
 // signingKey is one private key with its public JWK.
@@ -53,6 +66,9 @@ type signingKey struct {
 	kid  string
 	alg  string
 	priv *ecdsa.PrivateKey
+	// activate is when the key starts signing (zero: always could);
+	// retire is when it stops being published (zero: never).
+	activate, retire time.Time
 }
 
 // LoadOrCreateKeys returns the signing keys kept in dir, creating dir and
@@ -62,25 +78,51 @@ type signingKey struct {
 // up with the same key. The key id is the key's RFC 7638 JWK thumbprint
 // (SHA-256, base64url).
 func LoadOrCreateKeys(dir string) (*Keys, error) {
+	return OpenKeys(dir, nil)
+}
+
+// OpenKeys is LoadOrCreateKeys with a clock (nil: time.Now) that decides
+// which keys are published and which one signs.
+func OpenKeys(dir string, now func() time.Time) (*Keys, error) {
 	if dir == "" {
 		return nil, errors.New("oauth keys: no key folder given")
+	}
+	if now == nil {
+		now = time.Now
 	}
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("oauth keys: create key folder: %w", err)
 	}
 	path := filepath.Join(dir, KeyFile)
-	priv, err := readKey(path)
-	if errors.Is(err, fs.ErrNotExist) {
-		priv, err = createKey(dir, path)
+	if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
+		if _, err := createKey(dir, path); err != nil {
+			return nil, err
+		}
 	}
-	if err != nil {
+	k := &Keys{dir: dir, now: now, state: new(atomic.Pointer[keyState])}
+	if _, err := k.Reload(); err != nil {
 		return nil, err
 	}
-	k, err := newSigningKey(priv)
+	return k, nil
+}
+
+// Reload re-reads the key file and reports whether it changed. On any
+// error the keys in use stay as they were.
+func (k *Keys) Reload() (bool, error) {
+	path := filepath.Join(k.dir, KeyFile)
+	b, err := os.ReadFile(path)
 	if err != nil {
-		return nil, fmt.Errorf("oauth keys: %s: %w", path, err)
+		return false, fmt.Errorf("oauth keys: read signing key: %w", err)
 	}
-	return newKeys([]*signingKey{k}, k)
+	if cur := k.state.Load(); cur != nil && bytes.Equal(cur.raw, b) {
+		return false, nil
+	}
+	keys, err := parseKeyFile(b)
+	if err != nil {
+		return false, fmt.Errorf("oauth keys: %s: %w", path, err)
+	}
+	k.state.Store(&keyState{raw: b, keys: keys})
+	return true, nil
 }
 
 // readKey reads and parses the PEM key file at path.
@@ -201,17 +243,42 @@ func newSigningKey(priv *ecdsa.PrivateKey) (*signingKey, error) {
 	}, nil
 }
 
-// newKeys builds a key set; active must be one of keys.
-func newKeys(keys []*signingKey, active *signingKey) (*Keys, error) {
-	set := jose.JSONWebKeySet{Keys: make([]jose.JSONWebKey, 0, len(keys))}
-	for _, k := range keys {
-		set.Keys = append(set.Keys, k.publicJWK())
+// published returns the keys published at now, in file order.
+func (k *Keys) published(now time.Time) []*signingKey {
+	all := k.state.Load().keys
+	out := make([]*signingKey, 0, len(all))
+	for _, sk := range all {
+		if sk.publishedAt(now) {
+			out = append(out, sk)
+		}
 	}
-	b, err := json.Marshal(set)
-	if err != nil {
-		return nil, fmt.Errorf("oauth keys: encode JWKS: %w", err)
+	return out
+}
+
+// active returns the key that signs at now: of the published keys whose
+// activation time has come, the one activated last. Should every
+// published key still be waiting (a clock set back), the earliest wins.
+func (k *Keys) active(now time.Time) *signingKey {
+	var best, first *signingKey
+	for _, sk := range k.state.Load().keys {
+		if !sk.publishedAt(now) {
+			continue
+		}
+		if first == nil || sk.activate.Before(first.activate) {
+			first = sk
+		}
+		if !sk.activate.After(now) && (best == nil || !sk.activate.Before(best.activate)) {
+			best = sk
+		}
 	}
-	return &Keys{keys: keys, active: active, jwks: b}, nil
+	if best == nil {
+		return first
+	}
+	return best
+}
+
+func (sk *signingKey) publishedAt(now time.Time) bool {
+	return sk.retire.IsZero() || now.Before(sk.retire)
 }
 
 // publicJWK returns the key's public half as a JWK with kid, alg and use.
@@ -219,15 +286,22 @@ func (k *signingKey) publicJWK() jose.JSONWebKey {
 	return jose.JSONWebKey{Key: &k.priv.PublicKey, KeyID: k.kid, Algorithm: k.alg, Use: "sig"}
 }
 
-// ActiveKeyID returns the id of the key that signs new tokens.
-func (k *Keys) ActiveKeyID() string { return k.active.kid }
+// ActiveKeyID returns the id of the key that signs new tokens now.
+func (k *Keys) ActiveKeyID() string {
+	if a := k.active(k.now()); a != nil {
+		return a.kid
+	}
+	return ""
+}
 
 // PublicKey returns the public key published under kid, for local token
-// verification (the gateway hands it to golang-jwt). Unknown ids return
-// false. The caller must not modify the key.
+// verification (the gateway hands it to golang-jwt). Unknown ids, and
+// keys retired by a rotation, return false. The caller must not modify
+// the key.
 func (k *Keys) PublicKey(kid string) (crypto.PublicKey, bool) {
-	for _, sk := range k.keys {
-		if sk.kid == kid {
+	now := k.now()
+	for _, sk := range k.state.Load().keys {
+		if sk.kid == kid && sk.publishedAt(now) {
 			return &sk.priv.PublicKey, true
 		}
 	}
@@ -236,8 +310,9 @@ func (k *Keys) PublicKey(kid string) (crypto.PublicKey, bool) {
 
 // Algorithm returns the JWS algorithm of the key published under kid.
 func (k *Keys) Algorithm(kid string) (string, bool) {
-	for _, sk := range k.keys {
-		if sk.kid == kid {
+	now := k.now()
+	for _, sk := range k.state.Load().keys {
+		if sk.kid == kid && sk.publishedAt(now) {
 			return sk.alg, true
 		}
 	}
@@ -245,16 +320,32 @@ func (k *Keys) Algorithm(kid string) (string, bool) {
 }
 
 // JWKS returns the public JSON Web Key Set (RFC 7517) as served at
-// /oauth2/jwks: every published key with kty, crv, x, y, kid, alg and
-// "use":"sig". It never contains private members. The slice is a copy.
-func (k *Keys) JWKS() []byte { return append([]byte(nil), k.jwks...) }
+// /oauth2/jwks: every published key — the active one, a rotation's next
+// key before it signs, and the previous key until its tokens expire —
+// with kty, crv, x, y, kid, alg and "use":"sig". It never contains
+// private members.
+func (k *Keys) JWKS() []byte {
+	pub := k.published(k.now())
+	set := jose.JSONWebKeySet{Keys: make([]jose.JSONWebKey, 0, len(pub))}
+	for _, sk := range pub {
+		set.Keys = append(set.Keys, sk.publicJWK())
+	}
+	b, err := json.Marshal(set)
+	if err != nil { // public EC keys always encode
+		return []byte(`{"keys":[]}`)
+	}
+	return b
+}
 
 // signer returns the fosite signer for tokens, bound to the active key.
 // It stays unexported: its key getter returns the private key, and fosite
 // types must not leak out of this package.
 func (k *Keys) signer() jwt.Signer {
-	active := k.active
 	return &jwt.DefaultSigner{GetPrivateKey: func(context.Context) (any, error) {
+		active := k.active(k.now())
+		if active == nil {
+			return nil, errors.New("oauth keys: no published signing key")
+		}
 		// A JWK (not the bare key) makes go-jose put "kid" in the header;
 		// DefaultSigner takes the algorithm from the JWK.
 		return &jose.JSONWebKey{Key: active.priv, KeyID: active.kid, Algorithm: active.alg, Use: "sig"}, nil
@@ -263,15 +354,25 @@ func (k *Keys) signer() jwt.Signer {
 
 // String describes the set by key ids only.
 func (k Keys) String() string {
-	ids := make([]string, len(k.keys))
-	for i, sk := range k.keys {
-		ids[i] = sk.kid
+	ids, active := k.ids()
+	return fmt.Sprintf("oauth.Keys{active: %q, kids: [%s]}", active, strings.Join(ids, " "))
+}
+
+// ids returns the published key ids and the active one.
+func (k Keys) ids() ([]string, string) {
+	if k.state == nil || k.state.Load() == nil {
+		return nil, ""
+	}
+	now := k.now()
+	var ids []string
+	for _, sk := range k.published(now) {
+		ids = append(ids, sk.kid)
 	}
 	active := ""
-	if k.active != nil {
-		active = k.active.kid
+	if a := k.active(now); a != nil {
+		active = a.kid
 	}
-	return fmt.Sprintf("oauth.Keys{active: %q, kids: [%s]}", active, strings.Join(ids, " "))
+	return ids, active
 }
 
 // Format makes every fmt verb (%v, %+v, %#v, %d, ...) print String, so
@@ -280,14 +381,7 @@ func (k Keys) Format(f fmt.State, _ rune) { _, _ = io.WriteString(f, k.String())
 
 // LogValue makes slog record key ids only.
 func (k Keys) LogValue() slog.Value {
-	ids := make([]string, len(k.keys))
-	for i, sk := range k.keys {
-		ids[i] = sk.kid
-	}
-	active := ""
-	if k.active != nil {
-		active = k.active.kid
-	}
+	ids, active := k.ids()
 	return slog.GroupValue(slog.String("active", active), slog.Any("kids", ids))
 }
 

@@ -51,6 +51,8 @@ func (f *fakeClients) Client(_ context.Context, id string) (*partners.App, *part
 type fixture struct {
 	srv     *httptest.Server
 	keys    *oauth.Keys
+	keyDir  string
+	handler http.Handler
 	clients *fakeClients
 	secrets map[string]string // client id -> client secret
 	logs    *strings.Builder
@@ -68,11 +70,13 @@ const (
 
 func newFixture(t testing.TB, opts ...func(*oauth.Config)) *fixture {
 	t.Helper()
-	keys, err := oauth.LoadOrCreateKeys(t.TempDir())
+	keyDir := t.TempDir()
+	keys, err := oauth.LoadOrCreateKeys(keyDir)
 	if err != nil {
 		t.Fatalf("LoadOrCreateKeys: %v", err)
 	}
 	f := &fixture{
+		keyDir:  keyDir,
 		keys:    keys,
 		secrets: map[string]string{},
 		logs:    &strings.Builder{},
@@ -122,6 +126,7 @@ func newFixture(t testing.TB, opts ...func(*oauth.Config)) *fixture {
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}
+	f.handler = s
 	f.srv = httptest.NewServer(s)
 	t.Cleanup(f.srv.Close)
 	return f

@@ -11,6 +11,7 @@ package oauth
 
 import (
 	"context"
+	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -86,6 +87,9 @@ type Config struct {
 	// means no customer can sign in (the authorization code grant then
 	// always ends in access_denied).
 	Customers Customers
+	// ClientCAs are the CAs a tls_client_auth certificate must chain to
+	// (--tls-client-ca); nil refuses tls_client_auth.
+	ClientCAs *x509.CertPool
 }
 
 var _ http.Handler = (*Server)(nil)
@@ -99,6 +103,8 @@ type Server struct {
 	clock    obhub.Clock
 	log      *slog.Logger
 	keys     *Keys
+	// clientCAs: see Config.ClientCAs.
+	clientCAs *x509.CertPool
 
 	clients     Clients
 	store       Store
@@ -154,6 +160,7 @@ func New(cfg Config, clients Clients, keys *Keys) (*Server, error) {
 		log:      cfg.Logger,
 		keys:     keys,
 
+		clientCAs:  cfg.ClientCAs,
 		clients:    clients,
 		store:      cfg.Store,
 		customers:  cfg.Customers,
@@ -234,6 +241,7 @@ type metadata struct {
 	AuthorizationResponseIssParameterSupported bool     `json:"authorization_response_iss_parameter_supported"`
 	RequirePushedAuthorizationRequests         bool     `json:"require_pushed_authorization_requests"`
 	DPoPSigningAlgValuesSupported              []string `json:"dpop_signing_alg_values_supported"`
+	TLSClientCertificateBoundAccessTokens      bool     `json:"tls_client_certificate_bound_access_tokens"`
 }
 
 func (s *Server) buildMetadata() ([]byte, error) {
@@ -255,8 +263,9 @@ func (s *Server) buildMetadata() ([]byte, error) {
 		RevocationEndpointAuthMethodsSupported:     supportedAuthMethods,
 		AuthorizationResponseIssParameterSupported: true,
 		// Required per app (those marked FAPI), not for every app.
-		RequirePushedAuthorizationRequests: false,
-		DPoPSigningAlgValuesSupported:      dpop.Algs,
+		RequirePushedAuthorizationRequests:    false,
+		DPoPSigningAlgValuesSupported:         dpop.Algs,
+		TLSClientCertificateBoundAccessTokens: true,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("oauth: encode metadata: %w", err)

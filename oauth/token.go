@@ -55,6 +55,12 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ctx = withJKT(ctx, jkt)
+	x5t, err := tokenCertBinding(r, c) // mtls.go
+	if err != nil {
+		s.tokenError(ctx, w, r, ar, err)
+		return
+	}
+	ctx = withX5T(ctx, x5t)
 
 	resp, err := s.provider.NewAccessResponse(ctx, ar)
 	if err != nil {

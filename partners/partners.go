@@ -64,6 +64,9 @@ const (
 	AuthSecretPost    = "client_secret_post"
 	AuthPrivateKeyJWT = "private_key_jwt"
 	AuthTLSClient     = "tls_client_auth"
+	// AuthSelfSignedTLS: the client certificate's public key is in the
+	// app's JWKS (RFC 8705 section 2.2).
+	AuthSelfSignedTLS = "self_signed_tls_client_auth"
 )
 
 // Grant types.
@@ -96,6 +99,9 @@ type App struct {
 	// client metadata dpop_bound_access_tokens): the token endpoint
 	// refuses a request without a DPoP proof.
 	DPoPBound bool `json:"dpop_bound_access_tokens,omitempty"`
+	// MTLS: mutual-TLS client authentication and certificate-bound
+	// tokens (mtls.go).
+	MTLS
 	// SecretHash is the hash of the client secret. It never leaves the
 	// store: admin and portal responses are built without it.
 	SecretHash string    `json:"secret_hash,omitempty"`
@@ -186,9 +192,10 @@ func (a *App) Validate() error {
 		if len(a.JWKS) == 0 {
 			ds = append(ds, obhub.Detail{Location: "/jwks", Message: "is required for private_key_jwt"})
 		}
-	case AuthTLSClient:
+	case AuthTLSClient, AuthSelfSignedTLS:
+		ds = a.checkTLSAuth(ds) // mtls.go
 	default:
-		ds = append(ds, obhub.Detail{Location: "/token_endpoint_auth_method", Message: "must be client_secret_basic, client_secret_post, private_key_jwt or tls_client_auth"})
+		ds = append(ds, obhub.Detail{Location: "/token_endpoint_auth_method", Message: "must be client_secret_basic, client_secret_post, private_key_jwt, tls_client_auth or self_signed_tls_client_auth"})
 	}
 	if a.FAPI {
 		ds = a.checkFAPI(ds)
@@ -202,13 +209,13 @@ func (a *App) Validate() error {
 
 // checkFAPI adds what keeps a FAPI app from the FAPI 2.0 Security
 // Profile: no client_secret_post, and sender-constrained access tokens
-// (DPoP; certificate-bound tokens are not built yet).
+// (DPoP or certificate-bound, RFC 8705).
 func (a *App) checkFAPI(ds []obhub.Detail) []obhub.Detail {
 	if a.TokenEndpointAuthMethod == AuthSecretPost {
 		ds = append(ds, obhub.Detail{Location: "/token_endpoint_auth_method", Message: "must not be client_secret_post for a FAPI app"})
 	}
-	if !a.DPoPBound {
-		ds = append(ds, obhub.Detail{Location: "/dpop_bound_access_tokens", Message: "must be true for a FAPI app (sender-constrained tokens)"})
+	if !a.DPoPBound && !a.TLSBound {
+		ds = append(ds, obhub.Detail{Location: "/dpop_bound_access_tokens", Message: "or tls_client_certificate_bound_access_tokens must be true for a FAPI app (sender-constrained tokens)"})
 	}
 	return ds
 }

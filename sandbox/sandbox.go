@@ -15,7 +15,8 @@
 //     realistic rural-bank values (Namer), deterministic per app, operation
 //     and parameters.
 //
-// State lives in memory: a restart resets every app.
+// State lives in memory, written through to a Store when one is
+// configured (store.go): a restart keeps every app's bank.
 package sandbox
 
 import (
@@ -54,6 +55,9 @@ type Config struct {
 	// recently used app's bank is dropped (and reseeded on its next call).
 	// Default 10000.
 	MaxApps int
+	// Store keeps the banks' changes across restarts; nil keeps them in
+	// memory only.
+	Store Store
 }
 
 // Request is one authorised sandbox call. It has the layout of
@@ -96,11 +100,6 @@ type Sandbox struct {
 	banksMu sync.Mutex
 	banks   map[string]*appBank // by client id
 	tick    uint64
-}
-
-type appBank struct {
-	core http.Handler
-	used uint64
 }
 
 // maxDocs bounds the parsed documents kept.
@@ -157,9 +156,17 @@ func (s *Sandbox) Respond(ctx context.Context, req Request) (Response, error) {
 
 // Reset restores the app's stateful bank to the seed.
 func (s *Sandbox) Reset(ctx context.Context, clientID string) error {
-	s.banksMu.Lock()
-	delete(s.banks, clientID)
-	s.banksMu.Unlock()
+	// Holding the app's bank while the store forgets its changes keeps
+	// every other call of the app waiting, so none loads them again.
+	b := s.entry(clientID)
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	defer s.drop(clientID, b)
+	if s.cfg.Store != nil {
+		if err := s.cfg.Store.ResetChanges(ctx, clientID); err != nil {
+			return obhub.Errorf(obhub.EUNAVAILABLE, "sandbox: the app's sandbox bank cannot be reset: %v", err)
+		}
+	}
 	s.log.Info("sandbox: reset", "client_id", clientID)
 	return nil
 }
@@ -258,29 +265,6 @@ func (s *Sandbox) demoBank(ctx context.Context, digest string) (string, bool) {
 	return b, ok
 }
 
-// core returns the app's stateful bank, seeding it on first use.
-func (s *Sandbox) core(clientID string) http.Handler {
-	s.banksMu.Lock()
-	defer s.banksMu.Unlock()
-	s.tick++
-	if b := s.banks[clientID]; b != nil {
-		b.used = s.tick
-		return b.core
-	}
-	if len(s.banks) >= s.cfg.MaxApps {
-		oldest, at := "", uint64(0)
-		for id, b := range s.banks {
-			if oldest == "" || b.used < at {
-				oldest, at = id, b.used
-			}
-		}
-		delete(s.banks, oldest)
-	}
-	b := &appBank{core: demo.NewSandboxCore(s.cfg.Clock.Now), used: s.tick}
-	s.banks[clientID] = b
-	return b.core
-}
-
 // stateful answers a demo API call from the app's sandbox bank.
 func (s *Sandbox) stateful(ctx context.Context, bank string, req Request) (Response, error) {
 	target := "/" + bank + req.Path
@@ -295,8 +279,10 @@ func (s *Sandbox) stateful(ctx context.Context, bank string, req Request) (Respo
 	hr.Header.Set("X-Obhub-Client-Id", req.ClientID)
 	hr.Header.Set("X-Obhub-Partner-Id", req.Partner)
 	hr.Header.Set("X-Request-Id", req.RequestID)
-	rec := &recorder{h: http.Header{}}
-	s.core(req.ClientID).ServeHTTP(rec, hr)
+	rec, err := s.serve(ctx, req.ClientID, hr, req.Body)
+	if err != nil {
+		return Response{}, err
+	}
 	body := rec.body.Bytes()
 	if rec.status >= 400 {
 		body = bilingual(body)

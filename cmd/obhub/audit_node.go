@@ -21,6 +21,10 @@ import (
 // auditFile is the ledger's file in the data folder.
 const auditFile = "audit.db"
 
+// auditSpoolFile keeps, with --db, the records PostgreSQL would not take
+// until they are drained (audit.Spool).
+const auditSpoolFile = "audit-spool.jsonl"
+
 // purgeEvery is how often expired records are purged.
 const purgeEvery = 24 * time.Hour
 
@@ -57,7 +61,11 @@ func (m *Main) openAudit(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	w, err := audit.NewWriter(a.store, audit.WriterConfig{Mode: mode, Signer: signer, Clock: m.Clock, Logger: m.Logger})
+	var spool *audit.Spool
+	if m.Config.DB != "" { // records PostgreSQL cannot take wait in the data folder
+		spool = audit.NewSpool(filepath.Join(m.Config.Data, auditSpoolFile))
+	}
+	w, err := audit.NewWriter(a.store, audit.WriterConfig{Mode: mode, Hash: m.Config.AuditHash, Signer: signer, Clock: m.Clock, Logger: m.Logger, Spool: spool})
 	if err != nil {
 		return err
 	}

@@ -109,7 +109,7 @@ func (m *Main) loadSigningKeys(ctx context.Context) (*oauth.Keys, error) {
 			}
 		}
 	}
-	return oauth.LoadOrCreateKeys(dir)
+	return oauth.OpenKeys(dir, m.Clock)
 }
 
 // shareKeyFile makes the file name of the key folder the same on every

@@ -51,6 +51,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 		err = apply(ctx, args[1:], stdout, stderr, getenv)
 	case "audit":
 		err = auditCommand(ctx, args[1:], stdout, stderr, getenv)
+	case "keys":
+		err = keysCommand(ctx, args[1:], stdout, stderr, getenv)
 	case "version", "--version":
 		fmt.Fprintln(stdout, "obhub", versionString())
 		return 0
@@ -80,6 +82,7 @@ Usage:
   obhub serve [--demo] [flags]      run a node (obhub serve -h for flags)
   obhub apply -f alliance.yaml      apply a declaration through the admin API
   obhub audit verify|export|report check, export or summarise the audit log
+  obhub keys rotate|list            rotate or list the OAuth signing keys
   obhub version                     print the version
 `)
 }

@@ -49,6 +49,11 @@ func (m *Main) openOAuth(ctx context.Context, issuer string, keys *oauth.Keys) (
 		defer m.bg.Done()
 		_ = m.revocations.Run(runCtx)
 	}()
+	m.bg.Add(1)
+	go func() {
+		defer m.bg.Done()
+		m.watchKeys(runCtx, keys, m.keyReload) // obhub keys rotate without restart (keys.go)
+	}()
 	return oauth.New(oauth.Config{
 		Issuer:     issuer,
 		Clock:      m.Clock,
@@ -56,6 +61,7 @@ func (m *Main) openOAuth(ctx context.Context, issuer string, keys *oauth.Keys) (
 		Store:      flaggingStore{m.oauthStore}, // 503 when it is down (oauth_unavailable.go)
 		HMACSecret: secret,
 		Customers:  oauth.SandboxCustomers{BankList: m.snapshotBanks},
+		ClientCAs:  m.clientCAs, // --tls-client-ca (tls.go)
 	}, snapshotClients{&m.holder}, keys)
 }
 

@@ -2,13 +2,16 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"net/url"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -140,25 +143,64 @@ func TestPostgresOutage(t *testing.T) {
 			t.Fatalf("token during the outage = %s, want 503", r)
 		}
 	})
+	var during []string // request ids answered during the outage
 	t.Run("calls with valid tokens go on", func(t *testing.T) {
-		if r := h.call(t, "GET", farm+"/accounts", tok, nil); r.status != http.StatusOK {
-			t.Fatalf("call during the outage = %s, want 200", r)
+		for i := range 12 {
+			r := h.call(t, "GET", farm+"/accounts", tok, nil, fmt.Sprintf("X-Request-Id: outage-call-%c", 'a'+i))
+			if r.status != http.StatusOK {
+				t.Fatalf("call during the outage = %s, want 200", r)
+			}
+			during = append(during, r.header.Get("X-Request-Id"))
+		}
+	})
+	if st := m.auditLog.writer.Stats(); st.Spooled == 0 || st.Failed != 0 {
+		t.Errorf("audit during the outage: %+v, want records spooled, none failed", st)
+	}
+	t.Run("metrics show the outage", func(t *testing.T) {
+		body := string(h.get(t, h.admin+"/metrics").body)
+		for _, want := range []string{`obhub_store_health{store="postgres"} 0`, `obhub_store_health{store="config"} 1`} {
+			if !strings.Contains(body, want) {
+				t.Errorf("/metrics lacks %q", want)
+			}
+		}
+		if strings.Contains(body, "obhub_audit_spool_depth 0\n") || !strings.Contains(body, "obhub_audit_spool_depth ") {
+			t.Errorf("/metrics: spool depth not above 0 during the outage")
 		}
 	})
 	proxy.setDown(false)
 	t.Run("after the outage", func(t *testing.T) {
 		tok2 := h.token(t, a.web.ClientID, a.web.ClientSecret, "")
-		if r := h.call(t, "GET", farm+"/accounts", tok2, nil); r.status != http.StatusOK {
+		r := h.call(t, "GET", farm+"/accounts", tok2, nil)
+		if r.status != http.StatusOK {
 			t.Fatalf("call after the outage = %s", r)
 		}
+		// The spool drains while the node runs.
+		deadline := time.Now().Add(10 * time.Second)
+		for m.auditLog.writer.Stats().Pending > 0 && time.Now().Before(deadline) {
+			runtime.Gosched()
+			time.Sleep(50 * time.Millisecond) // polling a condition with a deadline
+		}
+		if st := m.auditLog.writer.Stats(); st.Pending != 0 || st.Drained != st.Spooled {
+			t.Fatalf("spool not drained 10 s after the outage: %+v", st)
+		}
 	})
-	m.Close() // records refused during the outage are counted as failed (no spool yet)
+	m.Close()
 	closed = true
 
+	ctx := context.Background()
 	db := pgtest.OpenSchema(t, pgtest.DSN(t), schema)
-	res, ok, err := db.VerifyAll(context.Background(), audit.VerifyOptions{})
-	if err != nil || !ok || len(res) != 1 || res[0].Records < 3 {
+	res, ok, err := db.VerifyAll(ctx, audit.VerifyOptions{})
+	if err != nil || !ok || len(res) != 1 || res[0].Records < int64(3+len(during)) {
 		t.Fatalf("ledger in PostgreSQL: %+v, %v, %v", res, ok, err)
+	}
+	for _, id := range during {
+		n := 0
+		if err := db.AllChains().Find(ctx, audit.Filter{RequestID: id}, func(*audit.Record) error { n++; return nil }); err != nil {
+			t.Fatal(err)
+		}
+		if n != 1 {
+			t.Errorf("request %s answered during the outage has %d audit records, want exactly 1", id, n)
+		}
 	}
 }
 
@@ -185,6 +227,8 @@ func TestMetrics(t *testing.T) {
 		`obhub_requests_total{api="`, `status="200"} 3`, `status="401"} 1`,
 		"obhub_request_duration_seconds_bucket", "obhub_limit_fallbacks_total 0",
 		"obhub_audit_written_total", "obhub_config_revision", "obhub_store_up 1",
+		"obhub_audit_queue_depth 0", "obhub_audit_spool_depth 0", "obhub_audit_lag_seconds 0",
+		`obhub_store_health{store="config"} 1`, `obhub_store_health{store="audit"} 1`,
 	} {
 		if !strings.Contains(body, want) {
 			t.Errorf("/metrics lacks %q", want)

@@ -2,9 +2,11 @@ package main
 
 import (
 	"context"
+	"path/filepath"
 
 	"github.com/obhub/obhub/gateway"
 	"github.com/obhub/obhub/sandbox"
+	"github.com/obhub/obhub/store/sqlite"
 )
 
 // sandboxAdapter gives the gateway the sandbox: the two HTTP edges do not
@@ -22,3 +24,18 @@ func (a sandboxAdapter) Respond(ctx context.Context, req gateway.SandboxRequest)
 func (a sandboxAdapter) Reset(ctx context.Context, clientID string) error {
 	return a.s.Reset(ctx, clientID)
 }
+
+// openSandbox opens the sandbox banks' store (<data>/sandbox.db) and
+// builds the sandbox the gateway answers sandbox calls with.
+func (m *Main) openSandbox(ctx context.Context) (sandboxAdapter, error) {
+	m.sandboxStore = sqlite.NewSandboxStore(filepath.Join(m.Config.Data, "sandbox.db"))
+	if err := m.sandboxStore.Open(ctx); err != nil {
+		return sandboxAdapter{}, err
+	}
+	return sandboxAdapter{sandbox.New(sandbox.Config{
+		Specs: m.store, Clock: m.Clock, Logger: m.Logger, Store: m.sandboxStore,
+	})}, nil
+}
+
+// sandboxDB is the sandbox banks' store on this node.
+type sandboxDB = sqlite.SandboxStore

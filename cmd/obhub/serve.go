@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
@@ -19,7 +20,6 @@ import (
 	"github.com/obhub/obhub/oauth"
 	"github.com/obhub/obhub/partners"
 	"github.com/obhub/obhub/policies"
-	"github.com/obhub/obhub/sandbox"
 	"github.com/obhub/obhub/store/postgres"
 )
 
@@ -46,10 +46,17 @@ type Main struct {
 	oauthStore  oauthStore
 	pg          *postgres.DB // with --db (postgres.go)
 	metrics     *nodeMetrics // /metrics on the admin listener (metrics.go)
+	tracing     *tracing     // nil unless --otlp-endpoint (tracing.go)
 	revocations *oauth.RevocationList
+	clientCAs   *x509.CertPool // --tls-client-ca (tls.go)
+	keyReload   time.Duration  // how often watchKeys re-reads the key file; 0: oauth.KeyReloadInterval (keys.go)
 	store       *config.Store
 	// portalStore: the developer portal's accounts (portal.go).
 	portalStore *portalDB
+	// consoleStore: the admin console's operators (console.go).
+	consoleStore *consoleDB
+	// sandboxStore: the sandbox apps' banks (sandbox.go).
+	sandboxStore *sandboxDB
 	// limits and limitsRedis: the gateway's limit counters (policies.go).
 	limits      *policies.Limiter
 	limitsRedis *policies.Redis
@@ -135,9 +142,18 @@ func (m *Main) Run(ctx context.Context) error {
 		publicLn.Close()
 		return fmt.Errorf("admin listener: %w", err)
 	}
-	m.PublicURL = "http://" + displayAddr(publicLn.Addr().String())
+	publicLn, scheme, err := m.servePublicTLS(publicLn) // --tls-cert (tls.go)
+	if err != nil {
+		publicLn.Close()
+		adminLn.Close()
+		return err
+	}
+	m.PublicURL = scheme + "://" + displayAddr(publicLn.Addr().String())
 	m.AdminURL = "http://" + displayAddr(adminLn.Addr().String())
 	issuer := m.Config.IssuerURL(publicLn.Addr().String())
+	if m.Config.Issuer == "" {
+		issuer = httpsIssuer(issuer, scheme)
+	}
 
 	// OAuth2 server.
 	keys, err := m.loadSigningKeys(ctx) // shared through etcd with --etcd (cluster.go)
@@ -161,6 +177,17 @@ func (m *Main) Run(ctx context.Context) error {
 
 	// Public listener: gateway with the OAuth2 endpoints mounted.
 	m.metrics = m.newMetrics()
+	if m.tracing, err = m.openTracing(ctx); err != nil { // tracing.go
+		publicLn.Close()
+		adminLn.Close()
+		return err
+	}
+	sb, err := m.openSandbox(ctx) // sandbox.go
+	if err != nil {
+		publicLn.Close()
+		adminLn.Close()
+		return err
+	}
 	gwCfg := gateway.Config{
 		Issuer:          issuer,
 		Audience:        issuer,
@@ -171,8 +198,11 @@ func (m *Main) Run(ctx context.Context) error {
 		Ready:           m.ready,
 		OnDone:          m.metrics.observe(m.auditOutcome),
 		Revoked:         m.revocations.Revoked,
-		Sandbox:         sandboxAdapter{sandbox.New(sandbox.Config{Specs: m.store, Clock: m.Clock, Logger: m.Logger})},
+		Sandbox:         sb,
+		Tracer:          m.tracing.gatewayTracer(),
 	}
+	// A trusted proxy's client certificate header (gateway/mtls.go).
+	gwCfg.ClientCertHeader = m.Config.ClientCertHeader
 	if err := m.gatewayPolicies(&gwCfg); err != nil { // policies.go
 		publicLn.Close()
 		adminLn.Close()
@@ -188,6 +218,12 @@ func (m *Main) Run(ctx context.Context) error {
 		return err
 	}
 	m.gateway.Mount("/portal/", portalHandler)
+	consoleHandler, err := m.openConsole(ctx, issuer) // console.go
+	if err != nil {
+		publicLn.Close()
+		adminLn.Close()
+		return err
+	}
 	m.bg.Add(1)
 	go func() {
 		defer m.bg.Done()
@@ -199,9 +235,11 @@ func (m *Main) Run(ctx context.Context) error {
 	// Admin listener.
 	mux := http.NewServeMux()
 	mux.Handle("/admin/", m.auditAdmin(admin.New(m.store, m.Logger, m.adminAuditOptions()...)))
+	mux.Handle("/console/", consoleHandler)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok\n") })
 	mux.HandleFunc("GET /readyz", m.readyHandler)
 	mux.Handle("GET /metrics", m.metrics.handler())
+	mux.Handle("/debug/pprof/", m.pprofHandler()) // admin token required (pprof.go)
 	m.admin = &http.Server{
 		Handler:           mux,
 		ReadHeaderTimeout: 10 * time.Second,
@@ -273,6 +311,8 @@ func (m *Main) Close() error {
 			errs = append(errs, m.demo.Close())
 		}
 		errs = append(errs, m.closeAudit()) // after the listeners drained: flushes every record
+		// tracing.go: flushes the batched spans
+		errs = append(errs, m.closeTracing(ctx))
 		if m.cancel != nil {
 			m.cancel()
 		}
@@ -288,6 +328,12 @@ func (m *Main) Close() error {
 		}
 		if m.portalStore != nil {
 			errs = append(errs, m.portalStore.Close())
+		}
+		if m.consoleStore != nil {
+			errs = append(errs, m.consoleStore.Close())
+		}
+		if m.sandboxStore != nil {
+			errs = append(errs, m.sandboxStore.Close())
 		}
 		errs = append(errs, m.closeDB())
 		m.closeErr = errors.Join(errs...)

@@ -1,0 +1,33 @@
+package main
+
+import (
+	"crypto/tls"
+	"net"
+	"strings"
+)
+
+// servePublicTLS wraps the public listener in TLS when --tls-cert is set
+// (config.Static.PublicTLS), keeps the --tls-client-ca pool for the
+// authorization server's tls_client_auth, and returns the listener and
+// the public URL's scheme. The issuer defaults to https then.
+func (m *Main) servePublicTLS(ln net.Listener) (net.Listener, string, error) {
+	cfg, pool, err := m.Config.PublicTLS()
+	if err != nil {
+		return ln, "", err // the caller closes ln
+	}
+	m.clientCAs = pool
+	if cfg == nil {
+		return ln, "http", nil
+	}
+	return tls.NewListener(ln, cfg), "https", nil
+}
+
+// httpsIssuer turns the default http issuer into https on a TLS listener.
+func httpsIssuer(issuer, scheme string) string {
+	if scheme == "https" {
+		if rest, ok := strings.CutPrefix(issuer, "http://"); ok {
+			return "https://" + rest
+		}
+	}
+	return issuer
+}

@@ -1,0 +1,244 @@
+package console
+
+import (
+	"context"
+
+	"github.com/obhub/obhub/config"
+	"net/http"
+	"net/mail"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/obhub/obhub"
+	"github.com/obhub/obhub/catalog"
+)
+
+func (h *Handler) home(w http.ResponseWriter, r *http.Request) {
+	v, err := h.visit(w, r)
+	if err != nil {
+		h.fail(w, r, v, err)
+		return
+	}
+	switch {
+	case !v.SignedIn():
+		http.Redirect(w, r, "/console/signin", http.StatusSeeOther)
+	case v.Can("approvals"):
+		http.Redirect(w, r, "/console/approvals", http.StatusSeeOther)
+	default:
+		http.Redirect(w, r, "/console/reports", http.StatusSeeOther)
+	}
+}
+
+type signinData struct{ Email string }
+
+func (h *Handler) signinForm(w http.ResponseWriter, r *http.Request) {
+	v, err := h.visit(w, r)
+	if err != nil {
+		h.fail(w, r, v, err)
+		return
+	}
+	h.render(w, v, http.StatusOK, "signin", v.L.T("signin.title"), nil, signinData{})
+}
+
+func (h *Handler) signin(w http.ResponseWriter, r *http.Request) {
+	v, err := h.visit(w, r)
+	if err != nil {
+		h.fail(w, r, v, err)
+		return
+	}
+	if !checkCSRF(r, v.Session) {
+		h.csrfFailed(w, v)
+		return
+	}
+	in := signinData{Email: strings.ToLower(strings.TrimSpace(r.PostFormValue("email")))}
+	password := r.PostFormValue("password")
+	ctx := r.Context()
+	refuse := func(msg string) {
+		h.render(w, v, http.StatusUnauthorized, "signin", v.L.T("signin.title"), []string{msg}, in)
+	}
+	op, err := h.cfg.Operators.OperatorByEmail(ctx, in.Email)
+	if obhub.ErrorCode(err) == obhub.ENOTFOUND || len(password) > maxPasswordLen*4 {
+		// The same time as a real check: no enumeration by timing.
+		if _, err := h.hasher.verify(ctx, dummyHash, password); err != nil {
+			h.fail(w, r, v, err)
+			return
+		}
+		refuse(v.L.T("err.signin"))
+		return
+	}
+	if err != nil {
+		h.fail(w, r, v, err)
+		return
+	}
+	now := h.cfg.Clock.Now().UTC()
+	if now.Before(op.LockedUntil) {
+		refuse(v.L.T("err.locked"))
+		return
+	}
+	ok, err := h.hasher.verify(ctx, op.PasswordHash, password)
+	if err != nil {
+		h.fail(w, r, v, err)
+		return
+	}
+	if !ok {
+		failures, until := op.Failures+1, time.Time{}
+		msg := v.L.T("err.signin")
+		if failures >= maxFailures {
+			failures, until, msg = 0, now.Add(lockout), v.L.T("err.locked")
+			h.cfg.Logger.Warn("console: operator locked after failed sign-ins", "operator", op.ID)
+		}
+		if err := h.cfg.Operators.SetLoginState(ctx, op.ID, failures, until); err != nil {
+			h.fail(w, r, v, err)
+			return
+		}
+		refuse(msg)
+		return
+	}
+	if op.Failures != 0 || !op.LockedUntil.IsZero() {
+		if err := h.cfg.Operators.SetLoginState(ctx, op.ID, 0, time.Time{}); err != nil {
+			h.fail(w, r, v, err)
+			return
+		}
+	}
+	if err := h.startSession(w, r, op.ID); err != nil {
+		h.fail(w, r, v, err)
+		return
+	}
+	h.cfg.Logger.Info("console: operator signed in", "operator", op.ID, "role", op.Role)
+	http.Redirect(w, r, "/console/", http.StatusSeeOther)
+}
+
+func (h *Handler) signout(w http.ResponseWriter, r *http.Request) {
+	v, err := h.visit(w, r)
+	if err != nil {
+		h.fail(w, r, v, err)
+		return
+	}
+	if !checkCSRF(r, v.Session) {
+		h.csrfFailed(w, v)
+		return
+	}
+	if v.Session != nil {
+		if err := h.cfg.Operators.DeleteSession(r.Context(), v.Session.IDHash); err != nil {
+			h.fail(w, r, v, err)
+			return
+		}
+	}
+	http.SetCookie(w, h.cookie(r, sessionCookie, "", -1))
+	http.Redirect(w, r, "/console/signin", http.StatusSeeOther)
+}
+
+// setupData is the setup form as typed (never the token or password).
+type setupData struct {
+	Name, Email, Role, Bank string
+	Banks                   []catalog.Bank
+	Done                    string
+}
+
+func (h *Handler) setupForm(w http.ResponseWriter, r *http.Request) {
+	v, err := h.visit(w, r)
+	if err != nil {
+		h.fail(w, r, v, err)
+		return
+	}
+	h.render(w, v, http.StatusOK, "setup", v.L.T("setup.title"), nil, setupData{Role: RoleAllianceAdmin})
+}
+
+// setup creates an operator. It requires the admin API's bearer token:
+// whoever holds it already controls the whole hub, so the form adds no
+// power; it is how the first alliance admin is created, and how further
+// operators are added in this release.
+func (h *Handler) setup(w http.ResponseWriter, r *http.Request) {
+	v, err := h.visit(w, r)
+	if err != nil {
+		h.fail(w, r, v, err)
+		return
+	}
+	if !checkCSRF(r, v.Session) {
+		h.csrfFailed(w, v)
+		return
+	}
+	ctx := r.Context()
+	in := setupData{
+		Name:  strings.TrimSpace(r.PostFormValue("name")),
+		Email: strings.ToLower(strings.TrimSpace(r.PostFormValue("email"))),
+		Role:  r.PostFormValue("role"),
+		Bank:  strings.TrimSpace(r.PostFormValue("bank")),
+	}
+	password := r.PostFormValue("password")
+	token := r.PostFormValue("admin_token")
+	var errs []string
+	// The token is checked first, and on its own: without it the form
+	// tells nothing about accounts or banks.
+	if token == "" || len(token) > 512 || !h.cfg.Catalog.CheckAdminToken(ctx, token) {
+		h.cfg.Logger.Warn("console: setup refused: wrong admin token")
+		h.render(w, v, http.StatusUnauthorized, "setup", v.L.T("setup.title"), []string{v.L.T("err.token")}, in)
+		return
+	}
+	if in.Name == "" || utf8.RuneCountInString(in.Name) > 100 {
+		errs = append(errs, v.L.T("err.required", v.L.T("field.name")))
+	}
+	if a, err := mail.ParseAddress(in.Email); err != nil || a.Address != in.Email || len(in.Email) > 254 {
+		errs = append(errs, v.L.T("err.email"))
+	}
+	if n := utf8.RuneCountInString(password); n < minPasswordLen || n > maxPasswordLen {
+		errs = append(errs, v.L.T("err.password"))
+	}
+	switch in.Role {
+	case RoleAllianceAdmin:
+		in.Bank = ""
+	case RoleBankAdmin, RoleAuditor:
+		if in.Bank == "" && in.Role == RoleBankAdmin {
+			errs = append(errs, v.L.T("err.required", v.L.T("field.bank")))
+		}
+	default:
+		errs = append(errs, v.L.T("err.role"))
+	}
+	if in.Bank != "" && len(errs) == 0 {
+		if _, err := h.bankNamed(ctx, in.Bank); err != nil {
+			if obhub.ErrorCode(err) != obhub.ENOTFOUND {
+				h.fail(w, r, v, err)
+				return
+			}
+			errs = append(errs, v.L.T("err.bank"))
+		}
+	}
+	if len(errs) > 0 {
+		h.render(w, v, http.StatusUnprocessableEntity, "setup", v.L.T("setup.title"), errs, in)
+		return
+	}
+	hash, err := h.hasher.hash(ctx, password)
+	if err != nil {
+		h.fail(w, r, v, err)
+		return
+	}
+	op := Operator{
+		ID: "op_" + randomToken()[:16], Email: in.Email, Name: in.Name, Role: in.Role, Bank: in.Bank,
+		PasswordHash: hash, CreatedAt: h.cfg.Clock.Now().UTC(),
+	}
+	if err := h.cfg.Operators.CreateOperator(ctx, op); err != nil {
+		if obhub.ErrorCode(err) == obhub.ECONFLICT {
+			h.render(w, v, http.StatusConflict, "setup", v.L.T("setup.title"), []string{v.L.T("err.taken")}, in)
+			return
+		}
+		h.fail(w, r, v, err)
+		return
+	}
+	h.cfg.Logger.Info("console: operator created with the admin token", "operator", op.ID, "role", op.Role, "bank", op.Bank)
+	h.render(w, v, http.StatusCreated, "setup", v.L.T("setup.title"), nil,
+		setupData{Role: RoleAllianceAdmin, Done: v.L.T("setup.done", op.Email)})
+}
+
+func (h *Handler) bankNamed(ctx context.Context, id string) (*catalog.Bank, error) {
+	banks, _, err := h.cfg.Catalog.ListBanks(ctx, config.ListOptions{})
+	if err != nil {
+		return nil, err
+	}
+	for i := range banks {
+		if banks[i].ID == id {
+			return &banks[i], nil
+		}
+	}
+	return nil, obhub.Errorf(obhub.ENOTFOUND, "bank %q not found", id)
+}

@@ -1,0 +1,457 @@
+package console
+
+import (
+	"context"
+	"net/http"
+	"slices"
+	"strconv"
+	"time"
+
+	"github.com/obhub/obhub"
+	"github.com/obhub/obhub/audit"
+	"github.com/obhub/obhub/catalog"
+	"github.com/obhub/obhub/config"
+	"github.com/obhub/obhub/partners"
+)
+
+// view is the slice of the alliance an operator may see: every object
+// for bank "" (alliance admin, unscoped auditor), else one bank's.
+type view struct {
+	bank     string
+	apis     []catalog.API
+	products map[string]catalog.Product // products holding at least one API in scope
+	partners []partnerRow
+	pending  []subRow
+}
+
+type partnerRow struct {
+	partners.Partner
+	Apps     int
+	Products []string // products of the bank scope the partner subscribed to
+}
+
+type subRow struct {
+	partners.Subscription
+	Partner     string
+	PartnerName string
+	AppName     string
+	ProductName string
+}
+
+// load reads what bank may see. An alliance this console serves holds
+// tens of banks and hundreds of partners: reading them whole is cheap.
+func (h *Handler) load(ctx context.Context, bank string) (*view, error) {
+	c := h.cfg.Catalog
+	all, _, err := c.ListAPIs(ctx, config.ListOptions{})
+	if err != nil {
+		return nil, err
+	}
+	vw := &view{bank: bank, products: map[string]catalog.Product{}}
+	inScope := map[string]bool{}
+	for _, a := range all {
+		if bank == "" || a.Bank == bank {
+			vw.apis = append(vw.apis, a)
+			inScope[a.ID] = true
+		}
+	}
+	prods, _, err := c.ListProducts(ctx, config.ListOptions{})
+	if err != nil {
+		return nil, err
+	}
+	for _, p := range prods {
+		if bank == "" || slices.ContainsFunc(p.APIs, func(id string) bool { return inScope[id] }) {
+			vw.products[p.ID] = p
+		}
+	}
+	ps, _, err := c.ListPartners(ctx, config.ListOptions{})
+	if err != nil {
+		return nil, err
+	}
+	for _, p := range ps {
+		row := partnerRow{Partner: p}
+		apps, _, err := c.ListApps(ctx, p.ID, config.ListOptions{})
+		if err != nil {
+			return nil, err
+		}
+		row.Apps = len(apps)
+		for _, a := range apps {
+			subs, _, err := c.ListSubscriptions(ctx, a.ClientID, config.ListOptions{})
+			if err != nil {
+				return nil, err
+			}
+			for _, s := range subs {
+				prod, ok := vw.products[s.Product]
+				if !ok {
+					continue
+				}
+				if !slices.Contains(row.Products, s.Product) {
+					row.Products = append(row.Products, s.Product)
+				}
+				if s.Status == partners.SubscriptionPending {
+					vw.pending = append(vw.pending, subRow{Subscription: s, Partner: p.ID, PartnerName: p.Name, AppName: a.Name, ProductName: prod.Name})
+				}
+			}
+		}
+		// A bank admin sees the bank's own partner record and the
+		// partners that subscribed to a product holding its APIs.
+		if bank == "" || p.Bank == bank || len(row.Products) > 0 {
+			vw.partners = append(vw.partners, row)
+		}
+	}
+	return vw, nil
+}
+
+func (vw *view) partner(id string) (*partnerRow, bool) {
+	for i := range vw.partners {
+		if vw.partners[i].ID == id {
+			return &vw.partners[i], true
+		}
+	}
+	return nil, false
+}
+
+func (vw *view) api(id string) (*catalog.API, bool) {
+	for i := range vw.apis {
+		if vw.apis[i].ID == id {
+			return &vw.apis[i], true
+		}
+	}
+	return nil, false
+}
+
+type approvalsData struct {
+	Partners      []partnerRow
+	Subscriptions []subRow
+}
+
+func (h *Handler) approvals(w http.ResponseWriter, r *http.Request) {
+	v, ok := h.gate(w, r, "approvals")
+	if !ok {
+		return
+	}
+	h.showApprovals(w, r, v, http.StatusOK, "")
+}
+
+func (h *Handler) showApprovals(w http.ResponseWriter, r *http.Request, v *visitor, status int, flash string) {
+	vw, err := h.load(r.Context(), v.Bank())
+	if err != nil {
+		h.fail(w, r, v, err)
+		return
+	}
+	var d approvalsData
+	for _, p := range vw.partners {
+		if p.Status == partners.PartnerPending {
+			d.Partners = append(d.Partners, p)
+		}
+	}
+	d.Subscriptions = vw.pending
+	h.renderFlash(w, v, status, "approvals", v.L.T("approvals.title"), nil, flash, d)
+}
+
+// decidePartner serves POST /console/partners/{id}/approve|reject. A
+// rejected partner is removed (its developers can no longer act for it).
+// Bank admins may approve but not reject: rejection is alliance-wide.
+func (h *Handler) decidePartner(w http.ResponseWriter, r *http.Request) {
+	v, ok := h.gate(w, r, "approvals")
+	if !ok {
+		return
+	}
+	ctx := r.Context()
+	id, verb := r.PathValue("id"), r.PathValue("verb")
+	vw, err := h.load(ctx, v.Bank())
+	if err != nil {
+		h.fail(w, r, v, err)
+		return
+	}
+	p, found := vw.partner(id)
+	if !found || (verb != "approve" && verb != "reject") {
+		h.notFound(w, v)
+		return
+	}
+	var flash string
+	switch verb {
+	case "approve":
+		_, err = h.cfg.Catalog.ApprovePartner(ctx, id)
+		flash = v.L.T("approvals.partner.approved", p.Name)
+	case "reject":
+		// Rejecting removes the organisation for every bank: only an
+		// alliance admin may.
+		if v.Bank() != "" {
+			h.notFound(w, v)
+			return
+		}
+		if p.Status != partners.PartnerPending {
+			err = obhub.Errorf(obhub.ECONFLICT, "partner %q is approved: only a pending partner can be rejected", id)
+			break
+		}
+		err = h.rejectPartner(ctx, id)
+		flash = v.L.T("approvals.partner.rejected", p.Name)
+	}
+	if err != nil {
+		h.fail(w, r, v, err)
+		return
+	}
+	h.cfg.Logger.Info("console: partner decided", "operator", v.Operator.ID, "partner", id, "decision", verb)
+	h.record(r, v, v.Bank(), "partners/"+id, verb)
+	h.showApprovals(w, r, v, http.StatusOK, flash)
+}
+
+// rejectPartner removes a pending partner with its apps (sandbox apps
+// only: production apps need an approved partner) and their
+// subscriptions. Its developer accounts in the portal are left with no
+// organisation and can no longer act.
+func (h *Handler) rejectPartner(ctx context.Context, id string) error {
+	apps, _, err := h.cfg.Catalog.ListApps(ctx, id, config.ListOptions{})
+	if err != nil {
+		return err
+	}
+	for _, a := range apps {
+		if err := h.cfg.Catalog.DeleteApp(ctx, a.ClientID); err != nil && obhub.ErrorCode(err) != obhub.ENOTFOUND {
+			return err
+		}
+	}
+	return h.cfg.Catalog.DeletePartner(ctx, id)
+}
+
+// decideSubscription serves POST /console/subscriptions/approve|reject
+// with the form fields client_id and product.
+func (h *Handler) decideSubscription(w http.ResponseWriter, r *http.Request) {
+	v, ok := h.gate(w, r, "approvals")
+	if !ok {
+		return
+	}
+	ctx := r.Context()
+	clientID, product, verb := r.PostFormValue("client_id"), r.PostFormValue("product"), r.PathValue("verb")
+	vw, err := h.load(ctx, v.Bank())
+	if err != nil {
+		h.fail(w, r, v, err)
+		return
+	}
+	var row *subRow
+	for i := range vw.pending {
+		if vw.pending[i].ClientID == clientID && vw.pending[i].Product == product {
+			row = &vw.pending[i]
+		}
+	}
+	if row == nil || (verb != "approve" && verb != "reject") {
+		h.notFound(w, v)
+		return
+	}
+	var flash string
+	if verb == "approve" {
+		_, err = h.cfg.Catalog.ApproveSubscription(ctx, clientID, product)
+		flash = v.L.T("approvals.sub.approved", row.AppName, row.ProductName)
+	} else {
+		_, err = h.cfg.Catalog.RejectSubscription(ctx, clientID, product)
+		flash = v.L.T("approvals.sub.rejected", row.AppName, row.ProductName)
+	}
+	if err != nil {
+		h.fail(w, r, v, err)
+		return
+	}
+	h.cfg.Logger.Info("console: subscription decided", "operator", v.Operator.ID, "app", clientID, "product", product, "decision", verb)
+	h.record(r, v, v.Bank(), "apps/"+clientID+"/subscriptions/"+product, verb)
+	h.showApprovals(w, r, v, http.StatusOK, flash)
+}
+
+func (h *Handler) partnersPage(w http.ResponseWriter, r *http.Request) {
+	v, ok := h.gate(w, r, "partners")
+	if !ok {
+		return
+	}
+	vw, err := h.load(r.Context(), v.Bank())
+	if err != nil {
+		h.fail(w, r, v, err)
+		return
+	}
+	h.render(w, v, http.StatusOK, "partners", v.L.T("partners.title"), nil, vw.partners)
+}
+
+func (h *Handler) apisPage(w http.ResponseWriter, r *http.Request) {
+	v, ok := h.gate(w, r, "apis")
+	if !ok {
+		return
+	}
+	h.showAPIs(w, r, v, http.StatusOK, "")
+}
+
+func (h *Handler) showAPIs(w http.ResponseWriter, r *http.Request, v *visitor, status int, flash string) {
+	vw, err := h.load(r.Context(), v.Bank())
+	if err != nil {
+		h.fail(w, r, v, err)
+		return
+	}
+	h.renderFlash(w, v, status, "apis", v.L.T("apis.title"), nil, flash, vw.apis)
+}
+
+// lifecycle serves POST /console/apis/{id}/publish|deprecate|retire. A
+// deprecation may carry a sunset date (form field sunset, YYYY-MM-DD).
+func (h *Handler) lifecycle(w http.ResponseWriter, r *http.Request) {
+	v, ok := h.gate(w, r, "apis")
+	if !ok {
+		return
+	}
+	ctx := r.Context()
+	id, verb := r.PathValue("id"), r.PathValue("verb")
+	vw, err := h.load(ctx, v.Bank())
+	if err != nil {
+		h.fail(w, r, v, err)
+		return
+	}
+	a, found := vw.api(id)
+	if !found {
+		h.notFound(w, v)
+		return
+	}
+	switch verb {
+	case "publish":
+		_, err = h.cfg.Catalog.PublishAPI(ctx, id)
+	case "deprecate":
+		var sunset time.Time
+		if s := r.PostFormValue("sunset"); s != "" {
+			sunset, err = time.Parse("2006-01-02", s)
+			if err != nil {
+				err = obhub.Errorf(obhub.EINVALID, "the sunset date must be written YYYY-MM-DD")
+				break
+			}
+		}
+		_, err = h.cfg.Catalog.DeprecateAPI(ctx, id, sunset)
+	case "retire":
+		_, err = h.cfg.Catalog.RetireAPI(ctx, id)
+	default:
+		h.notFound(w, v)
+		return
+	}
+	if err != nil {
+		h.fail(w, r, v, err)
+		return
+	}
+	h.cfg.Logger.Info("console: API lifecycle changed", "operator", v.Operator.ID, "api", id, "verb", verb)
+	h.record(r, v, a.Bank, "apis/"+id, verb)
+	h.showAPIs(w, r, v, http.StatusOK, v.L.T("apis.done."+verb, a.Name))
+}
+
+// auditQuery is the audit search form.
+type auditQuery struct {
+	Bank, Partner, API, Decision, Status, From, To string
+}
+
+type auditData struct {
+	Q       auditQuery
+	Scoped  bool // the bank field is fixed by the operator's scope
+	Records []audit.Record
+	More    bool
+}
+
+const auditPageSize = 100
+
+// filter reads the form into an audit filter, forcing the operator's bank.
+func (h *Handler) filter(r *http.Request, v *visitor) (auditQuery, audit.Filter, []string) {
+	q := r.URL.Query()
+	in := auditQuery{Bank: q.Get("bank"), Partner: q.Get("partner"), API: q.Get("api"),
+		Decision: q.Get("decision"), Status: q.Get("status"), From: q.Get("from"), To: q.Get("to")}
+	if b := v.Bank(); b != "" {
+		in.Bank = b
+	}
+	f := audit.Filter{Bank: in.Bank, Partner: in.Partner, API: in.API, Decision: in.Decision}
+	var errs []string
+	if in.Status != "" {
+		n, err := strconv.Atoi(in.Status)
+		if err != nil || n < 100 || n > 599 {
+			errs = append(errs, v.L.T("err.status"))
+		}
+		f.Status = n
+	}
+	for _, d := range []struct {
+		s   string
+		dst *time.Time
+	}{{in.From, &f.From}, {in.To, &f.To}} {
+		if d.s == "" {
+			continue
+		}
+		t, err := time.Parse("2006-01-02", d.s)
+		if err != nil {
+			errs = append(errs, v.L.T("err.date"))
+		}
+		*d.dst = t
+	}
+	if !f.To.IsZero() {
+		f.To = f.To.AddDate(0, 0, 1) // the "to" day is included
+	}
+	return in, f, errs
+}
+
+func (h *Handler) auditPage(w http.ResponseWriter, r *http.Request) {
+	v, ok := h.gate(w, r, "audit")
+	if !ok {
+		return
+	}
+	in, f, errs := h.filter(r, v)
+	d := auditData{Q: in, Scoped: v.Bank() != ""}
+	if len(errs) > 0 {
+		h.render(w, v, http.StatusUnprocessableEntity, "audit", v.L.T("audit.title"), errs, d)
+		return
+	}
+	if h.cfg.Audit == nil {
+		h.fail(w, r, v, obhub.Errorf(obhub.EUNAVAILABLE, "no audit log on this node"))
+		return
+	}
+	f.Limit = auditPageSize + 1
+	err := h.cfg.Audit.Find(r.Context(), f, func(rec *audit.Record) error {
+		if len(d.Records) == auditPageSize {
+			d.More = true
+			return nil
+		}
+		c := *rec
+		c.Digest, c.Hash = nil, nil
+		d.Records = append(d.Records, c)
+		return nil
+	})
+	if err != nil {
+		h.fail(w, r, v, err)
+		return
+	}
+	h.render(w, v, http.StatusOK, "audit", v.L.T("audit.title"), nil, d)
+}
+
+type reportData struct {
+	Q      auditQuery
+	By     string
+	Scoped bool
+	Usage  *audit.Usage
+	Max    int64 // the largest row's calls, for the bars
+}
+
+func (h *Handler) reportsPage(w http.ResponseWriter, r *http.Request) {
+	v, ok := h.gate(w, r, "reports")
+	if !ok {
+		return
+	}
+	in, f, errs := h.filter(r, v)
+	by := r.URL.Query().Get("by")
+	if by == "" {
+		by = "partner"
+	}
+	if audit.CheckBy(by) != nil {
+		errs = append(errs, v.L.T("err.by"))
+	}
+	d := reportData{Q: in, By: by, Scoped: v.Bank() != ""}
+	if len(errs) > 0 {
+		h.render(w, v, http.StatusUnprocessableEntity, "reports", v.L.T("reports.title"), errs, d)
+		return
+	}
+	if h.cfg.Audit == nil {
+		h.fail(w, r, v, obhub.Errorf(obhub.EUNAVAILABLE, "no audit log on this node"))
+		return
+	}
+	u, err := audit.UsageReport(r.Context(), h.cfg.Audit, f, by)
+	if err != nil {
+		h.fail(w, r, v, err)
+		return
+	}
+	d.Usage = u
+	for _, row := range u.Rows {
+		d.Max = max(d.Max, row.Calls)
+	}
+	h.render(w, v, http.StatusOK, "reports", v.L.T("reports.title"), nil, d)
+}

@@ -1,0 +1,111 @@
+package gateway
+
+import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/base64"
+	"encoding/pem"
+	"math/big"
+	"net/netip"
+	"net/url"
+	"testing"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+)
+
+func selfSignedCert(t testing.TB, cn string) *x509.Certificate {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: cn},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour)}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := x509.ParseCertificate(der)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+func x5tOf(c *x509.Certificate) string {
+	sum := sha256.Sum256(c.Raw)
+	return base64.RawURLEncoding.EncodeToString(sum[:])
+}
+
+func escapedPEM(c *x509.Certificate) string {
+	return url.QueryEscape(string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: c.Raw})))
+}
+
+// TestCertificateBoundTokens: a token bound to a certificate (cnf.x5t#S256)
+// passes only with that certificate, here passed by a trusted
+// TLS-terminating proxy in the configured header.
+func TestCertificateBoundTokens(t *testing.T) {
+	const header = "X-Client-Cert"
+	const path = "/bank1/v1/accounts/acc-1"
+	cert, other := selfSignedCert(t, "acme"), selfSignedCert(t, "other")
+	proxied := newFixture(t, func(c *Config) {
+		c.ClientCertHeader = header
+		c.TrustedProxies = []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}
+	})
+	bound := proxied.sign(func(c jwt.MapClaims, _ map[string]any) { c["cnf"] = map[string]any{"x5t#S256": x5tOf(cert)} })
+
+	tests := []struct {
+		name   string
+		hdr    []string
+		status int
+	}{
+		{"URL-encoded PEM from the proxy", []string{header, escapedPEM(cert)}, 200},
+		{"base64 DER (RFC 9440)", []string{header, ":" + base64.StdEncoding.EncodeToString(cert.Raw) + ":"}, 200},
+		{"no certificate", nil, 401},
+		{"another certificate", []string{header, escapedPEM(other)}, 401},
+		{"garbage", []string{header, "not a certificate"}, 401},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			before := proxied.up.count()
+			r := proxied.do("GET", path, bound, nil, tt.hdr...)
+			if r.StatusCode != tt.status {
+				t.Fatalf("got %d %s, want %d", r.StatusCode, r.body, tt.status)
+			}
+			if tt.status == 200 && proxied.up.last(t).Header.Get(header) != "" {
+				t.Errorf("the certificate header reached the upstream")
+			}
+			if tt.status == 401 {
+				if got := r.Header.Get("WWW-Authenticate"); got == "" {
+					t.Errorf("no WWW-Authenticate challenge")
+				}
+				if proxied.up.count() != before {
+					t.Errorf("the upstream was called")
+				}
+			}
+		})
+	}
+
+	// The same header from a peer that is not a trusted proxy is ignored.
+	direct := newFixture(t, func(c *Config) { c.ClientCertHeader = header })
+	tok := direct.sign(func(c jwt.MapClaims, _ map[string]any) { c["cnf"] = map[string]any{"x5t#S256": x5tOf(cert)} })
+	if r := direct.do("GET", path, tok, nil, header, escapedPEM(cert)); r.StatusCode != 401 {
+		t.Errorf("certificate header from an untrusted peer: %d %s, want 401", r.StatusCode, r.body)
+	}
+	// An empty cnf is a binding the gateway cannot check.
+	empty := direct.sign(func(c jwt.MapClaims, _ map[string]any) { c["cnf"] = map[string]any{"x5t#S256": ""} })
+	if r := direct.do("GET", path, empty, nil); r.StatusCode != 401 {
+		t.Errorf("empty cnf: %d, want 401", r.StatusCode)
+	}
+}
+
+func FuzzParseCertHeader(f *testing.F) {
+	f.Add("%2D%2D%2D%2D%2DBEGIN%20CERTIFICATE")
+	f.Add(":AAAA:")
+	f.Fuzz(func(t *testing.T, s string) { _ = parseCertHeader(s) })
+}

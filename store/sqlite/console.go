@@ -1,0 +1,239 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"net/url"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/obhub/obhub"
+	"github.com/obhub/obhub/console"
+)
+
+var _ console.Store = (*ConsoleStore)(nil)
+
+// ConsoleStore implements console.Store on its own SQLite file
+// (console.db in the data folder): operators and their sessions.
+type ConsoleStore struct {
+	path string
+
+	mu     sync.Mutex
+	db     *sql.DB
+	closed bool
+}
+
+// NewConsoleStore returns a store for the database file at path. It does
+// no I/O: Open creates or opens the file. The folder must exist.
+func NewConsoleStore(path string) *ConsoleStore {
+	return &ConsoleStore{path: path}
+}
+
+const consoleSchema = `
+CREATE TABLE IF NOT EXISTS console_operators (
+	id            TEXT PRIMARY KEY,
+	email         TEXT NOT NULL UNIQUE,
+	name          TEXT NOT NULL,
+	role          TEXT NOT NULL,
+	bank          TEXT NOT NULL DEFAULT '',
+	password_hash TEXT NOT NULL,
+	failures      INTEGER NOT NULL DEFAULT 0,
+	locked_until  INTEGER NOT NULL DEFAULT 0,
+	created_at    INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS console_sessions (
+	id_hash     TEXT PRIMARY KEY,
+	operator_id TEXT NOT NULL,
+	csrf        TEXT NOT NULL,
+	created_at  INTEGER NOT NULL,
+	expires_at  INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS console_sessions_expiry ON console_sessions (expires_at);
+`
+
+// Open creates or opens the database and its tables. After a failed Open,
+// Close is safe.
+func (s *ConsoleStore) Open(ctx context.Context) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return obhub.Errorf(obhub.EUNAVAILABLE, "console store closed")
+	}
+	if s.db != nil {
+		return fmt.Errorf("sqlite console: open %s: already open", s.path)
+	}
+	abs, err := filepath.Abs(s.path)
+	if err != nil {
+		return fmt.Errorf("sqlite console: open %s: %w", s.path, err)
+	}
+	q := url.Values{}
+	q.Add("_pragma", "busy_timeout(5000)")
+	q.Add("_pragma", "journal_mode(WAL)")
+	q.Add("_pragma", "synchronous(NORMAL)")
+	q.Set("_txlock", "immediate")
+	u := url.URL{Scheme: "file", Path: filepath.ToSlash(abs), RawQuery: q.Encode()}
+	db, err := sql.Open("sqlite", u.String())
+	if err != nil {
+		return fmt.Errorf("sqlite console: open %s: %w", s.path, err)
+	}
+	db.SetMaxOpenConns(1)
+	db.SetMaxIdleConns(1)
+	if _, err := db.ExecContext(ctx, consoleSchema); err != nil {
+		db.Close()
+		return fmt.Errorf("sqlite console: open %s: create tables: %w", s.path, err)
+	}
+	s.db = db
+	return nil
+}
+
+// Close closes the database. It is idempotent and safe after a failed or
+// no Open.
+func (s *ConsoleStore) Close() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.closed = true
+	if s.db == nil {
+		return nil
+	}
+	err := s.db.Close()
+	s.db = nil
+	if err != nil {
+		return fmt.Errorf("sqlite console: close %s: %w", s.path, err)
+	}
+	return nil
+}
+
+func (s *ConsoleStore) conn() (*sql.DB, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.db == nil {
+		return nil, obhub.Errorf(obhub.EUNAVAILABLE, "console store not open")
+	}
+	return s.db, nil
+}
+
+func consoleErr(op string, err error) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, sql.ErrNoRows):
+		return obhub.Errorf(obhub.ENOTFOUND, "%s: not found", op)
+	case obhub.ErrorCode(err) != obhub.EINTERNAL:
+		return err
+	}
+	return fmt.Errorf("sqlite console: %s: %w", op, obhub.Errorf(obhub.EUNAVAILABLE, "%v", err))
+}
+
+// CreateOperator implements console.Store.
+func (s *ConsoleStore) CreateOperator(ctx context.Context, o console.Operator) error {
+	db, err := s.conn()
+	if err != nil {
+		return err
+	}
+	_, err = db.ExecContext(ctx,
+		`INSERT INTO console_operators (id, email, name, role, bank, password_hash, failures, locked_until, created_at)
+		 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		o.ID, strings.ToLower(o.Email), o.Name, o.Role, o.Bank, o.PasswordHash, o.Failures, unixMS(o.LockedUntil), unixMS(o.CreatedAt))
+	if err != nil && isConstraint(err) {
+		return obhub.Errorf(obhub.ECONFLICT, "an operator with this e-mail address already exists")
+	}
+	return consoleErr("create operator", err)
+}
+
+func (s *ConsoleStore) operator(ctx context.Context, where string, arg any) (*console.Operator, error) {
+	db, err := s.conn()
+	if err != nil {
+		return nil, err
+	}
+	var (
+		o               console.Operator
+		locked, created int64
+	)
+	err = db.QueryRowContext(ctx, `SELECT id, email, name, role, bank, password_hash, failures, locked_until, created_at
+		FROM console_operators WHERE `+where, arg).
+		Scan(&o.ID, &o.Email, &o.Name, &o.Role, &o.Bank, &o.PasswordHash, &o.Failures, &locked, &created)
+	if err != nil {
+		return nil, consoleErr("read operator", err)
+	}
+	o.LockedUntil, o.CreatedAt = timeMS(locked), timeMS(created)
+	return &o, nil
+}
+
+// Operator implements console.Store.
+func (s *ConsoleStore) Operator(ctx context.Context, id string) (*console.Operator, error) {
+	return s.operator(ctx, "id = ?", id)
+}
+
+// OperatorByEmail implements console.Store.
+func (s *ConsoleStore) OperatorByEmail(ctx context.Context, email string) (*console.Operator, error) {
+	return s.operator(ctx, "email = ?", strings.ToLower(email))
+}
+
+// SetLoginState implements console.Store.
+func (s *ConsoleStore) SetLoginState(ctx context.Context, operatorID string, failures int, lockedUntil time.Time) error {
+	db, err := s.conn()
+	if err != nil {
+		return err
+	}
+	res, err := db.ExecContext(ctx, `UPDATE console_operators SET failures = ?, locked_until = ? WHERE id = ?`,
+		failures, unixMS(lockedUntil), operatorID)
+	if err != nil {
+		return consoleErr("set login state", err)
+	}
+	if n, err := res.RowsAffected(); err != nil || n == 0 {
+		return consoleErr("set login state", cmpErr(err, sql.ErrNoRows))
+	}
+	return nil
+}
+
+// CreateSession implements console.Store; expired sessions are swept.
+func (s *ConsoleStore) CreateSession(ctx context.Context, sess console.Session) error {
+	db, err := s.conn()
+	if err != nil {
+		return err
+	}
+	if _, err := db.ExecContext(ctx, `DELETE FROM console_sessions WHERE expires_at <= ?`, unixMS(sess.CreatedAt)); err != nil {
+		return consoleErr("sweep sessions", err)
+	}
+	_, err = db.ExecContext(ctx,
+		`INSERT INTO console_sessions (id_hash, operator_id, csrf, created_at, expires_at) VALUES (?, ?, ?, ?, ?)`,
+		sess.IDHash, sess.OperatorID, sess.CSRF, unixMS(sess.CreatedAt), unixMS(sess.ExpiresAt))
+	if err != nil && isConstraint(err) {
+		return obhub.Errorf(obhub.ECONFLICT, "session already exists")
+	}
+	return consoleErr("create session", err)
+}
+
+// Session implements console.Store.
+func (s *ConsoleStore) Session(ctx context.Context, idHash string, now time.Time) (*console.Session, error) {
+	db, err := s.conn()
+	if err != nil {
+		return nil, err
+	}
+	var (
+		sess             console.Session
+		created, expires int64
+	)
+	err = db.QueryRowContext(ctx,
+		`SELECT id_hash, operator_id, csrf, created_at, expires_at FROM console_sessions WHERE id_hash = ? AND expires_at > ?`,
+		idHash, unixMS(now)).Scan(&sess.IDHash, &sess.OperatorID, &sess.CSRF, &created, &expires)
+	if err != nil {
+		return nil, consoleErr("read session", err)
+	}
+	sess.CreatedAt, sess.ExpiresAt = timeMS(created), timeMS(expires)
+	return &sess, nil
+}
+
+// DeleteSession implements console.Store.
+func (s *ConsoleStore) DeleteSession(ctx context.Context, idHash string) error {
+	db, err := s.conn()
+	if err != nil {
+		return err
+	}
+	_, err = db.ExecContext(ctx, `DELETE FROM console_sessions WHERE id_hash = ?`, idHash)
+	return consoleErr("delete session", err)
+}
