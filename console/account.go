@@ -2,6 +2,7 @@ package console
 
 import (
 	"context"
+	"github.com/obhub/obhub/internal/passwd"
 
 	"github.com/obhub/obhub/config"
 	"net/http"
@@ -58,9 +59,9 @@ func (h *Handler) signin(w http.ResponseWriter, r *http.Request) {
 		h.render(w, v, http.StatusUnauthorized, "signin", v.L.T("signin.title"), []string{msg}, in)
 	}
 	op, err := h.cfg.Operators.OperatorByEmail(ctx, in.Email)
-	if obhub.ErrorCode(err) == obhub.ENOTFOUND || len(password) > maxPasswordLen*4 {
+	if obhub.ErrorCode(err) == obhub.ENOTFOUND || len(password) > passwd.MaxLen*4 {
 		// The same time as a real check: no enumeration by timing.
-		if _, err := h.hasher.verify(ctx, dummyHash, password); err != nil {
+		if _, err := h.hasher.Verify(ctx, passwd.DummyHash, password); err != nil {
 			h.fail(w, r, v, err)
 			return
 		}
@@ -76,7 +77,7 @@ func (h *Handler) signin(w http.ResponseWriter, r *http.Request) {
 		refuse(v.L.T("err.locked"))
 		return
 	}
-	ok, err := h.hasher.verify(ctx, op.PasswordHash, password)
+	ok, err := h.hasher.Verify(ctx, op.PasswordHash, password)
 	if err != nil {
 		h.fail(w, r, v, err)
 		return
@@ -182,7 +183,7 @@ func (h *Handler) setup(w http.ResponseWriter, r *http.Request) {
 	if a, err := mail.ParseAddress(in.Email); err != nil || a.Address != in.Email || len(in.Email) > 254 {
 		errs = append(errs, v.L.T("err.email"))
 	}
-	if n := utf8.RuneCountInString(password); n < minPasswordLen || n > maxPasswordLen {
+	if n := utf8.RuneCountInString(password); n < passwd.MinLen || n > passwd.MaxLen {
 		errs = append(errs, v.L.T("err.password"))
 	}
 	switch in.Role {
@@ -208,7 +209,7 @@ func (h *Handler) setup(w http.ResponseWriter, r *http.Request) {
 		h.render(w, v, http.StatusUnprocessableEntity, "setup", v.L.T("setup.title"), errs, in)
 		return
 	}
-	hash, err := h.hasher.hash(ctx, password)
+	hash, err := h.hasher.Hash(ctx, password)
 	if err != nil {
 		h.fail(w, r, v, err)
 		return

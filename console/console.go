@@ -19,6 +19,7 @@ package console
 import (
 	"context"
 	"embed"
+	"github.com/obhub/obhub/internal/passwd"
 	"html/template"
 	"io/fs"
 	"log/slog"
@@ -84,7 +85,7 @@ type Config struct {
 type Handler struct {
 	cfg    Config
 	pages  map[string]*template.Template
-	hasher *hasher
+	hasher *passwd.Hasher
 	root   http.Handler
 }
 
@@ -95,7 +96,7 @@ func New(cfg Config) *Handler {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	h := &Handler{cfg: cfg, pages: map[string]*template.Template{}, hasher: newHasher(2)}
+	h := &Handler{cfg: cfg, pages: map[string]*template.Template{}, hasher: passwd.NewHasher(2)}
 	for _, name := range []string{"signin", "setup", "approvals", "partners", "apis", "audit", "reports", "error"} {
 		h.pages[name] = template.Must(template.New("layout.html").Funcs(funcs).
 			ParseFS(templateFiles, "templates/layout.html", "templates/"+name+".html"))

@@ -3,6 +3,7 @@ package portal
 import (
 	"crypto/rand"
 	"encoding/base32"
+	"github.com/obhub/obhub/internal/passwd"
 	"net/http"
 	"net/mail"
 	"strings"
@@ -63,7 +64,7 @@ func (h *Handler) signup(w http.ResponseWriter, r *http.Request) {
 	if a, err := mail.ParseAddress(in.Email); err != nil || a.Address != in.Email || len(in.Email) > 254 {
 		errs = append(errs, v.L.T("err.email"))
 	}
-	if n := utf8.RuneCountInString(password); n < minPasswordLen || n > maxPasswordLen {
+	if n := utf8.RuneCountInString(password); n < passwd.MinLen || n > passwd.MaxLen {
 		errs = append(errs, v.L.T("err.password"))
 	}
 	if len(errs) > 0 {
@@ -78,7 +79,7 @@ func (h *Handler) signup(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, v, err)
 		return
 	}
-	hash, err := h.hasher.hash(ctx, password)
+	hash, err := h.hasher.Hash(ctx, password)
 	if err != nil {
 		h.fail(w, r, v, err)
 		return
@@ -187,10 +188,10 @@ func (h *Handler) signin(w http.ResponseWriter, r *http.Request) {
 		h.render(w, v, http.StatusUnauthorized, "signin", v.L.T("signin.title"), []string{msg}, in)
 	}
 	acc, err := h.cfg.Accounts.AccountByEmail(ctx, in.Email)
-	if obhub.ErrorCode(err) == obhub.ENOTFOUND || len(password) > maxPasswordLen*4 {
+	if obhub.ErrorCode(err) == obhub.ENOTFOUND || len(password) > passwd.MaxLen*4 {
 		// Spend the same time as a real check: no account enumeration
 		// by timing.
-		if _, err := h.hasher.verify(ctx, dummyHash, password); err != nil {
+		if _, err := h.hasher.Verify(ctx, passwd.DummyHash, password); err != nil {
 			h.fail(w, r, v, err)
 			return
 		}
@@ -206,7 +207,7 @@ func (h *Handler) signin(w http.ResponseWriter, r *http.Request) {
 		refuse(v.L.T("err.locked"))
 		return
 	}
-	ok, err := h.hasher.verify(ctx, acc.PasswordHash, password)
+	ok, err := h.hasher.Verify(ctx, acc.PasswordHash, password)
 	if err != nil {
 		h.fail(w, r, v, err)
 		return

@@ -14,6 +14,7 @@ package portal
 import (
 	"context"
 	"embed"
+	"github.com/obhub/obhub/internal/passwd"
 	"html/template"
 	"io/fs"
 	"log/slog"
@@ -72,7 +73,7 @@ type Config struct {
 type Handler struct {
 	cfg    Config
 	pages  map[string]*template.Template
-	hasher *hasher
+	hasher *passwd.Hasher
 	root   http.Handler
 }
 
@@ -85,7 +86,7 @@ func New(cfg Config) *Handler {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
 	cfg.PublicURL = strings.TrimSuffix(cfg.PublicURL, "/")
-	h := &Handler{cfg: cfg, pages: map[string]*template.Template{}, hasher: newHasher(4)}
+	h := &Handler{cfg: cfg, pages: map[string]*template.Template{}, hasher: passwd.NewHasher(4)}
 	for _, name := range []string{"home", "signup", "signin", "apis", "api", "apps", "app", "error"} {
 		h.pages[name] = template.Must(template.New("layout.html").Funcs(funcs).
 			ParseFS(templateFiles, "templates/layout.html", "templates/"+name+".html"))

@@ -1,4 +1,6 @@
-package portal
+// Package passwd hashes and verifies people's passwords (portal developers,
+// console operators) with argon2id, bounding how many hashes run at once.
+package passwd
 
 import (
 	"context"
@@ -22,20 +24,21 @@ const (
 	argonSaltLen = 16
 )
 
-// Password length limits: long enough to resist guessing, short enough
+// Password length limits (in characters): long enough to resist guessing, short enough
 // that hashing stays cheap to bound.
 const (
-	minPasswordLen = 10
-	maxPasswordLen = 128
+	MinLen = 10
+	MaxLen = 128
 )
 
-// hasher runs at most a few argon2id computations at once, so that a
+// Hasher runs at most a few argon2id computations at once, so that a
 // flood of sign-ins cannot exhaust memory (each takes 19 MiB).
-type hasher struct{ slots chan struct{} }
+type Hasher struct{ slots chan struct{} }
 
-func newHasher(n int) *hasher { return &hasher{slots: make(chan struct{}, n)} }
+// NewHasher returns a Hasher that runs at most n hashes at once.
+func NewHasher(n int) *Hasher { return &Hasher{slots: make(chan struct{}, n)} }
 
-func (h *hasher) acquire(ctx context.Context) error {
+func (h *Hasher) acquire(ctx context.Context) error {
 	select {
 	case h.slots <- struct{}{}:
 		return nil
@@ -44,10 +47,10 @@ func (h *hasher) acquire(ctx context.Context) error {
 	}
 }
 
-func (h *hasher) release() { <-h.slots }
+func (h *Hasher) release() { <-h.slots }
 
-// hash returns the PHC-form argon2id hash of password.
-func (h *hasher) hash(ctx context.Context, password string) (string, error) {
+// Hash returns the PHC-form argon2id hash of password.
+func (h *Hasher) Hash(ctx context.Context, password string) (string, error) {
 	salt := make([]byte, argonSaltLen)
 	if _, err := rand.Read(salt); err != nil {
 		return "", fmt.Errorf("password salt: %w", err)
@@ -62,12 +65,12 @@ func (h *hasher) hash(ctx context.Context, password string) (string, error) {
 		argon2.Version, argonMemory, argonTime, argonThreads, b64.EncodeToString(salt), b64.EncodeToString(key)), nil
 }
 
-// dummyHash is verified against when the account does not exist, so that
+// DummyHash is verified against when the account does not exist, so that
 // an unknown e-mail address costs the same time as a wrong password.
-const dummyHash = "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$3cvVvY1ZP9a4pT4VZr2YvJr2t3hXBXgq0zMkbZvVbqQ"
+const DummyHash = "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$3cvVvY1ZP9a4pT4VZr2YvJr2t3hXBXgq0zMkbZvVbqQ"
 
-// verify reports whether password matches the PHC-form hash encoded.
-func (h *hasher) verify(ctx context.Context, encoded, password string) (bool, error) {
+// Verify reports whether password matches the PHC-form hash encoded.
+func (h *Hasher) Verify(ctx context.Context, encoded, password string) (bool, error) {
 	parts := strings.Split(encoded, "$")
 	if len(parts) != 6 || parts[1] != "argon2id" {
 		return false, nil
