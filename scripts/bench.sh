@@ -4,6 +4,7 @@
 #
 #   scripts/bench.sh                      # 50 connections, 10 s per target
 #   DURATION=30s CONNS=100 ROUNDS=5 scripts/bench.sh
+#   OBHUB_FLAGS="--audit-mode async" scripts/bench.sh   # extra flags for obhub serve
 #
 # Targets (all GET of a 1 KB JSON document over keep-alive connections):
 #   direct  the upstream itself (nginx serving a static file)
@@ -111,7 +112,7 @@ log "starting nginx (upstream :$UP_PORT, plain proxy :$PROXY_PORT, tuned proxy :
 ADMIN_TOKEN="oba_bench_$(head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n')"
 log "starting obhub (:$GW_PORT)"
 OBHUB_ADMIN_TOKEN=$ADMIN_TOKEN "$WORK/obhub" serve --data "$WORK/data" \
-	--listen "127.0.0.1:$GW_PORT" --admin-listen "127.0.0.1:$ADMIN_PORT" --log-level warn \
+	--listen "127.0.0.1:$GW_PORT" --admin-listen "127.0.0.1:$ADMIN_PORT" --log-level warn ${OBHUB_FLAGS:-} \
 	>"$WORK/obhub.out" 2>&1 &
 PIDS+=($!)
 for _ in $(seq 1 100); do
