@@ -346,6 +346,8 @@ func (m *Main) printBanner() {
 	fmt.Fprintf(w, "obhub %s is serving\n", versionString())
 	fmt.Fprintf(w, "  public (APIs, OAuth2):  %s\n", m.PublicURL)
 	fmt.Fprintf(w, "  admin API:              %s/admin/v1/\n", m.AdminURL)
+	fmt.Fprintf(w, "  developer portal:       %s/portal/\n", m.PublicURL)
+	fmt.Fprintf(w, "  admin console:          %s/console/  (first operator: %s/console/setup)\n", m.AdminURL, m.AdminURL)
 	fmt.Fprintf(w, "  data folder:            %s\n", m.Config.Data)
 	if m.AdminToken != "" {
 		fmt.Fprintf(w, "\nAdmin token (shown once; keep it, or set OBHUB_ADMIN_TOKEN):\n  %s\n", m.AdminToken)
