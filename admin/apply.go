@@ -134,6 +134,11 @@ type AppDecl struct {
 	// FAPI and DPoPBound: see partners.App.
 	FAPI      bool `yaml:"fapi"`
 	DPoPBound bool `yaml:"dpop_bound_access_tokens"`
+	// Certificate registration and binding (RFC 8705), named as in the
+	// admin API: see partners.MTLS.
+	TLSClientAuthSubjectDN string `yaml:"tls_client_auth_subject_dn"`
+	TLSClientAuthSANDNS    string `yaml:"tls_client_auth_san_dns"`
+	TLSBound               bool   `yaml:"tls_client_certificate_bound_access_tokens"`
 	// Subscriptions lists the products the app subscribes to. Apply adds
 	// the missing ones and removes none.
 	Subscriptions []string `yaml:"subscriptions"`
@@ -611,6 +616,8 @@ func (a *applier) app(ctx context.Context, decl AppDecl, existing []config.AppVi
 		RedirectURIs: decl.RedirectURIs, Scopes: decl.Scopes, TokenEndpointAuthMethod: method, JWKS: jwks,
 		IPRules: decl.IPRules, FAPI: decl.FAPI, DPoPBound: decl.DPoPBound,
 	}
+	mtls := partners.MTLS{TLSClientAuthSubjectDN: decl.TLSClientAuthSubjectDN, TLSClientAuthSANDNS: decl.TLSClientAuthSANDNS, TLSBound: decl.TLSBound}
+	want.setMTLS(mtls)
 	i := slices.IndexFunc(existing, func(v config.AppView) bool { return v.Name == decl.Name })
 	if i < 0 {
 		var out newCredentials
@@ -627,7 +634,8 @@ func (a *applier) app(ctx context.Context, decl AppDecl, existing []config.AppVi
 	}
 	if sameStrings(cur.GrantTypes, decl.GrantTypes) && sameStrings(cur.RedirectURIs, decl.RedirectURIs) &&
 		sameStrings(cur.Scopes, decl.Scopes) && cur.TokenEndpointAuthMethod == method && sameJSON(cur.JWKS, jwks) &&
-		sameJSON(cur.IPRules, decl.IPRules) && cur.FAPI == decl.FAPI && cur.DPoPBound == decl.DPoPBound {
+		sameJSON(cur.IPRules, decl.IPRules) && cur.FAPI == decl.FAPI && cur.DPoPBound == decl.DPoPBound &&
+		cur.MTLS == mtls {
 		c := a.report.add("app", key, "unchanged")
 		c.ClientID = cur.ClientID
 		return cur.ClientID, nil

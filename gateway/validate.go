@@ -21,6 +21,11 @@ import (
 // tells it the gateway verified the caller for this operation; the
 // validator must not treat security requirements as met otherwise.
 type RequestValidator interface {
+	// NeedsValidation reports whether the operation declares anything to
+	// check (parameters or a request body); when it does not, the
+	// gateway skips validation. An error means the document could not be
+	// loaded.
+	NeedsValidation(ctx context.Context, api *catalog.API, op *catalog.Operation) (bool, error)
 	ValidateRequest(ctx context.Context, api *catalog.API, op *catalog.Operation, r *http.Request, pathParams map[string]string, authenticated bool) error
 }
 
@@ -33,6 +38,13 @@ type RequestValidator interface {
 func (g *Gateway) validate(c *fiber.Ctx, rq *request, t target, m *catalog.Match) bool {
 	api := m.API
 	if g.cfg.Validator == nil || !api.Validation.Enabled() {
+		return true
+	}
+	needed, err := g.cfg.Validator.NeedsValidation(c.Context(), api, m.Operation)
+	if err != nil {
+		return g.validationUnavailable(c, rq, api, err)
+	}
+	if !needed {
 		return true
 	}
 	in := &c.Context().Request
@@ -65,7 +77,7 @@ func (g *Gateway) validate(c *fiber.Ctx, rq *request, t target, m *catalog.Match
 		}
 		params[name] = v
 	}
-	err := g.cfg.Validator.ValidateRequest(c.Context(), api, m.Operation, r, params, true)
+	err = g.cfg.Validator.ValidateRequest(c.Context(), api, m.Operation, r, params, true)
 	switch {
 	case err == nil:
 		return true
@@ -74,6 +86,12 @@ func (g *Gateway) validate(c *fiber.Ctx, rq *request, t target, m *catalog.Match
 		rq.decide(DecisionReject, "invalid_request")
 		return false
 	}
+	return g.validationUnavailable(c, rq, api, err)
+}
+
+// validationUnavailable answers 503 when the validator cannot run: the
+// gateway fails closed rather than forwarding an unchecked request.
+func (g *Gateway) validationUnavailable(c *fiber.Ctx, rq *request, api *catalog.API, err error) bool {
 	g.log.Error("gateway: request validation failed to run", "request_id", rq.out.RequestID, "api", api.ID, "err", err)
 	_ = g.refuse(c, rq, DecisionError, "validation_unavailable", httpx.Unavailable, "the request cannot be validated right now")
 	return false

@@ -55,17 +55,23 @@ type Input struct {
 type Validator struct {
 	t      *openapi3.T
 	routes map[string]*routers.Route // "METHOD path-template"
+	// trivial holds the operations that declare no parameters and no
+	// request body: there is nothing to check, so the gateway skips them.
+	trivial map[string]bool
 }
 
 // NewValidator returns the document's request validator.
 func (d *Document) NewValidator() *Validator {
-	v := &Validator{t: d.t, routes: map[string]*routers.Route{}}
+	v := &Validator{t: d.t, routes: map[string]*routers.Route{}, trivial: map[string]bool{}}
 	if d.t.Paths == nil {
 		return v
 	}
 	for path, item := range d.t.Paths.Map() {
 		for method, op := range item.Operations() {
 			v.routes[method+" "+path] = &routers.Route{Spec: d.t, Path: path, PathItem: item, Method: method, Operation: op}
+			if len(item.Parameters) == 0 && len(op.Parameters) == 0 && op.RequestBody == nil {
+				v.trivial[method+" "+path] = true
+			}
 		}
 	}
 	return v
@@ -301,6 +307,18 @@ func (vs *Validators) Get(ctx context.Context, api *catalog.API) (*Validator, er
 		return nil, obhub.Errorf(obhub.EUNAVAILABLE, "request validation unavailable: %v", err)
 	}
 	return res.(*Validator), nil
+}
+
+// NeedsValidation reports whether requests to api's operation op have
+// anything to check: false when the operation declares no parameters and
+// no request body (kin-openapi would accept any such request), so the
+// caller may skip building the request for Validate.
+func (vs *Validators) NeedsValidation(ctx context.Context, api *catalog.API, op *catalog.Operation) (bool, error) {
+	v, err := vs.Get(ctx, api)
+	if err != nil {
+		return false, err
+	}
+	return !v.trivial[op.Method+" "+op.Path], nil
 }
 
 // ValidateRequest is Validate with the input spelled out (the gateway's

@@ -224,3 +224,40 @@ func FuzzValidateRequest(f *testing.F) {
 		}
 	})
 }
+
+func TestNeedsValidation(t *testing.T) {
+	doc := []byte(`openapi: 3.0.3
+info: {title: T, version: "1"}
+paths:
+  /items:
+    get:
+      operationId: listItems
+      responses: {"200": {description: ok}}
+    post:
+      operationId: addItem
+      requestBody: {content: {application/json: {schema: {type: object}}}}
+      responses: {"201": {description: ok}}
+  /items/{id}:
+    parameters: [{name: id, in: path, required: true, schema: {type: string}}]
+    get:
+      operationId: getItem
+      responses: {"200": {description: ok}}
+  /search:
+    get:
+      operationId: search
+      parameters: [{name: q, in: query, schema: {type: string}}]
+      responses: {"200": {description: ok}}
+`)
+	d := mustImport(t, doc)
+	vs := NewValidators(&countingSource{doc: d.JSON})
+	api := &catalog.API{ID: "t", SpecDigest: "x"}
+	for id, want := range map[string]bool{"listItems": false, "addItem": true, "getItem": true, "search": true} {
+		got, err := vs.NeedsValidation(context.Background(), api, opOf(d, id))
+		if err != nil || got != want {
+			t.Errorf("NeedsValidation(%s) = %v, %v; want %v", id, got, err, want)
+		}
+	}
+	if _, err := NewValidators(&countingSource{fail: true}).NeedsValidation(context.Background(), api, opOf(d, "listItems")); obhub.ErrorCode(err) != obhub.EUNAVAILABLE {
+		t.Fatalf("store failure: %v, want EUNAVAILABLE (fail closed)", err)
+	}
+}
