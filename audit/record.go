@@ -59,7 +59,10 @@ type Record struct {
 	Revision    int64         `json:"revision,omitempty"` // configuration revision the request used
 
 	// Administrative changes: who changed which object, and the object
-	// before and after as JSON with secrets redacted ("" when none).
+	// before and after as JSON with secrets redacted ("" when none). On a
+	// sandbox call's access record with --audit-capture-sandbox-bodies,
+	// Before and After hold the masked request and response bodies, each
+	// cut to 4 KiB (docs/audit.md); never on a production call.
 	Actor  string `json:"actor,omitempty"`
 	Object string `json:"object,omitempty"`
 	Before string `json:"before,omitempty"`

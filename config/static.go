@@ -35,6 +35,9 @@ type Static struct {
 	LogFormat       string        `yaml:"logFormat"`
 	AuditMode       string        `yaml:"auditMode"` // strict or async (docs/audit.md)
 	AuditHash       string        `yaml:"auditHash"` // sha256 or sm3: the audit chain's hash (docs/audit.md)
+	// AuditCaptureSandboxBodies stores masked, truncated sandbox request
+	// and response bodies in the audit ledger (docs/audit.md); never production.
+	AuditCaptureSandboxBodies bool `yaml:"auditCaptureSandboxBodies"`
 	// TrustedProxies lists the CIDR prefixes of proxies whose
 	// X-Forwarded-For/X-Real-IP headers are believed (proxies.go).
 	TrustedProxies string `yaml:"trustedProxies"`
@@ -89,6 +92,7 @@ func ParseServe(args []string, getenv func(string) string, stderr io.Writer) (St
 	fs.StringVar(&s.LogFormat, "log-format", s.LogFormat, "text or json (env OBHUB_LOG_FORMAT)")
 	fs.StringVar(&s.AuditMode, "audit-mode", s.AuditMode, "strict (a response waits for its audit record to be durable) or async (env OBHUB_AUDIT_MODE)")
 	fs.StringVar(&s.AuditHash, "audit-hash", s.AuditHash, "sha256 or sm3: the audit chain's hash function, fixed when the ledger is created (env OBHUB_AUDIT_HASH)")
+	fs.BoolVar(&s.AuditCaptureSandboxBodies, "audit-capture-sandbox-bodies", false, "store sandbox calls' request and response bodies, masked and cut to 4 KiB, in the audit ledger (env OBHUB_AUDIT_CAPTURE_SANDBOX_BODIES)")
 	fs.StringVar(&s.TrustedProxies, "trusted-proxies", "", "comma-separated CIDRs of proxies whose X-Forwarded-For is trusted (env OBHUB_TRUSTED_PROXIES)")
 	s.tlsFlags(fs) // tls.go
 	if err := fs.Parse(args); err != nil {
@@ -119,6 +123,7 @@ func ParseServe(args []string, getenv func(string) string, stderr io.Writer) (St
 		{"audit-hash", "OBHUB_AUDIT_HASH"}, {"otlp-endpoint", "OBHUB_OTLP_ENDPOINT"},
 		{"tls-cert", "OBHUB_TLS_CERT"}, {"tls-key", "OBHUB_TLS_KEY"}, {"tls-client-ca", "OBHUB_TLS_CLIENT_CA"},
 		{"client-cert-header", "OBHUB_CLIENT_CERT_HEADER"},
+		{"audit-capture-sandbox-bodies", "OBHUB_AUDIT_CAPTURE_SANDBOX_BODIES"},
 	}
 	for _, e := range envs {
 		v := getenv(e.env)
@@ -168,6 +173,9 @@ func mergeFile(s *Static, f Static, set map[string]bool) {
 	str("log-format", &s.LogFormat, f.LogFormat)
 	str("audit-mode", &s.AuditMode, f.AuditMode)
 	str("audit-hash", &s.AuditHash, f.AuditHash)
+	if f.AuditCaptureSandboxBodies && !set["audit-capture-sandbox-bodies"] {
+		s.AuditCaptureSandboxBodies = true
+	}
 	str("trusted-proxies", &s.TrustedProxies, f.TrustedProxies)
 	str("tls-cert", &s.TLSCert, f.TLSCert)
 	str("tls-key", &s.TLSKey, f.TLSKey)

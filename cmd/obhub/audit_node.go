@@ -32,8 +32,11 @@ type auditNode struct {
 	store  auditStore // SQLite, or this node's chain in PostgreSQL with --db (postgres.go)
 	writer *audit.Writer
 	keys   *audit.KeyRing
-	stop   chan struct{}
-	done   chan struct{}
+	// capture holds sandbox bodies for their records with
+	// --audit-capture-sandbox-bodies; nil otherwise (audit_capture.go).
+	capture *bodyCapture
+	stop    chan struct{}
+	done    chan struct{}
 }
 
 // openAudit opens the ledger and starts its writer and retention loop.
@@ -134,8 +137,15 @@ func (m *Main) auditReady(ctx context.Context) error {
 // auditOutcome is the gateway's OnDone: it records the request. In strict
 // mode it returns once the record is durable, before the response leaves.
 func (m *Main) auditOutcome(o *gateway.Outcome) {
+	req, resp, captured := m.auditLog.capture.take(o) // removed even when no writer
 	if w := m.auditLog.writer; w != nil {
-		_ = w.Write(recordOf(o)) // failures are logged and counted by the writer
+		r := recordOf(o)
+		if captured {
+			// A sandbox record has no before/after state: those fields
+			// carry the captured request and response bodies.
+			r.Before, r.After = req, resp
+		}
+		_ = w.Write(r) // failures are logged and counted by the writer
 	}
 }
 

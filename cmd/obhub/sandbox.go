@@ -12,12 +12,20 @@ import (
 // sandboxAdapter gives the gateway the sandbox: the two HTTP edges do not
 // import each other, and their request and response types share one
 // layout, so each converts into the other.
-type sandboxAdapter struct{ s *sandbox.Sandbox }
+type sandboxAdapter struct {
+	s       *sandbox.Sandbox
+	capture *bodyCapture // nil unless --audit-capture-sandbox-bodies (audit_capture.go)
+}
 
 var _ gateway.Sandbox = sandboxAdapter{}
 
 func (a sandboxAdapter) Respond(ctx context.Context, req gateway.SandboxRequest) (gateway.SandboxResponse, error) {
 	resp, err := a.s.Respond(ctx, sandbox.Request(req))
+	if err == nil {
+		a.capture.put(req.ClientID, req.RequestID, req.Body, resp.Body)
+	} else {
+		a.capture.put(req.ClientID, req.RequestID, req.Body, nil)
+	}
 	return gateway.SandboxResponse(resp), err
 }
 
@@ -32,9 +40,12 @@ func (m *Main) openSandbox(ctx context.Context) (sandboxAdapter, error) {
 	if err := m.sandboxStore.Open(ctx); err != nil {
 		return sandboxAdapter{}, err
 	}
-	return sandboxAdapter{sandbox.New(sandbox.Config{
+	if m.Config.AuditCaptureSandboxBodies {
+		m.auditLog.capture = newBodyCapture()
+	}
+	return sandboxAdapter{s: sandbox.New(sandbox.Config{
 		Specs: m.store, Clock: m.Clock, Logger: m.Logger, Store: m.sandboxStore,
-	})}, nil
+	}), capture: m.auditLog.capture}, nil
 }
 
 // sandboxDB is the sandbox banks' store on this node.
