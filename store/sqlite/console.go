@@ -5,10 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"net/url"
-	"path/filepath"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/obhub/obhub"
@@ -20,17 +17,13 @@ var _ console.Store = (*ConsoleStore)(nil)
 // ConsoleStore implements console.Store on its own SQLite file
 // (console.db in the data folder): operators and their sessions.
 type ConsoleStore struct {
-	path string
-
-	mu     sync.Mutex
-	db     *sql.DB
-	closed bool
+	single
 }
 
 // NewConsoleStore returns a store for the database file at path. It does
 // no I/O: Open creates or opens the file. The folder must exist.
 func NewConsoleStore(path string) *ConsoleStore {
-	return &ConsoleStore{path: path}
+	return &ConsoleStore{single{name: "console", path: path, schema: consoleSchema, sync: "NORMAL"}}
 }
 
 const consoleSchema = `
@@ -54,67 +47,6 @@ CREATE TABLE IF NOT EXISTS console_sessions (
 );
 CREATE INDEX IF NOT EXISTS console_sessions_expiry ON console_sessions (expires_at);
 `
-
-// Open creates or opens the database and its tables. After a failed Open,
-// Close is safe.
-func (s *ConsoleStore) Open(ctx context.Context) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.closed {
-		return obhub.Errorf(obhub.EUNAVAILABLE, "console store closed")
-	}
-	if s.db != nil {
-		return fmt.Errorf("sqlite console: open %s: already open", s.path)
-	}
-	abs, err := filepath.Abs(s.path)
-	if err != nil {
-		return fmt.Errorf("sqlite console: open %s: %w", s.path, err)
-	}
-	q := url.Values{}
-	q.Add("_pragma", "busy_timeout(5000)")
-	q.Add("_pragma", "journal_mode(WAL)")
-	q.Add("_pragma", "synchronous(NORMAL)")
-	q.Set("_txlock", "immediate")
-	u := url.URL{Scheme: "file", Path: filepath.ToSlash(abs), RawQuery: q.Encode()}
-	db, err := sql.Open("sqlite", u.String())
-	if err != nil {
-		return fmt.Errorf("sqlite console: open %s: %w", s.path, err)
-	}
-	db.SetMaxOpenConns(1)
-	db.SetMaxIdleConns(1)
-	if _, err := db.ExecContext(ctx, consoleSchema); err != nil {
-		db.Close()
-		return fmt.Errorf("sqlite console: open %s: create tables: %w", s.path, err)
-	}
-	s.db = db
-	return nil
-}
-
-// Close closes the database. It is idempotent and safe after a failed or
-// no Open.
-func (s *ConsoleStore) Close() error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.closed = true
-	if s.db == nil {
-		return nil
-	}
-	err := s.db.Close()
-	s.db = nil
-	if err != nil {
-		return fmt.Errorf("sqlite console: close %s: %w", s.path, err)
-	}
-	return nil
-}
-
-func (s *ConsoleStore) conn() (*sql.DB, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.db == nil {
-		return nil, obhub.Errorf(obhub.EUNAVAILABLE, "console store not open")
-	}
-	return s.db, nil
-}
 
 func consoleErr(op string, err error) error {
 	switch {

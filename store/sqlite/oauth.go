@@ -5,9 +5,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"net/url"
-	"path/filepath"
-	"sync"
 	"time"
 
 	"github.com/obhub/obhub"
@@ -26,17 +23,13 @@ var _ oauth.Store = (*OAuthStore)(nil)
 // callers exactly one sees its row change. WAL with synchronous=FULL: an
 // acknowledged revocation survives a power cut.
 type OAuthStore struct {
-	path string
-
-	mu     sync.Mutex
-	db     *sql.DB
-	closed bool
+	single
 }
 
 // NewOAuthStore returns a store for the database file at path. It does no
 // I/O: Open creates or opens the file. The folder must exist.
 func NewOAuthStore(path string) *OAuthStore {
-	return &OAuthStore{path: path}
+	return &OAuthStore{single{name: "oauth", path: path, schema: oauthSchema, sync: "FULL"}}
 }
 
 const oauthSchema = `
@@ -86,67 +79,6 @@ CREATE TABLE IF NOT EXISTS oauth_assertions (
 	PRIMARY KEY (client_id, jti)
 );
 `
-
-// Open creates or opens the database and its tables. After a failed Open,
-// Close is safe.
-func (s *OAuthStore) Open(ctx context.Context) (err error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.closed {
-		return obhub.Errorf(obhub.EUNAVAILABLE, "oauth store closed")
-	}
-	if s.db != nil {
-		return fmt.Errorf("sqlite oauth: open %s: already open", s.path)
-	}
-	abs, err := filepath.Abs(s.path)
-	if err != nil {
-		return fmt.Errorf("sqlite oauth: open %s: %w", s.path, err)
-	}
-	q := url.Values{}
-	q.Add("_pragma", "busy_timeout(5000)")
-	q.Add("_pragma", "journal_mode(WAL)")
-	q.Add("_pragma", "synchronous(FULL)")
-	q.Set("_txlock", "immediate")
-	u := url.URL{Scheme: "file", Path: filepath.ToSlash(abs), RawQuery: q.Encode()}
-	db, err := sql.Open("sqlite", u.String())
-	if err != nil {
-		return fmt.Errorf("sqlite oauth: open %s: %w", s.path, err)
-	}
-	db.SetMaxOpenConns(1)
-	db.SetMaxIdleConns(1)
-	if _, err := db.ExecContext(ctx, oauthSchema); err != nil {
-		db.Close()
-		return fmt.Errorf("sqlite oauth: open %s: create tables: %w", s.path, err)
-	}
-	s.db = db
-	return nil
-}
-
-// Close closes the database. It is idempotent and safe after a failed or
-// no Open.
-func (s *OAuthStore) Close() error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.closed = true
-	if s.db == nil {
-		return nil
-	}
-	err := s.db.Close()
-	s.db = nil
-	if err != nil {
-		return fmt.Errorf("sqlite oauth: close %s: %w", s.path, err)
-	}
-	return nil
-}
-
-func (s *OAuthStore) conn() (*sql.DB, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.db == nil {
-		return nil, obhub.Errorf(obhub.EUNAVAILABLE, "oauth store not open")
-	}
-	return s.db, nil
-}
 
 func ms(t time.Time) int64 { return t.UnixMilli() }
 

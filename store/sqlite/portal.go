@@ -5,10 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"net/url"
-	"path/filepath"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/obhub/obhub"
@@ -21,17 +18,13 @@ var _ portal.Store = (*PortalStore)(nil)
 // the data folder): developer accounts and their sessions. It is apart
 // from the configuration database, which holds the partners themselves.
 type PortalStore struct {
-	path string
-
-	mu     sync.Mutex
-	db     *sql.DB
-	closed bool
+	single
 }
 
 // NewPortalStore returns a store for the database file at path. It does
 // no I/O: Open creates or opens the file. The folder must exist.
 func NewPortalStore(path string) *PortalStore {
-	return &PortalStore{path: path}
+	return &PortalStore{single{name: "portal", path: path, schema: portalSchema, sync: "NORMAL"}}
 }
 
 const portalSchema = `
@@ -56,67 +49,6 @@ CREATE TABLE IF NOT EXISTS portal_sessions (
 );
 CREATE INDEX IF NOT EXISTS portal_sessions_expiry ON portal_sessions (expires_at);
 `
-
-// Open creates or opens the database and its tables. After a failed Open,
-// Close is safe.
-func (s *PortalStore) Open(ctx context.Context) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.closed {
-		return obhub.Errorf(obhub.EUNAVAILABLE, "portal store closed")
-	}
-	if s.db != nil {
-		return fmt.Errorf("sqlite portal: open %s: already open", s.path)
-	}
-	abs, err := filepath.Abs(s.path)
-	if err != nil {
-		return fmt.Errorf("sqlite portal: open %s: %w", s.path, err)
-	}
-	q := url.Values{}
-	q.Add("_pragma", "busy_timeout(5000)")
-	q.Add("_pragma", "journal_mode(WAL)")
-	q.Add("_pragma", "synchronous(NORMAL)")
-	q.Set("_txlock", "immediate")
-	u := url.URL{Scheme: "file", Path: filepath.ToSlash(abs), RawQuery: q.Encode()}
-	db, err := sql.Open("sqlite", u.String())
-	if err != nil {
-		return fmt.Errorf("sqlite portal: open %s: %w", s.path, err)
-	}
-	db.SetMaxOpenConns(1)
-	db.SetMaxIdleConns(1)
-	if _, err := db.ExecContext(ctx, portalSchema); err != nil {
-		db.Close()
-		return fmt.Errorf("sqlite portal: open %s: create tables: %w", s.path, err)
-	}
-	s.db = db
-	return nil
-}
-
-// Close closes the database. It is idempotent and safe after a failed or
-// no Open.
-func (s *PortalStore) Close() error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.closed = true
-	if s.db == nil {
-		return nil
-	}
-	err := s.db.Close()
-	s.db = nil
-	if err != nil {
-		return fmt.Errorf("sqlite portal: close %s: %w", s.path, err)
-	}
-	return nil
-}
-
-func (s *PortalStore) conn() (*sql.DB, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.db == nil {
-		return nil, obhub.Errorf(obhub.EUNAVAILABLE, "portal store not open")
-	}
-	return s.db, nil
-}
 
 // portalErr gives database failures the EUNAVAILABLE code and a missing
 // row ENOTFOUND.

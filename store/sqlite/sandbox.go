@@ -2,13 +2,9 @@ package sqlite
 
 import (
 	"context"
-	"database/sql"
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"net/url"
-	"path/filepath"
-	"sync"
 	"time"
 
 	"github.com/obhub/obhub"
@@ -22,17 +18,13 @@ var _ sandbox.Store = (*SandboxStore)(nil)
 // its stateful sandbox bank. It is apart from the configuration and audit
 // databases so that developers' sandbox traffic never contends with them.
 type SandboxStore struct {
-	path string
-
-	mu     sync.Mutex
-	db     *sql.DB
-	closed bool
+	single
 }
 
 // NewSandboxStore returns a store for the database file at path. It does
 // no I/O: Open creates or opens the file. The folder must exist.
 func NewSandboxStore(path string) *SandboxStore {
-	return &SandboxStore{path: path}
+	return &SandboxStore{single{name: "sandbox", path: path, schema: sandboxSchema, sync: "NORMAL"}}
 }
 
 const sandboxSchema = `
@@ -47,67 +39,6 @@ CREATE TABLE IF NOT EXISTS sandbox_changes (
 );
 CREATE INDEX IF NOT EXISTS sandbox_changes_client ON sandbox_changes (client_id, seq);
 `
-
-// Open creates or opens the database and its tables. After a failed Open,
-// Close is safe.
-func (s *SandboxStore) Open(ctx context.Context) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.closed {
-		return obhub.Errorf(obhub.EUNAVAILABLE, "sandbox store closed")
-	}
-	if s.db != nil {
-		return fmt.Errorf("sqlite sandbox: open %s: already open", s.path)
-	}
-	abs, err := filepath.Abs(s.path)
-	if err != nil {
-		return fmt.Errorf("sqlite sandbox: open %s: %w", s.path, err)
-	}
-	q := url.Values{}
-	q.Add("_pragma", "busy_timeout(5000)")
-	q.Add("_pragma", "journal_mode(WAL)")
-	q.Add("_pragma", "synchronous(NORMAL)")
-	q.Set("_txlock", "immediate")
-	u := url.URL{Scheme: "file", Path: filepath.ToSlash(abs), RawQuery: q.Encode()}
-	db, err := sql.Open("sqlite", u.String())
-	if err != nil {
-		return fmt.Errorf("sqlite sandbox: open %s: %w", s.path, err)
-	}
-	db.SetMaxOpenConns(1)
-	db.SetMaxIdleConns(1)
-	if _, err := db.ExecContext(ctx, sandboxSchema); err != nil {
-		db.Close()
-		return fmt.Errorf("sqlite sandbox: open %s: create tables: %w", s.path, err)
-	}
-	s.db = db
-	return nil
-}
-
-// Close closes the database. It is idempotent and safe after a failed or
-// no Open.
-func (s *SandboxStore) Close() error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.closed = true
-	if s.db == nil {
-		return nil
-	}
-	err := s.db.Close()
-	s.db = nil
-	if err != nil {
-		return fmt.Errorf("sqlite sandbox: close %s: %w", s.path, err)
-	}
-	return nil
-}
-
-func (s *SandboxStore) conn() (*sql.DB, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.db == nil {
-		return nil, obhub.Errorf(obhub.EUNAVAILABLE, "sandbox store not open")
-	}
-	return s.db, nil
-}
 
 func sandboxErr(op string, err error) error {
 	if err == nil {
