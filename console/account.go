@@ -3,6 +3,7 @@ package console
 import (
 	"context"
 	"github.com/obhub/obhub/internal/passwd"
+	"github.com/obhub/obhub/internal/websession"
 
 	"github.com/obhub/obhub/config"
 	"net/http"
@@ -215,7 +216,7 @@ func (h *Handler) setup(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	op := Operator{
-		ID: "op_" + randomToken()[:16], Email: in.Email, Name: in.Name, Role: in.Role, Bank: in.Bank,
+		ID: "op_" + websession.RandomToken()[:16], Email: in.Email, Name: in.Name, Role: in.Role, Bank: in.Bank,
 		PasswordHash: hash, CreatedAt: h.cfg.Clock.Now().UTC(),
 	}
 	if err := h.cfg.Operators.CreateOperator(ctx, op); err != nil {

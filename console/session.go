@@ -2,11 +2,7 @@ package console
 
 import (
 	"context"
-	"crypto/rand"
-	"crypto/sha256"
-	"crypto/subtle"
-	"encoding/base64"
-	"encoding/hex"
+	"github.com/obhub/obhub/internal/websession"
 	"net/http"
 	"time"
 
@@ -30,38 +26,10 @@ const (
 	lockout     = 15 * time.Minute
 )
 
-func randomToken() string {
-	var b [32]byte
-	if _, err := rand.Read(b[:]); err != nil {
-		panic("console: crypto/rand failed: " + err.Error())
-	}
-	return base64.RawURLEncoding.EncodeToString(b[:])
-}
-
-func hashID(id string) string {
-	sum := sha256.Sum256([]byte(id))
-	return hex.EncodeToString(sum[:])
-}
-
-func sameToken(a, b string) bool {
-	return a != "" && len(a) == len(b) && subtle.ConstantTimeCompare([]byte(a), []byte(b)) == 1
-}
-
-// cookie builds a console cookie: HttpOnly, SameSite=Strict, Path
-// /console/, Secure when served over TLS or configured so.
+// cookie builds one of the console's cookies (see websession.Cookie),
+// Secure when served over TLS or configured so.
 func (h *Handler) cookie(r *http.Request, name, value string, maxAge time.Duration) *http.Cookie {
-	c := &http.Cookie{
-		Name: name, Value: value, Path: "/console/",
-		HttpOnly: true, SameSite: http.SameSiteStrictMode,
-		Secure: h.cfg.SecureCookies || r.TLS != nil,
-	}
-	switch {
-	case maxAge > 0:
-		c.MaxAge = int(maxAge / time.Second)
-	case maxAge < 0:
-		c.MaxAge = -1
-	}
-	return c
+	return websession.Cookie(name, value, "/console/", http.SameSiteStrictMode, h.cfg.SecureCookies || r.TLS != nil, maxAge)
 }
 
 // session returns the signed-in session of the request and its operator,
@@ -71,7 +39,7 @@ func (h *Handler) session(ctx context.Context, r *http.Request) (*Session, *Oper
 	if err != nil || c.Value == "" || len(c.Value) > 100 {
 		return nil, nil, nil
 	}
-	s, err := h.cfg.Operators.Session(ctx, hashID(c.Value), h.cfg.Clock.Now())
+	s, err := h.cfg.Operators.Session(ctx, websession.HashID(c.Value), h.cfg.Clock.Now())
 	if obhub.ErrorCode(err) == obhub.ENOTFOUND {
 		return nil, nil, nil
 	}
@@ -92,14 +60,14 @@ func (h *Handler) session(ctx context.Context, r *http.Request) (*Session, *Oper
 // session the browser held (no session fixation).
 func (h *Handler) startSession(w http.ResponseWriter, r *http.Request, operatorID string) error {
 	if c, err := r.Cookie(sessionCookie); err == nil && c.Value != "" {
-		if err := h.cfg.Operators.DeleteSession(r.Context(), hashID(c.Value)); err != nil {
+		if err := h.cfg.Operators.DeleteSession(r.Context(), websession.HashID(c.Value)); err != nil {
 			return err
 		}
 	}
-	id := randomToken()
+	id := websession.RandomToken()
 	now := h.cfg.Clock.Now().UTC()
 	err := h.cfg.Operators.CreateSession(r.Context(), Session{
-		IDHash: hashID(id), OperatorID: operatorID, CSRF: randomToken(),
+		IDHash: websession.HashID(id), OperatorID: operatorID, CSRF: websession.RandomToken(),
 		CreatedAt: now, ExpiresAt: now.Add(sessionTTL),
 	})
 	if err != nil {
@@ -118,7 +86,7 @@ func (h *Handler) csrfToken(w http.ResponseWriter, r *http.Request, s *Session) 
 	if c, err := r.Cookie(csrfCookie); err == nil && len(c.Value) == 43 {
 		return c.Value
 	}
-	tok := randomToken()
+	tok := websession.RandomToken()
 	http.SetCookie(w, h.cookie(r, csrfCookie, tok, 0))
 	r.AddCookie(&http.Cookie{Name: csrfCookie, Value: tok})
 	return tok
@@ -128,8 +96,8 @@ func (h *Handler) csrfToken(w http.ResponseWriter, r *http.Request, s *Session) 
 func checkCSRF(r *http.Request, s *Session) bool {
 	got := r.PostFormValue(csrfField)
 	if s != nil {
-		return sameToken(got, s.CSRF)
+		return websession.SameToken(got, s.CSRF)
 	}
 	c, err := r.Cookie(csrfCookie)
-	return err == nil && sameToken(got, c.Value)
+	return err == nil && websession.SameToken(got, c.Value)
 }

@@ -2,11 +2,7 @@ package portal
 
 import (
 	"context"
-	"crypto/rand"
-	"crypto/sha256"
-	"crypto/subtle"
-	"encoding/base64"
-	"encoding/hex"
+	"github.com/obhub/obhub/internal/websession"
 	"net/http"
 	"time"
 
@@ -30,40 +26,10 @@ const (
 	lockout     = 15 * time.Minute
 )
 
-// randomToken returns 32 random bytes, URL-safe base64.
-func randomToken() string {
-	var b [32]byte
-	if _, err := rand.Read(b[:]); err != nil {
-		panic("portal: crypto/rand failed: " + err.Error()) // never on supported systems
-	}
-	return base64.RawURLEncoding.EncodeToString(b[:])
-}
-
-// hashID returns what the store keeps of a session id.
-func hashID(id string) string {
-	sum := sha256.Sum256([]byte(id))
-	return hex.EncodeToString(sum[:])
-}
-
-func sameToken(a, b string) bool {
-	return a != "" && len(a) == len(b) && subtle.ConstantTimeCompare([]byte(a), []byte(b)) == 1
-}
-
-// cookie builds one of the portal's cookies: HttpOnly, SameSite=Lax,
-// scoped to /portal/, Secure when the portal is served over TLS.
+// cookie builds one of the portal's cookies (see websession.Cookie),
+// Secure when served over TLS or configured so.
 func (h *Handler) cookie(r *http.Request, name, value string, maxAge time.Duration) *http.Cookie {
-	c := &http.Cookie{
-		Name: name, Value: value, Path: "/portal/",
-		HttpOnly: true, SameSite: http.SameSiteLaxMode,
-		Secure: h.cfg.SecureCookies || r.TLS != nil,
-	}
-	switch {
-	case maxAge > 0:
-		c.MaxAge = int(maxAge / time.Second)
-	case maxAge < 0:
-		c.MaxAge = -1
-	}
-	return c
+	return websession.Cookie(name, value, "/portal/", http.SameSiteLaxMode, h.cfg.SecureCookies || r.TLS != nil, maxAge)
 }
 
 // session returns the signed-in session of the request, or nil.
@@ -72,7 +38,7 @@ func (h *Handler) session(ctx context.Context, r *http.Request) (*Session, *Acco
 	if err != nil || c.Value == "" || len(c.Value) > 100 {
 		return nil, nil, nil
 	}
-	s, err := h.cfg.Accounts.Session(ctx, hashID(c.Value), h.cfg.Clock.Now())
+	s, err := h.cfg.Accounts.Session(ctx, websession.HashID(c.Value), h.cfg.Clock.Now())
 	if obhub.ErrorCode(err) == obhub.ENOTFOUND {
 		return nil, nil, nil
 	}
@@ -94,14 +60,14 @@ func (h *Handler) session(ctx context.Context, r *http.Request) (*Session, *Acco
 // attacker before sign-in (session fixation) never becomes signed in.
 func (h *Handler) startSession(w http.ResponseWriter, r *http.Request, accountID string) error {
 	if c, err := r.Cookie(sessionCookie); err == nil && c.Value != "" {
-		if err := h.cfg.Accounts.DeleteSession(r.Context(), hashID(c.Value)); err != nil {
+		if err := h.cfg.Accounts.DeleteSession(r.Context(), websession.HashID(c.Value)); err != nil {
 			return err
 		}
 	}
-	id := randomToken()
+	id := websession.RandomToken()
 	now := h.cfg.Clock.Now().UTC()
 	err := h.cfg.Accounts.CreateSession(r.Context(), Session{
-		IDHash: hashID(id), AccountID: accountID, CSRF: randomToken(),
+		IDHash: websession.HashID(id), AccountID: accountID, CSRF: websession.RandomToken(),
 		CreatedAt: now, ExpiresAt: now.Add(sessionTTL),
 	})
 	if err != nil {
@@ -121,7 +87,7 @@ func (h *Handler) csrfToken(w http.ResponseWriter, r *http.Request, s *Session) 
 	if c, err := r.Cookie(csrfCookie); err == nil && len(c.Value) == 43 {
 		return c.Value
 	}
-	tok := randomToken()
+	tok := websession.RandomToken()
 	http.SetCookie(w, h.cookie(r, csrfCookie, tok, 0))
 	// Later handlers of this request read it back from the request.
 	r.AddCookie(&http.Cookie{Name: csrfCookie, Value: tok})
@@ -132,8 +98,8 @@ func (h *Handler) csrfToken(w http.ResponseWriter, r *http.Request, s *Session) 
 func checkCSRF(r *http.Request, s *Session) bool {
 	got := r.PostFormValue(csrfField)
 	if s != nil {
-		return sameToken(got, s.CSRF)
+		return websession.SameToken(got, s.CSRF)
 	}
 	c, err := r.Cookie(csrfCookie)
-	return err == nil && sameToken(got, c.Value)
+	return err == nil && websession.SameToken(got, c.Value)
 }
