@@ -2,8 +2,9 @@ package portal
 
 import (
 	"fmt"
+	"github.com/obhub/obhub/internal/websession"
 	"net/http"
-	"strings"
+	"time"
 )
 
 // lang is the language a page is shown in: "en" or "zh" (Simplified
@@ -12,8 +13,8 @@ import (
 type lang string
 
 const (
-	langEN lang = "en"
-	langZH lang = "zh"
+	langEN lang = websession.LangEN
+	langZH lang = websession.LangZH
 )
 
 // HTML is the value of the html element's lang attribute.
@@ -55,35 +56,13 @@ func (l lang) T(key string, args ...any) string {
 	return s
 }
 
-func parseLang(s string) (lang, bool) {
-	s = strings.ToLower(strings.TrimSpace(s))
-	switch {
-	case s == "en" || strings.HasPrefix(s, "en-"):
-		return langEN, true
-	case s == "zh" || strings.HasPrefix(s, "zh-"):
-		return langZH, true
-	}
-	return "", false
-}
-
 // pickLang chooses the page language and remembers an explicit choice.
 func (h *Handler) pickLang(w http.ResponseWriter, r *http.Request) lang {
-	if l, ok := parseLang(r.URL.Query().Get("lang")); ok {
-		http.SetCookie(w, h.cookie(r, langCookie, string(l), 365*24*3600e9))
-		return l
+	l, explicit := websession.NegotiateLang(r, langCookie)
+	if explicit {
+		http.SetCookie(w, h.cookie(r, langCookie, l, 365*24*time.Hour))
 	}
-	if c, err := r.Cookie(langCookie); err == nil {
-		if l, ok := parseLang(c.Value); ok {
-			return l
-		}
-	}
-	for _, part := range strings.Split(r.Header.Get("Accept-Language"), ",") {
-		tag, _, _ := strings.Cut(part, ";")
-		if l, ok := parseLang(tag); ok {
-			return l
-		}
-	}
-	return langEN
+	return lang(l)
 }
 
 var messages = map[lang]map[string]string{

@@ -35,3 +35,30 @@ func TestCookie(t *testing.T) {
 		t.Fatalf("deleting cookie %+v", c)
 	}
 }
+
+func TestNegotiateLang(t *testing.T) {
+	tests := []struct {
+		name, url, cookie, accept string
+		want                      string
+		explicit                  bool
+	}{
+		{"query wins", "/?lang=zh", "en", "en", "zh", true},
+		{"query region tag", "/?lang=zh-CN", "", "", "zh", true},
+		{"cookie", "/", "zh", "en-US", "zh", false},
+		{"accept-language first known tag", "/", "", "fr, zh-Hans;q=0.8, en;q=0.5", "zh", false},
+		{"unknown everything falls back to English", "/?lang=fr", "de", "ja", "en", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r, _ := http.NewRequest("GET", "http://x"+tt.url, nil)
+			if tt.cookie != "" {
+				r.AddCookie(&http.Cookie{Name: "lang", Value: tt.cookie})
+			}
+			r.Header.Set("Accept-Language", tt.accept)
+			got, explicit := websession.NegotiateLang(r, "lang")
+			if got != tt.want || explicit != tt.explicit {
+				t.Fatalf("NegotiateLang = %q, %v; want %q, %v", got, explicit, tt.want, tt.explicit)
+			}
+		})
+	}
+}
