@@ -9,7 +9,6 @@ import (
 	"net/http"
 	"net/mail"
 	"strings"
-	"time"
 	"unicode/utf8"
 
 	"github.com/obhub/obhub"
@@ -60,48 +59,35 @@ func (h *Handler) signin(w http.ResponseWriter, r *http.Request) {
 		h.render(w, v, http.StatusUnauthorized, "signin", v.L.T("signin.title"), []string{msg}, in)
 	}
 	op, err := h.cfg.Operators.OperatorByEmail(ctx, in.Email)
-	if obhub.ErrorCode(err) == obhub.ENOTFOUND || len(password) > passwd.MaxLen*4 {
-		// The same time as a real check: no enumeration by timing.
-		if _, err := h.hasher.Verify(ctx, passwd.DummyHash, password); err != nil {
+	var login *passwd.Login
+	switch {
+	case err == nil:
+		login = &passwd.Login{Hash: op.PasswordHash, Failures: op.Failures, LockedUntil: op.LockedUntil}
+	case obhub.ErrorCode(err) != obhub.ENOTFOUND:
+		h.fail(w, r, v, err)
+		return
+	}
+	res, state, save, err := h.hasher.SignIn(ctx, login, password, h.cfg.Clock.Now().UTC())
+	if err != nil {
+		h.fail(w, r, v, err)
+		return
+	}
+	if save {
+		if err := h.cfg.Operators.SetLoginState(ctx, op.ID, state.Failures, state.LockedUntil); err != nil {
 			h.fail(w, r, v, err)
 			return
 		}
-		refuse(v.L.T("err.signin"))
-		return
 	}
-	if err != nil {
-		h.fail(w, r, v, err)
-		return
-	}
-	now := h.cfg.Clock.Now().UTC()
-	if now.Before(op.LockedUntil) {
-		refuse(v.L.T("err.locked"))
-		return
-	}
-	ok, err := h.hasher.Verify(ctx, op.PasswordHash, password)
-	if err != nil {
-		h.fail(w, r, v, err)
-		return
-	}
-	if !ok {
-		failures, until := op.Failures+1, time.Time{}
-		msg := v.L.T("err.signin")
-		if failures >= maxFailures {
-			failures, until, msg = 0, now.Add(lockout), v.L.T("err.locked")
+	switch res {
+	case passwd.Locked:
+		if save {
 			h.cfg.Logger.Warn("console: operator locked after failed sign-ins", "operator", op.ID)
 		}
-		if err := h.cfg.Operators.SetLoginState(ctx, op.ID, failures, until); err != nil {
-			h.fail(w, r, v, err)
-			return
-		}
-		refuse(msg)
+		refuse(v.L.T("err.locked"))
 		return
-	}
-	if op.Failures != 0 || !op.LockedUntil.IsZero() {
-		if err := h.cfg.Operators.SetLoginState(ctx, op.ID, 0, time.Time{}); err != nil {
-			h.fail(w, r, v, err)
-			return
-		}
+	case passwd.WrongPassword:
+		refuse(v.L.T("err.signin"))
+		return
 	}
 	if err := h.startSession(w, r, op.ID); err != nil {
 		h.fail(w, r, v, err)

@@ -21,9 +21,7 @@ const (
 // Session and lockout policy: shorter sessions than the portal's, as an
 // operator's session can approve partners and retire APIs.
 const (
-	sessionTTL  = 8 * time.Hour
-	maxFailures = 5
-	lockout     = 15 * time.Minute
+	sessionTTL = 8 * time.Hour
 )
 
 // cookie builds one of the console's cookies (see websession.Cookie),

@@ -7,7 +7,6 @@ import (
 	"net/http"
 	"net/mail"
 	"strings"
-	"time"
 	"unicode/utf8"
 
 	"github.com/obhub/obhub"
@@ -188,49 +187,35 @@ func (h *Handler) signin(w http.ResponseWriter, r *http.Request) {
 		h.render(w, v, http.StatusUnauthorized, "signin", v.L.T("signin.title"), []string{msg}, in)
 	}
 	acc, err := h.cfg.Accounts.AccountByEmail(ctx, in.Email)
-	if obhub.ErrorCode(err) == obhub.ENOTFOUND || len(password) > passwd.MaxLen*4 {
-		// Spend the same time as a real check: no account enumeration
-		// by timing.
-		if _, err := h.hasher.Verify(ctx, passwd.DummyHash, password); err != nil {
+	var login *passwd.Login
+	switch {
+	case err == nil:
+		login = &passwd.Login{Hash: acc.PasswordHash, Failures: acc.Failures, LockedUntil: acc.LockedUntil}
+	case obhub.ErrorCode(err) != obhub.ENOTFOUND:
+		h.fail(w, r, v, err)
+		return
+	}
+	res, state, save, err := h.hasher.SignIn(ctx, login, password, h.cfg.Clock.Now().UTC())
+	if err != nil {
+		h.fail(w, r, v, err)
+		return
+	}
+	if save {
+		if err := h.cfg.Accounts.SetLoginState(ctx, acc.ID, state.Failures, state.LockedUntil); err != nil {
 			h.fail(w, r, v, err)
 			return
 		}
-		refuse(v.L.T("err.signin"))
-		return
 	}
-	if err != nil {
-		h.fail(w, r, v, err)
-		return
-	}
-	now := h.cfg.Clock.Now().UTC()
-	if now.Before(acc.LockedUntil) {
-		refuse(v.L.T("err.locked"))
-		return
-	}
-	ok, err := h.hasher.Verify(ctx, acc.PasswordHash, password)
-	if err != nil {
-		h.fail(w, r, v, err)
-		return
-	}
-	if !ok {
-		failures, until := acc.Failures+1, time.Time{}
-		msg := v.L.T("err.signin")
-		if failures >= maxFailures {
-			failures, until, msg = 0, now.Add(lockout), v.L.T("err.locked")
+	switch res {
+	case passwd.Locked:
+		if save {
 			h.cfg.Logger.Warn("portal: account locked after failed sign-ins", "account", acc.ID)
 		}
-		if err := h.cfg.Accounts.SetLoginState(ctx, acc.ID, failures, until); err != nil {
-			h.fail(w, r, v, err)
-			return
-		}
-		refuse(msg)
+		refuse(v.L.T("err.locked"))
 		return
-	}
-	if acc.Failures != 0 || !acc.LockedUntil.IsZero() {
-		if err := h.cfg.Accounts.SetLoginState(ctx, acc.ID, 0, time.Time{}); err != nil {
-			h.fail(w, r, v, err)
-			return
-		}
+	case passwd.WrongPassword:
+		refuse(v.L.T("err.signin"))
+		return
 	}
 	if err := h.startSession(w, r, acc.ID); err != nil {
 		h.fail(w, r, v, err)

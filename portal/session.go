@@ -21,9 +21,7 @@ const (
 
 // Session and lockout policy.
 const (
-	sessionTTL  = 12 * time.Hour
-	maxFailures = 5
-	lockout     = 15 * time.Minute
+	sessionTTL = 12 * time.Hour
 )
 
 // cookie builds one of the portal's cookies (see websession.Cookie),
