@@ -59,14 +59,17 @@ type Record struct {
 	Revision    int64         `json:"revision,omitempty"` // configuration revision the request used
 
 	// Administrative changes: who changed which object, and the object
-	// before and after as JSON with secrets redacted ("" when none). On a
-	// sandbox call's access record with --audit-capture-sandbox-bodies,
-	// Before and After hold the masked request and response bodies, each
-	// cut to 4 KiB (docs/audit.md); never on a production call.
+	// before and after as JSON with secrets redacted ("" when none).
 	Actor  string `json:"actor,omitempty"`
 	Object string `json:"object,omitempty"`
 	Before string `json:"before,omitempty"`
 	After  string `json:"after,omitempty"`
+
+	// RequestBody and ResponseBody are a sandbox call's masked bodies, each
+	// cut to 4 KiB, kept only with --audit-capture-sandbox-bodies
+	// (docs/audit.md); never on a production call.
+	RequestBody  string `json:"requestBody,omitempty"`
+	ResponseBody string `json:"responseBody,omitempty"`
 
 	// Purged marks a record whose content was removed by retention: only
 	// Seq, Time, Category, Digest and Hash remain, so the chain still
@@ -86,14 +89,25 @@ func (r *Record) normalise() {
 	r.Latency = r.Latency.Truncate(time.Microsecond)
 }
 
-// encodingVersion prefixes every record encoding.
-const encodingVersion = 1
+// Record encodings. Version 1 is every record without captured bodies,
+// so ledgers written before bodies had fields of their own still verify;
+// version 2 appends the two bodies.
+const (
+	encodingV1 = 1
+	encodingV2 = 2
+)
 
 // AppendEncoding appends the record's canonical encoding (what Digest
 // hashes) to b: every recorded field in a fixed order, strings length-
-// prefixed, so that no two different records encode alike.
+// prefixed, so that no two different records encode alike. The version
+// byte keeps a record with bodies from encoding like one without.
 func (r *Record) AppendEncoding(b []byte) []byte {
-	b = append(b, encodingVersion)
+	bodies := r.RequestBody != "" || r.ResponseBody != ""
+	if bodies {
+		b = append(b, encodingV2)
+	} else {
+		b = append(b, encodingV1)
+	}
 	b = binary.AppendVarint(b, r.Seq)
 	b = binary.AppendVarint(b, r.Time.UnixNano())
 	for _, s := range [...]string{r.Category, r.RequestID, r.Bank, r.API, r.Operation, r.Method, r.Path, r.Query,
@@ -104,6 +118,12 @@ func (r *Record) AppendEncoding(b []byte) []byte {
 	b = binary.AppendVarint(b, int64(r.Status))
 	b = binary.AppendVarint(b, r.Latency.Microseconds())
 	b = binary.AppendVarint(b, r.Revision)
+	if bodies {
+		for _, s := range [...]string{r.RequestBody, r.ResponseBody} {
+			b = binary.AppendUvarint(b, uint64(len(s)))
+			b = append(b, s...)
+		}
+	}
 	return b
 }
 

@@ -219,6 +219,8 @@ func maskRecord(r *Record) {
 	r.Object = Mask(r.Object)
 	r.Before = Mask(r.Before)
 	r.After = Mask(r.After)
+	r.RequestBody = Mask(r.RequestBody)
+	r.ResponseBody = Mask(r.ResponseBody)
 	r.RequestID = Mask(r.RequestID)
 }
 

@@ -120,6 +120,8 @@ func Run(t *testing.T, newStore Factory) {
 		recs[7].Query = "phone=13812345678&amount=3860.00"
 		recs[8].Category, recs[8].Actor, recs[8].Object = audit.CategoryAdmin, "operator", "banks/x"
 		recs[8].Before, recs[8].After = `{"id":"x","name":"X"}`, `{"id":"x","name":"Y"}`
+		recs[9].Environment = "sandbox"
+		recs[9].RequestBody, recs[9].ResponseBody = `{"amount":"3860.00","card":"6228480402564890018"}`, `{"paymentId":"p-1"}`
 		Fill(t, s, signer, recs)
 		h, err := s.Head(ctx)
 		if err != nil || h.Seq != 250 {
@@ -142,8 +144,11 @@ func Run(t *testing.T, newStore Factory) {
 			want.Time = want.Time.UTC()
 			g := got[i]
 			g.Seq, g.Digest, g.Hash = 0, nil, nil
-			if i == 7 {
+			switch i {
+			case 7:
 				want.Query = "phone=138****5678&amount=3860.00"
+			case 9:
+				want.RequestBody = `{"amount":"3860.00","card":"622848*********0018"}`
 			}
 			if !reflect.DeepEqual(g, want) {
 				t.Fatalf("record %d read back as\n%+v\nwant\n%+v", i+1, g, want)

@@ -182,12 +182,12 @@ func auditExport(ctx context.Context, args []string, stdout, stderr io.Writer, g
 	}
 	cw := csv.NewWriter(stdout)
 	cw.Write([]string{"seq", "time", "category", "request_id", "bank", "api", "operation", "method", "path", "query",
-		"client_id", "partner", "environment", "status", "latency_ms", "decision", "reason", "revision", "actor", "object", "before", "after", "hash"})
+		"client_id", "partner", "environment", "status", "latency_ms", "decision", "reason", "revision", "actor", "object", "before", "after", "hash", "request_body", "response_body"})
 	err = s.Find(ctx, f, func(r *audit.Record) error {
 		return cw.Write([]string{strconv.FormatInt(r.Seq, 10), r.Time.Format(time.RFC3339Nano), r.Category, r.RequestID, r.Bank, r.API,
 			r.Operation, r.Method, r.Path, r.Query, r.ClientID, r.Partner, r.Environment, strconv.Itoa(r.Status),
 			strconv.FormatFloat(r.LatencyMS(), 'f', 3, 64), r.Decision, r.Reason, strconv.FormatInt(r.Revision, 10),
-			r.Actor, r.Object, r.Before, r.After, hex.EncodeToString(r.Hash)})
+			r.Actor, r.Object, r.Before, r.After, hex.EncodeToString(r.Hash), r.RequestBody, r.ResponseBody})
 	})
 	cw.Flush()
 	if err != nil {

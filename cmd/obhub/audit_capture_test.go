@@ -59,13 +59,16 @@ func TestAuditSandboxBodyCapture(t *testing.T) {
 	t.Run("on: sandbox bodies stored masked", func(t *testing.T) {
 		recs := runCaptureCalls(t, func(m *Main) { m.Config.AuditCaptureSandboxBodies = true })
 		sb := recs["capture-sandbox"]
-		if sb.Environment != "sandbox" || !strings.Contains(sb.Before, "3860.00") || !strings.Contains(sb.Before, "remittanceInformation") {
-			t.Fatalf("sandbox record's captured request body %q (environment %q): want the body", sb.Before, sb.Environment)
+		if sb.Environment != "sandbox" || !strings.Contains(sb.RequestBody, "3860.00") || !strings.Contains(sb.RequestBody, "remittanceInformation") {
+			t.Fatalf("sandbox record's captured request body %q (environment %q): want the body", sb.RequestBody, sb.Environment)
 		}
-		if !strings.Contains(sb.After, "paymentId") {
-			t.Errorf("sandbox record's captured response body %q: want the answer", sb.After)
+		if !strings.Contains(sb.ResponseBody, "paymentId") {
+			t.Errorf("sandbox record's captured response body %q: want the answer", sb.ResponseBody)
 		}
-		for _, field := range []string{sb.Before, sb.After} {
+		if sb.Before != "" || sb.After != "" {
+			t.Errorf("access record used the admin-change fields: before %q after %q", sb.Before, sb.After)
+		}
+		for _, field := range []string{sb.RequestBody, sb.ResponseBody} {
 			for _, n := range []string{captureID, captureCard, captureMobile} {
 				if strings.Contains(field, n) {
 					t.Errorf("captured body holds %s unmasked: %s", n, field)
@@ -73,19 +76,19 @@ func TestAuditSandboxBodyCapture(t *testing.T) {
 			}
 		}
 		for _, masked := range []string{"1****************X", "622848*********0018", "138****5678"} {
-			if !strings.Contains(sb.Before, masked) {
-				t.Errorf("captured request body %q lacks the masked number %s", sb.Before, masked)
+			if !strings.Contains(sb.RequestBody, masked) {
+				t.Errorf("captured request body %q lacks the masked number %s", sb.RequestBody, masked)
 			}
 		}
-		if p := recs["capture-production"]; p.Before != "" || p.After != "" {
-			t.Errorf("production call stored a body: before %q after %q", p.Before, p.After)
+		if p := recs["capture-production"]; p.RequestBody != "" || p.ResponseBody != "" {
+			t.Errorf("production call stored a body: request %q response %q", p.RequestBody, p.ResponseBody)
 		}
 	})
 	t.Run("off: no body stored", func(t *testing.T) {
 		recs := runCaptureCalls(t)
 		for id, r := range recs {
-			if r.Category != audit.CategoryAdmin && (r.Before != "" || r.After != "") {
-				t.Errorf("record %s stored a body without the flag: before %q after %q", id, r.Before, r.After)
+			if r.RequestBody != "" || r.ResponseBody != "" || (r.Category != audit.CategoryAdmin && (r.Before != "" || r.After != "")) {
+				t.Errorf("record %s stored a body without the flag: request %q response %q", id, r.RequestBody, r.ResponseBody)
 			}
 		}
 	})

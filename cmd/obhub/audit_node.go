@@ -141,9 +141,7 @@ func (m *Main) auditOutcome(o *gateway.Outcome) {
 	if w := m.auditLog.writer; w != nil {
 		r := recordOf(o)
 		if captured {
-			// A sandbox record has no before/after state: those fields
-			// carry the captured request and response bodies.
-			r.Before, r.After = req, resp
+			r.RequestBody, r.ResponseBody = req, resp
 		}
 		_ = w.Write(r) // failures are logged and counted by the writer
 	}

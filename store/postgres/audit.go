@@ -51,7 +51,8 @@ func (s *AuditStore) one() error {
 }
 
 const recordColumns = `seq, time, category, request_id, bank, api, operation, method, path, query, client_id, partner,
-	environment, status, latency_us, decision, reason, revision, actor, object, before, after, purged, digest, hash`
+	environment, status, latency_us, decision, reason, revision, actor, object, before, after, purged, digest, hash,
+	request_body, response_body`
 
 // Head implements audit.Store.
 func (s *AuditStore) Head(ctx context.Context) (audit.Head, error) {
@@ -108,7 +109,8 @@ func (s *AuditStore) Append(ctx context.Context, recs []audit.Record) error {
 			r := &recs[i]
 			return []any{s.chain, r.Seq, r.Time.UnixNano(), r.Category, r.RequestID, r.Bank, r.API, r.Operation, r.Method,
 				r.Path, r.Query, r.ClientID, r.Partner, r.Environment, int32(r.Status), r.Latency.Microseconds(), r.Decision, r.Reason,
-				r.Revision, r.Actor, r.Object, r.Before, r.After, r.Purged, nonNil(r.Digest), nonNil(r.Hash)}, nil
+				r.Revision, r.Actor, r.Object, r.Before, r.After, r.Purged, nonNil(r.Digest), nonNil(r.Hash),
+				r.RequestBody, r.ResponseBody}, nil
 		}))
 		return err
 	})
@@ -126,7 +128,7 @@ func scanRecord(rows pgx.Rows, r *audit.Record) error {
 	var status int32
 	if err := rows.Scan(&r.Seq, &t, &r.Category, &r.RequestID, &r.Bank, &r.API, &r.Operation, &r.Method, &r.Path, &r.Query,
 		&r.ClientID, &r.Partner, &r.Environment, &status, &lat, &r.Decision, &r.Reason, &r.Revision, &r.Actor, &r.Object,
-		&r.Before, &r.After, &r.Purged, &r.Digest, &r.Hash); err != nil {
+		&r.Before, &r.After, &r.Purged, &r.Digest, &r.Hash, &r.RequestBody, &r.ResponseBody); err != nil {
 		return err
 	}
 	r.Status = int(status)
@@ -302,7 +304,8 @@ func (s *AuditStore) Purge(ctx context.Context, category string, before time.Tim
 	}
 	q := `UPDATE audit_records SET request_id = '', bank = '', api = '', operation = '', method = '',
 		path = '', query = '', client_id = '', partner = '', environment = '', status = 0, latency_us = 0, decision = '',
-		reason = '', revision = 0, actor = '', object = '', before = '', after = '', purged = true
+		reason = '', revision = 0, actor = '', object = '', before = '', after = '',
+		request_body = '', response_body = '', purged = true
 		WHERE category = $1 AND time < $2 AND NOT purged`
 	args := []any{category, before.UnixNano()}
 	if !s.all {

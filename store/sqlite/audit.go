@@ -56,7 +56,7 @@ func NewAudit(path string, opts ...AuditOption) *AuditStore {
 	return s
 }
 
-const auditSchemaVersion = 1
+const auditSchemaVersion = 2
 
 const auditSchema = `
 CREATE TABLE audit_records (
@@ -105,6 +105,14 @@ CREATE TABLE audit_checkpoints (
 	signature BLOB NOT NULL
 );
 `
+
+// auditSteps[v] brings the schema from version v to v+1.
+var auditSteps = [auditSchemaVersion]string{
+	0: auditSchema,
+	// 2: a sandbox call's captured bodies get columns of their own.
+	1: `ALTER TABLE audit_records ADD COLUMN request_body TEXT NOT NULL DEFAULT '';
+	ALTER TABLE audit_records ADD COLUMN response_body TEXT NOT NULL DEFAULT '';`,
+}
 
 // Open creates or opens the file. After a failed Open, Close is safe.
 func (s *AuditStore) Open(ctx context.Context) (err error) {
@@ -191,16 +199,19 @@ func migrateAudit(ctx context.Context, db *sql.DB) error {
 	if err := tx.QueryRowContext(ctx, "PRAGMA user_version").Scan(&version); err != nil {
 		return err
 	}
-	switch {
-	case version == 0:
-		if _, err := tx.ExecContext(ctx, auditSchema); err != nil {
-			return fmt.Errorf("create schema: %w", err)
-		}
-		if _, err := tx.ExecContext(ctx, fmt.Sprintf("PRAGMA user_version = %d", auditSchemaVersion)); err != nil {
-			return err
-		}
-	case version > auditSchemaVersion:
+	if version > auditSchemaVersion {
 		return fmt.Errorf("audit schema version %d is newer than this obhub knows (%d)", version, auditSchemaVersion)
+	}
+	if version == auditSchemaVersion {
+		return nil
+	}
+	for v := version; v < auditSchemaVersion; v++ {
+		if _, err := tx.ExecContext(ctx, auditSteps[v]); err != nil {
+			return fmt.Errorf("migrate audit schema to version %d: %w", v+1, err)
+		}
+	}
+	if _, err := tx.ExecContext(ctx, fmt.Sprintf("PRAGMA user_version = %d", auditSchemaVersion)); err != nil {
+		return err
 	}
 	return tx.Commit()
 }
@@ -263,7 +274,8 @@ func (s *AuditStore) Head(ctx context.Context) (audit.Head, error) {
 }
 
 const recordColumns = `seq, time, category, request_id, bank, api, operation, method, path, query, client_id, partner, environment,
-	status, latency_us, decision, reason, revision, actor, object, before, after, purged, digest, hash`
+	status, latency_us, decision, reason, revision, actor, object, before, after, purged, digest, hash,
+	request_body, response_body`
 
 // Append implements audit.Store.
 func (s *AuditStore) Append(ctx context.Context, recs []audit.Record) (err error) {
@@ -292,7 +304,7 @@ func (s *AuditStore) Append(ctx context.Context, recs []audit.Record) (err error
 			return obhub.Errorf(obhub.ECONFLICT, "audit append: record %d does not follow the head %d", recs[i].Seq, last)
 		}
 	}
-	stmt, err := tx.PrepareContext(ctx, "INSERT INTO audit_records ("+recordColumns+") VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)")
+	stmt, err := tx.PrepareContext(ctx, "INSERT INTO audit_records ("+recordColumns+") VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)")
 	if err != nil {
 		return fmt.Errorf("audit append: %w", err)
 	}
@@ -301,7 +313,7 @@ func (s *AuditStore) Append(ctx context.Context, recs []audit.Record) (err error
 		r := &recs[i]
 		if _, err := stmt.ExecContext(ctx, r.Seq, r.Time.UnixNano(), r.Category, r.RequestID, r.Bank, r.API, r.Operation, r.Method,
 			r.Path, r.Query, r.ClientID, r.Partner, r.Environment, r.Status, r.Latency.Microseconds(), r.Decision, r.Reason,
-			r.Revision, r.Actor, r.Object, r.Before, r.After, r.Purged, r.Digest, r.Hash); err != nil {
+			r.Revision, r.Actor, r.Object, r.Before, r.After, r.Purged, r.Digest, r.Hash, r.RequestBody, r.ResponseBody); err != nil {
 			return fmt.Errorf("audit append: %w", err)
 		}
 	}
@@ -316,7 +328,7 @@ func scanRecord(rows *sql.Rows, r *audit.Record) error {
 	var t, lat int64
 	if err := rows.Scan(&r.Seq, &t, &r.Category, &r.RequestID, &r.Bank, &r.API, &r.Operation, &r.Method, &r.Path, &r.Query,
 		&r.ClientID, &r.Partner, &r.Environment, &r.Status, &lat, &r.Decision, &r.Reason, &r.Revision, &r.Actor, &r.Object,
-		&r.Before, &r.After, &r.Purged, &r.Digest, &r.Hash); err != nil {
+		&r.Before, &r.After, &r.Purged, &r.Digest, &r.Hash, &r.RequestBody, &r.ResponseBody); err != nil {
 		return err
 	}
 	r.Time = time.Unix(0, t).UTC()
@@ -484,7 +496,8 @@ func (s *AuditStore) Purge(ctx context.Context, category string, before time.Tim
 	}
 	res, err := w.ExecContext(ctx, `UPDATE audit_records SET request_id = '', bank = '', api = '', operation = '', method = '',
 		path = '', query = '', client_id = '', partner = '', environment = '', status = 0, latency_us = 0, decision = '',
-		reason = '', revision = 0, actor = '', object = '', before = '', after = '', purged = 1
+		reason = '', revision = 0, actor = '', object = '', before = '', after = '',
+		request_body = '', response_body = '', purged = 1
 		WHERE category = ? AND time < ? AND purged = 0`, category, before.UnixNano())
 	if err != nil {
 		return 0, fmt.Errorf("audit purge: %w", err)

@@ -47,6 +47,48 @@ func TestAuditStoreOneWriter(t *testing.T) {
 	}
 }
 
+// A ledger written before captured bodies had columns of their own (schema
+// version 1) opens, gains the columns, still verifies against its signed
+// checkpoints, and takes new records with bodies.
+func TestAuditSchemaV1Migrates(t *testing.T) {
+	ctx := context.Background()
+	signer := audittest.NewSigner(t)
+	path := filepath.Join(t.TempDir(), "audit.db")
+	s := openAudit(t, path)
+	audittest.Fill(t, s, signer, audittest.Generate(120, audittest.Base))
+	s.Close()
+	db, err := sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range []string{
+		"ALTER TABLE audit_records DROP COLUMN request_body",
+		"ALTER TABLE audit_records DROP COLUMN response_body",
+		"PRAGMA user_version = 1",
+	} {
+		if _, err := db.Exec(q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	db.Close()
+
+	s = openAudit(t, path)
+	more := audittest.Generate(1, audittest.Base.Add(time.Hour))
+	more[0].RequestBody, more[0].ResponseBody = `{"amount":"1.00"}`, `{"ok":true}`
+	audittest.Fill(t, s, signer, more)
+	res, err := audit.Verify(ctx, s, audit.VerifyOptions{Keys: signer.Public()})
+	if err != nil || !res.OK || res.Records != 121 {
+		t.Fatalf("Verify after migration = %+v, %v; want 121 good records", res, err)
+	}
+	var got audit.Record
+	if err := s.Scan(ctx, 121, func(r *audit.Record) error { got = *r; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if got.RequestBody != `{"amount":"1.00"}` || got.ResponseBody != `{"ok":true}` {
+		t.Fatalf("record 121 bodies = %q, %q", got.RequestBody, got.ResponseBody)
+	}
+}
+
 // Tampering with the file the way an intruder with write access would is
 // caught by Verify, which names the first bad record; an untouched ledger
 // verifies.
@@ -62,11 +104,12 @@ func TestAuditTamperingDetected(t *testing.T) {
 	}{
 		{name: "untouched"},
 		{name: "edit", tamper: []string{"UPDATE audit_records SET status = 200 WHERE seq = 57"}, wantSeq: 57, want: "edited"},
+		{name: "edit captured body", tamper: []string{"UPDATE audit_records SET response_body = '{}' WHERE seq = 42"}, wantSeq: 42, want: "edited"},
 		{name: "delete", tamper: []string{"DELETE FROM audit_records WHERE seq = 120"}, wantSeq: 121, want: "deleted"},
 		{name: "insert", tamper: []string{
 			"UPDATE audit_records SET seq = seq + 1000000 WHERE seq >= 80",
 			"UPDATE audit_records SET seq = seq - 1000000 + 1 WHERE seq >= 1000000",
-			"INSERT INTO audit_records SELECT 80, time, category, 'forged', bank, api, operation, method, path, query, client_id, partner, environment, 200, latency_us, decision, reason, revision, actor, object, before, after, purged, digest, hash FROM audit_records WHERE seq = 79",
+			"INSERT INTO audit_records SELECT 80, time, category, 'forged', bank, api, operation, method, path, query, client_id, partner, environment, 200, latency_us, decision, reason, revision, actor, object, before, after, purged, digest, hash, request_body, response_body FROM audit_records WHERE seq = 79",
 		}, wantSeq: 80, want: "inserted"},
 		{name: "reorder", tamper: []string{
 			"UPDATE audit_records SET seq = -1 WHERE seq = 30",
