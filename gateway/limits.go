@@ -214,9 +214,10 @@ func retryAfter(h *fasthttp.ResponseHeader, s int64) {
 func (g *Gateway) decorate(c *fiber.Ctx, rq *request) {
 	h := &c.Context().Response.Header
 	if d := rq.pol.limit; d.Limited {
-		h.Set("RateLimit-Limit", strconv.FormatInt(d.Limit, 10))
-		h.Set("RateLimit-Remaining", strconv.FormatInt(d.Remaining, 10))
-		h.Set("RateLimit-Reset", strconv.FormatInt(int64(math.Ceil(d.Reset.Seconds())), 10))
+		var buf [20]byte // the header copies the value: no allocation per call
+		h.SetBytesV("RateLimit-Limit", strconv.AppendInt(buf[:0], d.Limit, 10))
+		h.SetBytesV("RateLimit-Remaining", strconv.AppendInt(buf[:0], d.Remaining, 10))
+		h.SetBytesV("RateLimit-Reset", strconv.AppendInt(buf[:0], int64(math.Ceil(d.Reset.Seconds())), 10))
 	}
 	if cors := rq.pol.cors; cors != nil {
 		h.Add(fiber.HeaderVary, "Origin")

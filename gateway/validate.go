@@ -8,6 +8,7 @@ import (
 	"net/url"
 
 	"github.com/gofiber/fiber/v2"
+	"github.com/valyala/fasthttp"
 
 	"github.com/obhub/obhub"
 	"github.com/obhub/obhub/catalog"
@@ -67,9 +68,7 @@ func (g *Gateway) validate(c *fiber.Ctx, rq *request, t target, m *catalog.Match
 	if len(body) > 0 {
 		r.Body = io.NopCloser(bytes.NewReader(body))
 	}
-	in.Header.VisitAll(func(k, v []byte) {
-		r.Header.Add(string(k), string(v))
-	})
+	copyHeader(r.Header, &in.Header)
 	params := make(map[string]string, m.NumParams())
 	for name, v := range m.Params() {
 		if u, err := url.PathUnescape(v); err == nil {
@@ -88,6 +87,37 @@ func (g *Gateway) validate(c *fiber.Ctx, rq *request, t target, m *catalog.Match
 	}
 	return g.validationUnavailable(c, rq, api, err)
 }
+
+// copyHeader copies a request's header fields into h for the validator,
+// with fewer allocations than Header.Add: the values share one backing
+// slice and the names of common fields are not copied. fasthttp already
+// gives the names in canonical form.
+func copyHeader(h http.Header, in *fasthttp.RequestHeader) {
+	vals := make([]string, 0, in.Len())
+	in.VisitAll(func(k, v []byte) {
+		name, ok := commonHeaders[string(k)] // no allocation for the lookup
+		if !ok {
+			name = http.CanonicalHeaderKey(string(k))
+		}
+		if prev, ok := h[name]; ok {
+			h[name] = append(prev[:len(prev):len(prev)], string(v))
+			return
+		}
+		vals = append(vals, string(v))
+		h[name] = vals[len(vals)-1 : len(vals) : len(vals)]
+	})
+}
+
+// commonHeaders interns the field names most requests carry.
+var commonHeaders = func() map[string]string {
+	m := map[string]string{}
+	for _, n := range []string{"Accept", "Accept-Encoding", "Accept-Language", "Authorization", "Cache-Control",
+		"Connection", "Content-Length", "Content-Type", "Cookie", "Dpop", "Host", "Idempotency-Key", "If-None-Match",
+		"Origin", "Referer", "Traceparent", "Tracestate", "User-Agent", "X-Forwarded-For", "X-Request-Id"} {
+		m[n] = n
+	}
+	return m
+}()
 
 // validationUnavailable answers 503 when the validator cannot run: the
 // gateway fails closed rather than forwarding an unchecked request.

@@ -153,20 +153,19 @@ func (l *Limiter) Plan(ctx context.Context, c Call, plan *catalog.Plan) Decision
 	if plan == nil {
 		return d
 	}
-	base := c.Environment + "|" + c.ClientID + "|" + c.Product
-	rate, rateKey := plan.Rate, "rate|"+base
+	rate, kind, parts := plan.Rate, "rate", []string{c.Environment, c.ClientID, c.Product}
 	if r, ok := plan.OperationRate(c.API, c.Operation); ok {
-		rate, rateKey = r, "oprate|"+base+"|"+c.API+"|"+c.Operation
+		rate, kind, parts = r, "oprate", []string{c.Environment, c.ClientID, c.Product, c.API, c.Operation}
 	}
 	if rate != nil {
-		r := l.take(ctx, rateKey, *rate)
+		r := l.take(ctx, *rate, kind, parts...)
 		d.merge(r, "rate_limited")
 		if !r.Allowed {
 			return d
 		}
 	}
 	if plan.Quota != nil {
-		r := l.take(ctx, "quota|"+base, *plan.Quota)
+		r := l.take(ctx, *plan.Quota, "quota", c.Environment, c.ClientID, c.Product)
 		d.merge(r, "quota_exceeded")
 	}
 	return d
@@ -179,7 +178,7 @@ func (l *Limiter) Bank(ctx context.Context, bank string, b *catalog.BankLimits) 
 	if b == nil || b.Rate == nil {
 		return d
 	}
-	d.merge(l.take(ctx, "bank|"+bank, *b.Rate), "bank_rate_limited")
+	d.merge(l.take(ctx, *b.Rate, "bank", bank), "bank_rate_limited")
 	return d
 }
 
@@ -200,10 +199,39 @@ func (d *Decision) merge(r Decision, reason string) {
 	}
 }
 
-// take counts one call under key against lim.
-func (l *Limiter) take(ctx context.Context, key string, lim catalog.Limit) Decision {
+// counterKey names a counter "kind|part|…|limit/period" (so a changed
+// limit starts a new counter), built in one allocation: it runs on every
+// call, up to three times.
+func counterKey(kind string, parts []string, limit int64, period time.Duration) string {
+	var buf [160]byte
+	b := append(buf[:0], kind...)
+	for _, p := range parts {
+		b = append(append(b, '|'), p...)
+	}
+	b = strconv.AppendInt(append(b, '|'), limit, 10)
+	b = appendPeriod(append(b, '/'), period)
+	return string(b)
+}
+
+// appendPeriod appends the period as time.Duration.String writes it for
+// the whole seconds, minutes and hours that plans use, without the
+// allocation; other periods through String.
+func appendPeriod(b []byte, d time.Duration) []byte {
+	switch {
+	case d > 0 && d%time.Hour == 0:
+		return append(strconv.AppendInt(b, int64(d/time.Hour), 10), "h0m0s"...)
+	case d > 0 && d%time.Minute == 0 && d < time.Hour:
+		return append(strconv.AppendInt(b, int64(d/time.Minute), 10), "m0s"...)
+	case d > 0 && d%time.Second == 0 && d < time.Minute:
+		return append(strconv.AppendInt(b, int64(d/time.Second), 10), 's')
+	}
+	return append(b, d.String()...)
+}
+
+// take counts one call on the counter kind|parts against lim.
+func (l *Limiter) take(ctx context.Context, lim catalog.Limit, kind string, parts ...string) Decision {
 	period := lim.Period.D()
-	key += "|" + strconv.FormatInt(lim.Limit, 10) + "/" + period.String()
+	key := counterKey(kind, parts, lim.Limit, period)
 	rate := limiter.Rate{Period: period, Limit: lim.Limit}
 	if l.shared != nil && l.now().UnixNano() >= l.downUntil.Load() {
 		lc, err := l.shared.get(ctx, key, rate)
