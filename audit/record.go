@@ -185,6 +185,18 @@ type Store interface {
 	Purge(ctx context.Context, category string, before time.Time) (int64, error)
 }
 
+// BufferedAppender is a Store whose durable Append comes apart in two:
+// AppendBuffered stores records (in order, visible to reads, surviving
+// the process being killed) and Sync makes every record stored before it
+// durable against a power cut too. The Writer then pipelines its group
+// commits: it writes the next batch while the previous one is flushed,
+// and releases a Strict caller only after the flush that covers its
+// record.
+type BufferedAppender interface {
+	AppendBuffered(ctx context.Context, recs []Record) error
+	Sync(ctx context.Context) error
+}
+
 // HashFunc makes the chain's hash function.
 type HashFunc func() hash.Hash
 

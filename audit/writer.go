@@ -91,6 +91,13 @@ type Writer struct {
 	log   *slog.Logger
 	hash  HashFunc
 
+	// With a BufferedAppender store, run appends batches and syncer
+	// flushes them: flushes carries each appended batch's waiters to it,
+	// and synced closes when it has flushed the last one.
+	buffered BufferedAppender
+	flushes  chan flush
+	synced   chan struct{}
+
 	mu     sync.RWMutex // Write holds it shared; Close exclusively to close queue
 	closed bool
 	queue  chan item
@@ -105,6 +112,12 @@ type Writer struct {
 type item struct {
 	rec  Record
 	done chan error // nil in Async mode
+}
+
+// flush is an appended batch waiting for the Sync that makes it durable.
+type flush struct {
+	records int
+	waiters []chan error // Strict callers to release
 }
 
 // NewWriter returns a writer to store. It does no I/O.
@@ -138,7 +151,13 @@ func NewWriter(store Store, cfg WriterConfig) (*Writer, error) {
 	if cfg.DrainEvery <= 0 {
 		cfg.DrainEvery = 500 * time.Millisecond
 	}
-	return &Writer{store: store, cfg: cfg, log: cfg.Logger, hash: hf, queue: make(chan item, cfg.Queue), done: make(chan struct{})}, nil
+	w := &Writer{store: store, cfg: cfg, log: cfg.Logger, hash: hf, queue: make(chan item, cfg.Queue), done: make(chan struct{})}
+	if b, ok := store.(BufferedAppender); ok {
+		w.buffered = b
+		w.flushes = make(chan flush) // unbuffered: one batch flushes while the next is written
+		w.synced = make(chan struct{})
+	}
+	return w, nil
 }
 
 // Mode returns the writer's mode.
@@ -171,6 +190,9 @@ func (w *Writer) Start(ctx context.Context) error {
 				return fmt.Errorf("audit writer: %w", err)
 			}
 		}
+	}
+	if w.buffered != nil {
+		go w.syncer()
 	}
 	go w.run(head)
 	return nil
@@ -270,6 +292,9 @@ func (w *Writer) Close() error {
 // run is the writing goroutine.
 func (w *Writer) run(head Head) {
 	defer close(w.done)
+	if w.buffered != nil {
+		defer func() { close(w.flushes); <-w.synced }()
+	}
 	c := newChain(w.hash)
 	ctx := context.Background()
 	lastCP := head.Seq
@@ -356,7 +381,11 @@ func (w *Writer) commit(ctx context.Context, c *chain, head Head, batch []item, 
 			prev = r.Hash
 			recs = append(recs, r)
 		}
-		err = w.store.Append(ctx, recs)
+		if w.buffered != nil {
+			err = w.buffered.AppendBuffered(ctx, recs)
+		} else {
+			err = w.store.Append(ctx, recs)
+		}
 		if err != nil {
 			// The store may have taken the batch before failing to answer.
 			if h, herr := w.store.Head(ctx); herr == nil && h.Seq == seq && bytes.Equal(h.Hash, prev) {
@@ -364,8 +393,18 @@ func (w *Writer) commit(ctx context.Context, c *chain, head Head, batch []item, 
 			}
 		}
 		if err == nil {
-			w.written.Add(int64(len(recs)))
 			w.batches.Add(1)
+			if w.buffered != nil {
+				f := flush{records: len(recs)}
+				for i := range batch {
+					if batch[i].done != nil {
+						f.waiters = append(f.waiters, batch[i].done)
+					}
+				}
+				w.flushes <- f // the syncer releases them once durable
+				return Head{Seq: seq, Hash: prev}
+			}
+			w.written.Add(int64(len(recs)))
 			for i := range batch {
 				if batch[i].done != nil {
 					batch[i].done <- nil
@@ -389,6 +428,47 @@ func (w *Writer) commit(ctx context.Context, c *chain, head Head, batch []item, 
 		}
 	}
 	return head
+}
+
+// syncer flushes appended batches: one Sync for every batch appended
+// while the previous Sync ran, then it releases their waiters. run writes
+// the next batch meanwhile, so a flush and a write overlap.
+func (w *Writer) syncer() {
+	defer close(w.synced)
+	ctx := context.Background()
+	var group []flush
+	for f := range w.flushes {
+		group = append(group[:0], f)
+	more:
+		for {
+			select {
+			case f, ok := <-w.flushes:
+				if !ok {
+					break more
+				}
+				group = append(group, f)
+			default:
+				break more
+			}
+		}
+		err := w.buffered.Sync(ctx)
+		var n int64
+		for _, f := range group {
+			n += int64(f.records)
+		}
+		if err != nil {
+			w.failed.Add(n)
+			w.log.Error("audit: records stored but not flushed to disk", "records", n, "err", err)
+			err = fmt.Errorf("audit: flush records: %w", err)
+		} else {
+			w.written.Add(n)
+		}
+		for _, f := range group {
+			for _, d := range f.waiters {
+				d <- err
+			}
+		}
+	}
 }
 
 // checkpoint signs and stores a checkpoint of head; it returns the Seq of

@@ -5,8 +5,10 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"io/fs"
 	"math"
 	"net/url"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -16,7 +18,10 @@ import (
 	"github.com/obhub/obhub/audit"
 )
 
-var _ audit.Store = (*AuditStore)(nil)
+var (
+	_ audit.Store            = (*AuditStore)(nil)
+	_ audit.BufferedAppender = (*AuditStore)(nil)
+)
 
 // AuditStore is an audit.Store on its own SQLite file (<data>/audit.db),
 // apart from the configuration store so that the two never contend for
@@ -25,8 +30,14 @@ var _ audit.Store = (*AuditStore)(nil)
 // Records are rows of audit_records keyed by their chain Seq, with
 // indexes by time and by partner, app, bank, API, status and decision
 // (each with time, for newest-first pages). Appends are one IMMEDIATE
-// transaction per batch, in WAL mode with synchronous=FULL: when Append
-// returns, the batch survives a crash or power cut. Checkpoints are rows
+// transaction per batch in WAL mode. The writer connection runs with
+// synchronous=NORMAL — a commit reaches the operating system, so it
+// survives the process being killed, but is not flushed to the disk —
+// and Sync flushes the write-ahead log with one fsync: Append is
+// AppendBuffered then Sync, so when it returns the batch survives a power
+// cut too. The audit Writer calls the two apart, so that the next batch
+// is written while the previous one is flushed (audit.BufferedAppender).
+// Checkpoints are rows
 // of audit_checkpoints. A purged record keeps seq, time, category, digest
 // and hash, so the chain still verifies.
 //
@@ -39,6 +50,10 @@ type AuditStore struct {
 	mu    sync.Mutex
 	state state
 	conns
+	abs string // the database file's absolute path
+
+	walMu sync.Mutex // Sync: one fsync at a time, on the current log file
+	wal   *os.File
 }
 
 // AuditOption configures an AuditStore.
@@ -134,6 +149,7 @@ func (s *AuditStore) Open(ctx context.Context) (err error) {
 	if err != nil {
 		return err
 	}
+	s.abs = abs
 	if !s.readOnly {
 		if s.unlock, err = lockFile(abs + ".lock"); err != nil {
 			return err
@@ -174,7 +190,7 @@ func auditDSN(abs string, reader bool) string {
 		q.Add("_pragma", "query_only(1)")
 	} else {
 		q.Add("_pragma", "journal_mode(WAL)")
-		q.Add("_pragma", "synchronous(FULL)")
+		q.Add("_pragma", "synchronous(NORMAL)") // Sync flushes (see AuditStore)
 		q.Add("_pragma", "journal_size_limit(67108864)")
 		q.Set("_txlock", "immediate")
 	}
@@ -224,7 +240,14 @@ func (s *AuditStore) Close() error {
 		return nil
 	}
 	s.state = stateClosed
-	if err := s.release(); err != nil {
+	err := s.release() // the last connection copies the log into the file and syncs it
+	s.walMu.Lock()
+	if s.wal != nil {
+		s.wal.Close()
+		s.wal = nil
+	}
+	s.walMu.Unlock()
+	if err != nil {
 		return fmt.Errorf("sqlite audit: close %s: %w", s.path, err)
 	}
 	return nil
@@ -277,8 +300,73 @@ const recordColumns = `seq, time, category, request_id, bank, api, operation, me
 	status, latency_us, decision, reason, revision, actor, object, before, after, purged, digest, hash,
 	request_body, response_body`
 
-// Append implements audit.Store.
-func (s *AuditStore) Append(ctx context.Context, recs []audit.Record) (err error) {
+// Append implements audit.Store: AppendBuffered, then Sync.
+func (s *AuditStore) Append(ctx context.Context, recs []audit.Record) error {
+	if err := s.AppendBuffered(ctx, recs); err != nil {
+		return err
+	}
+	return s.Sync(ctx)
+}
+
+// Sync implements audit.BufferedAppender: one fsync of the write-ahead
+// log makes every transaction committed before it durable. With no log
+// file there is nothing to flush: SQLite removes the log only after
+// copying it into the database file and syncing that.
+func (s *AuditStore) Sync(ctx context.Context) error {
+	if _, _, err := s.dbs(true); err != nil {
+		return err
+	}
+	s.walMu.Lock()
+	defer s.walMu.Unlock()
+	path := s.abs + "-wal"
+	fi, err := os.Stat(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("audit sync: %w", err)
+	}
+	if s.wal != nil {
+		if cur, err := s.wal.Stat(); err != nil || !os.SameFile(cur, fi) {
+			s.wal.Close() // the log was removed and made anew
+			s.wal = nil
+		}
+	}
+	if s.wal == nil {
+		f, err := os.OpenFile(path, os.O_RDWR, 0)
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("audit sync: %w", err)
+		}
+		// A new log file's name must be durable too.
+		if err := syncDir(filepath.Dir(path)); err != nil {
+			f.Close()
+			return fmt.Errorf("audit sync: %w", err)
+		}
+		s.wal = f
+	}
+	if err := s.wal.Sync(); err != nil {
+		return fmt.Errorf("audit sync: %w", err)
+	}
+	return nil
+}
+
+// syncDir flushes a directory's entries.
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
+}
+
+// AppendBuffered implements audit.BufferedAppender: Append without the
+// flush. The records are stored and visible, and survive the process
+// being killed; they survive a power cut after the next Sync.
+func (s *AuditStore) AppendBuffered(ctx context.Context, recs []audit.Record) (err error) {
 	if len(recs) == 0 {
 		return nil
 	}
@@ -461,7 +549,7 @@ func (s *AuditStore) AddCheckpoint(ctx context.Context, c audit.Checkpoint) erro
 	if err != nil {
 		return fmt.Errorf("audit checkpoint: %w", err)
 	}
-	return nil
+	return s.Sync(ctx)
 }
 
 // Checkpoints implements audit.Store.
@@ -502,5 +590,9 @@ func (s *AuditStore) Purge(ctx context.Context, category string, before time.Tim
 	if err != nil {
 		return 0, fmt.Errorf("audit purge: %w", err)
 	}
-	return res.RowsAffected()
+	n, err := res.RowsAffected()
+	if err != nil {
+		return 0, fmt.Errorf("audit purge: %w", err)
+	}
+	return n, s.Sync(ctx)
 }
