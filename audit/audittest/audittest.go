@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"reflect"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -310,6 +311,15 @@ func Run(t *testing.T, newStore Factory) {
 		}
 	})
 
+	t.Run("StrictWaitsForTheFlush", func(t *testing.T) {
+		s := newStore(t)
+		b, ok := s.(audit.BufferedAppender)
+		if !ok {
+			t.Skip("the store has no buffered appends")
+		}
+		strictWaitsForTheFlush(t, &syncWatch{Store: s, b: b})
+	})
+
 	t.Run("CheckpointsRoundTrip", func(t *testing.T) {
 		s := newStore(t)
 		signer := NewSigner(t)
@@ -323,4 +333,83 @@ func Run(t *testing.T, newStore Factory) {
 			t.Fatalf("Checkpoints = %+v, %v; want the signed one back", got, err)
 		}
 	})
+}
+
+// syncWatch is a BufferedAppender store, watched: it remembers the last
+// Seq appended and the last Seq a Sync covered.
+type syncWatch struct {
+	audit.Store
+	b                audit.BufferedAppender
+	appended, synced atomic.Int64
+	syncs            atomic.Int64
+}
+
+func (s *syncWatch) AppendBuffered(ctx context.Context, recs []audit.Record) error {
+	if err := s.b.AppendBuffered(ctx, recs); err != nil {
+		return err
+	}
+	s.appended.Store(recs[len(recs)-1].Seq)
+	return nil
+}
+
+func (s *syncWatch) Sync(ctx context.Context) error {
+	upTo := s.appended.Load() // what this flush covers: appended before it started
+	if err := s.b.Sync(ctx); err != nil {
+		return err
+	}
+	s.syncs.Add(1)
+	s.synced.Store(upTo)
+	return nil
+}
+
+// strictWaitsForTheFlush: in strict mode a request's Write returns only
+// once a flush has covered its record, although the writer appends the
+// next batch while the previous one is flushed; flushes are shared by
+// many records.
+func strictWaitsForTheFlush(t *testing.T, s *syncWatch) {
+	ctx := context.Background()
+	w, err := audit.NewWriter(s, audit.WriterConfig{Mode: audit.Strict})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	recs := Generate(600, Base)
+	var wg sync.WaitGroup
+	errs := make(chan error, len(recs))
+	for g := range 30 {
+		wg.Go(func() {
+			for i := g; i < len(recs); i += 30 {
+				if err := w.Write(recs[i]); err != nil {
+					errs <- err
+					return
+				}
+				var seq int64
+				if err := s.Find(ctx, audit.Filter{RequestID: recs[i].RequestID}, func(r *audit.Record) error { seq = r.Seq; return nil }); err != nil || seq == 0 {
+					errs <- fmt.Errorf("record %s not found after Write: %v", recs[i].RequestID, err)
+					return
+				}
+				if synced := s.synced.Load(); synced < seq {
+					errs <- fmt.Errorf("Write of record %d returned before a flush covered it (flushed through %d)", seq, synced)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if st := w.Stats(); st.Written != 600 || s.syncs.Load() >= 600 {
+		t.Errorf("written %d with %d flushes; want 600 records sharing flushes", st.Written, s.syncs.Load())
+	}
+	res, err := audit.Verify(ctx, s, audit.VerifyOptions{})
+	if err != nil || !res.OK || res.Records != 600 {
+		t.Fatalf("Verify = %+v, %v", res, err)
+	}
 }

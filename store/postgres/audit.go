@@ -14,8 +14,9 @@ import (
 )
 
 var (
-	_ audit.Store        = (*AuditStore)(nil)
-	_ audit.RangeScanner = (*AuditStore)(nil)
+	_ audit.Store            = (*AuditStore)(nil)
+	_ audit.RangeScanner     = (*AuditStore)(nil)
+	_ audit.BufferedAppender = (*AuditStore)(nil)
 )
 
 // AuditStore implements audit.Store for one hash chain of the shared
@@ -73,8 +74,37 @@ func (s *AuditStore) Head(ctx context.Context) (audit.Head, error) {
 
 // Append implements audit.Store: one transaction checks that recs follow
 // the chain's head and copies them in; a concurrent append to the same
-// chain loses on the primary key (ECONFLICT).
+// chain loses on the primary key (ECONFLICT). It returns once the
+// server has flushed the commit (synchronous_commit as configured).
 func (s *AuditStore) Append(ctx context.Context, recs []audit.Record) error {
+	return s.append(ctx, recs, true)
+}
+
+// AppendBuffered implements audit.BufferedAppender: Append committed with
+// synchronous_commit off, so it returns without waiting for the server's
+// log flush; the records are visible at once and durable after the next
+// Sync. The Writer writes its next batch while the previous one flushes.
+func (s *AuditStore) AppendBuffered(ctx context.Context, recs []audit.Record) error {
+	return s.append(ctx, recs, false)
+}
+
+// Sync implements audit.BufferedAppender: a small synchronous write
+// transaction on the chain's row. Its commit waits for the server's
+// write-ahead log to be flushed up to it, and the log is sequential, so
+// every transaction this store committed before is durable too.
+func (s *AuditStore) Sync(ctx context.Context) error {
+	if err := s.one(); err != nil {
+		return err
+	}
+	p, err := s.db.conn()
+	if err != nil {
+		return err
+	}
+	_, err = p.Exec(ctx, "UPDATE audit_chains SET created_at = created_at WHERE chain = $1", s.chain)
+	return unavailable("audit sync", err)
+}
+
+func (s *AuditStore) append(ctx context.Context, recs []audit.Record, durable bool) error {
 	if err := s.one(); err != nil {
 		return err
 	}
@@ -86,6 +116,11 @@ func (s *AuditStore) Append(ctx context.Context, recs []audit.Record) error {
 		return err
 	}
 	err = pgx.BeginFunc(ctx, p, func(tx pgx.Tx) error {
+		if !durable {
+			if _, err := tx.Exec(ctx, "SET LOCAL synchronous_commit = off"); err != nil {
+				return err
+			}
+		}
 		if recs[0].Seq == 1 {
 			if _, err := tx.Exec(ctx, "INSERT INTO audit_chains (chain, created_at) VALUES ($1, $2) ON CONFLICT DO NOTHING",
 				s.chain, time.Now().UnixNano()); err != nil {

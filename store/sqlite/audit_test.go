@@ -3,11 +3,8 @@ package sqlite_test
 import (
 	"context"
 	"database/sql"
-	"fmt"
 	"path/filepath"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -224,83 +221,5 @@ func TestAuditVerifyMillion(t *testing.T) {
 	t.Logf("verified %d records in %v", n, took)
 	if took > 10*time.Second {
 		t.Errorf("Verify of %d records took %v, want under 10s", n, took)
-	}
-}
-
-// syncWatch is the real store, watched: it remembers the last Seq
-// appended and the last Seq a Sync covered.
-type syncWatch struct {
-	*sqlite.AuditStore
-	appended, synced atomic.Int64
-	syncs            atomic.Int64
-}
-
-func (s *syncWatch) AppendBuffered(ctx context.Context, recs []audit.Record) error {
-	if err := s.AuditStore.AppendBuffered(ctx, recs); err != nil {
-		return err
-	}
-	s.appended.Store(recs[len(recs)-1].Seq)
-	return nil
-}
-
-func (s *syncWatch) Sync(ctx context.Context) error {
-	upTo := s.appended.Load() // what this flush covers: appended before it started
-	if err := s.AuditStore.Sync(ctx); err != nil {
-		return err
-	}
-	s.syncs.Add(1)
-	s.synced.Store(upTo)
-	return nil
-}
-
-// In strict mode a request's Write returns only once a flush to disk has
-// covered its record, although the writer appends the next batch while
-// the previous one is flushed; flushes are shared by many records.
-func TestAuditStrictWaitsForTheFlush(t *testing.T) {
-	ctx := context.Background()
-	s := &syncWatch{AuditStore: openAudit(t, filepath.Join(t.TempDir(), "audit.db"))}
-	w, err := audit.NewWriter(s, audit.WriterConfig{Mode: audit.Strict})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := w.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
-	recs := audittest.Generate(600, audittest.Base)
-	var wg sync.WaitGroup
-	errs := make(chan error, len(recs))
-	for g := range 30 {
-		wg.Go(func() {
-			for i := g; i < len(recs); i += 30 {
-				if err := w.Write(recs[i]); err != nil {
-					errs <- err
-					return
-				}
-				var seq int64
-				if err := s.Find(ctx, audit.Filter{RequestID: recs[i].RequestID}, func(r *audit.Record) error { seq = r.Seq; return nil }); err != nil || seq == 0 {
-					errs <- fmt.Errorf("record %s not found after Write: %v", recs[i].RequestID, err)
-					return
-				}
-				if synced := s.synced.Load(); synced < seq {
-					errs <- fmt.Errorf("Write of record %d returned before a flush covered it (flushed through %d)", seq, synced)
-					return
-				}
-			}
-		})
-	}
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		t.Error(err)
-	}
-	if err := w.Close(); err != nil {
-		t.Fatal(err)
-	}
-	if st := w.Stats(); st.Written != 600 || s.syncs.Load() >= 600 {
-		t.Errorf("written %d with %d flushes; want 600 records sharing flushes", st.Written, s.syncs.Load())
-	}
-	res, err := audit.Verify(ctx, s, audit.VerifyOptions{})
-	if err != nil || !res.OK || res.Records != 600 {
-		t.Fatalf("Verify = %+v, %v", res, err)
 	}
 }
