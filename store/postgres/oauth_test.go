@@ -2,6 +2,9 @@ package postgres_test
 
 import (
 	"context"
+	"path/filepath"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -93,13 +96,32 @@ func TestMigrateConcurrently(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	want := latestMigration(t)
 	v, err := dbs[0].SchemaVersion(ctx)
-	if err != nil || v != 1 {
-		t.Fatalf("schema version = %d, %v; want 1", v, err)
+	if err != nil || v != want {
+		t.Fatalf("schema version = %d, %v; want %d", v, err, want)
 	}
 	// Reopening finds nothing to do.
 	again := pgtest.OpenSchema(t, dsn, schema)
-	if v, _ := again.SchemaVersion(ctx); v != 1 {
-		t.Fatalf("schema version after reopen = %d", v)
+	if v, _ := again.SchemaVersion(ctx); v != want {
+		t.Fatalf("schema version after reopen = %d, want %d", v, want)
 	}
+}
+
+// latestMigration is the highest version among migrations/NNNN_*.sql.
+func latestMigration(t *testing.T) int {
+	t.Helper()
+	files, err := filepath.Glob(filepath.Join("migrations", "*.sql"))
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no migrations: %v", err)
+	}
+	latest := 0
+	for _, f := range files {
+		v, err := strconv.Atoi(strings.SplitN(filepath.Base(f), "_", 2)[0])
+		if err != nil {
+			t.Fatalf("migration %s: no version number", f)
+		}
+		latest = max(latest, v)
+	}
+	return latest
 }
