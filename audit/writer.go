@@ -236,7 +236,7 @@ func (w *Writer) Write(r Record) error {
 // maskRecord masks every free-text field of r.
 func maskRecord(r *Record) {
 	r.Path = Mask(r.Path)
-	r.Query = Mask(r.Query)
+	r.Query = Mask(RedactQuery(r.Query))
 	r.Reason = Mask(r.Reason)
 	r.Object = Mask(r.Object)
 	r.Before = Mask(r.Before)
