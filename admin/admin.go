@@ -49,6 +49,12 @@ type Handler struct {
 	// Handler that is never mounted on a listener.
 	inProcess bool
 	audit     *auditLog // the audit and report routes: audit_routes.go
+	outbox    Outbox    // GET /outbox: outbox.go
+	// regTokens: initial access tokens for client registration
+	// (registration_tokens.go).
+	regTokens RegistrationTokens
+	// kek seals the banks' OIDC client secrets (bank_oidc.go).
+	kek []byte
 }
 
 // InProcess makes a Handler that trusts every request, for callers inside
@@ -144,6 +150,10 @@ func (h *Handler) routeTable() []route {
 		{"POST", p + "/partners/{id}/approve", h.approvePartner},
 		{"GET", p + "/partners/{id}/apps", h.listPartnerApps},
 		{"POST", p + "/partners/{id}/apps", h.createApp},
+		{"GET", p + "/partners/{id}/registration-tokens", h.listRegistrationTokens},
+		{"POST", p + "/partners/{id}/registration-tokens", h.createRegistrationToken},
+		{"GET", p + "/partners/{id}/registration-tokens/{token}", h.getRegistrationToken},
+		{"DELETE", p + "/partners/{id}/registration-tokens/{token}", h.deleteRegistrationToken},
 
 		{"GET", p + "/apps", h.listApps},
 		{"GET", p + "/apps/{client_id}", h.getApp},
@@ -163,6 +173,8 @@ func (h *Handler) routeTable() []route {
 		{"GET", p + "/audit/verify", h.verifyAudit},
 		{"GET", p + "/reports/usage", h.usageReport},
 		{"GET", p + "/reports/partners/{id}/statement", h.partnerStatement},
+
+		{"GET", p + "/outbox", h.listOutbox},
 	}
 }
 
@@ -312,16 +324,7 @@ func list[T any](w http.ResponseWriter, r *http.Request, fetch func(context.Cont
 // emptyBody checks the optional body of an action call (publish, approve,
 // …): none, or an empty JSON object.
 func (h *Handler) emptyBody(w http.ResponseWriter, r *http.Request) error {
-	if !hasBody(r) {
-		return nil
-	}
-	raw, err := readBody(w, r, h.maxBody)
-	if err != nil {
-		return err
-	}
-	var ps problems
-	decodeObject(raw, &struct{}{}, nil, &ps)
-	return ps.err("invalid request body")
+	return h.optionalBody(w, r, &struct{}{}, "invalid request body") // secret.go
 }
 
 func (h *Handler) getOpenAPI(w http.ResponseWriter, r *http.Request) error {

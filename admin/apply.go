@@ -47,6 +47,9 @@ type BankDecl struct {
 	Name string `yaml:"name"`
 	// Limits protect the bank's core system from all partners together.
 	Limits *catalog.BankLimits `yaml:"limits"`
+	// OIDC is the bank's customer identity provider (apply_bank_oidc.go);
+	// left out, the bank keeps the one it has.
+	OIDC *BankOIDCDecl `yaml:"oidc"`
 }
 
 // APIDecl declares an API of a bank.
@@ -354,14 +357,21 @@ func (a *applier) banks(ctx context.Context, d *Declaration) error {
 		err := a.c.do(ctx, http.MethodGet, "/banks/"+url.PathEscape(b.ID), nil, &cur)
 		switch {
 		case isStatus(err, http.StatusNotFound):
+			if want.OIDC, err = b.OIDC.body(b.ID, nil); err != nil {
+				return err
+			}
 			if err := a.c.do(ctx, http.MethodPost, "/banks", want, nil); err != nil {
 				return fmt.Errorf("bank %s: %w", b.ID, err)
 			}
 			a.report.add("bank", b.ID, "created")
 		case err != nil:
 			return fmt.Errorf("bank %s: %w", b.ID, err)
-		case cur.Name != b.Name || !sameJSON(cur.Limits, bankLimits(b.Limits)):
-			if err := a.c.do(ctx, http.MethodPut, "/banks/"+url.PathEscape(b.ID), bankBody{Name: b.Name, Limits: b.Limits}, nil); err != nil {
+		case cur.Name != b.Name || !sameJSON(cur.Limits, bankLimits(b.Limits)) || b.OIDC.differs(cur.OIDC):
+			oidc, err := b.OIDC.body(b.ID, cur.OIDC)
+			if err != nil {
+				return err
+			}
+			if err := a.c.do(ctx, http.MethodPut, "/banks/"+url.PathEscape(b.ID), bankBody{Name: b.Name, Limits: b.Limits, OIDC: oidc}, nil); err != nil {
 				return fmt.Errorf("bank %s: %w", b.ID, err)
 			}
 			a.report.add("bank", b.ID, "updated")

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"slices"
 	"time"
 
 	"github.com/obhub/obhub"
@@ -45,6 +46,8 @@ type bankBody struct {
 	Name string  `json:"name"`
 	// Limits protect the bank's core system (docs/policies.md).
 	Limits *catalog.BankLimits `json:"limits,omitempty"`
+	// OIDC is the bank's customer identity provider (bank_oidc.go).
+	OIDC *bankOIDCBody `json:"oidc,omitempty"`
 }
 
 // bankLimits returns l, or nil when it sets no ceiling, so that an empty
@@ -82,14 +85,16 @@ func (h *Handler) createBank(w http.ResponseWriter, r *http.Request) error {
 		ps   problems
 	)
 	decodeObject(raw, &body, bankReadOnly, &ps)
-	b := catalog.Bank{ID: deref(body.ID), Name: body.Name, Limits: bankLimits(body.Limits)}
+	secret := h.oidcSecretOps(deref(body.ID), raw, &ps)
+	b := catalog.Bank{ID: deref(body.ID), Name: body.Name, Limits: bankLimits(body.Limits),
+		OIDC: bankOIDC(body.OIDC, nil, secret != nil, &ps)}
 	if err := ps.merge(b.Validate()); err != nil {
 		return err
 	}
 	if err := ps.err("invalid bank"); err != nil {
 		return err
 	}
-	out, err := h.store.CreateBank(r.Context(), b)
+	out, err := h.store.CreateBank(r.Context(), b, secret...)
 	if err != nil {
 		return err
 	}
@@ -101,23 +106,24 @@ func (h *Handler) updateBank(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	var secretProblems problems
+	secret := h.oidcSecretOps(r.PathValue("id"), raw, &secretProblems)
 	out, err := h.store.UpdateBank(r.Context(), r.PathValue("id"), func(b *catalog.Bank) error {
-		doc, err := updateDoc(r, raw, bankBody{ID: &b.ID, Name: b.Name, Limits: b.Limits})
+		doc, err := updateDoc(r, raw, bankBody{ID: &b.ID, Name: b.Name, Limits: b.Limits, OIDC: oidcBody(b.OIDC)})
 		if err != nil {
 			return err
 		}
-		var (
-			body bankBody
-			ps   problems
-		)
+		ps := slices.Clone(secretProblems)
+		var body bankBody
 		decodeObject(doc, &body, bankReadOnly, &ps)
 		checkSame(&ps, "/id", body.ID, b.ID)
 		b.Name, b.Limits = body.Name, bankLimits(body.Limits)
+		b.OIDC = bankOIDC(body.OIDC, b.OIDC, secret != nil, &ps)
 		if err := ps.merge(b.Validate()); err != nil {
 			return err
 		}
 		return ps.err("invalid bank")
-	})
+	}, secret...)
 	if err != nil {
 		return err
 	}

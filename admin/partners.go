@@ -138,7 +138,9 @@ func (b *appBody) setMTLS(m partners.MTLS) {
 	b.TLSClientAuthSubjectDN, b.TLSClientAuthSANDNS, b.TLSBound = m.TLSClientAuthSubjectDN, m.TLSClientAuthSANDNS, m.TLSBound
 }
 
-var appReadOnly = []string{"client_id", "client_secret", "secret_hash", "partner", "has_secret", "createdAt", "updatedAt"}
+var appReadOnly = []string{"client_id", "client_secret", "secret_hash", "partner", "has_secret", "createdAt", "updatedAt",
+	"previous_secret_hash", "previous_secret_expires_at", // secret.go
+	"suspended"} // set in the console (config.Store.SetAppSuspended)
 
 // newCredentials is the answer of the two calls that show a client
 // secret: creating an app and rotating its secret. It is the only place
@@ -268,17 +270,6 @@ func (h *Handler) deleteApp(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	return noContent(w)
-}
-
-func (h *Handler) rotateSecret(w http.ResponseWriter, r *http.Request) error {
-	if err := h.emptyBody(w, r); err != nil {
-		return err
-	}
-	v, secret, err := h.store.RotateAppSecret(r.Context(), r.PathValue("client_id"))
-	if err != nil {
-		return err
-	}
-	return writeJSON(w, http.StatusOK, newCredentials{AppView: *v, ClientSecret: secret})
 }
 
 // --- Subscriptions ---

@@ -22,9 +22,12 @@ type Bank struct {
 	ID   string `json:"id"`
 	Name string `json:"name"`
 	// Limits protect the bank's core system from all partners together.
-	Limits    *BankLimits `json:"limits,omitempty"`
-	CreatedAt time.Time   `json:"createdAt"`
-	UpdatedAt time.Time   `json:"updatedAt"`
+	Limits *BankLimits `json:"limits,omitempty"`
+	// OIDC is the bank's customer identity provider (bank_oidc.go); nil:
+	// production apps cannot ask this bank's customers for consent.
+	OIDC      *BankOIDC `json:"oidc,omitempty"`
+	CreatedAt time.Time `json:"createdAt"`
+	UpdatedAt time.Time `json:"updatedAt"`
 }
 
 // Status is an API's lifecycle state.
@@ -162,6 +165,7 @@ func (b *Bank) Validate() error {
 		ds = append(ds, obhub.Detail{Location: "/name", Message: "is required"})
 	}
 	ds = b.Limits.Check(ds, "/limits")
+	ds = b.OIDC.Check(ds, "/oidc")
 	if len(ds) > 0 {
 		return obhub.Invalid("invalid bank", ds...)
 	}

@@ -2,9 +2,6 @@ package config
 
 import (
 	"context"
-	"crypto/aes"
-	"crypto/cipher"
-	"crypto/rand"
 	"encoding/base64"
 	"encoding/hex"
 	"errors"
@@ -12,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/obhub/obhub"
+	"github.com/obhub/obhub/internal/sealbox"
 )
 
 // SigningKeyKey holds the OAuth signing key every node of a cluster signs
@@ -23,9 +21,6 @@ const SigningKeyKey = Root + "secrets/oauth-signing-key"
 // HMACSecretKey holds the OAuth HMAC secret of a cluster (authorization
 // codes, refresh tokens), sealed like SigningKeyKey.
 const HMACSecretKey = Root + "secrets/oauth-hmac-secret"
-
-// sealedMagic starts every sealed value: format version 1, AES-256-GCM.
-const sealedMagic = "obs1"
 
 // KeyEncryptionKeyEnv is the environment variable that holds the
 // key-encryption key of a cluster.
@@ -104,44 +99,20 @@ func (s SealedSecret) Get(ctx context.Context) ([]byte, error) {
 	return s.open(got.Value)
 }
 
-func (s SealedSecret) aead() (cipher.AEAD, error) {
-	if len(s.KEK) != 32 {
-		return nil, fmt.Errorf("key-encryption key: %d bytes, want 32", len(s.KEK))
-	}
-	block, err := aes.NewCipher(s.KEK)
-	if err != nil {
-		return nil, err
-	}
-	return cipher.NewGCM(block)
-}
-
 func (s SealedSecret) seal(secret []byte) ([]byte, error) {
-	aead, err := s.aead()
-	if err != nil {
-		return nil, err
-	}
-	nonce := make([]byte, aead.NonceSize())
-	if _, err := rand.Read(nonce); err != nil {
-		return nil, err
-	}
-	out := append([]byte(sealedMagic), nonce...)
-	return aead.Seal(out, nonce, secret, []byte(s.Key)), nil
+	return sealbox.Seal(s.KEK, []byte(s.Key), secret)
 }
 
 func (s SealedSecret) open(sealed []byte) ([]byte, error) {
-	aead, err := s.aead()
-	if err != nil {
-		return nil, err
-	}
-	rest, ok := strings.CutPrefix(string(sealed), sealedMagic)
-	if !ok || len(rest) < aead.NonceSize() {
+	secret, err := sealbox.Open(s.KEK, []byte(s.Key), sealed)
+	switch {
+	case errors.Is(err, sealbox.ErrNotSealed):
 		return nil, fmt.Errorf("the value at %s is not a sealed secret", s.Key)
-	}
-	nonce, ct := []byte(rest[:aead.NonceSize()]), []byte(rest[aead.NonceSize():])
-	secret, err := aead.Open(nil, nonce, ct, []byte(s.Key))
-	if err != nil {
+	case errors.Is(err, sealbox.ErrOpen):
 		return nil, errors.New("the secret at " + s.Key + " does not open with this " + KeyEncryptionKeyEnv +
 			": every node of a cluster needs the same key-encryption key")
+	case err != nil:
+		return nil, err
 	}
 	return secret, nil
 }

@@ -49,9 +49,19 @@ type Static struct {
 	// AdminToken comes from OBHUB_ADMIN_TOKEN only (never a flag, so it
 	// does not show in the process list, and never the file).
 	AdminToken string `yaml:"-"`
-	// KeyEncryptionKey comes from OBHUB_KEY_ENCRYPTION_KEY only; with
-	// --etcd it seals the secrets the nodes share through etcd.
+	// KeyEncryptionKey comes from OBHUB_KEY_ENCRYPTION_KEY or from the
+	// file --key-encryption-key-file names (signing.go); with --etcd it
+	// seals the secrets the nodes share through etcd, and it encrypts the
+	// signing keys on the node's disk.
 	KeyEncryptionKey string `yaml:"-"`
+	// KeyEncryptionKeyFile names a file holding the key-encryption key.
+	KeyEncryptionKeyFile string `yaml:"keyEncryptionKeyFile"`
+	// SigningAlg is the algorithm of the signing key made on first start
+	// (ES256, PS256 or EdDSA; signing.go).
+	SigningAlg string `yaml:"signingAlg"`
+	// DPoPNonce says which clients must send DPoP server nonces: fapi
+	// ("" too), all or off (dpop.go).
+	DPoPNonce string `yaml:"dpopNonce"`
 }
 
 // DefaultStatic returns the defaults of CONTRACT section 2.
@@ -83,7 +93,7 @@ func ParseServe(args []string, getenv func(string) string, stderr io.Writer) (St
 	fs.StringVar(&s.Issuer, "issuer", "", "OAuth2 issuer URL (env OBHUB_ISSUER; default http://<listen>)")
 	fs.BoolVar(&s.Demo, "demo", false, "seed the demo alliance if the store is empty")
 	fs.StringVar(&s.Etcd, "etcd", "", "etcd endpoints, comma separated (env OBHUB_ETCD)")
-	fs.StringVar(&s.DB, "db", "", "postgres:// URL for OAuth state, consents and audit (env OBHUB_DB)")
+	fs.StringVar(&s.DB, "db", "", "postgres:// URL for OAuth state, consents, audit, and console and portal accounts (env OBHUB_DB)")
 	fs.StringVar(&s.Redis, "redis", "", "redis:// URL for shared limit counters (env OBHUB_REDIS)")
 	fs.StringVar(&s.OTLPEndpoint, "otlp-endpoint", "", "OTLP/HTTP traces endpoint, e.g. http://collector:4318; tracing is off without it (env OBHUB_OTLP_ENDPOINT)")
 	fs.DurationVar(&s.UpstreamTimeout, "upstream-timeout", s.UpstreamTimeout, "default upstream response timeout (env OBHUB_UPSTREAM_TIMEOUT)")
@@ -94,7 +104,9 @@ func ParseServe(args []string, getenv func(string) string, stderr io.Writer) (St
 	fs.StringVar(&s.AuditHash, "audit-hash", s.AuditHash, "sha256 or sm3: the audit chain's hash function, fixed when the ledger is created (env OBHUB_AUDIT_HASH)")
 	fs.BoolVar(&s.AuditCaptureSandboxBodies, "audit-capture-sandbox-bodies", false, "store sandbox calls' request and response bodies, masked and cut to 4 KiB, in the audit ledger (env OBHUB_AUDIT_CAPTURE_SANDBOX_BODIES)")
 	fs.StringVar(&s.TrustedProxies, "trusted-proxies", "", "comma-separated CIDRs of proxies whose X-Forwarded-For is trusted (env OBHUB_TRUSTED_PROXIES)")
-	s.tlsFlags(fs) // tls.go
+	s.tlsFlags(fs)     // tls.go
+	s.signingFlags(fs) // signing.go
+	s.dpopFlags(fs)    // dpop.go
 	if err := fs.Parse(args); err != nil {
 		return s, err
 	}
@@ -124,6 +136,8 @@ func ParseServe(args []string, getenv func(string) string, stderr io.Writer) (St
 		{"tls-cert", "OBHUB_TLS_CERT"}, {"tls-key", "OBHUB_TLS_KEY"}, {"tls-client-ca", "OBHUB_TLS_CLIENT_CA"},
 		{"client-cert-header", "OBHUB_CLIENT_CERT_HEADER"},
 		{"audit-capture-sandbox-bodies", "OBHUB_AUDIT_CAPTURE_SANDBOX_BODIES"},
+		{"signing-alg", "OBHUB_SIGNING_ALG"}, {"key-encryption-key-file", "OBHUB_KEY_ENCRYPTION_KEY_FILE"},
+		{"dpop-nonce", "OBHUB_DPOP_NONCE"},
 	}
 	for _, e := range envs {
 		v := getenv(e.env)
@@ -136,6 +150,9 @@ func ParseServe(args []string, getenv func(string) string, stderr io.Writer) (St
 	}
 	s.AdminToken = getenv("OBHUB_ADMIN_TOKEN")
 	s.KeyEncryptionKey = getenv(KeyEncryptionKeyEnv)
+	if err := s.LoadKeyEncryptionKeyFile(); err != nil { // signing.go
+		return s, err
+	}
 	return s, s.Validate()
 }
 
@@ -181,6 +198,9 @@ func mergeFile(s *Static, f Static, set map[string]bool) {
 	str("tls-key", &s.TLSKey, f.TLSKey)
 	str("tls-client-ca", &s.TLSClientCA, f.TLSClientCA)
 	str("client-cert-header", &s.ClientCertHeader, f.ClientCertHeader)
+	str("signing-alg", &s.SigningAlg, f.SigningAlg)
+	str("key-encryption-key-file", &s.KeyEncryptionKeyFile, f.KeyEncryptionKeyFile)
+	str("dpop-nonce", &s.DPoPNonce, f.DPoPNonce)
 	if f.UpstreamTimeout != 0 && !set["upstream-timeout"] {
 		s.UpstreamTimeout = f.UpstreamTimeout
 	}
@@ -211,7 +231,9 @@ func (s *Static) Validate() error {
 			errs = append(errs, fmt.Errorf("--issuer %q: want an http(s) URL without query or fragment", s.Issuer))
 		}
 	}
-	errs = append(errs, s.validateTLS()...) // tls.go
+	errs = append(errs, s.validateTLS()...)     // tls.go
+	errs = append(errs, s.validateSigning()...) // signing.go
+	errs = append(errs, s.validateDPoP()...)    // dpop.go
 	if s.UpstreamTimeout <= 0 {
 		errs = append(errs, errors.New("--upstream-timeout must be positive"))
 	}

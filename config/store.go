@@ -275,15 +275,16 @@ func (s *Store) ListBanks(ctx context.Context, opt ListOptions) ([]catalog.Bank,
 }
 
 // CreateBank stores a new bank. A bank with the id already existing is
-// ECONFLICT.
-func (s *Store) CreateBank(ctx context.Context, b catalog.Bank) (*catalog.Bank, error) {
+// ECONFLICT. extra ops are written in the same transaction (the sealed
+// client secret of the bank's OpenID provider, bank_secret.go).
+func (s *Store) CreateBank(ctx context.Context, b catalog.Bank, extra ...Op) (*catalog.Bank, error) {
 	if err := b.Validate(); err != nil {
 		return nil, err
 	}
 	now := s.clock.Now().UTC()
 	b.CreatedAt, b.UpdatedAt = now, now
 	err := s.retry(ctx, func() error {
-		return s.create(ctx, bankKey(b.ID), encode(&b), fmt.Sprintf("bank %q", b.ID))
+		return s.create(ctx, bankKey(b.ID), encode(&b), fmt.Sprintf("bank %q", b.ID), extra...)
 	})
 	if err != nil {
 		return nil, err
@@ -305,8 +306,10 @@ func (s *Store) create(ctx context.Context, key string, value []byte, what strin
 }
 
 // UpdateBank changes a bank: update gets a copy of the current bank and
-// changes what it wants; the id and timestamps are kept.
-func (s *Store) UpdateBank(ctx context.Context, id string, update func(*catalog.Bank) error) (*catalog.Bank, error) {
+// changes what it wants; the id and timestamps are kept. extra ops are
+// written in the same transaction; a bank that loses its OpenID provider
+// loses the provider's sealed client secret too.
+func (s *Store) UpdateBank(ctx context.Context, id string, update func(*catalog.Bank) error, extra ...Op) (*catalog.Bank, error) {
 	var out catalog.Bank
 	err := s.retry(ctx, func() error {
 		r, err := s.loadBank(ctx, id)
@@ -326,11 +329,15 @@ func (s *Store) UpdateBank(ctx context.Context, id string, update func(*catalog.
 		}
 		out = next
 		value := encode(&next)
-		if sameExceptUpdated(value, r.kv.Value) {
+		if sameExceptUpdated(value, r.kv.Value) && len(extra) == 0 {
 			out = r.v
 			return nil
 		}
-		return s.txn(ctx, Put(r.key, value, r.kv.ModRevision))
+		ops := append([]Op{Put(r.key, value, r.kv.ModRevision)}, extra...)
+		if next.OIDC == nil && r.v.OIDC != nil {
+			ops = append(ops, Delete(BankOIDCSecretKey(id), Any))
+		}
+		return s.txn(ctx, ops...)
 	})
 	if err != nil {
 		return nil, err
@@ -371,6 +378,6 @@ func (s *Store) DeleteBank(ctx context.Context, id string) error {
 		if len(users) > 0 {
 			return inUse(what, "partner", users)
 		}
-		return s.txn(ctx, Delete(r.key, r.kv.ModRevision))
+		return s.txn(ctx, Delete(r.key, r.kv.ModRevision), Delete(BankOIDCSecretKey(id), Any))
 	})
 }

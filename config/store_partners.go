@@ -183,11 +183,16 @@ type AppView struct {
 	DPoPBound bool `json:"dpop_bound_access_tokens,omitempty"`
 	// MTLS: see partners.MTLS.
 	partners.MTLS
+	// Suspended: see partners.App; changed only by SetAppSuspended.
+	Suspended bool `json:"suspended,omitempty"`
 	// HasSecret tells whether a client secret is set: an app switched to a
 	// secret-based method gets one only when its secret is rotated.
-	HasSecret bool      `json:"has_secret"`
-	CreatedAt time.Time `json:"createdAt"`
-	UpdatedAt time.Time `json:"updatedAt"`
+	HasSecret bool `json:"has_secret"`
+	// PreviousSecretExpiresAt is set after a rotation with an overlap:
+	// until then the replaced secret works too (partners.App).
+	PreviousSecretExpiresAt *time.Time `json:"previous_secret_expires_at,omitempty"`
+	CreatedAt               time.Time  `json:"createdAt"`
+	UpdatedAt               time.Time  `json:"updatedAt"`
 }
 
 func viewApp(a *partners.App) AppView {
@@ -197,7 +202,19 @@ func viewApp(a *partners.App) AppView {
 		TokenEndpointAuthMethod: a.TokenEndpointAuthMethod, JWKS: maps.Clone(a.JWKS), IPRules: a.IPRules,
 		FAPI: a.FAPI, DPoPBound: a.DPoPBound, MTLS: a.MTLS,
 		HasSecret: a.SecretHash != "", CreatedAt: a.CreatedAt, UpdatedAt: a.UpdatedAt,
+		PreviousSecretExpiresAt: previousSecretExpiry(a),
+		Suspended:               a.Suspended,
 	}
+}
+
+// previousSecretExpiry returns when the app's replaced secret stops
+// working, or nil when there is none.
+func previousSecretExpiry(a *partners.App) *time.Time {
+	if a.PreviousSecretHash == "" {
+		return nil
+	}
+	t := a.PreviousSecretExpiresAt
+	return &t
 }
 
 // validateApp checks an app, and that its key set (free-form JSON from
@@ -365,6 +382,7 @@ func (s *Store) UpdateApp(ctx context.Context, clientID string, update func(*App
 		}
 		if !usesSecret(next.TokenEndpointAuthMethod) {
 			next.SecretHash = ""
+			next.PreviousSecretHash, next.PreviousSecretExpiresAt = "", time.Time{}
 		}
 		next.UpdatedAt = s.clock.Now().UTC()
 		if err := validateApp(&next); err != nil {
@@ -395,10 +413,16 @@ func (s *Store) UpdateApp(ctx context.Context, clientID string, update func(*App
 	return &out, nil
 }
 
-// RotateAppSecret gives the app a new client secret, returned here once;
-// the old one stops working at once. Apps that do not authenticate with a
-// secret have none to rotate (ECONFLICT).
-func (s *Store) RotateAppSecret(ctx context.Context, clientID string) (*AppView, string, error) {
+// RotateAppSecret gives the app a new client secret, returned here once.
+// The secret it replaces keeps working for keepPrevious (0: it stops at
+// once; at most partners.MaxSecretOverlap), so that the partner can
+// move every deployment to the new secret without an outage; a secret
+// replaced by an earlier rotation stops at once. Apps that do not
+// authenticate with a secret have none to rotate (ECONFLICT).
+func (s *Store) RotateAppSecret(ctx context.Context, clientID string, keepPrevious time.Duration) (*AppView, string, error) {
+	if msg := partners.CheckSecretOverlap(keepPrevious); msg != "" {
+		return nil, "", obhub.Invalid("invalid secret rotation", obhub.Detail{Location: "/previous_secret_valid_for", Message: msg})
+	}
 	var (
 		out    AppView
 		secret string
@@ -412,10 +436,16 @@ func (s *Store) RotateAppSecret(ctx context.Context, clientID string) (*AppView,
 		if !usesSecret(next.TokenEndpointAuthMethod) {
 			return obhub.Errorf(obhub.ECONFLICT, "app %q authenticates with %s and has no client secret", clientID, next.TokenEndpointAuthMethod)
 		}
+		now := s.clock.Now().UTC()
+		next.PreviousSecretHash, next.PreviousSecretExpiresAt = "", time.Time{}
+		if keepPrevious > 0 && next.SecretHash != "" {
+			next.PreviousSecretHash = next.SecretHash
+			next.PreviousSecretExpiresAt = now.Add(keepPrevious).Truncate(time.Second)
+		}
 		if secret, next.SecretHash, err = partners.NewSecret(); err != nil {
 			return fmt.Errorf("generate client secret: %w", err)
 		}
-		next.UpdatedAt = s.clock.Now().UTC()
+		next.UpdatedAt = now
 		out = viewApp(&next)
 		return s.txn(ctx, Put(r.key, encode(&next), r.kv.ModRevision))
 	})
@@ -523,19 +553,15 @@ func (s *Store) Subscribe(ctx context.Context, clientID, product string) (*partn
 // checkVisible returns ECONFLICT unless the partner may use every API of
 // the product.
 func (s *Store) checkVisible(ctx context.Context, p *partners.Partner, env partners.Environment, prod *catalog.Product) error {
-	who := *p
-	if env == partners.Sandbox {
-		who.Status = partners.PartnerApproved // approval is for production only
-	}
 	for _, id := range prod.APIs {
 		api, err := mustExist[catalog.API](ctx, s.kv, apiKey(id), fmt.Sprintf("API %q", id))
 		if err != nil {
 			return err
 		}
-		if partners.MayUse(&who, &api.v) {
+		if partners.MayUseIn(p, &api.v, env) {
 			continue
 		}
-		if who.Status != partners.PartnerApproved {
+		if !partners.MayCall(p, env) {
 			return obhub.Errorf(obhub.ECONFLICT, "partner %q is not approved yet: production apps may subscribe only once it is", p.ID)
 		}
 		var why string

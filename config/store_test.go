@@ -517,7 +517,7 @@ func TestAppSecrets(t *testing.T) {
 	}
 
 	// Rotation: a new secret, the old one stops working.
-	_, rotated, err := f.s.RotateAppSecret(ctx, v.ClientID)
+	_, rotated, err := f.s.RotateAppSecret(ctx, v.ClientID, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -535,7 +535,7 @@ func TestAppSecrets(t *testing.T) {
 	if jsecret != "" || jv.HasSecret || storedHash(jv.ClientID) != "" {
 		t.Errorf("private_key_jwt app got a secret")
 	}
-	_, _, err = f.s.RotateAppSecret(ctx, jv.ClientID)
+	_, _, err = f.s.RotateAppSecret(ctx, jv.ClientID, 0)
 	wantCode(t, err, obhub.ECONFLICT, "no client secret")
 
 	// Switching the web app to private_key_jwt drops its secret.

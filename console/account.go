@@ -3,13 +3,10 @@ package console
 import (
 	"context"
 	"github.com/obhub/obhub/internal/passwd"
-	"github.com/obhub/obhub/internal/websession"
 
 	"github.com/obhub/obhub/config"
 	"net/http"
-	"net/mail"
 	"strings"
-	"unicode/utf8"
 
 	"github.com/obhub/obhub"
 	"github.com/obhub/obhub/catalog"
@@ -80,6 +77,10 @@ func (h *Handler) signin(w http.ResponseWriter, r *http.Request) {
 	}
 	switch res {
 	case passwd.Locked:
+		if op.Disabled() {
+			refuse(v.L.T("err.disabled"))
+			return
+		}
 		if save {
 			h.cfg.Logger.Warn("console: operator locked after failed sign-ins", "operator", op.ID)
 		}
@@ -148,15 +149,10 @@ func (h *Handler) setup(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ctx := r.Context()
-	in := setupData{
-		Name:  strings.TrimSpace(r.PostFormValue("name")),
-		Email: strings.ToLower(strings.TrimSpace(r.PostFormValue("email"))),
-		Role:  r.PostFormValue("role"),
-		Bank:  strings.TrimSpace(r.PostFormValue("bank")),
-	}
+	f := readOperatorForm(r)
+	in := setupData{Name: f.Name, Email: f.Email, Role: f.Role, Bank: f.Bank}
 	password := r.PostFormValue("password")
 	token := r.PostFormValue("admin_token")
-	var errs []string
 	// The token is checked first, and on its own: without it the form
 	// tells nothing about accounts or banks.
 	if token == "" || len(token) > 512 || !h.cfg.Catalog.CheckAdminToken(ctx, token) {
@@ -164,48 +160,17 @@ func (h *Handler) setup(w http.ResponseWriter, r *http.Request) {
 		h.render(w, v, http.StatusUnauthorized, "setup", v.L.T("setup.title"), []string{v.L.T("err.token")}, in)
 		return
 	}
-	if in.Name == "" || utf8.RuneCountInString(in.Name) > 100 {
-		errs = append(errs, v.L.T("err.required", v.L.T("field.name")))
-	}
-	if a, err := mail.ParseAddress(in.Email); err != nil || a.Address != in.Email || len(in.Email) > 254 {
-		errs = append(errs, v.L.T("err.email"))
-	}
-	if n := utf8.RuneCountInString(password); n < passwd.MinLen || n > passwd.MaxLen {
-		errs = append(errs, v.L.T("err.password"))
-	}
-	switch in.Role {
-	case RoleAllianceAdmin:
-		in.Bank = ""
-	case RoleBankAdmin, RoleAuditor:
-		if in.Bank == "" && in.Role == RoleBankAdmin {
-			errs = append(errs, v.L.T("err.required", v.L.T("field.bank")))
-		}
-	default:
-		errs = append(errs, v.L.T("err.role"))
-	}
-	if in.Bank != "" && len(errs) == 0 {
-		if _, err := h.bankNamed(ctx, in.Bank); err != nil {
-			if obhub.ErrorCode(err) != obhub.ENOTFOUND {
-				h.fail(w, r, v, err)
-				return
-			}
-			errs = append(errs, v.L.T("err.bank"))
-		}
+	errs, err := h.checkOperator(ctx, v, &f, password)
+	if err != nil {
+		h.fail(w, r, v, err)
+		return
 	}
 	if len(errs) > 0 {
 		h.render(w, v, http.StatusUnprocessableEntity, "setup", v.L.T("setup.title"), errs, in)
 		return
 	}
-	hash, err := h.hasher.Hash(ctx, password)
+	op, err := h.createOperator(ctx, f, password)
 	if err != nil {
-		h.fail(w, r, v, err)
-		return
-	}
-	op := Operator{
-		ID: "op_" + websession.RandomToken()[:16], Email: in.Email, Name: in.Name, Role: in.Role, Bank: in.Bank,
-		PasswordHash: hash, CreatedAt: h.cfg.Clock.Now().UTC(),
-	}
-	if err := h.cfg.Operators.CreateOperator(ctx, op); err != nil {
 		if obhub.ErrorCode(err) == obhub.ECONFLICT {
 			h.render(w, v, http.StatusConflict, "setup", v.L.T("setup.title"), []string{v.L.T("err.taken")}, in)
 			return

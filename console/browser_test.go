@@ -4,7 +4,6 @@ import (
 	"context"
 	"flag"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -12,91 +11,26 @@ import (
 
 	"github.com/chromedp/chromedp"
 	"github.com/obhub/obhub/console"
+	"github.com/obhub/obhub/internal/browsertest"
 )
 
 var screenshots = flag.Bool("screenshots", false, "write the console's screenshots to docs/screenshots")
-
-func chromium(t *testing.T) string {
-	t.Helper()
-	for _, name := range []string{"chromium", "chromium-browser", "google-chrome"} {
-		if p, err := exec.LookPath(name); err == nil {
-			return p
-		}
-	}
-	t.Skip("browser test skipped: no chromium on this machine (Debian: apt-get install chromium; .ci/run installs it)")
-	return ""
-}
 
 // TestBrowserOperators drives a real headless Chromium: an alliance
 // admin signs in and approves a pending partner from the approvals queue;
 // Qingshan's bank admin does not see Hexi's partner or private API; a
 // compliance auditor opens the usage report.
 func TestBrowserOperators(t *testing.T) {
-	path := chromium(t)
+	h := newChrome(t)
 	e := newEnv(t)
 	e.addOperator("admin@alliance.example", console.RoleAllianceAdmin, "")
 	e.addOperator("staff@qingshan.example", console.RoleBankAdmin, "qingshan-rcb")
 	e.addOperator("audit@alliance.example", console.RoleAuditor, "")
 
-	opts := append(chromedp.DefaultExecAllocatorOptions[:],
-		chromedp.ExecPath(path),
-		chromedp.NoSandbox, chromedp.Headless, chromedp.DisableGPU,
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.NoFirstRun,
-		chromedp.WindowSize(1100, 820),
-	)
-	actx, cancel := chromedp.NewExecAllocator(context.Background(), opts...)
-	defer cancel()
-	ctx, cancel := chromedp.NewContext(actx)
-	defer cancel()
-	// The first Do starts the browser, with no timeout on its context
-	// (chromedp's rule); every step after it has a bound.
-	if err := chromedp.Do(ctx); err != nil {
-		t.Fatalf("start chromium: %v", err)
-	}
-	ctx, cancel = context.WithTimeout(ctx, 90*time.Second)
-	defer cancel()
 	base := e.srv.URL
-	type helpers struct {
-		do   func(...chromedp.Action[chromedp.Void])
-		text func(chromedp.CSS) string
-		shot func(string)
-	}
-	h := helpers{
-		do: func(steps ...chromedp.Action[chromedp.Void]) {
-			t.Helper()
-			for i, step := range steps {
-				if err := chromedp.Do(ctx, step); err != nil {
-					t.Fatalf("browser: step %d of %d: %v", i+1, len(steps), err)
-				}
-			}
-		},
-		text: func(sel chromedp.CSS) string {
-			t.Helper()
-			s, err := chromedp.Run(ctx, chromedp.Text(sel))
-			if err != nil {
-				t.Fatalf("browser: text of %s: %v", sel, err)
-			}
-			return s
-		},
-		shot: func(name string) {
-			t.Helper()
-			if !*screenshots {
-				return
-			}
-			png, err := chromedp.Run(ctx, chromedp.CaptureScreenshot())
-			if err != nil {
-				t.Fatalf("browser: screenshot: %v", err)
-			}
-			if err := os.WriteFile(filepath.Join("..", "docs", "screenshots", name+".png"), png, 0o644); err != nil {
-				t.Fatal(err)
-			}
-		},
-	}
+	ctx := h.ctx
 	// The operators take turns at one browser, signing out in between.
-	signin := func(h helpers, email string) {
+	signin := func(h chrome, email string) {
 		h.do(chromedp.Navigate(base+"/console/signin?lang=en"),
 			chromedp.SendKeys(chromedp.CSS("#email"), email),
 			chromedp.SendKeys(chromedp.CSS("#password"), password),
@@ -190,5 +124,53 @@ func TestBrowserOperators(t *testing.T) {
 	aud.shot("console-report-zh")
 	if !strings.Contains(zh, "用量报表") {
 		t.Errorf("Chinese report:\n%s", zh)
+	}
+}
+
+// chrome is a headless Chromium driven by one test: do runs steps, text
+// reads an element, shot writes a screenshot with -screenshots.
+type chrome struct {
+	ctx  context.Context
+	do   func(...chromedp.Action[chromedp.Void])
+	text func(chromedp.CSS) string
+	shot func(string)
+}
+
+// newChrome starts a Chromium for the test (skipping it where there is
+// none).
+func newChrome(t *testing.T) chrome {
+	t.Helper()
+	ctx := browsertest.Start(t, 1100, 820, 90*time.Second)
+	return chrome{
+		ctx: ctx,
+		do: func(steps ...chromedp.Action[chromedp.Void]) {
+			t.Helper()
+			for i, step := range steps {
+				if err := chromedp.Do(ctx, step); err != nil {
+					t.Fatalf("browser: step %d of %d: %v", i+1, len(steps), err)
+				}
+			}
+		},
+		text: func(sel chromedp.CSS) string {
+			t.Helper()
+			s, err := chromedp.Run(ctx, chromedp.Text(sel))
+			if err != nil {
+				t.Fatalf("browser: text of %s: %v", sel, err)
+			}
+			return s
+		},
+		shot: func(name string) {
+			t.Helper()
+			if !*screenshots {
+				return
+			}
+			png, err := chromedp.Run(ctx, chromedp.CaptureScreenshot())
+			if err != nil {
+				t.Fatalf("browser: screenshot: %v", err)
+			}
+			if err := os.WriteFile(filepath.Join("..", "docs", "screenshots", name+".png"), png, 0o644); err != nil {
+				t.Fatal(err)
+			}
+		},
 	}
 }

@@ -19,11 +19,13 @@ package console
 import (
 	"context"
 	"embed"
+	"encoding/json"
 	"github.com/obhub/obhub/internal/passwd"
 	"html/template"
 	"io/fs"
 	"log/slog"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
@@ -49,13 +51,19 @@ type Catalog interface {
 	PublishAPI(ctx context.Context, id string) (*catalog.API, error)
 	DeprecateAPI(ctx context.Context, id string, sunset time.Time) (*catalog.API, error)
 	RetireAPI(ctx context.Context, id string) (*catalog.API, error)
+	APISpec(ctx context.Context, id string) ([]byte, error)
+	CreateAPI(ctx context.Context, in config.APIInput) (*catalog.API, error)
+	UpdateAPI(ctx context.Context, id string, update func(*config.APIInput) error) (*catalog.API, error)
 	ListProducts(ctx context.Context, opt config.ListOptions) ([]catalog.Product, bool, error)
+	CreateProduct(ctx context.Context, p catalog.Product) (*catalog.Product, error)
+	UpdateProduct(ctx context.Context, id string, update func(*catalog.Product) error) (*catalog.Product, error)
 	ListPartners(ctx context.Context, opt config.ListOptions) ([]partners.Partner, bool, error)
 	Partner(ctx context.Context, id string) (*partners.Partner, error)
 	ApprovePartner(ctx context.Context, id string) (*partners.Partner, error)
 	DeletePartner(ctx context.Context, id string) error
 	ListApps(ctx context.Context, partner string, opt config.ListOptions) ([]config.AppView, bool, error)
 	DeleteApp(ctx context.Context, clientID string) error
+	SetAppSuspended(ctx context.Context, clientID string, suspended bool) (*config.AppView, error)
 	ListSubscriptions(ctx context.Context, clientID string, opt config.ListOptions) ([]partners.Subscription, bool, error)
 	ApproveSubscription(ctx context.Context, clientID, product string) (*partners.Subscription, error)
 	RejectSubscription(ctx context.Context, clientID, product string) (*partners.Subscription, error)
@@ -70,6 +78,9 @@ var _ Catalog = (*config.Store)(nil)
 type Config struct {
 	Catalog   Catalog
 	Operators Store
+	// Directory lists operators and resets their passwords for the
+	// operators page; nil leaves the page out.
+	Directory Directory
 	// Audit is the ledger the audit and report pages read; nil shows
 	// those pages as unavailable.
 	Audit audit.Store
@@ -97,7 +108,8 @@ func New(cfg Config) *Handler {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
 	h := &Handler{cfg: cfg, pages: map[string]*template.Template{}, hasher: passwd.NewHasher(2)}
-	for _, name := range []string{"signin", "setup", "approvals", "partners", "apis", "audit", "reports", "error"} {
+	for _, name := range []string{"signin", "setup", "approvals", "partners", "apis", "audit", "reports", "error",
+		"apps", "app", "products", "product", "upload", "history", "change", "operators"} {
 		h.pages[name] = template.Must(template.New("layout.html").Funcs(funcs).
 			ParseFS(templateFiles, "templates/layout.html", "templates/"+name+".html"))
 	}
@@ -119,6 +131,20 @@ func New(cfg Config) *Handler {
 	mux.HandleFunc("GET /console/partners", h.partnersPage)
 	mux.HandleFunc("GET /console/apis", h.apisPage)
 	mux.HandleFunc("POST /console/apis/{id}/{verb}", h.lifecycle)
+	mux.HandleFunc("GET /console/apis/upload", h.uploadForm)
+	mux.HandleFunc("POST /console/apis/upload", h.upload)
+	mux.HandleFunc("POST /console/apis/upload/confirm", h.confirmUpload)
+	mux.HandleFunc("GET /console/apps", h.appsPage)
+	mux.HandleFunc("GET /console/apps/{client_id}", h.appPage)
+	mux.HandleFunc("POST /console/apps/{client_id}/{verb}", h.suspendApp)
+	mux.HandleFunc("GET /console/products", h.productsPage)
+	mux.HandleFunc("GET /console/products/{id}", h.productFormPage)
+	mux.HandleFunc("POST /console/products/{id}", h.saveProduct)
+	mux.HandleFunc("GET /console/history", h.historyPage)
+	mux.HandleFunc("GET /console/history/{seq}", h.changePage)
+	mux.HandleFunc("GET /console/operators", h.operatorsPage)
+	mux.HandleFunc("POST /console/operators", h.addOperator)
+	mux.HandleFunc("POST /console/operators/{id}/{verb}", h.changeOperator)
 	mux.HandleFunc("GET /console/audit", h.auditPage)
 	mux.HandleFunc("GET /console/reports", h.reportsPage)
 	mux.HandleFunc("GET /console", func(w http.ResponseWriter, r *http.Request) {
@@ -151,7 +177,11 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	hd.Set("X-Frame-Options", "DENY")
 	hd.Set("Cache-Control", "no-store")
 	if r.Method == http.MethodPost {
-		r.Body = http.MaxBytesReader(w, r.Body, maxForm)
+		limit := int64(maxForm)
+		if strings.HasPrefix(r.URL.Path, "/console/apis/upload") {
+			limit = maxUpload // an OpenAPI document
+		}
+		r.Body = http.MaxBytesReader(w, r.Body, limit)
 	}
 	h.root.ServeHTTP(w, r)
 }
@@ -163,20 +193,25 @@ type visitor struct {
 	Session  *Session
 	Operator *Operator
 	Path     string
+	// directory tells whether the node has an operators page.
+	directory bool
 }
 
 // SignedIn reports whether an operator is signed in.
 func (v *visitor) SignedIn() bool { return v != nil && v.Operator != nil }
 
 // Can reports whether the operator may open a section: "approvals",
-// "partners", "apis" (admins) or "audit", "reports" (everyone).
+// "partners", "apps", "apis", "products" (admins), "operators" (alliance
+// admins) or "audit", "reports", "history" (everyone).
 func (v *visitor) Can(section string) bool {
 	if !v.SignedIn() {
 		return false
 	}
 	switch section {
-	case "audit", "reports":
+	case "audit", "reports", "history":
 		return true
+	case "operators":
+		return v.directory && v.Operator.Role == RoleAllianceAdmin
 	}
 	return v.Operator.Role == RoleAllianceAdmin || v.Operator.Role == RoleBankAdmin
 }
@@ -190,13 +225,14 @@ func (v *visitor) Bank() string {
 }
 
 func (h *Handler) visit(w http.ResponseWriter, r *http.Request) (*visitor, error) {
-	v := &visitor{L: h.pickLang(w, r), Path: r.URL.Path}
+	v := &visitor{L: h.pickLang(w, r), Path: r.URL.Path, directory: h.cfg.Directory != nil}
 	s, o, err := h.session(r.Context(), r)
 	if err != nil {
 		return v, err
 	}
-	// A bank admin with no bank would see everything: refuse the session.
-	if o != nil && o.Role == RoleBankAdmin && o.Bank == "" || o != nil && !ValidRole(o.Role) {
+	// A bank admin with no bank would see everything: refuse the session;
+	// a disabled operator's sessions end with it.
+	if o != nil && o.Role == RoleBankAdmin && o.Bank == "" || o != nil && (!ValidRole(o.Role) || o.Disabled()) {
 		s, o = nil, nil
 	}
 	v.Session, v.Operator = s, o
@@ -223,6 +259,11 @@ func (h *Handler) gate(w http.ResponseWriter, r *http.Request, section string) (
 	}
 	if r.Method == http.MethodPost && !checkCSRF(r, v.Session) {
 		h.csrfFailed(w, v)
+		return nil, false
+	}
+	if r.Method == http.MethodPost && v.Operator.Role == RoleAuditor {
+		// An auditor reads; whatever the form, it changes nothing.
+		h.render(w, v, http.StatusForbidden, "error", v.L.T("err.title"), nil, v.L.T("err.readonly"))
 		return nil, false
 	}
 	if !v.Can(section) {
@@ -298,7 +339,9 @@ var funcs = template.FuncMap{
 		}
 		return t.UTC().Format("2006-01-02 15:04:05Z")
 	},
-	"list": func(s ...string) []string { return s },
+	"list":  func(s ...string) []string { return s },
+	"has":   func(s []string, x string) bool { return slices.Contains(s, x) },
+	"lower": strings.ToLower,
 	"pct": func(n, of int64) int64 {
 		if of <= 0 {
 			return 0
@@ -325,8 +368,25 @@ func (v *visitor) RoleLabel() string {
 // admin API's changes are: the actor is "console:" and the operator's
 // e-mail address, bank the bank the object belongs to ("" alliance-wide).
 func (h *Handler) record(r *http.Request, v *visitor, bank, object, verb string) {
+	h.recordChange(r, v, bank, object, verb, nil, nil)
+}
+
+// recordChange records a change with the object's state before and after
+// it, as JSON (nil: none). The console's objects hold no secrets (apps'
+// secret hashes never leave config.Store).
+func (h *Handler) recordChange(r *http.Request, v *visitor, bank, object, verb string, before, after any) {
 	if h.cfg.Record == nil {
 		return
+	}
+	state := func(x any) string {
+		if x == nil {
+			return ""
+		}
+		b, err := json.Marshal(x)
+		if err != nil {
+			return ""
+		}
+		return string(b)
 	}
 	err := h.cfg.Record(audit.Record{
 		Time:     h.cfg.Clock.Now(),
@@ -339,6 +399,8 @@ func (h *Handler) record(r *http.Request, v *visitor, bank, object, verb string)
 		Reason:   verb,
 		Actor:    "console:" + v.Operator.Email,
 		Object:   object,
+		Before:   state(before),
+		After:    state(after),
 	})
 	if err != nil {
 		h.cfg.Logger.Error("console: change not recorded in the audit log", "object", object, "verb", verb, "err", err)

@@ -32,11 +32,12 @@ const adminToken = "oba_console-test-admin-token-0123456789"
 // a manually approved product and a private API, and two pending
 // partners, each waiting on one bank's product.
 type env struct {
-	t     testing.TB
-	srv   *httptest.Server
-	store *config.Store
-	ops   *sqlite.ConsoleStore
-	now   time.Time
+	t      testing.TB
+	srv    *httptest.Server
+	store  *config.Store
+	ops    *sqlite.ConsoleStore
+	ledger audit.Store
+	now    time.Time
 	// greenApp and riverApp are the sandbox apps waiting for Qingshan's
 	// and Hexi's premium products.
 	greenApp, riverApp string
@@ -74,7 +75,7 @@ func newEnv(t testing.TB) *env {
 	if _, err := store.EnsureAdminToken(ctx, adminToken); err != nil {
 		t.Fatal(err)
 	}
-	e := &env{t: t, store: store, ops: ops, now: time.Now().UTC()}
+	e := &env{t: t, store: store, ops: ops, ledger: ledger, now: time.Now().UTC()}
 	e.seed(ctx)
 	audittest.Fill(t, ledger, audittest.NewSigner(t), []audit.Record{
 		{Time: e.now.Add(-3 * time.Hour), Category: audit.CategoryAccess, Bank: "qingshan-rcb", API: "qingshan-accounts",
@@ -84,7 +85,7 @@ func newEnv(t testing.TB) *env {
 		{Time: e.now.Add(-1 * time.Hour), Category: audit.CategoryAccess, Bank: "hexi-bank", API: "hexi-loans",
 			Method: "GET", Path: "/hexi-bank/secret-loans-path", Partner: "river-pay", ClientID: e.riverApp, Status: 200, Decision: "allow", Latency: 30 * time.Millisecond},
 	})
-	h := console.New(console.Config{Catalog: store, Operators: ops, Audit: ledger, Record: func(r audit.Record) error {
+	h := console.New(console.Config{Catalog: store, Operators: ops, Directory: ops, Audit: ledger, Record: func(r audit.Record) error {
 		e.mu.Lock()
 		defer e.mu.Unlock()
 		e.changes = append(e.changes, r)
@@ -424,9 +425,19 @@ func TestAuditorIsReadOnly(t *testing.T) {
 			t.Errorf("auditor GET %s: %d, want 404", path, p.status)
 		}
 	}
+	// Whatever an auditor posts is refused as read-only (403), and
+	// changes nothing.
 	tok := b.csrf("/console/audit")
-	if p := b.post("/console/partners/river-pay/approve", url.Values{"csrf_token": {tok}}); p.status != http.StatusNotFound {
-		t.Errorf("auditor approves a partner: %d", p.status)
+	for _, path := range []string{"/console/partners/river-pay/approve", "/console/products/new", "/console/products/hexi-premium", "/console/apis/upload/confirm"} {
+		if p := b.post(path, url.Values{"csrf_token": {tok}, "id": {"x"}, "name": {"X"}, "apis": {"hexi-loans"}, "approval": {"auto"}}); p.status != http.StatusForbidden || !strings.Contains(p.body, "read-only") {
+			t.Errorf("auditor POST %s: %d, want 403", path, p.status)
+		}
+	}
+	if got, _ := e.store.Partner(context.Background(), "river-pay"); got.Status != partners.PartnerPending {
+		t.Error("an auditor approved a partner")
+	}
+	if n := len(e.recorded()); n != 0 {
+		t.Errorf("an auditor's refused posts recorded %d changes", n)
 	}
 	// An auditor of every bank sees both.
 	all := e.operator("audit@alliance.example", console.RoleAuditor, "")

@@ -64,7 +64,26 @@ func (h *Handler) pickLang(w http.ResponseWriter, r *http.Request) lang {
 	return lang(l)
 }
 
-var messages = map[lang]map[string]string{
+// messages are the console's texts: the first pages' (baseMessages) and
+// the pages added after (i18n_pages.go).
+var messages = mergeMessages(baseMessages, pageMessages)
+
+func mergeMessages(sets ...map[lang]map[string]string) map[lang]map[string]string {
+	out := map[lang]map[string]string{}
+	for _, set := range sets {
+		for l, m := range set {
+			if out[l] == nil {
+				out[l] = map[string]string{}
+			}
+			for k, v := range m {
+				out[l][k] = v
+			}
+		}
+	}
+	return out
+}
+
+var baseMessages = map[lang]map[string]string{
 	langEN: {
 		"site.name":                  "obhub console",
 		"skip":                       "Skip to main content",

@@ -22,6 +22,7 @@ type view struct {
 	products map[string]catalog.Product // products holding at least one API in scope
 	partners []partnerRow
 	pending  []subRow
+	apps     []appRow // apps of the partners in view, with the subscriptions in scope
 }
 
 type partnerRow struct {
@@ -74,16 +75,19 @@ func (h *Handler) load(ctx context.Context, bank string) (*view, error) {
 			return nil, err
 		}
 		row.Apps = len(apps)
+		var rows []appRow
 		for _, a := range apps {
 			subs, _, err := c.ListSubscriptions(ctx, a.ClientID, config.ListOptions{})
 			if err != nil {
 				return nil, err
 			}
+			ar := appRow{AppView: a, PartnerName: p.Name}
 			for _, s := range subs {
 				prod, ok := vw.products[s.Product]
 				if !ok {
 					continue
 				}
+				ar.Subscriptions = append(ar.Subscriptions, appSub{Subscription: s, ProductName: prod.Name})
 				if !slices.Contains(row.Products, s.Product) {
 					row.Products = append(row.Products, s.Product)
 				}
@@ -91,14 +95,36 @@ func (h *Handler) load(ctx context.Context, bank string) (*view, error) {
 					vw.pending = append(vw.pending, subRow{Subscription: s, Partner: p.ID, PartnerName: p.Name, AppName: a.Name, ProductName: prod.Name})
 				}
 			}
+			rows = append(rows, ar)
 		}
 		// A bank admin sees the bank's own partner record and the
-		// partners that subscribed to a product holding its APIs.
+		// partners that subscribed to a product holding its APIs; of
+		// the latter, only the apps that did.
 		if bank == "" || p.Bank == bank || len(row.Products) > 0 {
 			vw.partners = append(vw.partners, row)
+			for _, ar := range rows {
+				if bank == "" || p.Bank == bank || len(ar.Subscriptions) > 0 {
+					vw.apps = append(vw.apps, ar)
+				}
+			}
 		}
 	}
 	return vw, nil
+}
+
+// gateView is gate (see there) followed by load of what the operator may
+// see; on false the answer is written.
+func (h *Handler) gateView(w http.ResponseWriter, r *http.Request, section string) (*visitor, *view, bool) {
+	v, ok := h.gate(w, r, section)
+	if !ok {
+		return nil, nil, false
+	}
+	vw, err := h.load(r.Context(), v.Bank())
+	if err != nil {
+		h.fail(w, r, v, err)
+		return nil, nil, false
+	}
+	return v, vw, true
 }
 
 func (vw *view) partner(id string) (*partnerRow, bool) {
@@ -255,13 +281,8 @@ func (h *Handler) decideSubscription(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h *Handler) partnersPage(w http.ResponseWriter, r *http.Request) {
-	v, ok := h.gate(w, r, "partners")
+	v, vw, ok := h.gateView(w, r, "partners")
 	if !ok {
-		return
-	}
-	vw, err := h.load(r.Context(), v.Bank())
-	if err != nil {
-		h.fail(w, r, v, err)
 		return
 	}
 	h.render(w, v, http.StatusOK, "partners", v.L.T("partners.title"), nil, vw.partners)
@@ -362,23 +383,31 @@ func (h *Handler) filter(r *http.Request, v *visitor) (auditQuery, audit.Filter,
 		}
 		f.Status = n
 	}
+	errs = append(errs, dateRange(v.L, in.From, in.To, &f)...)
+	return in, f, errs
+}
+
+// dateRange sets f.From and f.To from a form's days (YYYY-MM-DD, the
+// "to" day included) and returns the message for a day it cannot read.
+func dateRange(l lang, from, to string, f *audit.Filter) []string {
+	var errs []string
 	for _, d := range []struct {
 		s   string
 		dst *time.Time
-	}{{in.From, &f.From}, {in.To, &f.To}} {
+	}{{from, &f.From}, {to, &f.To}} {
 		if d.s == "" {
 			continue
 		}
 		t, err := time.Parse("2006-01-02", d.s)
 		if err != nil {
-			errs = append(errs, v.L.T("err.date"))
+			errs = append(errs, l.T("err.date"))
 		}
 		*d.dst = t
 	}
 	if !f.To.IsZero() {
-		f.To = f.To.AddDate(0, 0, 1) // the "to" day is included
+		f.To = f.To.AddDate(0, 0, 1)
 	}
-	return in, f, errs
+	return errs
 }
 
 func (h *Handler) auditPage(w http.ResponseWriter, r *http.Request) {

@@ -20,6 +20,10 @@ func authorize(dir *partners.Directory, t *token, env partners.Environment, api 
 		return nil, invalidToken("unknown_client", detailInvalidToken)
 	}
 	switch {
+	case app.Suspended:
+		// Its tokens stay valid: reactivating the app lets them through again.
+		return nil, &denial{kind: httpx.Forbidden, reason: "app_suspended",
+			detail: "the app is suspended by the alliance's administrators"}
 	case t.env != env:
 		return nil, &denial{kind: httpx.WrongEnvironment, reason: "wrong_environment",
 			detail: "a " + string(t.env) + " token cannot call " + string(env) + " paths"}
@@ -28,11 +32,11 @@ func authorize(dir *partners.Directory, t *token, env partners.Environment, api 
 			detail: "the token's environment is not the app's"}
 	}
 	partner, ok := dir.Partner(app.Partner)
-	if !ok || partner.Status != partners.PartnerApproved {
+	if !ok || !partners.MayCall(partner, app.Environment) {
 		return nil, &denial{kind: httpx.Forbidden, reason: "partner_not_approved",
 			detail: "the app's partner is not approved"}
 	}
-	if !partners.MayUse(partner, api) {
+	if !partners.MayUseIn(partner, api, app.Environment) {
 		return nil, &denial{kind: httpx.NotSubscribed, reason: "api_not_visible",
 			detail: "the app's partner may not use this API"}
 	}

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"net/url"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	lru "github.com/hashicorp/golang-lru/v2"
@@ -42,6 +43,8 @@ type dpopChecker struct {
 	origin string // scheme://host of the issuer: the public URL of requests
 	now    func() time.Time
 	seen   *lru.Cache[[sha256.Size]byte, time.Time]
+	// nonce: server nonces, nil when off (dpop_nonce.go).
+	nonce atomic.Pointer[nonceCheck]
 }
 
 func newDPoPChecker(issuer string, now func() time.Time) *dpopChecker {
@@ -109,6 +112,9 @@ func (c *dpopChecker) check(h *fasthttp.RequestHeader, method, path string, tok 
 		return bad("dpop_invalid_proof")
 	case p.JKT != tok.jkt:
 		return bad("dpop_wrong_key")
+	}
+	if d := c.checkNonce(tok.clientID, p.Nonce, now); d != nil {
+		return d // before the id is remembered: the retry is a new proof anyway
 	}
 	id := sha256.Sum256([]byte(p.JKT + "\x00" + p.JTI))
 	if prev, found, _ := c.seen.PeekOrAdd(id, p.IssuedAt.Add(dpop.ReplayWindow)); found {

@@ -254,6 +254,7 @@ const (
 	appSandbox = "app-sbx"
 	appNoSub   = "app-nosub"
 	appPending = "app-pend"
+	appPendSbx = "app-pend-sbx" // partner pend's sandbox app
 )
 
 // snapshot builds the alliance's configuration; edit may change the
@@ -303,11 +304,13 @@ func (f *fixture) snapshot(rev int64, edit func(*alliance)) *config.Snapshot {
 			{ClientID: appSandbox, Partner: "fin", Name: "sbx", Environment: partners.Sandbox},
 			{ClientID: appNoSub, Partner: "fin", Name: "nosub", Environment: partners.Production},
 			{ClientID: appPending, Partner: "pend", Name: "pend", Environment: partners.Production},
+			{ClientID: appPendSbx, Partner: "pend", Name: "pend-sbx", Environment: partners.Sandbox},
 		},
 		subs: []partners.Subscription{
 			{ClientID: appProd, Product: "basic", Status: partners.SubscriptionActive},
 			{ClientID: appSandbox, Product: "basic", Status: partners.SubscriptionActive},
 			{ClientID: appPending, Product: "basic", Status: partners.SubscriptionActive},
+			{ClientID: appPendSbx, Product: "basic", Status: partners.SubscriptionActive},
 		},
 	}
 	if edit != nil {
@@ -379,7 +382,7 @@ func (f *fixture) sign(edit func(c jwt.MapClaims, h map[string]any)) string {
 // tokenFor returns a valid token of the app in its environment.
 func (f *fixture) tokenFor(clientID string, env partners.Environment, scope string) string {
 	partner := "fin"
-	if clientID == appPending {
+	if clientID == appPending || clientID == appPendSbx {
 		partner = "pend"
 	}
 	return f.sign(func(c jwt.MapClaims, _ map[string]any) {

@@ -676,6 +676,9 @@ func (g *Gateway) deny(c *fiber.Ctx, rq *request, d *denial) error {
 	if d.challenge != "" {
 		c.Context().Response.Header.Set(fiber.HeaderWWWAuthenticate, d.challenge)
 	}
+	if d.dpopNonce != "" {
+		c.Context().Response.Header.Set(headerDPoPNonce, d.dpopNonce)
+	}
 	return nil
 }
 

@@ -486,6 +486,12 @@ func TestAuthorization(t *testing.T) {
 			403, "wrong-environment", "app_environment_mismatch", ""},
 		{"sandbox token on sandbox", "/sandbox/bank1/v1/accounts", f.tokenFor(appSandbox, partners.Sandbox, "accounts:read"),
 			501, "not-implemented", "sandbox_not_implemented", ""},
+		// The sandbox is open to a partner from sign-up; its private APIs
+		// stay as closed as for an approved fintech.
+		{"sandbox token of a pending partner on sandbox", "/sandbox/bank1/v1/accounts", f.tokenFor(appPendSbx, partners.Sandbox, "accounts:read"),
+			501, "not-implemented", "sandbox_not_implemented", ""},
+		{"pending partner, sandbox, private API", "/sandbox/bank1/private/accounts", f.tokenFor(appPendSbx, partners.Sandbox, "accounts:read"),
+			403, "not-subscribed", "api_not_visible", ""},
 		{"sandbox checks scopes too", "/sandbox/bank1/v1/accounts", f.tokenFor(appSandbox, partners.Sandbox, ""),
 			403, "insufficient-scope", "insufficient_scope", `Bearer error="insufficient_scope", scope="accounts:read"`},
 	}

@@ -4,6 +4,9 @@ import (
 	"bytes"
 	"crypto"
 	"crypto/ecdsa"
+	"crypto/ed25519"
+	"crypto/elliptic"
+	"crypto/rsa"
 	"crypto/sha256"
 	"errors"
 	"net/url"
@@ -91,12 +94,13 @@ type accessClaims struct {
 
 // verifier checks access tokens locally and remembers the good ones.
 //
-// ES256 verification costs tens of microseconds, so a verified token is
-// cached under the SHA-256 of its compact form, holding the claims the
-// gateway needs. A hit is honoured only while the token has not expired
-// (exp plus leeway), while the key that verified it is still published
-// under its kid, and while its jti is not revoked: the revocation check
-// runs on hits and misses alike. Refusals are not cached.
+// Signature verification costs tens of microseconds (ES256, EdDSA) or
+// more (PS256), so a verified token is cached under the SHA-256 of its
+// compact form, holding the claims the gateway needs. A hit is honoured
+// only while the token has not expired (exp plus leeway), while the key
+// that verified it is still published under its kid, and while its jti
+// is not revoked: the revocation check runs on hits and misses alike.
+// Refusals are not cached.
 type verifier struct {
 	issuer, audience string
 	parser           *jwt.Parser
@@ -115,7 +119,7 @@ func newVerifier(issuer, audience string, keys KeySet, now func() time.Time, rev
 		issuer:   issuer,
 		audience: audience,
 		parser: jwt.NewParser(
-			jwt.WithValidMethods([]string{jwt.SigningMethodES256.Alg()}),
+			jwt.WithValidMethods(tokenAlgs),
 			jwt.WithIssuer(issuer),
 			jwt.WithAudience(audience),
 			jwt.WithExpirationRequired(),
@@ -168,7 +172,33 @@ func (v *verifier) verify(raw []byte) (*token, string) {
 var (
 	errTokenType  = errors.New("typ is not at+jwt")
 	errUnknownKey = errors.New("no published key with this kid")
+	errWrongAlg   = errors.New("alg is not the algorithm of the key its kid names")
 )
+
+// tokenAlgs are the JWS algorithms an access token may carry: those the
+// authorization server signs with (oauth.SigningAlgorithms). RS256, HS*
+// and none are not among them, so golang-jwt refuses them before any key
+// is looked up.
+var tokenAlgs = []string{jwt.SigningMethodES256.Alg(), jwt.SigningMethodPS256.Alg(), jwt.SigningMethodEdDSA.Alg()}
+
+// keyAlg returns the one algorithm a published public key verifies:
+// ES256 for a P-256 key, PS256 for an RSA key, EdDSA for an Ed25519 key,
+// "" for anything else. Matching the token's alg against it closes
+// algorithm confusion (RS256 or PS384 under an RSA key, ES384 under an EC
+// key) whatever golang-jwt would accept for the key type.
+func keyAlg(k crypto.PublicKey) string {
+	switch k := k.(type) {
+	case *ecdsa.PublicKey:
+		if k.Curve == elliptic.P256() {
+			return jwt.SigningMethodES256.Alg()
+		}
+	case *rsa.PublicKey:
+		return jwt.SigningMethodPS256.Alg()
+	case ed25519.PublicKey:
+		return jwt.SigningMethodEdDSA.Alg()
+	}
+	return ""
+}
 
 // parse verifies the signature and claims of a compact JWS. Only the kid
 // header selects the key, through the KeySet; jku, x5u and jwk headers are
@@ -187,6 +217,9 @@ func (v *verifier) parse(raw string) (*token, string) {
 		k, ok := v.keys.PublicKey(kid)
 		if kid == "" || !ok {
 			return nil, errUnknownKey
+		}
+		if t.Method.Alg() != keyAlg(k) {
+			return nil, errWrongAlg
 		}
 		key = k
 		return k, nil
@@ -249,6 +282,8 @@ func tokenReason(err error) string {
 		return "token_wrong_type"
 	case errors.Is(err, errUnknownKey):
 		return "token_unknown_key"
+	case errors.Is(err, errWrongAlg):
+		return "token_wrong_alg"
 	case errors.Is(err, jwt.ErrTokenExpired):
 		return "token_expired"
 	case errors.Is(err, jwt.ErrTokenNotValidYet), errors.Is(err, jwt.ErrTokenUsedBeforeIssued):
@@ -260,7 +295,7 @@ func tokenReason(err error) string {
 	case errors.Is(err, jwt.ErrTokenRequiredClaimMissing):
 		return "token_missing_claim"
 	case errors.Is(err, jwt.ErrTokenSignatureInvalid):
-		return "token_bad_signature" // also an algorithm other than ES256
+		return "token_bad_signature" // also an algorithm not in tokenAlgs
 	case errors.Is(err, jwt.ErrTokenMalformed):
 		return "token_malformed"
 	}
@@ -273,6 +308,7 @@ type denial struct {
 	reason    string // for the audit record
 	detail    string // for the caller
 	challenge string // WWW-Authenticate, if any
+	dpopNonce string // DPoP-Nonce, if any (dpop_nonce.go)
 }
 
 func invalidToken(reason, detail string) *denial {

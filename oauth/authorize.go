@@ -7,11 +7,9 @@ import (
 	"crypto/sha256"
 	"embed"
 	"encoding/base64"
-	"errors"
 	"html/template"
 	"log/slog"
 	"net/http"
-	"net/url"
 	"slices"
 	"strconv"
 	"time"
@@ -74,7 +72,20 @@ type authorizePage struct {
 	Permissions          []permission
 	Banks                []Bank
 	Bank, Login          string
+	// AtBank: a production app's customer signs in at their bank's own
+	// provider (banksignin.go); Customer and BankName are set once they
+	// did, for the consent screen.
+	AtBank             bool
+	Customer, BankName string
 }
+
+// pageCSP is the Content-Security-Policy of the sign-in pages. A form
+// that sends the customer on to their bank's provider (a redirect after
+// the post) needs form-action to allow it.
+const (
+	pageCSP       = "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'"
+	pageCSPAtBank = "default-src 'none'; style-src 'unsafe-inline'; form-action 'self' https:; frame-ancestors 'none'"
+)
 
 // authorizeFailure renders an error page. It never redirects: used
 // whenever the client or redirect URI cannot be trusted.
@@ -82,7 +93,7 @@ func (s *Server) authorizeFailure(w http.ResponseWriter, status int, msg string)
 	w.Header().Set("Cache-Control", "no-store")
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.Header().Set("X-Frame-Options", "DENY")
-	w.Header().Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'")
+	w.Header().Set("Content-Security-Policy", pageCSP)
 	w.WriteHeader(status)
 	_ = authorizeTemplate.Execute(w, authorizePage{Error: msg})
 }
@@ -131,16 +142,19 @@ func (s *Server) authorize(w http.ResponseWriter, r *http.Request) {
 		s.authorizeError(ctx, w, r, ar, fosite.ErrInvalidRequest.WithHint("Only code_challenge_method=S256 is supported."))
 		return
 	}
-	if c, ok := ar.GetClient().(*client); !ok || c.partner.Status != partners.PartnerApproved {
-		s.authorizeError(ctx, w, r, ar, fosite.ErrUnauthorizedClient.WithHint("The client's partner has not been approved."))
+	if c, ok := ar.GetClient().(*client); !ok || c.refusal() != nil {
+		s.authorizeError(ctx, w, r, ar, fosite.ErrUnauthorizedClient.WithHint("The client is suspended or its partner has not been approved."))
 		return
 	}
-	s.showSignIn(ctx, w, ar, "", "", "")
+	dropInternalParams(ar)
+	s.showSignIn(ctx, w, ar, http.StatusOK, "", "", "")
 }
 
 // showSignIn stores the pending request under a new interaction id and
-// renders the screen.
-func (s *Server) showSignIn(ctx context.Context, w http.ResponseWriter, ar fosite.AuthorizeRequester, msg, bank, login string) {
+// renders the screen: the sandbox's login form, a production app's bank
+// choice (banksignin.go), or the consent of a customer signed in at their
+// bank.
+func (s *Server) showSignIn(ctx context.Context, w http.ResponseWriter, ar fosite.AuthorizeRequester, status int, msg, bank, login string) {
 	c := ar.GetClient().(*client)
 	rec, err := encodeRequest(ar)
 	if err != nil {
@@ -154,7 +168,15 @@ func (s *Server) showSignIn(ctx context.Context, w http.ResponseWriter, ar fosit
 		s.authorizeFailure(w, http.StatusServiceUnavailable, "服务暂不可用 · The service is unavailable; try again later.")
 		return
 	}
-	banks, err := s.customers.Banks(ctx)
+	atBank := c.app.Environment != partners.Sandbox
+	form := ar.GetRequestForm()
+	var banks []Bank
+	switch {
+	case !atBank:
+		banks, err = s.customers.Banks(ctx)
+	case s.bankSignIn != nil:
+		banks, err = s.bankSignIn.Banks(ctx)
+	}
 	if err != nil {
 		s.authorizeFailure(w, http.StatusServiceUnavailable, "服务暂不可用 · The service is unavailable; try again later.")
 		return
@@ -170,12 +192,18 @@ func (s *Server) showSignIn(ctx context.Context, w http.ResponseWriter, ar fosit
 	w.Header().Set("Cache-Control", "no-store")
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.Header().Set("X-Frame-Options", "DENY")
-	w.Header().Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'")
-	status := http.StatusOK
-	if msg != "" {
-		status = http.StatusUnauthorized
+	csp := pageCSP
+	if atBank && form.Get(formCustomerID) == "" { // the bank choice
+		csp = pageCSPAtBank
 	}
+	w.Header().Set("Content-Security-Policy", csp)
 	w.WriteHeader(status)
+	bankName := bank
+	for _, b := range banks {
+		if b.ID == bank {
+			bankName = b.Name
+		}
+	}
 	_ = authorizeTemplate.Execute(w, authorizePage{
 		Error:       msg,
 		Interaction: id,
@@ -188,15 +216,24 @@ func (s *Server) showSignIn(ctx context.Context, w http.ResponseWriter, ar fosit
 		Banks:       banks,
 		Bank:        bank,
 		Login:       login,
+		AtBank:      atBank,
+		Customer:    form.Get(formCustomerName),
+		BankName:    bankName,
 	})
+}
+
+// mac is the server's HMAC of msg: it binds a form or a cookie to the
+// interaction or sign-in it belongs to.
+func (s *Server) mac(msg string) string {
+	m := hmac.New(sha256.New, s.hmacSecret)
+	m.Write([]byte(msg))
+	return base64.RawURLEncoding.EncodeToString(m.Sum(nil))
 }
 
 // csrfToken binds the form to its interaction: the cookie and the form
 // field must both carry it.
 func (s *Server) csrfToken(interaction string) string {
-	m := hmac.New(sha256.New, s.hmacSecret)
-	m.Write([]byte("csrf:" + interaction))
-	return base64.RawURLEncoding.EncodeToString(m.Sum(nil))
+	return s.mac("csrf:" + interaction)
 }
 
 // authorizeSubmit serves POST /oauth2/authorize: the customer's answer.
@@ -227,29 +264,30 @@ func (s *Server) authorizeSubmit(w http.ResponseWriter, r *http.Request) {
 		s.authorizeFailure(w, http.StatusBadRequest, "应用已不可用 · The app is no longer available.")
 		return
 	}
-	if r.PostForm.Get("action") != "allow" {
+	c := ar.GetClient().(*client)
+	action := r.PostForm.Get("action")
+	signedIn := ar.Form.Get(formCustomerID) != ""
+	switch {
+	case action != "allow" && (action != "signin" || signedIn):
 		s.authorizeError(ctx, w, r, ar, fosite.ErrAccessDenied.WithHint("The customer denied the request."))
 		return
-	}
-	c := ar.GetClient().(*client)
-	bank, login := r.PostForm.Get("bank"), r.PostForm.Get("login")
-	cust, err := s.customers.Authenticate(ctx, c.app.Environment, bank, login, r.PostForm.Get("password"))
-	if err != nil {
-		if obhub.ErrorCode(err) != obhub.EUNAUTHORIZED {
-			s.authorizeFailure(w, http.StatusServiceUnavailable, "服务暂不可用 · The service is unavailable; try again later.")
-			return
-		}
-		attempts, _ := strconv.Atoi(ar.Form.Get(attemptsParam))
-		attempts++
-		if attempts >= maxSignInAttempts {
-			s.authorizeError(ctx, w, r, ar, fosite.ErrAccessDenied.WithHint("Too many failed sign-in attempts."))
-			return
-		}
-		ar.Form.Set(attemptsParam, strconv.Itoa(attempts))
-		s.showSignIn(ctx, w, ar, "登录名或密码错误 · "+obhub.ErrorMessage(err), bank, login)
+	case !signedIn && c.app.Environment != partners.Sandbox:
+		s.startBankSignIn(ctx, w, ar, r.PostForm.Get("bank"))
 		return
 	}
-	ar.Form.Del(attemptsParam)
+	var (
+		cust Customer
+		bank string
+	)
+	if signedIn { // at their bank's provider: bankCallback
+		cust, bank = Customer{ID: ar.Form.Get(formCustomerID)}, ar.Form.Get(formBank)
+	} else {
+		cust, bank, err = s.signInSandbox(ctx, w, r, ar)
+		if err != nil {
+			return
+		}
+	}
+	dropInternalParams(ar) // kept out of the code and its tokens
 
 	sess := newSession()
 	for _, sc := range ar.GetRequestedScopes() {
@@ -272,6 +310,31 @@ func (s *Server) authorizeSubmit(w http.ResponseWriter, r *http.Request) {
 		slog.String("client_id", c.app.ClientID), slog.String("bank", bank), slog.String("sub", cust.ID))
 	w.Header().Set("Cache-Control", "no-store")
 	s.provider.WriteAuthorizeResponse(ctx, w, ar, resp)
+}
+
+// signInSandbox checks the login form of a sandbox app's customer. When
+// it fails it has answered (the form again, or the end of the request
+// after maxSignInAttempts) and returns an error.
+func (s *Server) signInSandbox(ctx context.Context, w http.ResponseWriter, r *http.Request, ar *fosite.AuthorizeRequest) (Customer, string, error) {
+	c := ar.GetClient().(*client)
+	bank, login := r.PostForm.Get("bank"), r.PostForm.Get("login")
+	cust, err := s.customers.Authenticate(ctx, c.app.Environment, bank, login, r.PostForm.Get("password"))
+	if err == nil {
+		return cust, bank, nil
+	}
+	if obhub.ErrorCode(err) != obhub.EUNAUTHORIZED {
+		s.authorizeFailure(w, http.StatusServiceUnavailable, msgUnavailable)
+		return Customer{}, "", err
+	}
+	attempts, _ := strconv.Atoi(ar.Form.Get(attemptsParam))
+	attempts++
+	if attempts >= maxSignInAttempts {
+		s.authorizeError(ctx, w, r, ar, fosite.ErrAccessDenied.WithHint("Too many failed sign-in attempts."))
+		return Customer{}, "", err
+	}
+	ar.Form.Set(attemptsParam, strconv.Itoa(attempts))
+	s.showSignIn(ctx, w, ar, http.StatusUnauthorized, "登录名或密码错误 · "+obhub.ErrorMessage(err), bank, login)
+	return Customer{}, "", err
 }
 
 // authorizeError answers an authorization request that failed. Only a
@@ -333,6 +396,3 @@ func (s *Server) par(w http.ResponseWriter, r *http.Request) {
 	}
 	s.provider.WritePushedAuthorizeResponse(ctx, w, ar, resp)
 }
-
-var _ = errors.New
-var _ = url.Parse

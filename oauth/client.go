@@ -9,6 +9,9 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+	"strconv"
+	"strings"
+	"time"
 
 	"github.com/ory/fosite"
 
@@ -37,7 +40,7 @@ type client struct {
 var _ fosite.Client = (*client)(nil)
 
 func (c *client) GetID() string                      { return c.app.ClientID }
-func (c *client) GetHashedSecret() []byte            { return c.hash }
+func (c *client) GetHashedSecret() []byte            { return secretHashes(c) }
 func (c *client) GetRedirectURIs() []string          { return c.app.RedirectURIs }
 func (c *client) GetGrantTypes() fosite.Arguments    { return c.app.GrantTypes }
 func (c *client) GetResponseTypes() fosite.Arguments { return responseTypes(c.app) }
@@ -65,18 +68,45 @@ func newPlaceholderHash() (string, error) {
 	return partners.HashSecret(string(b[:])), nil
 }
 
+// secretHashes is what fosite gets as the client's "hashed secret" and
+// hands back to secretHasher.Compare with the secret presented: the
+// current secret hash and, after a rotation with an overlap, the
+// previous one and the Unix nanosecond at which it expires, separated by
+// spaces (hashes have none). Compare decides with the clock whether the
+// previous one still counts.
+func secretHashes(c *client) []byte {
+	prev, exp := "", int64(0)
+	if c.app != nil && !c.placeholder && c.app.PreviousSecretHash != "" {
+		prev, exp = c.app.PreviousSecretHash, c.app.PreviousSecretExpiresAt.UnixNano()
+	}
+	return []byte(string(c.hash) + " " + prev + " " + strconv.FormatInt(exp, 10))
+}
+
 // secretHasher plugs partners' SHA-256 secret scheme into fosite in place
 // of its bcrypt default. Secrets are 256-bit random, so a slow hash adds
-// nothing but CPU cost at the token endpoint.
-type secretHasher struct{}
+// nothing but CPU cost at the token endpoint. It accepts an app's
+// previous secret until that expires on the configured clock.
+type secretHasher struct {
+	clock obhub.Clock
+}
 
 var _ fosite.Hasher = secretHasher{}
 
 var errSecretMismatch = errors.New("client secret does not match")
 
-// Compare implements fosite.Hasher in constant time.
-func (secretHasher) Compare(_ context.Context, hash, data []byte) error {
-	if !partners.VerifySecret(string(hash), string(data)) {
+// Compare implements fosite.Hasher in constant time: the current and
+// the previous hash (empty when there is none) are both always compared.
+func (h secretHasher) Compare(_ context.Context, hash, data []byte) error {
+	var app partners.App
+	fields := strings.Split(string(hash), " ")
+	app.SecretHash = fields[0]
+	if len(fields) == 3 {
+		app.PreviousSecretHash = fields[1]
+		if ns, err := strconv.ParseInt(fields[2], 10, 64); err == nil && ns > 0 {
+			app.PreviousSecretExpiresAt = time.Unix(0, ns)
+		}
+	}
+	if !app.VerifyAppSecret(string(data), h.clock.Now()) {
 		return errSecretMismatch
 	}
 	return nil
@@ -116,8 +146,8 @@ func (a *clientAuth) authenticate(ctx context.Context, r *http.Request, form url
 		if err != nil {
 			return nil, err
 		}
-		if c.partner.Status != partners.PartnerApproved {
-			return nil, fosite.ErrInvalidClient.WithHint("The client's partner has not been approved.")
+		if err := c.refusal(); err != nil {
+			return nil, err
 		}
 		return c, nil
 	}
@@ -136,8 +166,8 @@ func (a *clientAuth) authenticate(ctx context.Context, r *http.Request, form url
 			if _, err := a.authenticateTLS(r, c); err != nil {
 				return nil, err
 			}
-			if c.partner.Status != partners.PartnerApproved {
-				return nil, fosite.ErrInvalidClient.WithHint("The client's partner has not been approved.")
+			if err := c.refusal(); err != nil {
+				return nil, err
 			}
 			return c, nil
 		}
@@ -181,8 +211,23 @@ func (a *clientAuth) authenticate(ctx context.Context, r *http.Request, form url
 		return nil, fosite.ErrInvalidClient
 	case c.app.TokenEndpointAuthMethod != method:
 		return nil, fosite.ErrInvalidClient.WithHintf("The client is registered for token endpoint authentication method '%s', but the request used '%s'.", c.app.TokenEndpointAuthMethod, method)
-	case c.partner.Status != partners.PartnerApproved:
-		return nil, fosite.ErrInvalidClient.WithHint("The client's partner has not been approved.")
+	}
+	if err := c.refusal(); err != nil {
+		return nil, err
 	}
 	return c, nil
+}
+
+// refusal says why an authenticated client may not have tokens now: its
+// app is suspended by the alliance's administrators, or its partner is
+// not approved (a pending partner's sandbox apps may: partners.MayCall).
+// Nil when it may.
+func (c *client) refusal() *fosite.RFC6749Error {
+	switch {
+	case c.app.Suspended:
+		return fosite.ErrInvalidClient.WithHint("The client is suspended by the alliance's administrators.")
+	case !partners.MayCall(c.partner, c.app.Environment):
+		return fosite.ErrInvalidClient.WithHint("The client's partner has not been approved.")
+	}
+	return nil
 }

@@ -44,7 +44,7 @@ func (s *Server) compose(clients Clients) (*fosite.Fosite, error) {
 		ScopeStrategy:            fosite.ExactScopeStrategy,
 		AudienceMatchingStrategy: fosite.ExactAudienceMatchingStrategy,
 		// Secrets are 256-bit random values stored as SHA-256 digests.
-		ClientSecretsHasher: secretHasher{},
+		ClientSecretsHasher: secretHasher{clock: s.clock},
 		// RFC 9068: the scope claim is a space-separated string, no "scp".
 		JWTScopeClaimKey: jwt.JWTScopeFieldString,
 		// Hints go to clients; debug details (causes) only to our logs.

@@ -10,9 +10,10 @@ import (
 )
 
 // Customers signs in a member bank's customers at the authorization
-// endpoint, on behalf of the bank. The sandbox implementation is
-// SandboxCustomers; a production one would delegate to the bank's own
-// customer identity provider over OpenID Connect (not built yet).
+// endpoint with a login and password, on behalf of the bank: the
+// sandbox's simulated customers (SandboxCustomers). A production app's
+// customers sign in at their bank's own OpenID provider instead
+// (BankSignIn, banksignin.go).
 type Customers interface {
 	// Banks lists the banks whose customers can sign in, for the bank
 	// choice on the sign-in screen.
@@ -47,8 +48,8 @@ var SandboxLogins = map[string]string{
 
 // SandboxCustomers signs in the simulated customers (SandboxLogins, with
 // password SandboxPassword) of every bank that BankList returns, for
-// sandbox apps only: a production app's customers must sign in at their
-// bank, which is not built yet, so they are refused.
+// sandbox apps only: a production app's customers sign in at their bank
+// (BankSignIn), so they are refused here.
 type SandboxCustomers struct {
 	BankList func(ctx context.Context) ([]Bank, error)
 }
@@ -67,7 +68,7 @@ func (s SandboxCustomers) Banks(ctx context.Context) ([]Bank, error) {
 func (s SandboxCustomers) Authenticate(ctx context.Context, env partners.Environment, bank, login, password string) (Customer, error) {
 	denied := obhub.Errorf(obhub.EUNAUTHORIZED, "wrong login or password")
 	if env != partners.Sandbox {
-		return Customer{}, obhub.Errorf(obhub.EUNAUTHORIZED, "customer sign-in for production apps is not available: it needs the bank's own identity provider")
+		return Customer{}, obhub.Errorf(obhub.EUNAUTHORIZED, "a production app's customers sign in at their bank's own identity provider")
 	}
 	banks, err := s.Banks(ctx)
 	if err != nil {

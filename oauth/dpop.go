@@ -21,12 +21,12 @@ const dpopReplayPrefix = "dpop:"
 
 // errInvalidDPoP is RFC 9449's invalid_dpop_proof token endpoint error.
 func errInvalidDPoP(hint string) *fosite.RFC6749Error {
-	return &fosite.RFC6749Error{
-		ErrorField:       "invalid_dpop_proof",
-		DescriptionField: "The DPoP proof is invalid.",
-		HintField:        hint,
-		CodeField:        http.StatusBadRequest,
-	}
+	return dpopError("invalid_dpop_proof", "The DPoP proof is invalid.", hint)
+}
+
+// dpopError is a 400 token endpoint error of RFC 9449.
+func dpopError(code, description, hint string) *fosite.RFC6749Error {
+	return &fosite.RFC6749Error{ErrorField: code, DescriptionField: description, HintField: hint, CodeField: http.StatusBadRequest}
 }
 
 // tokenDPoP checks the DPoP proof of a token request whose client is
@@ -41,7 +41,10 @@ func errInvalidDPoP(hint string) *fosite.RFC6749Error {
 // proof is refused on every node. Without a proof, a refreshed token is a
 // bearer token again (RFC 9449 section 5: refresh tokens of confidential
 // clients are not bound).
-func (s *Server) tokenDPoP(ctx context.Context, r *http.Request, c *client) (string, error) {
+//
+// A proof must also satisfy the server nonce policy (dpop_nonce.go): the
+// answer then carries a fresh nonce in the DPoP-Nonce header.
+func (s *Server) tokenDPoP(ctx context.Context, w http.ResponseWriter, r *http.Request, c *client) (string, error) {
 	values := r.Header.Values(HeaderDPoP)
 	switch {
 	case len(values) == 0 && c.app.DPoPBound:
@@ -59,6 +62,9 @@ func (s *Server) tokenDPoP(ctx context.Context, r *http.Request, c *client) (str
 			return "", errInvalidDPoP(de.Reason + ".")
 		}
 		return "", errInvalidDPoP("")
+	}
+	if err := s.checkNonce(w, c, proof.Nonce, now); err != nil {
+		return "", err
 	}
 	expires := proof.IssuedAt.Add(dpop.ReplayWindow)
 	if min := now.Add(dpop.Leeway); expires.Before(min) {

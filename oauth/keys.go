@@ -2,15 +2,9 @@ package oauth
 
 import (
 	"bytes"
-	"context"
 	"crypto"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/x509"
 	"encoding/base64"
 	"encoding/json"
-	"encoding/pem"
 	"errors"
 	"fmt"
 	"io"
@@ -23,16 +17,15 @@ import (
 	"time"
 
 	jose "github.com/go-jose/go-jose/v3"
-	"github.com/ory/fosite/token/jwt"
+
+	"github.com/obhub/obhub/internal/sealbox"
 )
 
-// KeyFile is the name of the active signing key's file inside the key
-// folder: a PKCS #8 PEM block ("PRIVATE KEY") holding an ECDSA P-256 key,
-// mode 0600.
+// KeyFile is the name of the signing key set's file inside the key
+// folder, mode 0600: one PKCS #8 PEM block ("PRIVATE KEY") per key, or,
+// with a key-encryption key, that text sealed in one "OBHUB ENCRYPTED
+// SIGNING KEYS" PEM block (see KeyOptions.KEK).
 const KeyFile = "signing-key.pem"
-
-// algES256 is the only signing algorithm this slice issues.
-const algES256 = "ES256"
 
 // Keys is the authorization server's signing key set: every key it
 // publishes in the JWKS, one of which is active and signs new tokens.
@@ -42,14 +35,16 @@ const algES256 = "ES256"
 // Keys (fmt, slog) shows only the key ids.
 //
 // The key file may hold several keys, each with an optional activation
-// and retirement time (see RotateKeys). Which keys are published and
-// which one signs is decided at each call from the clock, so a key made
-// by a rotation starts signing at its activation time and an old key
-// leaves the JWKS at its retirement time without a restart. Reload picks
-// up a key file changed on disk (obhub keys rotate).
+// and retirement time (see RotateKeys), and each with its own algorithm
+// (ES256, PS256 or EdDSA, given by the key's type). Which keys are
+// published and which one signs is decided at each call from the clock,
+// so a key made by a rotation starts signing at its activation time and
+// an old key leaves the JWKS at its retirement time without a restart.
+// Reload picks up a key file changed on disk (obhub keys rotate).
 type Keys struct {
 	dir   string
 	now   func() time.Time
+	kek   []byte                    // key-encryption key of the file, or nil (plaintext file)
 	state *atomic.Pointer[keyState] // a pointer, so that Keys values print without copying a lock
 }
 
@@ -57,49 +52,96 @@ type atomicKeyState = atomic.Pointer[keyState]
 
 // keyState is one parsed key file.
 type keyState struct {
-	raw  []byte
+	raw  []byte        // the file as read (sealed or not)
 	keys []*signingKey // in file order
 }
 
-// signingKey is one private key with its public JWK.
+// signingKey is one private key with its public half.
 type signingKey struct {
 	kid  string
-	alg  string
-	priv *ecdsa.PrivateKey
+	alg  string // AlgES256, AlgPS256 or AlgEdDSA, from the key's type
+	priv crypto.Signer
+	pub  crypto.PublicKey
 	// activate is when the key starts signing (zero: always could);
 	// retire is when it stops being published (zero: never).
 	activate, retire time.Time
 }
 
+// KeyOptions configure OpenKeyFolder.
+type KeyOptions struct {
+	// Now decides which keys are published and which one signs (nil:
+	// time.Now).
+	Now func() time.Time
+	// Algorithm is the algorithm of the key made on first start:
+	// AlgES256 (the default when empty), AlgPS256 or AlgEdDSA. An
+	// existing key file is never changed by it; rotate to change the
+	// algorithm (RotateOptions.Algorithm).
+	Algorithm string
+	// KEK is the 32-byte key-encryption key the key file is sealed with
+	// (AES-256-GCM, see internal/sealbox), or nil to keep the file in
+	// plaintext. With a KEK, a plaintext file found at start is encrypted
+	// in place; a sealed file never opens without the right KEK.
+	KEK []byte
+	// Logger receives one line when a plaintext file is encrypted (nil:
+	// nothing is logged).
+	Logger *slog.Logger
+}
+
 // LoadOrCreateKeys returns the signing keys kept in dir, creating dir and
-// an ES256 (P-256) key there on first start. The key file is written to a
-// temporary file first and then linked (or renamed) into place, so a crash
-// never leaves a half-written key and two processes starting at once end
-// up with the same key. The key id is the key's RFC 7638 JWK thumbprint
-// (SHA-256, base64url).
+// an ES256 (P-256) key there on first start; the file is not encrypted.
+// It is OpenKeyFolder with default options.
 func LoadOrCreateKeys(dir string) (*Keys, error) {
-	return OpenKeys(dir, nil)
+	return OpenKeyFolder(dir, KeyOptions{})
 }
 
 // OpenKeys is LoadOrCreateKeys with a clock (nil: time.Now) that decides
 // which keys are published and which one signs.
 func OpenKeys(dir string, now func() time.Time) (*Keys, error) {
+	return OpenKeyFolder(dir, KeyOptions{Now: now})
+}
+
+// OpenKeyFolder returns the signing keys kept in dir, creating dir and a
+// key of opts.Algorithm there on first start. The key file is written to
+// a temporary file first and then linked (or renamed) into place, so a
+// crash never leaves a half-written key and two processes starting at
+// once end up with the same key. The key id is the key's RFC 7638 JWK
+// thumbprint (SHA-256, base64url).
+//
+// With opts.KEK the file is kept sealed: created sealed, and encrypted in
+// place when it is found in plaintext (the migration of a node that
+// gets a key-encryption key). A sealed file without a KEK, or with
+// another KEK, is an error that says so; nothing is overwritten.
+func OpenKeyFolder(dir string, opts KeyOptions) (*Keys, error) {
 	if dir == "" {
 		return nil, errors.New("oauth keys: no key folder given")
 	}
-	if now == nil {
-		now = time.Now
+	alg, err := ParseAlgorithm(opts.Algorithm)
+	if err != nil {
+		return nil, fmt.Errorf("oauth keys: %w", err)
+	}
+	if opts.KEK != nil && len(opts.KEK) != sealbox.KeySize {
+		return nil, fmt.Errorf("oauth keys: key-encryption key has %d bytes, want %d", len(opts.KEK), sealbox.KeySize)
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
 	}
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("oauth keys: create key folder: %w", err)
 	}
 	path := filepath.Join(dir, KeyFile)
-	if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
-		if _, err := createKey(dir, path); err != nil {
+	switch _, err := os.Stat(path); {
+	case errors.Is(err, fs.ErrNotExist):
+		if err := createKeyFile(dir, path, alg, opts.KEK); err != nil {
+			return nil, err
+		}
+	case err != nil:
+		return nil, fmt.Errorf("oauth keys: %w", err)
+	case opts.KEK != nil:
+		if err := sealKeyFileInPlace(dir, path, opts.KEK, opts.Logger); err != nil {
 			return nil, err
 		}
 	}
-	k := &Keys{dir: dir, now: now, state: new(atomic.Pointer[keyState])}
+	k := &Keys{dir: dir, now: opts.Now, kek: opts.KEK, state: new(atomic.Pointer[keyState])}
 	if _, err := k.Reload(); err != nil {
 		return nil, err
 	}
@@ -107,7 +149,9 @@ func OpenKeys(dir string, now func() time.Time) (*Keys, error) {
 }
 
 // Reload re-reads the key file and reports whether it changed. On any
-// error the keys in use stay as they were.
+// error the keys in use stay as they were. With a key-encryption key, a
+// file that is not sealed is refused: the seal is what proves that the
+// file was written by obhub and not swapped.
 func (k *Keys) Reload() (bool, error) {
 	path := filepath.Join(k.dir, KeyFile)
 	b, err := os.ReadFile(path)
@@ -117,7 +161,14 @@ func (k *Keys) Reload() (bool, error) {
 	if cur := k.state.Load(); cur != nil && bytes.Equal(cur.raw, b) {
 		return false, nil
 	}
-	keys, err := parseKeyFile(b)
+	plain, sealed, err := openKeyFile(b, k.kek)
+	if err != nil {
+		return false, fmt.Errorf("oauth keys: %s: %w", path, err)
+	}
+	if k.kek != nil && !sealed {
+		return false, fmt.Errorf("oauth keys: %s is not encrypted although a key-encryption key is configured; restart the node to encrypt it", path)
+	}
+	keys, err := parseKeyFile(plain)
 	if err != nil {
 		return false, fmt.Errorf("oauth keys: %s: %w", path, err)
 	}
@@ -125,75 +176,39 @@ func (k *Keys) Reload() (bool, error) {
 	return true, nil
 }
 
-// readKey reads and parses the PEM key file at path.
-func readKey(path string) (*ecdsa.PrivateKey, error) {
-	b, err := os.ReadFile(path)
+// createKeyFile generates a key of alg and stores it at path, sealed
+// with kek when there is one, without ever exposing a partly written
+// file. If another process created path meanwhile, its file wins.
+func createKeyFile(dir, path, alg string, kek []byte) error {
+	priv, err := generateKey(alg)
 	if err != nil {
-		if errors.Is(err, fs.ErrNotExist) {
-			return nil, err
+		return err
+	}
+	sk, err := newSigningKey(priv)
+	if err != nil {
+		return err
+	}
+	b, err := encodeKeyFile([]*signingKey{sk})
+	if err != nil {
+		return err
+	}
+	if kek != nil {
+		if b, err = sealKeyFile(b, kek); err != nil {
+			return err
 		}
-		return nil, fmt.Errorf("oauth keys: read signing key: %w", err)
-	}
-	priv, err := parseKey(b)
-	if err != nil {
-		return nil, fmt.Errorf("oauth keys: %s: %w", path, err)
-	}
-	return priv, nil
-}
-
-// parseKey decodes a PEM-encoded P-256 private key (PKCS #8, or SEC 1 "EC
-// PRIVATE KEY" as written by openssl ecparam). Errors never quote the input.
-func parseKey(b []byte) (*ecdsa.PrivateKey, error) {
-	block, _ := pem.Decode(b)
-	if block == nil {
-		return nil, errors.New("no PEM block found")
-	}
-	var (
-		key any
-		err error
-	)
-	switch block.Type {
-	case "PRIVATE KEY":
-		key, err = x509.ParsePKCS8PrivateKey(block.Bytes)
-	case "EC PRIVATE KEY":
-		key, err = x509.ParseECPrivateKey(block.Bytes)
-	default:
-		return nil, fmt.Errorf("PEM block is %q, want \"PRIVATE KEY\"", block.Type)
-	}
-	if err != nil {
-		return nil, errors.New("malformed private key")
-	}
-	priv, ok := key.(*ecdsa.PrivateKey)
-	if !ok || priv.Curve != elliptic.P256() {
-		return nil, errors.New("not an ECDSA P-256 key (ES256 needs P-256)")
-	}
-	return priv, nil
-}
-
-// createKey generates a key and stores it at path without ever exposing a
-// partly written file. If another process created path meanwhile, its key
-// wins and is returned.
-func createKey(dir, path string) (*ecdsa.PrivateKey, error) {
-	priv, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		return nil, fmt.Errorf("oauth keys: generate signing key: %w", err)
-	}
-	der, err := x509.MarshalPKCS8PrivateKey(priv)
-	if err != nil {
-		return nil, fmt.Errorf("oauth keys: encode signing key: %w", err)
 	}
 	// os.CreateTemp creates the file with mode 0600.
 	tmp, err := os.CreateTemp(dir, ".signing-key-*.tmp")
 	if err != nil {
-		return nil, fmt.Errorf("oauth keys: create signing key: %w", err)
+		return fmt.Errorf("oauth keys: create signing key: %w", err)
 	}
 	tmpName := tmp.Name()
 	defer os.Remove(tmpName) // after a successful link or rename this is a no-op or removes the extra name
 	if err := tmp.Chmod(0o600); err != nil {
 		tmp.Close()
-		return nil, fmt.Errorf("oauth keys: create signing key: %w", err)
+		return fmt.Errorf("oauth keys: create signing key: %w", err)
 	}
-	err = pem.Encode(tmp, &pem.Block{Type: "PRIVATE KEY", Bytes: der})
+	_, err = tmp.Write(b)
 	if err == nil {
 		err = tmp.Sync()
 	}
@@ -201,7 +216,7 @@ func createKey(dir, path string) (*ecdsa.PrivateKey, error) {
 		err = cerr
 	}
 	if err != nil {
-		return nil, fmt.Errorf("oauth keys: write signing key: %w", err)
+		return fmt.Errorf("oauth keys: write signing key: %w", err)
 	}
 
 	// A hard link publishes the file atomically and, unlike rename, never
@@ -210,14 +225,14 @@ func createKey(dir, path string) (*ecdsa.PrivateKey, error) {
 	switch err := os.Link(tmpName, path); {
 	case err == nil:
 	case errors.Is(err, fs.ErrExist):
-		return readKey(path)
+		return nil
 	default:
 		if err := os.Rename(tmpName, path); err != nil {
-			return nil, fmt.Errorf("oauth keys: store signing key: %w", err)
+			return fmt.Errorf("oauth keys: store signing key: %w", err)
 		}
 	}
 	syncDir(dir)
-	return priv, nil
+	return nil
 }
 
 // syncDir makes a new directory entry durable where the platform allows;
@@ -229,17 +244,22 @@ func syncDir(dir string) {
 	}
 }
 
-// newSigningKey wraps a P-256 private key and derives its key id.
-func newSigningKey(priv *ecdsa.PrivateKey) (*signingKey, error) {
-	pub := jose.JSONWebKey{Key: &priv.PublicKey}
-	tp, err := pub.Thumbprint(crypto.SHA256)
+// newSigningKey wraps a private key and derives its algorithm and key id.
+func newSigningKey(priv crypto.Signer) (*signingKey, error) {
+	alg, err := keyAlgorithm(priv)
+	if err != nil {
+		return nil, err
+	}
+	pub := priv.Public()
+	tp, err := (&jose.JSONWebKey{Key: pub}).Thumbprint(crypto.SHA256)
 	if err != nil {
 		return nil, fmt.Errorf("key thumbprint: %w", err)
 	}
 	return &signingKey{
 		kid:  base64.RawURLEncoding.EncodeToString(tp),
-		alg:  algES256,
+		alg:  alg,
 		priv: priv,
+		pub:  pub,
 	}, nil
 }
 
@@ -283,7 +303,7 @@ func (sk *signingKey) publishedAt(now time.Time) bool {
 
 // publicJWK returns the key's public half as a JWK with kid, alg and use.
 func (k *signingKey) publicJWK() jose.JSONWebKey {
-	return jose.JSONWebKey{Key: &k.priv.PublicKey, KeyID: k.kid, Algorithm: k.alg, Use: "sig"}
+	return jose.JSONWebKey{Key: k.pub, KeyID: k.kid, Algorithm: k.alg, Use: "sig"}
 }
 
 // ActiveKeyID returns the id of the key that signs new tokens now.
@@ -294,27 +314,33 @@ func (k *Keys) ActiveKeyID() string {
 	return ""
 }
 
-// PublicKey returns the public key published under kid, for local token
-// verification (the gateway hands it to golang-jwt). Unknown ids, and
-// keys retired by a rotation, return false. The caller must not modify
-// the key.
-func (k *Keys) PublicKey(kid string) (crypto.PublicKey, bool) {
+// lookup returns the key published under kid now, or nil.
+func (k *Keys) lookup(kid string) *signingKey {
 	now := k.now()
 	for _, sk := range k.state.Load().keys {
 		if sk.kid == kid && sk.publishedAt(now) {
-			return &sk.priv.PublicKey, true
+			return sk
 		}
+	}
+	return nil
+}
+
+// PublicKey returns the public key published under kid, for local token
+// verification (the gateway hands it to golang-jwt): *ecdsa.PublicKey
+// (ES256), *rsa.PublicKey (PS256) or ed25519.PublicKey (EdDSA). Unknown
+// ids, and keys retired by a rotation, return false. The caller must not
+// modify the key.
+func (k *Keys) PublicKey(kid string) (crypto.PublicKey, bool) {
+	if sk := k.lookup(kid); sk != nil {
+		return sk.pub, true
 	}
 	return nil, false
 }
 
 // Algorithm returns the JWS algorithm of the key published under kid.
 func (k *Keys) Algorithm(kid string) (string, bool) {
-	now := k.now()
-	for _, sk := range k.state.Load().keys {
-		if sk.kid == kid && sk.publishedAt(now) {
-			return sk.alg, true
-		}
+	if sk := k.lookup(kid); sk != nil {
+		return sk.alg, true
 	}
 	return "", false
 }
@@ -322,7 +348,7 @@ func (k *Keys) Algorithm(kid string) (string, bool) {
 // JWKS returns the public JSON Web Key Set (RFC 7517) as served at
 // /oauth2/jwks: every published key — the active one, a rotation's next
 // key before it signs, and the previous key until its tokens expire —
-// with kty, crv, x, y, kid, alg and "use":"sig". It never contains
+// with its public members, kid, alg and "use":"sig". It never contains
 // private members.
 func (k *Keys) JWKS() []byte {
 	pub := k.published(k.now())
@@ -331,25 +357,10 @@ func (k *Keys) JWKS() []byte {
 		set.Keys = append(set.Keys, sk.publicJWK())
 	}
 	b, err := json.Marshal(set)
-	if err != nil { // public EC keys always encode
+	if err != nil { // public EC, RSA and Ed25519 keys always encode
 		return []byte(`{"keys":[]}`)
 	}
 	return b
-}
-
-// signer returns the fosite signer for tokens, bound to the active key.
-// It stays unexported: its key getter returns the private key, and fosite
-// types must not leak out of this package.
-func (k *Keys) signer() jwt.Signer {
-	return &jwt.DefaultSigner{GetPrivateKey: func(context.Context) (any, error) {
-		active := k.active(k.now())
-		if active == nil {
-			return nil, errors.New("oauth keys: no published signing key")
-		}
-		// A JWK (not the bare key) makes go-jose put "kid" in the header;
-		// DefaultSigner takes the algorithm from the JWK.
-		return &jose.JSONWebKey{Key: active.priv, KeyID: active.kid, Algorithm: active.alg, Use: "sig"}, nil
-	}}
 }
 
 // String describes the set by key ids only.

@@ -2,15 +2,17 @@ package oauth
 
 import (
 	"crypto/ecdsa"
+	"crypto/ed25519"
 	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/rsa"
 	"crypto/x509"
 	"encoding/pem"
 	"testing"
 )
 
-// FuzzParseKey: the key file parser never panics and accepts only P-256
-// private keys.
+// FuzzParseKey: the key file parser never panics and accepts only keys
+// that sign with ES256 (P-256), PS256 (RSA >= 2048) or EdDSA (Ed25519).
 func FuzzParseKey(f *testing.F) {
 	priv, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
@@ -21,10 +23,19 @@ func FuzzParseKey(f *testing.F) {
 	f.Add(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: pkcs8}))
 	f.Add(pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: sec1}))
 	f.Add([]byte("-----BEGIN PRIVATE KEY-----\n-----END PRIVATE KEY-----\n"))
+	_, ed, _ := ed25519.GenerateKey(rand.Reader)
+	edDER, _ := x509.MarshalPKCS8PrivateKey(ed)
+	f.Add(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: edDER}))
+	small, _ := rsa.GenerateKey(rand.Reader, 1024)
+	smallDER, _ := x509.MarshalPKCS8PrivateKey(small)
+	f.Add(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: smallDER}))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		k, err := parseKey(b)
-		if err == nil && (k == nil || k.Curve != elliptic.P256()) {
-			t.Fatalf("accepted a key that is not P-256")
+		if err != nil {
+			return
+		}
+		if alg, aerr := keyAlgorithm(k); aerr != nil || alg == "RS256" {
+			t.Fatalf("accepted a key without an allowed algorithm: %v", aerr)
 		}
 	})
 }

@@ -63,7 +63,9 @@ type fixture struct {
 const (
 	appBasic   = "app-basic"   // sandbox, client_secret_basic, two scopes
 	appPost    = "app-post"    // production, client_secret_post, one scope
-	appPending = "app-pending" // partner not approved
+	appPending = "app-pending" // production, partner not approved
+	appPendSB  = "app-pend-sb" // sandbox, partner not approved
+	appSusp    = "app-susp"    // sandbox, suspended
 	appCode    = "app-code"    // authorization_code only
 	appPKJWT   = "app-pkjwt"   // private_key_jwt, no secret
 )
@@ -94,7 +96,13 @@ func newFixture(t testing.TB, opts ...func(*oauth.Config)) *fixture {
 	f.addApp(t, &partners.App{ClientID: appPost, Partner: "acme", Environment: partners.Production,
 		GrantTypes: []string{partners.GrantClientCredentials}, Scopes: []string{"accounts:read"},
 		TokenEndpointAuthMethod: partners.AuthSecretPost})
-	f.addApp(t, &partners.App{ClientID: appPending, Partner: "newco", Environment: partners.Sandbox,
+	f.addApp(t, &partners.App{ClientID: appPending, Partner: "newco", Environment: partners.Production,
+		GrantTypes: []string{partners.GrantClientCredentials}, Scopes: []string{"accounts:read"},
+		TokenEndpointAuthMethod: partners.AuthSecretBasic})
+	f.addApp(t, &partners.App{ClientID: appPendSB, Partner: "newco", Environment: partners.Sandbox,
+		GrantTypes: []string{partners.GrantClientCredentials}, Scopes: []string{"accounts:read"},
+		TokenEndpointAuthMethod: partners.AuthSecretBasic})
+	f.addApp(t, &partners.App{ClientID: appSusp, Partner: "acme", Environment: partners.Sandbox, Suspended: true,
 		GrantTypes: []string{partners.GrantClientCredentials}, Scopes: []string{"accounts:read"},
 		TokenEndpointAuthMethod: partners.AuthSecretBasic})
 	f.addApp(t, &partners.App{ClientID: appCode, Partner: "acme", Environment: partners.Sandbox,

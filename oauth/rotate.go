@@ -1,15 +1,11 @@
 package oauth
 
 import (
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/x509"
 	"encoding/pem"
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 	"time"
 
 	"github.com/obhub/obhub"
@@ -42,6 +38,7 @@ const maxKeysInFile = 8
 // Rotation describes a rotation RotateKeyFile made.
 type Rotation struct {
 	NewKeyID   string
+	Algorithm  string    // the new key's
 	ActivateAt time.Time // the new key signs from then on
 	OldKeyID   string
 	RetireAt   time.Time // the old key leaves the JWKS then
@@ -56,31 +53,39 @@ type RotateOptions struct {
 	// (0: the default 10 minutes). The old key stays published for this
 	// long, plus a minute, after the new key starts signing.
 	TokenLifetime time.Duration
+	// Algorithm of the new key: AlgES256 (the default when empty),
+	// AlgPS256 or AlgEdDSA. Rotating is how a node changes algorithm;
+	// tokens of the old key stay valid until they expire.
+	Algorithm string
+	// KEK is the key-encryption key of the key file (RotateKeys only):
+	// nil for a plaintext file. A sealed file stays sealed.
+	KEK []byte
 }
 
 // RotateKeys rotates the signing key kept in dir (see RotateKeyFile) and
-// replaces the key file atomically (mode 0600). Running nodes pick the
-// change up within KeyReloadInterval (Keys.Reload).
+// replaces the key file atomically (mode 0600), sealed with opts.KEK when
+// given (a plaintext file is encrypted by the way). Running nodes pick
+// the change up within KeyReloadInterval (Keys.Reload).
 func RotateKeys(dir string, now time.Time, opts RotateOptions) (Rotation, error) {
-	if _, err := LoadOrCreateKeys(dir); err != nil {
+	if _, err := OpenKeyFolder(dir, KeyOptions{KEK: opts.KEK}); err != nil {
 		return Rotation{}, err
 	}
-	path := filepath.Join(dir, KeyFile)
-	b, err := os.ReadFile(path)
+	b, err := ReadKeySet(dir, opts.KEK)
 	if err != nil {
-		return Rotation{}, fmt.Errorf("oauth keys: read signing key: %w", err)
+		return Rotation{}, err
 	}
 	out, rot, err := RotateKeyFile(b, now, opts)
 	if err != nil {
 		return Rotation{}, err
 	}
-	if err := writeKeyFile(dir, path, out); err != nil {
+	if err := WriteKeySet(dir, out, opts.KEK); err != nil {
 		return Rotation{}, err
 	}
 	return rot, nil
 }
 
-// RotateKeyFile returns the key file b with a new ES256 key that starts
+// RotateKeyFile returns the plaintext key file b with a new key of
+// opts.Algorithm (ES256 by default) that starts
 // signing at now+Prepublish, and the key active until then set to retire
 // TokenLifetime (plus a minute) after that. Keys already retired at now
 // are dropped. A rotation whose new key is not active yet is refused
@@ -94,6 +99,10 @@ func RotateKeyFile(b []byte, now time.Time, opts RotateOptions) ([]byte, Rotatio
 	}
 	if opts.TokenLifetime == 0 {
 		opts.TokenLifetime = defaultATLifetime
+	}
+	alg, err := ParseAlgorithm(opts.Algorithm)
+	if err != nil {
+		return nil, Rotation{}, obhub.Errorf(obhub.EINVALID, "%v", err)
 	}
 	keys, err := parseKeyFile(b)
 	if err != nil {
@@ -115,16 +124,16 @@ func RotateKeyFile(b []byte, now time.Time, opts RotateOptions) ([]byte, Rotatio
 	set := &Keys{now: func() time.Time { return now }, state: newKeyState(kept)}
 	old := set.active(now)
 
-	priv, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	priv, err := generateKey(alg)
 	if err != nil {
-		return nil, Rotation{}, fmt.Errorf("oauth keys: generate signing key: %w", err)
+		return nil, Rotation{}, err
 	}
 	next, err := newSigningKey(priv)
 	if err != nil {
 		return nil, Rotation{}, err
 	}
 	next.activate = now.Add(opts.Prepublish).UTC().Truncate(time.Second)
-	rot := Rotation{NewKeyID: next.kid, ActivateAt: next.activate}
+	rot := Rotation{NewKeyID: next.kid, Algorithm: next.alg, ActivateAt: next.activate}
 	if old != nil {
 		retire := next.activate.Add(opts.TokenLifetime + retireLeeway)
 		// Every key published now but not retiring yet is superseded.

@@ -4,7 +4,8 @@
 //
 // This slice supports the client_credentials grant with client_secret_basic
 // and client_secret_post, issues RFC 9068 JWT access tokens signed with the
-// hub's ES256 key, and publishes the key set and RFC 8414 metadata. The
+// hub's signing key (ES256 by default, PS256 or EdDSA; keys_alg.go), and
+// publishes the key set and RFC 8414 metadata. The
 // authorization code grant, PAR, introspection and revocation come later;
 // they plug into the same fosite configuration built in compose.go.
 package oauth
@@ -87,9 +88,20 @@ type Config struct {
 	// means no customer can sign in (the authorization code grant then
 	// always ends in access_denied).
 	Customers Customers
+	// BankSignIn signs in production apps' customers at their bank's own
+	// OpenID provider (banksignin.go); nil means no production app's
+	// customer can sign in.
+	BankSignIn BankSignIn
 	// ClientCAs are the CAs a tls_client_auth certificate must chain to
 	// (--tls-client-ca); nil refuses tls_client_auth.
 	ClientCAs *x509.CertPool
+	// DPoPNonce says which clients must put a server nonce in their DPoP
+	// proofs (dpop_nonce.go); "" means dpop.NonceFAPI. Nonces are keyed
+	// with HMACSecret, so every node accepts every node's nonces.
+	DPoPNonce dpop.NoncePolicy
+	// Registration enables dynamic client registration (register.go);
+	// nil leaves it off (no registration_endpoint in the metadata).
+	Registration *Registration
 }
 
 var _ http.Handler = (*Server)(nil)
@@ -105,10 +117,16 @@ type Server struct {
 	keys     *Keys
 	// clientCAs: see Config.ClientCAs.
 	clientCAs *x509.CertPool
+	// nonces and noncePolicy: DPoP server nonces (dpop_nonce.go).
+	nonces      *dpop.Nonces
+	noncePolicy dpop.NoncePolicy
+	// reg: dynamic client registration (register.go), nil when off.
+	reg *Registration
 
 	clients     Clients
 	store       Store
 	customers   Customers
+	bankSignIn  BankSignIn
 	hmacSecret  []byte
 	secure      bool
 	clientAuth  *clientAuth
@@ -164,8 +182,15 @@ func New(cfg Config, clients Clients, keys *Keys) (*Server, error) {
 		clients:    clients,
 		store:      cfg.Store,
 		customers:  cfg.Customers,
+		bankSignIn: cfg.BankSignIn,
 		hmacSecret: cfg.HMACSecret,
 		secure:     strings.HasPrefix(cfg.Issuer, "https:"),
+	}
+	if err := s.setupDPoPNonces(cfg.DPoPNonce); err != nil { // dpop_nonce.go
+		return nil, err
+	}
+	if err := s.setupRegistration(cfg.Registration); err != nil { // register.go
+		return nil, err
 	}
 	provider, err := s.compose(clients)
 	if err != nil {
@@ -185,9 +210,11 @@ func New(cfg Config, clients Clients, keys *Keys) (*Server, error) {
 	s.mux.HandleFunc("GET "+PathOpenIDConfig, s.serveMetadata)
 	s.mux.HandleFunc("GET "+PathAuthorize, s.authorize)
 	s.mux.HandleFunc("POST "+PathAuthorize, s.authorizeSubmit)
+	s.mux.HandleFunc("GET "+PathBankCallback, s.bankCallback)
 	s.mux.HandleFunc(PathPAR, s.par)
 	s.mux.HandleFunc(PathIntrospect, s.introspect)
 	s.mux.HandleFunc(PathRevoke, s.revoke)
+	s.routeRegistration() // register.go: RFC 7591 and 7592, when enabled
 	return s, nil
 }
 
@@ -242,6 +269,7 @@ type metadata struct {
 	RequirePushedAuthorizationRequests         bool     `json:"require_pushed_authorization_requests"`
 	DPoPSigningAlgValuesSupported              []string `json:"dpop_signing_alg_values_supported"`
 	TLSClientCertificateBoundAccessTokens      bool     `json:"tls_client_certificate_bound_access_tokens"`
+	RegistrationEndpoint                       string   `json:"registration_endpoint,omitempty"` // register.go
 }
 
 func (s *Server) buildMetadata() ([]byte, error) {
@@ -266,6 +294,7 @@ func (s *Server) buildMetadata() ([]byte, error) {
 		RequirePushedAuthorizationRequests:    false,
 		DPoPSigningAlgValuesSupported:         dpop.Algs,
 		TLSClientCertificateBoundAccessTokens: true,
+		RegistrationEndpoint:                  s.registrationEndpoint(), // "" when off
 	})
 	if err != nil {
 		return nil, fmt.Errorf("oauth: encode metadata: %w", err)

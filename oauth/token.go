@@ -49,7 +49,7 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request) {
 	if ar.GetGrantTypes().ExactOne(partners.GrantClientCredentials) {
 		grantClientCredentials(ar, sess, c, s.audience)
 	}
-	jkt, err := s.tokenDPoP(ctx, r, c)
+	jkt, err := s.tokenDPoP(ctx, w, r, c)
 	if err != nil {
 		s.tokenError(ctx, w, r, ar, err)
 		return

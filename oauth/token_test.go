@@ -40,6 +40,16 @@ func TestTokenClientCredentials(t *testing.T) {
 			wantPartner: "acme",
 		},
 		{
+			// Every partner may use the sandbox from sign-up; approval is
+			// for production.
+			name:        "sandbox app of a partner pending approval",
+			form:        []string{"grant_type", "client_credentials"},
+			auth:        func(f *fixture) auth { return auth{basic: true, id: appPendSB, secret: f.secrets[appPendSB]} },
+			wantScope:   "accounts:read",
+			wantEnv:     "sandbox",
+			wantPartner: "newco",
+		},
+		{
 			name:        "basic, no scope parameter grants all registered",
 			form:        []string{"grant_type", "client_credentials"},
 			auth:        func(f *fixture) auth { return auth{basic: true, id: appBasic, secret: f.secrets[appBasic]} },
@@ -213,7 +223,8 @@ func TestTokenErrors(t *testing.T) {
 			"client_assertion_type", "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
 			"client_assertion", "e30.e30.sig", "client_id", appPKJWT),
 			func(f *fixture) auth { return auth{noClientAuth: true} }, 401, "invalid_client", false},
-		{"partner not approved", cc, basic(appPending), 401, "invalid_client", true},
+		{"partner not approved, production app", cc, basic(appPending), 401, "invalid_client", true},
+		{"app suspended", cc, basic(appSusp), 401, "invalid_client", true},
 		{"app not registered for client_credentials", cc, basic(appCode), 400, "unauthorized_client", false},
 		{"scope not registered", append(slices.Clone(cc), "scope", "payments:write"), post(appPost), 400, "invalid_scope", false},
 		{"one of two scopes not registered", append(slices.Clone(cc), "scope", "accounts admin"), basic(appBasic), 400, "invalid_scope", false},

@@ -84,6 +84,25 @@ func (d *Directory) Grant(clientID, apiID string) (product string, ok bool) {
 	return product, ok
 }
 
+// MayCall reports whether a partner's apps in env may get tokens and call
+// APIs: an approved partner's in both environments; a partner still
+// pending approval only in the sandbox, which every partner may use from
+// sign-up (approval is for production).
+func MayCall(p *Partner, env Environment) bool {
+	return p != nil && (p.Status == PartnerApproved || env == Sandbox)
+}
+
+// MayUseIn is MayUse for an app in env: in the sandbox a pending partner
+// sees what an approved one of its kind would.
+func MayUseIn(p *Partner, api *catalog.API, env Environment) bool {
+	if p != nil && env == Sandbox && p.Status != PartnerApproved {
+		who := *p
+		who.Status = PartnerApproved
+		return MayUse(&who, api)
+	}
+	return MayUse(p, api)
+}
+
 // MayUse reports whether a partner may see and subscribe to an API of the
 // given visibility owned by bank: public APIs are for everyone, alliance
 // APIs for member banks, private APIs for the owning bank only. Partners

@@ -102,11 +102,21 @@ type App struct {
 	// MTLS: mutual-TLS client authentication and certificate-bound
 	// tokens (mtls.go).
 	MTLS
+	// Suspended is set by an alliance or bank admin: the gateway refuses
+	// the app's calls (403, reason app_suspended) until it is reactivated;
+	// its credentials and subscriptions are kept.
+	Suspended bool `json:"suspended,omitempty"`
 	// SecretHash is the hash of the client secret. It never leaves the
 	// store: admin and portal responses are built without it.
-	SecretHash string    `json:"secret_hash,omitempty"`
-	CreatedAt  time.Time `json:"createdAt"`
-	UpdatedAt  time.Time `json:"updatedAt"`
+	SecretHash string `json:"secret_hash,omitempty"`
+	// PreviousSecretHash is the hash of the secret a rotation replaced;
+	// it keeps working until PreviousSecretExpiresAt, so that the app's
+	// deployments can move to the new secret without an outage
+	// (secret.go). Like SecretHash it never leaves the store.
+	PreviousSecretHash      string    `json:"previous_secret_hash,omitempty"`
+	PreviousSecretExpiresAt time.Time `json:"previous_secret_expires_at,omitzero"`
+	CreatedAt               time.Time `json:"createdAt"`
+	UpdatedAt               time.Time `json:"updatedAt"`
 }
 
 // SubscriptionStatus says whether a subscription lets calls through.

@@ -140,3 +140,34 @@ func TestDirectoryGrantAndVisibility(t *testing.T) {
 		}
 	}
 }
+
+// Every partner may use the sandbox from sign-up; production waits for
+// approval. In the sandbox a pending partner sees what an approved one of
+// its kind would, never more.
+func TestMayCallAndMayUseIn(t *testing.T) {
+	pending := &partners.Partner{ID: "p", Kind: partners.KindFintech, Status: partners.PartnerPending}
+	approved := &partners.Partner{ID: "a", Kind: partners.KindFintech, Status: partners.PartnerApproved}
+	for _, tt := range []struct {
+		p    *partners.Partner
+		env  partners.Environment
+		want bool
+	}{
+		{pending, partners.Sandbox, true},
+		{pending, partners.Production, false},
+		{approved, partners.Sandbox, true},
+		{approved, partners.Production, true},
+		{nil, partners.Sandbox, false},
+	} {
+		if got := partners.MayCall(tt.p, tt.env); got != tt.want {
+			t.Errorf("MayCall(%v, %s) = %v, want %v", tt.p, tt.env, got, tt.want)
+		}
+	}
+	public := &catalog.API{Bank: "qingshan-rcb", Visibility: catalog.VisibilityPublic}
+	private := &catalog.API{Bank: "qingshan-rcb", Visibility: catalog.VisibilityPrivate}
+	if !partners.MayUseIn(pending, public, partners.Sandbox) || partners.MayUseIn(pending, public, partners.Production) {
+		t.Error("a pending partner must use public APIs in the sandbox only")
+	}
+	if partners.MayUseIn(pending, private, partners.Sandbox) {
+		t.Error("a pending fintech used a bank's private API in the sandbox")
+	}
+}

@@ -105,6 +105,11 @@ func (h *Handler) signup(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	h.cfg.Logger.Info("portal: developer signed up", "account", acc.ID, "partner", p.ID)
+	if err := h.sendVerification(ctx, &acc); err != nil {
+		// The account stands; its owner asks for the link again from
+		// the banner every page shows.
+		h.cfg.Logger.Error("portal: send the verification mail", "account", acc.ID, "err", err)
+	}
 	if err := h.startSession(w, r, acc.ID); err != nil {
 		h.fail(w, r, v, err)
 		return
@@ -246,4 +251,188 @@ func (h *Handler) signout(w http.ResponseWriter, r *http.Request) {
 	}
 	http.SetCookie(w, h.cookie(r, sessionCookie, "", -1))
 	http.Redirect(w, r, "/portal/", http.StatusSeeOther)
+}
+
+// tokenData is a form that carries the secret of a mailed link (filled in
+// from the link's fragment by static/token.js) and, for reset and
+// invitation, the rest of what the person types (never the password).
+type tokenData struct {
+	Token string
+	Name  string
+	Email string
+}
+
+// formPage serves the empty form of a page that takes a mailed link.
+func (h *Handler) formPage(name, titleKey string) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		v, err := h.visit(w, r)
+		if err != nil {
+			h.fail(w, r, v, err)
+			return
+		}
+		h.render(w, v, http.StatusOK, name, v.L.T(titleKey), nil, tokenData{})
+	}
+}
+
+// postVisit starts a POST of a form that needs no sign-in: the visitor,
+// with the CSRF token checked. ok false: answered.
+func (h *Handler) postVisit(w http.ResponseWriter, r *http.Request) (*visitor, bool) {
+	v, err := h.visit(w, r)
+	if err != nil {
+		h.fail(w, r, v, err)
+		return nil, false
+	}
+	if !checkCSRF(r, v.Session) {
+		h.csrfFailed(w, v)
+		return nil, false
+	}
+	return v, true
+}
+
+// messageData is a page that says one thing and offers a way on.
+type messageData struct {
+	Text, Next, NextLabel string
+}
+
+func (h *Handler) message(w http.ResponseWriter, v *visitor, status int, title, text, next, nextLabel string) {
+	h.render(w, v, status, "message", title, nil, messageData{Text: text, Next: next, NextLabel: nextLabel})
+}
+
+// verify takes a verification token: the account it names is verified,
+// whoever (if anyone) is signed in in this browser.
+func (h *Handler) verify(w http.ResponseWriter, r *http.Request) {
+	v, ok := h.postVisit(w, r)
+	if !ok {
+		return
+	}
+	ctx := r.Context()
+	t, err := h.useToken(ctx, TokenVerify, r.PostFormValue("token"))
+	if err != nil {
+		h.fail(w, r, v, err)
+		return
+	}
+	if t != nil {
+		err = h.cfg.Accounts.SetEmailVerified(ctx, t.AccountID, h.cfg.Clock.Now().UTC())
+		if isNotFound(err) {
+			t = nil // the account was removed since
+		} else if err != nil {
+			h.fail(w, r, v, err)
+			return
+		}
+	}
+	if t == nil {
+		h.render(w, v, http.StatusBadRequest, "verify", v.L.T("verify.title"), []string{v.L.T("err.token")}, tokenData{})
+		return
+	}
+	h.cfg.Logger.Info("portal: e-mail address verified", "account", t.AccountID)
+	h.message(w, v, http.StatusOK, v.L.T("verify.title"), v.L.T("verify.done", t.Email), "/portal/apps", v.L.T("verify.continue"))
+}
+
+// resendVerification mails the signed-in, unverified account a new link
+// (the previous one stops working).
+func (h *Handler) resendVerification(w http.ResponseWriter, r *http.Request) {
+	v, err := h.visit(w, r)
+	if err != nil {
+		h.fail(w, r, v, err)
+		return
+	}
+	if !requireSignIn(w, r, v) {
+		return
+	}
+	if !checkCSRF(r, v.Session) {
+		h.csrfFailed(w, v)
+		return
+	}
+	if v.Account.Verified() {
+		h.message(w, v, http.StatusOK, v.L.T("verify.title"), v.L.T("verify.already"), "/portal/apps", v.L.T("verify.continue"))
+		return
+	}
+	if err := h.sendVerification(r.Context(), v.Account); err != nil {
+		h.fail(w, r, v, err)
+		return
+	}
+	h.message(w, v, http.StatusOK, v.L.T("verify.title"), v.L.T("verify.sent", v.Account.Email), "/portal/apps", v.L.T("verify.continue"))
+}
+
+// requestReset mails a reset link to the address if it has an account.
+// The answer is the same whether it has or not, so the form tells nobody
+// which addresses are registered.
+func (h *Handler) requestReset(w http.ResponseWriter, r *http.Request) {
+	v, ok := h.postVisit(w, r)
+	if !ok {
+		return
+	}
+	email := strings.ToLower(strings.TrimSpace(r.PostFormValue("email")))
+	if a, err := mail.ParseAddress(email); err != nil || a.Address != email || len(email) > 254 {
+		h.render(w, v, http.StatusUnprocessableEntity, "reset", v.L.T("reset.title"), []string{v.L.T("err.email")}, tokenData{Email: email})
+		return
+	}
+	ctx := r.Context()
+	acc, err := h.cfg.Accounts.AccountByEmail(ctx, email)
+	switch {
+	case err == nil:
+		if err := h.sendReset(ctx, acc); err != nil {
+			h.fail(w, r, v, err)
+			return
+		}
+		h.cfg.Logger.Info("portal: password reset requested", "account", acc.ID)
+	case !isNotFound(err):
+		h.fail(w, r, v, err)
+		return
+	}
+	h.message(w, v, http.StatusOK, v.L.T("reset.title"), v.L.T("reset.sent", email), "/portal/signin", v.L.T("nav.signin"))
+}
+
+// setNewPassword takes a reset token and the new password: the password
+// is replaced, the lockout lifted, every session of the account ended,
+// and this browser signed in on a fresh session. Following the link also
+// proves the address, so an unverified account becomes verified.
+func (h *Handler) setNewPassword(w http.ResponseWriter, r *http.Request) {
+	v, ok := h.postVisit(w, r)
+	if !ok {
+		return
+	}
+	in := tokenData{Token: r.PostFormValue("token")}
+	password := r.PostFormValue("password")
+	if n := utf8.RuneCountInString(password); n < passwd.MinLen || n > passwd.MaxLen {
+		// Checked before the token is used, so a typo does not cost the link.
+		h.render(w, v, http.StatusUnprocessableEntity, "resetnew", v.L.T("reset.new.title"), []string{v.L.T("err.password")}, in)
+		return
+	}
+	ctx := r.Context()
+	hash, t, err := h.hashAndUse(ctx, password, TokenReset, in.Token)
+	if err != nil {
+		h.fail(w, r, v, err)
+		return
+	}
+	if t != nil {
+		err = h.cfg.Accounts.SetPassword(ctx, t.AccountID, hash)
+		if isNotFound(err) {
+			t = nil
+		} else if err != nil {
+			h.fail(w, r, v, err)
+			return
+		}
+	}
+	if t == nil {
+		h.render(w, v, http.StatusBadRequest, "resetnew", v.L.T("reset.new.title"), []string{v.L.T("err.token")}, tokenData{})
+		return
+	}
+	h.cfg.Logger.Info("portal: password reset; every session of the account ended", "account", t.AccountID)
+	acc, err := h.cfg.Accounts.Account(ctx, t.AccountID)
+	if err != nil {
+		h.fail(w, r, v, err)
+		return
+	}
+	if !acc.Verified() {
+		if err := h.cfg.Accounts.SetEmailVerified(ctx, acc.ID, h.cfg.Clock.Now().UTC()); err != nil {
+			h.fail(w, r, v, err)
+			return
+		}
+	}
+	if err := h.startSession(w, r, acc.ID); err != nil {
+		h.fail(w, r, v, err)
+		return
+	}
+	http.Redirect(w, r, "/portal/apps", http.StatusSeeOther)
 }

@@ -90,6 +90,11 @@ func (h *Handler) createApp(w http.ResponseWriter, r *http.Request) {
 		h.csrfFailed(w, v)
 		return
 	}
+	env := partners.Environment(r.PostFormValue("environment"))
+	if env == partners.Production && !v.MayChangeApp(env) { // team.go: verified owners only
+		h.forbidden(w, v, forbiddenKey(v, "err.prod.owner"))
+		return
+	}
 	ctx := r.Context()
 	pg, err := h.appsData(ctx, v)
 	if err != nil {
@@ -97,7 +102,6 @@ func (h *Handler) createApp(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	name := strings.TrimSpace(r.PostFormValue("name"))
-	env := partners.Environment(r.PostFormValue("environment"))
 	pg.Name = name
 	var errs []string
 	if name == "" || utf8.RuneCountInString(name) > 100 {
@@ -153,6 +157,14 @@ type appPage struct {
 	Subs      []subRow
 	Available []catalog.Product
 	Message   string
+	// Credentials (credentials.go): NewSecret is shown on the rotation's
+	// response only.
+	SecretBased         bool
+	NewSecret           string
+	PreviousSecretUntil string
+	Overlaps            []struct{ Value, Key string }
+	JWKSInput           string
+	RedirectInput       string
 }
 
 // ownApp returns the app if it belongs to the visitor's partner, and
@@ -230,6 +242,7 @@ func (h *Handler) app(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, v, err)
 		return
 	}
+	h.credentialsData(pg) // credentials.go
 	h.render(w, v, http.StatusOK, "app", v.L.T("app.title", app.Name), nil, pg)
 }
 
@@ -252,6 +265,10 @@ func (h *Handler) subscribe(w http.ResponseWriter, r *http.Request) {
 		h.csrfFailed(w, v)
 		return
 	}
+	if !v.MayChangeApp(app.Environment) { // team.go: production apps are for verified owners
+		h.forbidden(w, v, forbiddenKey(v, "err.prod.owner"))
+		return
+	}
 	product := r.PostFormValue("product")
 	sub, err := h.cfg.Catalog.Subscribe(ctx, app.ClientID, product)
 	var errs []string
@@ -272,5 +289,6 @@ func (h *Handler) subscribe(w http.ResponseWriter, r *http.Request) {
 	if sub != nil {
 		pg.Message = v.L.T("app.subscribed", sub.Product, v.L.T("sub."+string(sub.Status)))
 	}
+	h.credentialsData(pg) // credentials.go
 	h.render(w, v, status, "app", v.L.T("app.title", app.Name), errs, pg)
 }

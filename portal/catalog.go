@@ -94,6 +94,7 @@ type apiPage struct {
 	Sandbox    string
 	Ref        *reference
 	RefFailed  bool
+	TryIt      bool // the try-it console is on (tryit.go)
 }
 
 func (h *Handler) api(w http.ResponseWriter, r *http.Request) {
@@ -120,6 +121,7 @@ func (h *Handler) api(w http.ResponseWriter, r *http.Request) {
 		API: *a, BankName: names[a.Bank],
 		Production: h.cfg.PublicURL + "/" + a.Bank + a.BasePath,
 		Sandbox:    h.cfg.PublicURL + "/sandbox/" + a.Bank + a.BasePath,
+		TryIt:      h.cfg.TryIt != nil,
 	}
 	doc, err := h.cfg.Catalog.APISpec(ctx, a.ID)
 	if err == nil {

@@ -44,9 +44,9 @@ func (l lang) Name() string {
 // T translates key, formatting args into it. A key missing in Chinese
 // falls back to English, and a missing key shows itself (tests catch it).
 func (l lang) T(key string, args ...any) string {
-	s, ok := messages[l][key]
+	s, ok := lookup(l, key) // team_i18n.go
 	if !ok {
-		if s, ok = messages[langEN][key]; !ok {
+		if s, ok = lookup(langEN, key); !ok {
 			return key
 		}
 	}

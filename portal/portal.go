@@ -7,14 +7,17 @@
 // It is an HTTP edge: server-rendered html/template pages with embedded
 // CSS and a little progressive JavaScript, in Simplified Chinese and
 // English. It reads and changes the alliance configuration through
-// Catalog (implemented by *config.Store) and keeps developer accounts and
-// sessions in a Store (store/sqlite: portal.db).
+// Catalog (implemented by *config.Store) and keeps developer accounts,
+// their teams and sessions, the tokens of mailed links and the mail
+// outbox in a Store (store/sqlite: portal.db; store/postgres with --db).
 package portal
 
 import (
 	"context"
 	"embed"
+	"github.com/obhub/obhub/internal/mail"
 	"github.com/obhub/obhub/internal/passwd"
+	"github.com/obhub/obhub/internal/websession"
 	"html/template"
 	"io/fs"
 	"log/slog"
@@ -51,6 +54,9 @@ type Catalog interface {
 	CreateApp(ctx context.Context, a partners.App) (*config.AppView, string, error)
 	ListSubscriptions(ctx context.Context, clientID string, opt config.ListOptions) ([]partners.Subscription, bool, error)
 	Subscribe(ctx context.Context, clientID, product string) (*partners.Subscription, error)
+	// Credentials (credentials.go).
+	RotateAppSecret(ctx context.Context, clientID string, keepPrevious time.Duration) (*config.AppView, string, error)
+	UpdateApp(ctx context.Context, clientID string, update func(*config.AppView) error) (*config.AppView, error)
 }
 
 var _ Catalog = (*config.Store)(nil)
@@ -67,6 +73,20 @@ type Config struct {
 	SecureCookies bool
 	Clock         obhub.Clock
 	Logger        *slog.Logger
+	// Mailer sends the verification, password-reset and invitation
+	// mails (mail.go); nil keeps them in the outbox of Accounts
+	// (mail.Outbox), which the operator reads with the admin API.
+	Mailer mail.Mailer
+	// TryIt issues the try-it console's short-lived sandbox tokens
+	// (tryit.go); nil turns the console off.
+	TryIt TokenIssuer
+	// Gateway sends the try-it calls made by the server (a browser
+	// without JavaScript) to the public listener at GatewayURL.
+	Gateway    Doer
+	GatewayURL string
+	// Usage reads the audit ledger for the apps' usage pages (usage.go);
+	// nil turns them off.
+	Usage UsageReader
 }
 
 // Handler serves the portal. Mount it at /portal/.
@@ -75,6 +95,7 @@ type Handler struct {
 	pages  map[string]*template.Template
 	hasher *passwd.Hasher
 	root   http.Handler
+	mailer mail.Mailer
 }
 
 // maxForm bounds a form body.
@@ -87,7 +108,7 @@ func New(cfg Config) *Handler {
 	}
 	cfg.PublicURL = strings.TrimSuffix(cfg.PublicURL, "/")
 	h := &Handler{cfg: cfg, pages: map[string]*template.Template{}, hasher: passwd.NewHasher(4)}
-	for _, name := range []string{"home", "signup", "signin", "apis", "api", "apps", "app", "error"} {
+	for _, name := range []string{"home", "signup", "signin", "apis", "api", "apps", "app", "error", "tryit", "usage"} {
 		h.pages[name] = template.Must(template.New("layout.html").Funcs(funcs).
 			ParseFS(templateFiles, "templates/layout.html", "templates/"+name+".html"))
 	}
@@ -95,7 +116,12 @@ func New(cfg Config) *Handler {
 	if err != nil {
 		panic(err)
 	}
+	h.mailer = cfg.Mailer
+	if h.mailer == nil {
+		h.mailer = mail.NewOutbox(cfg.Accounts, cfg.Clock, cfg.Logger)
+	}
 	mux := http.NewServeMux()
+	h.routeAccounts(mux) // team.go: e-mail verification, password reset, team, invitations
 	mux.Handle("GET /portal/static/", http.StripPrefix("/portal/static/", cacheFor(time.Hour, http.FileServerFS(static))))
 	mux.HandleFunc("GET /portal/{$}", h.home)
 	mux.HandleFunc("GET /portal/signup", h.signupForm)
@@ -109,6 +135,12 @@ func New(cfg Config) *Handler {
 	mux.HandleFunc("POST /portal/apps", h.createApp)
 	mux.HandleFunc("GET /portal/apps/{id}", h.app)
 	mux.HandleFunc("POST /portal/apps/{id}/subscriptions", h.subscribe)
+	mux.HandleFunc("GET /portal/apis/{id}/try", h.tryForm)             // tryit.go
+	mux.HandleFunc("POST /portal/apis/{id}/try", h.trySend)            // tryit.go
+	mux.HandleFunc("POST /portal/apis/{id}/try/prepare", h.tryPrepare) // tryit.go
+	mux.HandleFunc("GET /portal/apps/{id}/usage", h.usage)             // usage.go
+
+	h.credentialRoutes(mux) // credentials.go: secret rotation, JWKS, redirect URIs
 	mux.HandleFunc("GET /portal", func(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, "/portal/", http.StatusMovedPermanently)
 	})
@@ -123,6 +155,8 @@ func New(cfg Config) *Handler {
 	// Cross-origin POSTs are refused by the browser's Sec-Fetch-Site and
 	// Origin headers as well as by the CSRF tokens.
 	h.root = http.NewCrossOriginProtection().Handler(mux)
+	// Large-text mode: /portal/text-size and /portal/text-size.css.
+	h.root = websession.TextSize(h.root, textSizeCookie, "/portal/", cfg.SecureCookies)
 	return h
 }
 

@@ -26,9 +26,12 @@ type env struct {
 	t     testing.TB
 	srv   *httptest.Server
 	store *config.Store
+	// accounts is portal.db, outbox included (team_test.go reads mails).
+	accounts *sqlite.PortalStore
 }
 
-func newEnv(t testing.TB) *env {
+// newEnv starts the portal; opts change its configuration (a clock, say).
+func newEnv(t testing.TB, opts ...func(*portal.Config)) *env {
 	t.Helper()
 	ctx := context.Background()
 	dir := t.TempDir()
@@ -44,10 +47,14 @@ func newEnv(t testing.TB) *env {
 	t.Cleanup(func() { accounts.Close() })
 	store := config.NewStore(kv, nil)
 	seed(t, store)
-	h := portal.New(portal.Config{Catalog: store, Accounts: accounts, PublicURL: "http://hub.example"})
+	cfg := portal.Config{Catalog: store, Accounts: accounts, PublicURL: "http://hub.example"}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	h := portal.New(cfg)
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
-	return &env{t: t, srv: srv, store: store}
+	return &env{t: t, srv: srv, store: store, accounts: accounts}
 }
 
 func seed(t testing.TB, s *config.Store) {
@@ -241,7 +248,9 @@ func TestSignUpAndSandboxApp(t *testing.T) {
 		t.Errorf("subscribing a fintech to a private API's product: %d", p.status)
 	}
 
-	// Production waits for approval; once approved it is offered.
+	// Production waits for a verified address and approval; once both,
+	// it is offered.
+	e.verifyEmail(b, "li@greenvalley.example") // team_test.go
 	p = b.post("/portal/apps", url.Values{"csrf_token": {tok}, "name": {"Live"}, "environment": {"production"}})
 	if p.status != http.StatusUnprocessableEntity {
 		t.Errorf("production app of a pending partner: %d", p.status)

@@ -34,11 +34,18 @@ type refOperation struct {
 	Body        []refContent
 	BodyNote    string // description of the request body
 	Responses   []refResponse
+	// BodyType and BodyExample prefill the try-it console: the first
+	// JSON media type of the request body and an example of it (the
+	// document's, or one built from the schema).
+	BodyType, BodyExample string
 }
 
 type refParam struct {
 	Name, In, Type, Description string
 	Required                    bool
+	// Example is the document's example or default value, as text ("" if
+	// none): the try-it console's prefill.
+	Example string
 }
 
 type refContent struct {
@@ -92,19 +99,23 @@ type rawOp struct {
 }
 
 type rawParam struct {
-	Ref         string          `json:"$ref"`
-	Name        string          `json:"name"`
-	In          string          `json:"in"`
-	Required    bool            `json:"required"`
-	Description string          `json:"description"`
-	Schema      json.RawMessage `json:"schema"`
+	Ref         string                `json:"$ref"`
+	Name        string                `json:"name"`
+	In          string                `json:"in"`
+	Required    bool                  `json:"required"`
+	Description string                `json:"description"`
+	Schema      json.RawMessage       `json:"schema"`
+	Example     json.RawMessage       `json:"example"`
+	Examples    map[string]rawExample `json:"examples"`
 }
 
 type rawBody struct {
 	Ref         string `json:"$ref"`
 	Description string `json:"description"`
 	Content     map[string]struct {
-		Schema json.RawMessage `json:"schema"`
+		Schema   json.RawMessage       `json:"schema"`
+		Example  json.RawMessage       `json:"example"`
+		Examples map[string]rawExample `json:"examples"`
 	} `json:"content"`
 }
 
@@ -120,6 +131,8 @@ type rawSchema struct {
 	AllOf       []json.RawMessage          `json:"allOf"`
 	OneOf       []json.RawMessage          `json:"oneOf"`
 	AnyOf       []json.RawMessage          `json:"anyOf"`
+	Example     json.RawMessage            `json:"example"`
+	Default     json.RawMessage            `json:"default"`
 }
 
 var methodOrder = []string{"get", "put", "post", "delete", "options", "head", "patch", "trace"}
@@ -172,6 +185,7 @@ func parseReference(doc []byte) (*reference, error) {
 			}
 			if len(o.RequestBody) > 0 {
 				op.BodyNote, op.Body = d.body(o.RequestBody)
+				op.BodyType, op.BodyExample = d.bodyExample(o.RequestBody)
 			}
 			codes := make([]string, 0, len(o.Responses))
 			for c := range o.Responses {
@@ -241,11 +255,19 @@ func (d *rawDoc) param(raw json.RawMessage) (refParam, bool) {
 		raw, p = next, rawParam{}
 	}
 	typ := ""
+	ex := firstExample(p.Example, p.Examples)
 	if len(p.Schema) > 0 {
 		s := d.schema(p.Schema, 0)
 		typ = s.typeName(d)
+		if len(ex) == 0 {
+			ex = s.Example
+		}
+		if len(ex) == 0 {
+			ex = s.Default
+		}
 	}
-	return refParam{Name: p.Name, In: p.In, Type: typ, Description: p.Description, Required: p.Required || p.In == "path"}, true
+	return refParam{Name: p.Name, In: p.In, Type: typ, Description: p.Description,
+		Required: p.Required || p.In == "path", Example: exampleText(ex)}, true
 }
 
 func (d *rawDoc) body(raw json.RawMessage) (string, []refContent) {

@@ -5,6 +5,7 @@
 #   scripts/bench.sh                      # 50 connections, 10 s per target
 #   DURATION=30s CONNS=100 ROUNDS=5 scripts/bench.sh
 #   OBHUB_FLAGS="--audit-mode async" scripts/bench.sh   # extra flags for obhub serve
+#   NODES=2 scripts/bench.sh              # two nodes behind nginx (see below)
 #
 # Targets (all GET of a 1 KB JSON document over keep-alive connections):
 #   direct  the upstream itself (nginx serving a static file)
@@ -20,6 +21,17 @@
 # ratio and obhub's p99 over the direct upstream. Ratios are what to
 # compare across machines; absolute figures depend on the machine's load.
 # wrk and nginx are installed from Debian if missing.
+#
+# NODES=2 runs a cluster instead of one node: an etcd of the script's own
+# (Debian's etcd-server, installed if missing), two obhub nodes sharing it,
+# the machine's PostgreSQL (BENCH_DB, default the local test database, in
+# a schema of the script's own that is dropped at the end) and Redis
+# (BENCH_REDIS, default database 10 of the local Redis). Targets:
+#   direct    the upstream itself
+#   nginx-ka  nginx proxying directly to the upstream (keep-alive pool)
+#   obhub-1   node 1 alone, called directly
+#   cluster   nginx balancing (round robin, keep-alive) across both nodes
+# and the ratios cluster/nginx-ka, obhub-1/nginx-ka and cluster/obhub-1.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -34,6 +46,15 @@ PROXY_PORT=$((BASE_PORT + 2))
 TUNED_PORT=$((BASE_PORT + 5))
 GW_PORT=$((BASE_PORT + 3))
 ADMIN_PORT=$((BASE_PORT + 4))
+NODES=${NODES:-1}
+GW2_PORT=$((BASE_PORT + 6))
+ADMIN2_PORT=$((BASE_PORT + 7))
+LB_PORT=$((BASE_PORT + 8))
+ETCD_PORT=$((BASE_PORT + 9))
+ETCD_PEER_PORT=$((BASE_PORT + 10))
+BENCH_DB=${BENCH_DB:-postgres://postgres@127.0.0.1:5432/test?sslmode=disable}
+BENCH_REDIS=${BENCH_REDIS:-redis://127.0.0.1:6379/10}
+case $NODES in 1 | 2) ;; *) echo "NODES must be 1 or 2" >&2; exit 2 ;; esac
 
 log() { printf '==> %s\n' "$*" >&2; }
 
@@ -49,12 +70,23 @@ install_missing() {
 install_missing
 NGINX=$(command -v nginx || echo /usr/sbin/nginx)
 
+if [ "$NODES" = 2 ]; then
+	command -v etcd >/dev/null || [ -x /usr/bin/etcd ] || {
+		log "installing etcd-server from Debian"
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq etcd-server >/dev/null
+	}
+	ETCD=$(command -v etcd || echo /usr/bin/etcd)
+	command -v psql >/dev/null || { echo "NODES=2 needs psql to make the bench schema" >&2; exit 1; }
+fi
+
 WORK=$(mktemp -d /tmp/obhub-bench.XXXXXX)
+SCHEMA="bench_$(head -c 6 /dev/urandom | od -An -tx1 | tr -d ' \n')"
 PIDS=()
 cleanup() {
 	for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
 	[ -f "$WORK/nginx.pid" ] && kill "$(cat "$WORK/nginx.pid")" 2>/dev/null || true
 	wait 2>/dev/null || true
+	if [ "$NODES" = 2 ]; then psql -q "$BENCH_DB" -c "DROP SCHEMA IF EXISTS $SCHEMA CASCADE" 2>/dev/null || true; fi
 	rm -rf "$WORK"
 }
 trap cleanup EXIT
@@ -104,21 +136,67 @@ http {
       proxy_set_header Connection "";
     }
   }
-}
 EOF
+if [ "$NODES" = 2 ]; then
+	cat >>"$WORK/nginx.conf" <<EOF
+  # The cluster's load balancer: round robin over both nodes' public
+  # listeners, tuned like nginx-ka.
+  upstream obhub { server 127.0.0.1:$GW_PORT; server 127.0.0.1:$GW2_PORT; keepalive 128; }
+  server {
+    listen 127.0.0.1:$LB_PORT;
+    location / {
+      proxy_pass http://obhub;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+    }
+  }
+EOF
+fi
+echo "}" >>"$WORK/nginx.conf"
 log "starting nginx (upstream :$UP_PORT, plain proxy :$PROXY_PORT, tuned proxy :$TUNED_PORT)"
 "$NGINX" -c "$WORK/nginx.conf" -p "$WORK"
 
 ADMIN_TOKEN="oba_bench_$(head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n')"
-log "starting obhub (:$GW_PORT)"
-OBHUB_ADMIN_TOKEN=$ADMIN_TOKEN "$WORK/obhub" serve --data "$WORK/data" \
-	--listen "127.0.0.1:$GW_PORT" --admin-listen "127.0.0.1:$ADMIN_PORT" --log-level warn ${OBHUB_FLAGS:-} \
-	>"$WORK/obhub.out" 2>&1 &
-PIDS+=($!)
-for _ in $(seq 1 100); do
-	curl -sf "http://127.0.0.1:$GW_PORT/readyz" >/dev/null && break
-	sleep 0.1
-done
+CLUSTER_FLAGS=()
+if [ "$NODES" = 2 ]; then
+	log "starting etcd (:$ETCD_PORT); PostgreSQL schema $SCHEMA; Redis $BENCH_REDIS"
+	"$ETCD" --name bench --data-dir "$WORK/etcd" \
+		--listen-client-urls "http://127.0.0.1:$ETCD_PORT" --advertise-client-urls "http://127.0.0.1:$ETCD_PORT" \
+		--listen-peer-urls "http://127.0.0.1:$ETCD_PEER_PORT" --initial-advertise-peer-urls "http://127.0.0.1:$ETCD_PEER_PORT" \
+		--initial-cluster "bench=http://127.0.0.1:$ETCD_PEER_PORT" --max-request-bytes 10485760 --max-txn-ops 1024 \
+		>"$WORK/etcd.out" 2>&1 &
+	PIDS+=($!)
+	for _ in $(seq 1 100); do
+		curl -sf "http://127.0.0.1:$ETCD_PORT/health" >/dev/null && break
+		sleep 0.1
+	done
+	psql -q "$BENCH_DB" -c "CREATE SCHEMA $SCHEMA" >/dev/null
+	case $BENCH_DB in *\?*) DB_URL="$BENCH_DB&search_path=$SCHEMA" ;; *) DB_URL="$BENCH_DB?search_path=$SCHEMA" ;; esac
+	OBHUB_KEY_ENCRYPTION_KEY=$(head -c 32 /dev/urandom | base64)
+	export OBHUB_KEY_ENCRYPTION_KEY
+	CLUSTER_FLAGS=(--etcd "http://127.0.0.1:$ETCD_PORT" --db "$DB_URL" --redis "$BENCH_REDIS"
+		--issuer "http://127.0.0.1:$LB_PORT")
+fi
+
+# start_node N GW_PORT ADMIN_PORT: starts obhub node N and waits until it
+# is ready.
+start_node() {
+	local n=$1 gw=$2 admin=$3
+	log "starting obhub node $n (:$gw)"
+	OBHUB_ADMIN_TOKEN=$ADMIN_TOKEN "$WORK/obhub" serve --data "$WORK/data$n" \
+		--listen "127.0.0.1:$gw" --admin-listen "127.0.0.1:$admin" --log-level warn \
+		"${CLUSTER_FLAGS[@]}" ${OBHUB_FLAGS:-} >"$WORK/obhub$n.out" 2>&1 &
+	PIDS+=($!)
+	for _ in $(seq 1 150); do
+		curl -sf "http://127.0.0.1:$admin/readyz" >/dev/null && return 0
+		sleep 0.1
+	done
+	echo "obhub node $n did not become ready:" >&2
+	cat "$WORK/obhub$n.out" >&2
+	exit 1
+}
+start_node 1 "$GW_PORT" "$ADMIN_PORT"
+if [ "$NODES" = 2 ]; then start_node 2 "$GW2_PORT" "$ADMIN2_PORT"; fi
 
 cat >"$WORK/bench-api.yaml" <<'EOF'
 openapi: 3.0.3
@@ -154,9 +232,20 @@ DIRECT_URL="http://127.0.0.1:$UP_PORT/bench/v1/items"
 PROXY_URL="http://127.0.0.1:$PROXY_PORT/bench/v1/items"
 TUNED_URL="http://127.0.0.1:$TUNED_PORT/bench/v1/items"
 GW_URL="http://127.0.0.1:$GW_PORT/bench-bank/bench/v1/items"
+GW2_URL="http://127.0.0.1:$GW2_PORT/bench-bank/bench/v1/items"
+LB_URL="http://127.0.0.1:$LB_PORT/bench-bank/bench/v1/items"
 for url in "$DIRECT_URL" "$PROXY_URL" "$TUNED_URL"; do curl -sf -o /dev/null "$url"; done
-code=$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $TOKEN" "$GW_URL")
-[ "$code" = 200 ] || { echo "obhub answered $code, not 200; see $WORK/obhub.out" >&2; cat "$WORK/obhub.out" >&2; exit 1; }
+CHECK=("$GW_URL")
+if [ "$NODES" = 2 ]; then CHECK+=("$GW2_URL" "$LB_URL" "$LB_URL"); fi
+for url in "${CHECK[@]}"; do
+	# Node 2 follows node 1's configuration through etcd within about a second.
+	for _ in $(seq 1 50); do
+		code=$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $TOKEN" "$url")
+		[ "$code" = 200 ] && break
+		sleep 0.1
+	done
+	[ "$code" = 200 ] || { echo "$url answered $code, not 200" >&2; cat "$WORK"/obhub*.out >&2; exit 1; }
+done
 
 # run NAME URL [HEADER]: prints "NAME RPS P99_MS NON2XX".
 run() {
@@ -174,37 +263,47 @@ run() {
 	echo "$name ${rps:-0} ${p99:-0} ${non2xx:-0}"
 }
 
+AUTH="Authorization: Bearer $TOKEN"
+if [ "$NODES" = 2 ]; then
+	TARGETS=(direct "$DIRECT_URL" "" nginx-ka "$TUNED_URL" "" obhub-1 "$GW_URL" "$AUTH" cluster "$LB_URL" "$AUTH")
+	RATIOS="cluster/nginx-ka obhub-1/nginx-ka cluster/obhub-1"
+else
+	TARGETS=(direct "$DIRECT_URL" "" nginx "$PROXY_URL" "" nginx-ka "$TUNED_URL" "" obhub "$GW_URL" "$AUTH")
+	RATIOS="obhub/nginx obhub/nginx-ka"
+fi
+
 log "wrk: $THREADS threads, $CONNS connections, $DURATION per target, $ROUNDS rounds (targets interleaved)"
 : >"$WORK/results"
 for round in $(seq 1 "$ROUNDS"); do
-	run direct "$DIRECT_URL" | sed "s/^/$round /" >>"$WORK/results"
-	run nginx "$PROXY_URL" | sed "s/^/$round /" >>"$WORK/results"
-	run nginx-ka "$TUNED_URL" | sed "s/^/$round /" >>"$WORK/results"
-	run obhub "$GW_URL" "Authorization: Bearer $TOKEN" | sed "s/^/$round /" >>"$WORK/results"
+	for ((i = 0; i < ${#TARGETS[@]}; i += 3)); do
+		run "${TARGETS[i]}" "${TARGETS[i + 1]}" "${TARGETS[i + 2]}" | sed "s/^/$round /" >>"$WORK/results"
+	done
 done
 
 # Per-round figures, then medians: on a shared machine the ratio within a
 # round is steadier than any absolute figure.
-python3 - "$WORK/results" <<'EOF'
+python3 - "$WORK/results" "$RATIOS" <<'EOF'
 import statistics, sys
 rows = [l.split() for l in open(sys.argv[1]) if l.strip()]
-by = {}
+by, names = {}, []
 for rnd, name, rps, p99, bad in rows:
     by.setdefault(int(rnd), {})[name] = (float(rps), float(p99), int(bad))
+    if name not in names:
+        names.append(name)
 print()
 print("%-6s %-8s %12s %10s %8s" % ("round", "target", "requests/s", "p99 ms", "non-2xx"))
 for rnd in sorted(by):
-    for name in ("direct", "nginx", "nginx-ka", "obhub"):
+    for name in names:
         rps, p99, bad = by[rnd][name]
         print("%-6d %-8s %12.0f %10.2f %8d" % (rnd, name, rps, p99, bad))
-ratios = [by[r]["obhub"][0] / by[r]["nginx"][0] for r in by]
-ka_ratios = [by[r]["obhub"][0] / by[r]["nginx-ka"][0] for r in by]
-added = [by[r]["obhub"][1] - by[r]["direct"][1] for r in by]
-nginx_added = [by[r]["nginx"][1] - by[r]["direct"][1] for r in by]
 print()
-print("obhub/nginx requests/s ratio: median %.2f (rounds: %s)" % (statistics.median(ratios), ", ".join("%.2f" % r for r in ratios)))
-print("obhub/nginx-ka (keep-alive pool) ratio: median %.2f (rounds: %s)" % (statistics.median(ka_ratios), ", ".join("%.2f" % r for r in ka_ratios)))
-print("obhub p99 over direct upstream: median %+.2f ms (nginx: %+.2f ms)" % (statistics.median(added), statistics.median(nginx_added)))
-if any(by[r]["obhub"][2] for r in by):
+for pair in sys.argv[2].split():
+    a, b = pair.split("/")
+    rs = [by[r][a][0] / by[r][b][0] for r in by]
+    print("%s requests/s ratio: median %.2f (rounds: %s)" % (pair, statistics.median(rs), ", ".join("%.2f" % r for r in rs)))
+for name in names[1:]:
+    added = [by[r][name][1] - by[r]["direct"][1] for r in by]
+    print("%s p99 over direct upstream: median %+.2f ms" % (name, statistics.median(added)))
+if any(by[r][n][2] for r in by for n in names if n.startswith(("obhub", "cluster"))):
     print("warning: obhub answered non-2xx responses", file=sys.stderr)
 EOF

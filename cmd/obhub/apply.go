@@ -36,6 +36,9 @@ func apply(ctx context.Context, args []string, stdout, stderr io.Writer, getenv 
 	if err != nil {
 		return err
 	}
+	if err := decl.ResolveSecrets(getenv); err != nil { // banks' OIDC client secrets
+		return fmt.Errorf("apply %s: %w", *file, err)
+	}
 	ctx, cancel := context.WithTimeout(ctx, *timeout)
 	defer cancel()
 	c := &admin.Client{BaseURL: strings.TrimSuffix(*adminURL, "/"), Token: token, HTTP: &http.Client{Timeout: 60 * time.Second}}

@@ -100,7 +100,7 @@ func (m *Main) loadSigningKeys(ctx context.Context) (*oauth.Keys, error) {
 			file, key string
 			create    func(dir string) error
 		}{
-			{oauth.KeyFile, config.SigningKeyKey, func(dir string) error { _, err := oauth.LoadOrCreateKeys(dir); return err }},
+			{oauth.KeyFile, config.SigningKeyKey, func(dir string) error { _, err := m.openKeyFolder(dir); return err }}, // keys.go
 			{oauth.SecretFile, config.HMACSecretKey, func(dir string) error { _, err := oauth.LoadOrCreateSecret(dir); return err }},
 		}
 		for _, s := range shared {
@@ -109,7 +109,7 @@ func (m *Main) loadSigningKeys(ctx context.Context) (*oauth.Keys, error) {
 			}
 		}
 	}
-	return oauth.OpenKeys(dir, m.Clock)
+	return m.openSigningKeys(ctx, dir) // keys.go: encrypted at rest with a key-encryption key
 }
 
 // shareKeyFile makes the file name of the key folder the same on every

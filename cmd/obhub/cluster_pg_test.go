@@ -3,8 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
-	"encoding/base64"
 	"encoding/json"
 	"io"
 	"net"
@@ -17,6 +15,7 @@ import (
 	"time"
 
 	"golang.org/x/oauth2"
+	"golang.org/x/oauth2/clientcredentials"
 
 	"github.com/obhub/obhub/audit"
 	"github.com/obhub/obhub/store/etcd/etcdtest"
@@ -84,16 +83,16 @@ func hubBehindLB(t testing.TB, m *Main, public string) (*hub, *lbTransport) {
 
 // TestTwoNodesOnPostgresRedisEtcd runs two nodes sharing a real etcd
 // (in-process), PostgreSQL and Redis, as behind a load balancer: a plan's
-// limit holds across both, an authorization code redeemed on node 1 is
-// refused on node 2, and the audit of both nodes verifies.
+// limit holds across both, an authorization code redeemed on node 1 and a
+// client assertion used on node 1 are refused on node 2, a token revoked
+// on node 1 is refused on node 2, a console session started on node 1 is
+// honoured (and ended) on node 2, and the audit of both nodes verifies.
 func TestTwoNodesOnPostgresRedisEtcd(t *testing.T) {
 	redisURL := testRedis(t)
 	dsn, _, schema := pgThroughProxy(t)
 	srv := etcdtest.Start(t)
-	key := make([]byte, 32)
-	rand.Read(key)
-	kek := base64.StdEncoding.EncodeToString(key)
-	const issuer = "http://obhub.cluster.test"
+	kek := newKEK()
+	const issuer = clusterIssuer
 	core := newCoreSystem(t)
 	shared := func(m *Main) { m.Config.Redis = redisURL }
 	m1 := runMain(t, withEtcd(srv.Endpoint(), kek), withIssuer(issuer), withDB(dsn), shared)
@@ -103,13 +102,7 @@ func TestTwoNodesOnPostgresRedisEtcd(t *testing.T) {
 
 	a := setupAlliance(t, h1, core)
 	farm := "/" + a.bank + farmBase
-	sameRevision := func() string {
-		s1, s2 := m1.holder.Current(), m2.holder.Current()
-		if s2 == nil || s2.Revision < s1.Revision {
-			return "node 2 has not caught up with node 1's configuration"
-		}
-		return ""
-	}
+	sameRevision := caughtUp(m1, m2)
 
 	t.Run("a plan's limit holds across both nodes", func(t *testing.T) {
 		const n = 5
@@ -189,6 +182,37 @@ func TestTwoNodesOnPostgresRedisEtcd(t *testing.T) {
 		}
 	})
 
+	t.Run("a client assertion used on node 1 is refused on node 2", func(t *testing.T) {
+		key := newPartnerKey(t)
+		var pkj app
+		h1.adminCall(t, "POST", "/partners/"+a.partner+"/apps", map[string]any{"name": "cc-jwt-cluster", "environment": "sandbox",
+			"scopes": []string{"accounts:read"}, "grant_types": []string{"client_credentials"},
+			"token_endpoint_auth_method": "private_key_jwt", "jwks": key.jwks}, http.StatusCreated, &pkj)
+		subscribe(t, h1, pkj.ClientID, a.product)
+		eventually(t, 5*time.Second, sameRevision)
+		d := discover(t, h1)
+		withAssertion := func(assertion string) *clientcredentials.Config {
+			return &clientcredentials.Config{ClientID: pkj.ClientID, TokenURL: d.TokenEndpoint, AuthStyle: oauth2.AuthStyleInParams,
+				Scopes: []string{"accounts:read"}, EndpointParams: url.Values{
+					"client_assertion_type": {"urn:ietf:params:oauth:client-assertion-type:jwt-bearer"},
+					"client_assertion":      {assertion},
+				}}
+		}
+		on := func(h *hub) context.Context { return context.WithValue(context.Background(), oauth2.HTTPClient, h.c) }
+		used := withAssertion(key.assertion(t, pkj.ClientID, d.Issuer))
+		if _, err := used.Token(on(h1)); err != nil {
+			t.Fatalf("the assertion on node 1: %v", err)
+		}
+		if _, err := used.Token(on(h2)); !isOAuthError(err, "invalid_client") {
+			t.Fatalf("the same assertion (same jti) replayed on node 2: %v, want invalid_client", err)
+		}
+		// Node 2 accepts the same client with a fresh assertion: only the
+		// replay was refused.
+		if _, err := withAssertion(key.assertion(t, pkj.ClientID, d.Issuer)).Token(on(h2)); err != nil {
+			t.Fatalf("a fresh assertion on node 2: %v", err)
+		}
+	})
+
 	t.Run("a token revoked on node 1 is refused on node 2 within 5 s", func(t *testing.T) {
 		tok := h1.token(t, a.web.ClientID, a.web.ClientSecret, "")
 		if r := h2.call(t, "GET", farm+"/accounts", tok, nil); r.status != http.StatusOK {
@@ -205,6 +229,10 @@ func TestTwoNodesOnPostgresRedisEtcd(t *testing.T) {
 			}
 			return ""
 		})
+	})
+
+	t.Run("an operator signed in on node 1's console goes on on node 2's", func(t *testing.T) {
+		testConsoleAcrossNodes(t, m1, m2)
 	})
 
 	t.Run("the audit of both nodes verifies", func(t *testing.T) {

@@ -25,6 +25,28 @@ func withEtcd(endpoint, kek string) mainOption {
 	}
 }
 
+// clusterIssuer is the one issuer of the test clusters' nodes, as behind
+// a load balancer.
+const clusterIssuer = "http://obhub.cluster.test"
+
+// newKEK returns a fresh key-encryption key (OBHUB_KEY_ENCRYPTION_KEY).
+func newKEK() string {
+	key := make([]byte, 32)
+	rand.Read(key)
+	return base64.StdEncoding.EncodeToString(key)
+}
+
+// caughtUp reports "" once node 2's configuration is at least node 1's.
+func caughtUp(m1, m2 *Main) func() string {
+	return func() string {
+		s1, s2 := m1.holder.Current(), m2.holder.Current()
+		if s2 == nil || s2.Revision < s1.Revision {
+			return "node 2 has not caught up with node 1's configuration"
+		}
+		return ""
+	}
+}
+
 // eventually polls check until it returns "" or the deadline passes, and
 // fails with its last complaint.
 func eventually(t testing.TB, within time.Duration, check func() string) {
@@ -47,12 +69,10 @@ func eventually(t testing.TB, within time.Duration, check func() string) {
 // an etcd outage neither stops the nodes nor a node restarted during it.
 func TestCluster(t *testing.T) {
 	srv := etcdtest.Start(t)
-	key := make([]byte, 32)
-	rand.Read(key)
-	kek := base64.StdEncoding.EncodeToString(key)
+	kek := newKEK()
 	// Both nodes are one authorization server: one issuer, as behind a
 	// load balancer.
-	const issuer = "http://obhub.cluster.test"
+	const issuer = clusterIssuer
 	core := newCoreSystem(t)
 
 	dir2 := t.TempDir()

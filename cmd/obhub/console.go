@@ -8,32 +8,58 @@ import (
 
 	"github.com/obhub/obhub/audit"
 	"github.com/obhub/obhub/console"
+	"github.com/obhub/obhub/internal/websession"
 	"github.com/obhub/obhub/store/sqlite"
 )
 
 // openConsole opens the admin console's operators and sessions
-// (<data>/console.db) and builds the console, served at /console/ on the
-// admin listener. Its audit and report pages read the same ledger as the
-// admin API's audit routes (auditReader).
+// (<data>/console.db, or with --db PostgreSQL, shared by every node) and
+// builds the console, served at /console/ on the admin listener. Its audit
+// and report pages read the same ledger as the admin API's audit routes
+// (auditReader).
 func (m *Main) openConsole(ctx context.Context, issuer string) (http.Handler, error) {
-	m.consoleStore = sqlite.NewConsoleStore(filepath.Join(m.Config.Data, "console.db"))
-	if err := m.consoleStore.Open(ctx); err != nil {
+	ops, err := m.openConsoleStore(ctx)
+	if err != nil {
 		return nil, err
 	}
 	var record func(audit.Record) error
 	if w := m.auditLog.writer; w != nil {
 		record = w.Write
 	}
-	return console.New(console.Config{
+	// The operators page needs a store that lists operators and resets
+	// passwords (console.Directory: the SQLite store does).
+	dir, _ := ops.(console.Directory)
+	// Large-text mode: /console/text-size and /console/text-size.css.
+	return websession.TextSize(console.New(console.Config{
 		Catalog:       m.store,
-		Operators:     m.consoleStore,
+		Operators:     ops,
+		Directory:     dir,
 		Audit:         m.auditReader(),
 		Record:        record,
 		SecureCookies: strings.HasPrefix(issuer, "https://"),
 		Clock:         m.Clock,
 		Logger:        m.Logger,
-	}), nil
+	}), "obhub_console_text", "/console/", strings.HasPrefix(issuer, "https://")), nil
 }
 
 // consoleDB is the console's operator store on this node.
 type consoleDB = sqlite.ConsoleStore
+
+// openConsoleStore opens the console's operators and sessions: with --db
+// in PostgreSQL, so that an operator signs in on any node and a session
+// cookie is honoured by all of them (the DB is closed by Main); else in
+// <data>/console.db, closed by Main as m.consoleStore.
+func (m *Main) openConsoleStore(ctx context.Context) (console.Store, error) {
+	if m.Config.DB != "" {
+		db, err := m.openDB(ctx)
+		if err != nil {
+			return nil, err
+		}
+		return db.Console(), nil
+	}
+	m.consoleStore = sqlite.NewConsoleStore(filepath.Join(m.Config.Data, "console.db"))
+	if err := m.consoleStore.Open(ctx); err != nil {
+		return nil, err
+	}
+	return m.consoleStore, nil
+}

@@ -7,7 +7,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"os"
 	"path/filepath"
 	"time"
 
@@ -22,14 +21,16 @@ import (
 // Rotation writes the new key set to <data>/keys/signing-key.pem; a
 // running node re-reads that file every oauth.KeyReloadInterval
 // (watchKeys), so no restart and no admin route is needed, and the
-// private keys never travel over the network.
+// private keys never travel over the network. With a key-encryption key
+// (OBHUB_KEY_ENCRYPTION_KEY or --key-encryption-key-file) the file is
+// read and written sealed, as the node keeps it.
 //
 // With --etcd (env OBHUB_ETCD) the command works on the cluster's shared
-// key set in etcd instead, sealed with OBHUB_KEY_ENCRYPTION_KEY; every
+// key set in etcd instead, sealed with the key-encryption key; every
 // node copies it to its data folder within the same interval.
 func keysCommand(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) error {
 	if len(args) == 0 || (args[0] != "rotate" && args[0] != "list") {
-		fmt.Fprint(stderr, "usage: obhub keys rotate [--data DIR] [--prepublish 10m] [--token-lifetime 10m]\n       obhub keys list [--data DIR]\n")
+		fmt.Fprint(stderr, "usage: obhub keys rotate [--data DIR] [--alg ES256|PS256|EdDSA] [--prepublish 10m] [--token-lifetime 10m]\n       obhub keys list [--data DIR]\n")
 		return errors.New("keys: want rotate or list")
 	}
 	fs := flag.NewFlagSet("keys "+args[0], flag.ContinueOnError)
@@ -41,8 +42,11 @@ func keysCommand(ctx context.Context, args []string, stdout, stderr io.Writer, g
 	fs.StringVar(&data, "data", data, "data folder of the node (env OBHUB_DATA)")
 	etcdEndpoints := getenv("OBHUB_ETCD")
 	fs.StringVar(&etcdEndpoints, "etcd", etcdEndpoints, "the cluster's etcd endpoints, comma separated (env OBHUB_ETCD)")
+	kekFile := getenv("OBHUB_KEY_ENCRYPTION_KEY_FILE")
+	fs.StringVar(&kekFile, "key-encryption-key-file", kekFile, "file holding the key-encryption key (instead of OBHUB_KEY_ENCRYPTION_KEY; env OBHUB_KEY_ENCRYPTION_KEY_FILE)")
 	var opts oauth.RotateOptions
 	if args[0] == "rotate" {
+		fs.StringVar(&opts.Algorithm, "alg", oauth.AlgES256, "algorithm of the new key: ES256, PS256 or EdDSA")
 		fs.DurationVar(&opts.Prepublish, "prepublish", oauth.DefaultPrepublish,
 			"how long the new key is in the JWKS before it signs (at least the JWKS cache time, 5m)")
 		fs.DurationVar(&opts.TokenLifetime, "token-lifetime", 10*time.Minute,
@@ -54,58 +58,71 @@ func keysCommand(ctx context.Context, args []string, stdout, stderr io.Writer, g
 	if fs.NArg() > 0 {
 		return fmt.Errorf("keys %s: unexpected argument %q", args[0], fs.Arg(0))
 	}
+	static := config.Static{KeyEncryptionKey: getenv(config.KeyEncryptionKeyEnv), KeyEncryptionKeyFile: kekFile}
+	if err := static.LoadKeyEncryptionKeyFile(); err != nil {
+		return fmt.Errorf("keys: %w", err)
+	}
+	kek, err := static.KEK()
+	if err != nil {
+		return fmt.Errorf("keys: %w", err)
+	}
 	dir := filepath.Join(data, "keys")
 	if args[0] == "rotate" {
 		if opts.Prepublish < oauth.KeyReloadInterval {
 			return fmt.Errorf("keys rotate: --prepublish %s is shorter than the nodes' key reload interval %s", opts.Prepublish, oauth.KeyReloadInterval)
 		}
-		var (
-			rot oauth.Rotation
-			err error
-		)
+		if _, err := oauth.ParseAlgorithm(opts.Algorithm); err != nil {
+			return fmt.Errorf("keys rotate: --alg: %w", err)
+		}
+		var rot oauth.Rotation
 		if etcdEndpoints != "" {
-			err = withClusterKeys(ctx, etcdEndpoints, getenv, func(s config.SealedSecret) error {
+			err = withClusterKeys(ctx, etcdEndpoints, kek, func(s config.SealedSecret) error {
 				return s.Update(ctx, func(cur []byte) ([]byte, error) {
-					out, r, err := oauth.RotateKeyFile(cur, time.Now(), opts)
+					plain, err := oauth.OpenKeySetFile(cur, kek)
+					if err != nil {
+						return nil, err
+					}
+					out, r, err := oauth.RotateKeyFile(plain, time.Now(), opts)
+					if err != nil {
+						return nil, err
+					}
 					rot = r
-					return out, err
+					return oauth.SealKeySetFile(out, kek)
 				})
 			})
 		} else {
+			opts.KEK = kek
 			rot, err = oauth.RotateKeys(dir, time.Now(), opts)
 		}
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(stdout, "new key %s: published now, signs from %s\n", rot.NewKeyID, rot.ActivateAt.Format(time.RFC3339))
+		fmt.Fprintf(stdout, "new key %s (%s): published now, signs from %s\n", rot.NewKeyID, rot.Algorithm, rot.ActivateAt.Format(time.RFC3339))
 		if rot.OldKeyID != "" {
 			fmt.Fprintf(stdout, "old key %s: signs until then, published until %s\n", rot.OldKeyID, rot.RetireAt.Format(time.RFC3339))
 		}
 		return nil
 	}
-	if etcdEndpoints != "" { // list the cluster's keys: copy them to a private temporary folder
-		tmp, err := os.MkdirTemp("", "obhub-keys-*")
-		if err != nil {
-			return err
-		}
-		defer os.RemoveAll(tmp)
-		dir = tmp
-		err = withClusterKeys(ctx, etcdEndpoints, getenv, func(s config.SealedSecret) error {
+	var plain []byte
+	if etcdEndpoints != "" { // the cluster's keys
+		err = withClusterKeys(ctx, etcdEndpoints, kek, func(s config.SealedSecret) error {
 			b, err := s.Get(ctx)
-			if err != nil {
-				return err
+			if err == nil {
+				plain, err = oauth.OpenKeySetFile(b, kek)
 			}
-			return writePrivateFile(filepath.Join(dir, oauth.KeyFile), b)
-		})
-		if err != nil {
 			return err
-		}
+		})
+	} else {
+		plain, err = oauth.ReadKeySet(dir, kek)
 	}
-	keys, err := oauth.LoadOrCreateKeys(dir)
 	if err != nil {
 		return err
 	}
-	for _, k := range keys.Describe() {
+	infos, err := oauth.DescribeKeySet(plain, time.Now())
+	if err != nil {
+		return err
+	}
+	for _, k := range infos {
 		state := "published"
 		if k.Active {
 			state = "active"
@@ -123,10 +140,9 @@ func keysCommand(ctx context.Context, args []string, stdout, stderr io.Writer, g
 }
 
 // withClusterKeys runs fn on the cluster's sealed signing key set in etcd.
-func withClusterKeys(ctx context.Context, endpoints string, getenv func(string) string, fn func(config.SealedSecret) error) error {
-	kek, err := config.ParseKeyEncryptionKey(getenv(config.KeyEncryptionKeyEnv))
-	if err != nil {
-		return fmt.Errorf("keys: %s: %w", config.KeyEncryptionKeyEnv, err)
+func withClusterKeys(ctx context.Context, endpoints string, kek []byte, fn func(config.SealedSecret) error) error {
+	if kek == nil {
+		return fmt.Errorf("keys: --etcd needs the cluster's key-encryption key: %s is not set", config.KeyEncryptionKeyEnv)
 	}
 	kv := etcd.New(etcd.ParseEndpoints(endpoints), etcd.Options{})
 	defer kv.Close()
@@ -142,6 +158,69 @@ func withClusterKeys(ctx context.Context, endpoints string, getenv func(string) 
 	return nil
 }
 
+// keyOptions returns how this node opens its signing keys: the clock,
+// the algorithm of a first key (--signing-alg) and the key-encryption
+// key, if any.
+func (m *Main) keyOptions() (oauth.KeyOptions, error) {
+	kek, err := m.Config.KEK()
+	if err != nil {
+		return oauth.KeyOptions{}, err
+	}
+	return oauth.KeyOptions{Now: m.Clock, Algorithm: m.Config.SigningAlg, KEK: kek, Logger: m.Logger}, nil
+}
+
+// openKeyFolder opens (creating on first start, encrypting a plaintext
+// file when a key-encryption key is configured) the signing keys in dir.
+func (m *Main) openKeyFolder(dir string) (*oauth.Keys, error) {
+	opts, err := m.keyOptions()
+	if err != nil {
+		return nil, err
+	}
+	keys, err := oauth.OpenKeyFolder(dir, opts)
+	if err != nil {
+		return nil, fmt.Errorf("signing keys: %w", err)
+	}
+	return keys, nil
+}
+
+// openSigningKeys opens the node's signing keys once the cluster's copy,
+// if any, is in place (cluster.go). Without a key-encryption key it
+// warns that the private keys lie in plaintext on the disk. In a cluster
+// whose etcd copy predates encryption at rest (the plaintext key file),
+// it replaces that copy with the sealed file, once.
+func (m *Main) openSigningKeys(ctx context.Context, dir string) (*oauth.Keys, error) {
+	keys, err := m.openKeyFolder(dir)
+	if err != nil {
+		return nil, err
+	}
+	kek, _ := m.Config.KEK() // checked by openKeyFolder
+	if kek == nil {
+		m.Logger.Warn("signing keys are stored unencrypted in the data folder: set " + config.KeyEncryptionKeyEnv +
+			" or --key-encryption-key-file to encrypt them at rest")
+		return keys, nil
+	}
+	if m.Config.Etcd != "" && !m.etcdDownAtStart {
+		s := config.SealedSecret{KV: m.kv, Key: config.SigningKeyKey, KEK: kek}
+		err := s.Update(ctx, func(cur []byte) ([]byte, error) {
+			if oauth.IsSealedKeySetFile(cur) {
+				return nil, errUnchanged
+			}
+			return oauth.SealKeySetFile(cur, kek)
+		})
+		switch {
+		case err == nil:
+			m.Logger.Info("cluster signing keys in etcd now hold the encrypted key file")
+		case errors.Is(err, errUnchanged):
+		default:
+			m.Logger.Warn("cluster signing keys: etcd copy not upgraded to the encrypted key file; will retry at next start", "err", err)
+		}
+	}
+	return keys, nil
+}
+
+// errUnchanged stops a SealedSecret.Update that has nothing to change.
+var errUnchanged = errors.New("unchanged")
+
 // syncClusterKeys copies the cluster's key set from etcd to this node's
 // key file when it changed there (obhub keys rotate --etcd). While etcd
 // is unreachable the node keeps its copy.
@@ -152,11 +231,17 @@ func (m *Main) syncClusterKeys(ctx context.Context, kek []byte) {
 		m.Logger.Debug("signing keys: etcd not read; keeping this node's copy", "err", err)
 		return
 	}
-	path := filepath.Join(m.Config.Data, "keys", oauth.KeyFile)
-	if cur, err := os.ReadFile(path); err == nil && bytes.Equal(cur, b) {
-		return
+	dir := filepath.Join(m.Config.Data, "keys")
+	plain, err := oauth.OpenKeySetFile(b, kek)
+	if err == nil {
+		if cur, err := oauth.ReadKeySet(dir, kek); err == nil && bytes.Equal(cur, plain) {
+			return
+		}
+		// As etcd holds it: a sealed copy is written byte for byte, so
+		// that the next start finds the node's file equal to etcd's.
+		err = oauth.WriteKeySet(dir, b, kek)
 	}
-	if err := writePrivateFile(path, b); err != nil {
+	if err != nil {
 		m.Logger.Error("signing keys: cannot store the cluster's keys", "err", err)
 	}
 }

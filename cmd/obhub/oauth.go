@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 
 	"github.com/obhub/obhub"
+	"github.com/obhub/obhub/internal/dpop"
 	"github.com/obhub/obhub/oauth"
 	"github.com/obhub/obhub/store/sqlite"
 )
@@ -61,7 +62,12 @@ func (m *Main) openOAuth(ctx context.Context, issuer string, keys *oauth.Keys) (
 		Store:      flaggingStore{m.oauthStore}, // 503 when it is down (oauth_unavailable.go)
 		HMACSecret: secret,
 		Customers:  oauth.SandboxCustomers{BankList: m.snapshotBanks},
+		// Production apps' customers sign in at their bank (bankoidc.go).
+		BankSignIn: m.bankSignIn(),
 		ClientCAs:  m.clientCAs, // --tls-client-ca (tls.go)
+		// --dpop-nonce, and dynamic client registration (register.go).
+		DPoPNonce:    dpop.NoncePolicy(m.Config.DPoPNonce),
+		Registration: m.oauthRegistration(),
 	}, snapshotClients{&m.holder}, keys)
 }
 

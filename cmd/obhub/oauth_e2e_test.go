@@ -1,12 +1,14 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
 	"encoding/json"
 	"html"
+	"io"
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
@@ -237,17 +239,60 @@ type dpopTransport struct {
 	base http.RoundTripper
 }
 
+// RoundTrip keeps the hub's latest DPoP-Nonce in the key and, like a
+// client should, retries once with a fresh nonce after use_dpop_nonce.
 func (d dpopTransport) RoundTrip(r *http.Request) (*http.Response, error) {
-	r = r.Clone(r.Context())
-	u := *r.URL
-	u.RawQuery = ""
-	tok := ""
-	if a := r.Header.Get("Authorization"); strings.HasPrefix(a, "DPoP ") || strings.HasPrefix(a, "Bearer ") {
-		_, tok, _ = strings.Cut(a, " ")
-		r.Header.Set("Authorization", "DPoP "+tok)
+	send := func(r *http.Request) (*http.Response, error) {
+		r = r.Clone(r.Context())
+		u := *r.URL
+		u.RawQuery = ""
+		tok := ""
+		if a := r.Header.Get("Authorization"); strings.HasPrefix(a, "DPoP ") || strings.HasPrefix(a, "Bearer ") {
+			_, tok, _ = strings.Cut(a, " ")
+			r.Header.Set("Authorization", "DPoP "+tok)
+		}
+		var nonce []func(jwt.MapClaims, map[string]any)
+		if n := d.key.LastNonce(); n != "" {
+			nonce = append(nonce, dpoptest.Nonce(n))
+		}
+		r.Header.Set("DPoP", d.key.Proof(d.t, r.Method, u.String(), tok, nonce...))
+		resp, err := d.base.RoundTrip(r)
+		if err == nil && resp.Header.Get("DPoP-Nonce") != "" {
+			d.key.SetNonce(resp.Header.Get("DPoP-Nonce"))
+		}
+		return resp, err
 	}
-	r.Header.Set("DPoP", d.key.Proof(d.t, r.Method, u.String(), tok))
-	return d.base.RoundTrip(r)
+	resp, err := send(r)
+	if err != nil || !useDPoPNonce(resp) || (r.Body != nil && r.GetBody == nil) {
+		return resp, err
+	}
+	resp.Body.Close()
+	retry := r
+	if r.Body != nil {
+		body, err := r.GetBody()
+		if err != nil {
+			return nil, err
+		}
+		retry = r.Clone(r.Context())
+		retry.Body = body
+	}
+	return send(retry)
+}
+
+// useDPoPNonce reports whether an answer asks for a DPoP nonce: 400
+// use_dpop_nonce from the token endpoint, 401 with that challenge from
+// the gateway. It leaves the body readable.
+func useDPoPNonce(resp *http.Response) bool {
+	if strings.Contains(resp.Header.Get("WWW-Authenticate"), `error="use_dpop_nonce"`) {
+		return true
+	}
+	if resp.StatusCode != http.StatusBadRequest {
+		return false
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	resp.Body = io.NopCloser(bytes.NewReader(b))
+	return bytes.Contains(b, []byte(`"use_dpop_nonce"`))
 }
 
 // A FAPI app: registered with dpop_bound_access_tokens, it gets DPoP-bound
@@ -359,40 +404,67 @@ var (
 // are added to the exchange (a DPoP header goes through the client in ctx).
 func authorizeWithPAR(t testing.TB, h *hub, d discovery, conf *oauth2.Config, exchange *http.Client) *oauth2.Token {
 	t.Helper()
-	verifier := oauth2.GenerateVerifier()
-	state := rand.Text()
-	par := postForm(t, h, d.PAREndpoint, conf, url.Values{
-		"response_type": {"code"}, "client_id": {conf.ClientID}, "redirect_uri": {conf.RedirectURL},
-		"scope": {strings.Join(conf.Scopes, " ")}, "state": {state},
-		"code_challenge": {oauth2.S256ChallengeFromVerifier(verifier)}, "code_challenge_method": {"S256"},
-	})
-	if par.status != http.StatusCreated {
-		t.Fatalf("PAR: %s", par)
-	}
-	var pushed struct {
-		RequestURI string `json:"request_uri"`
-		ExpiresIn  int    `json:"expires_in"`
-	}
-	if err := json.Unmarshal(par.body, &pushed); err != nil || pushed.RequestURI == "" || pushed.ExpiresIn <= 0 || pushed.ExpiresIn > 600 {
-		t.Fatalf("PAR answer %s: %v", par.body, err)
-	}
-
-	// The customer's browser: cookies, no automatic redirects.
-	jar, _ := cookiejar.New(nil)
-	browser := &http.Client{Jar: jar, Timeout: waitLimit, Transport: h.c.Transport,
-		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-	authURL := d.AuthorizationEndpoint + "?" + url.Values{"client_id": {conf.ClientID}, "request_uri": {pushed.RequestURI}}.Encode()
-	page := browse(t, browser, newRequest(t, http.MethodGet, authURL, nil))
+	p := pushAuthorization(t, h, d, conf)
+	page := browse(t, p.browser, newRequest(t, http.MethodGet, p.authURL, nil))
 	if page.status != http.StatusOK {
 		t.Fatalf("sign-in page: %s", page)
 	}
-	fields := url.Values{"bank": {"hill-rcb"}, "login": {"zhangsan"}, "password": {"sandbox"}, "action": {"allow"}}
+	back := submitForm(t, p.browser, d, page, url.Values{"bank": {"hill-rcb"}, "login": {"zhangsan"}, "password": {"sandbox"}, "action": {"allow"}})
+	return p.exchange(t, h, d, conf, back, exchange)
+}
+
+// pushed is an authorization request pushed with PKCE, and the browser of
+// the customer who will answer it.
+type pushed struct {
+	authURL, verifier, state string
+	browser                  *http.Client // cookies, no automatic redirects
+}
+
+// pushAuthorization pushes an authorization request with PKCE (PAR), with
+// the extra parameters given, and returns the authorization URL to send
+// the customer's browser to.
+func pushAuthorization(t testing.TB, h *hub, d discovery, conf *oauth2.Config, extra ...url.Values) pushed {
+	t.Helper()
+	verifier := oauth2.GenerateVerifier()
+	state := rand.Text()
+	form := url.Values{
+		"response_type": {"code"}, "client_id": {conf.ClientID}, "redirect_uri": {conf.RedirectURL},
+		"scope": {strings.Join(conf.Scopes, " ")}, "state": {state},
+		"code_challenge": {oauth2.S256ChallengeFromVerifier(verifier)}, "code_challenge_method": {"S256"},
+	}
+	for _, e := range extra {
+		for k, v := range e {
+			form[k] = v
+		}
+	}
+	par := postForm(t, h, d.PAREndpoint, conf, form)
+	if par.status != http.StatusCreated {
+		t.Fatalf("PAR: %s", par)
+	}
+	var answer struct {
+		RequestURI string `json:"request_uri"`
+		ExpiresIn  int    `json:"expires_in"`
+	}
+	if err := json.Unmarshal(par.body, &answer); err != nil || answer.RequestURI == "" || answer.ExpiresIn <= 0 || answer.ExpiresIn > 600 {
+		t.Fatalf("PAR answer %s: %v", par.body, err)
+	}
+	jar, _ := cookiejar.New(nil)
+	browser := &http.Client{Jar: jar, Timeout: waitLimit, Transport: h.c.Transport,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	authURL := d.AuthorizationEndpoint + "?" + url.Values{"client_id": {conf.ClientID}, "request_uri": {answer.RequestURI}}.Encode()
+	return pushed{authURL: authURL, verifier: verifier, state: state, browser: browser}
+}
+
+// submitForm fills the hub's sign-in or consent form of page with fields
+// (its hidden interaction and csrf added) and posts it as the browser.
+func submitForm(t testing.TB, browser *http.Client, d discovery, page result, fields url.Values) result {
+	t.Helper()
 	for _, m := range hiddenInput.FindAllStringSubmatch(string(page.body), -1) {
 		fields.Set(m[1], html.UnescapeString(m[2]))
 	}
 	act := formAction.FindStringSubmatch(string(page.body))
 	if act == nil || fields.Get("interaction") == "" || fields.Get("csrf") == "" {
-		t.Fatalf("sign-in page without its form: %s", page.body)
+		t.Fatalf("page without its form: %s", page.body)
 	}
 	action, err := url.Parse(d.AuthorizationEndpoint)
 	if err != nil {
@@ -403,21 +475,28 @@ func authorizeWithPAR(t testing.TB, h *hub, d discovery, conf *oauth2.Config, ex
 	}
 	req := newRequest(t, http.MethodPost, action.String(), strings.NewReader(fields.Encode()))
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	back := browse(t, browser, req)
+	return browse(t, browser, req)
+}
+
+// exchange checks the authorization response back (a redirect to the
+// app with code, state and the RFC 9207 iss) and exchanges the code with
+// golang.org/x/oauth2 (through the client exchange when not nil: a DPoP
+// header goes through it).
+func (p pushed) exchange(t testing.TB, h *hub, d discovery, conf *oauth2.Config, back result, exchange *http.Client) *oauth2.Token {
+	t.Helper()
 	loc, err := url.Parse(back.header.Get("Location"))
 	if back.status != http.StatusSeeOther || err != nil || !strings.HasPrefix(loc.String(), conf.RedirectURL+"?") {
 		t.Fatalf("after sign-in: %s, Location %q", back, back.header.Get("Location"))
 	}
 	q := loc.Query()
-	if q.Get("state") != state || q.Get("iss") != d.Issuer || q.Get("code") == "" {
+	if q.Get("state") != p.state || q.Get("iss") != d.Issuer || q.Get("code") == "" {
 		t.Fatalf("authorization response %s", loc)
 	}
-
 	ctx := context.WithValue(context.Background(), oauth2.HTTPClient, h.c)
 	if exchange != nil {
 		ctx = context.WithValue(context.Background(), oauth2.HTTPClient, exchange)
 	}
-	tok, err := conf.Exchange(ctx, q.Get("code"), oauth2.VerifierOption(verifier))
+	tok, err := conf.Exchange(ctx, q.Get("code"), oauth2.VerifierOption(p.verifier))
 	if err != nil {
 		t.Fatalf("code exchange: %v", err)
 	}

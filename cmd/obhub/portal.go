@@ -6,17 +6,30 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/obhub/obhub/admin"
+	"github.com/obhub/obhub/oauth"
 	"github.com/obhub/obhub/portal"
 	"github.com/obhub/obhub/store/sqlite"
 )
 
-// openPortal opens the developer portal's accounts and sessions
-// (<data>/portal.db) and builds the portal, served at /portal/ on the
-// public listener.
-func (m *Main) openPortal(ctx context.Context, issuer string) (http.Handler, error) {
-	m.portalStore = sqlite.NewPortalStore(filepath.Join(m.Config.Data, "portal.db"))
-	if err := m.portalStore.Open(ctx); err != nil {
-		return nil, err
+// openPortal opens the developer portal's store (accounts, sessions,
+// mailed-link tokens and the mail outbox: <data>/portal.db, or with --db
+// the cluster's PostgreSQL, so that a session made on one node works on
+// every node) and builds the portal, served at /portal/ on the public
+// listener. Its mails go to the outbox (admin API GET /admin/v1/outbox).
+func (m *Main) openPortal(ctx context.Context, issuer string, authz *oauth.Server) (http.Handler, error) {
+	if m.Config.DB != "" {
+		db, err := m.openDB(ctx) // postgres.go
+		if err != nil {
+			return nil, err
+		}
+		m.portalStore = &portalDB{Store: db.Portal()} // the DB is closed by Main
+	} else {
+		s := sqlite.NewPortalStore(filepath.Join(m.Config.Data, "portal.db"))
+		if err := s.Open(ctx); err != nil {
+			return nil, err
+		}
+		m.portalStore = &portalDB{Store: s, close: s.Close}
 	}
 	return portal.New(portal.Config{
 		Catalog:       m.store,
@@ -25,8 +38,30 @@ func (m *Main) openPortal(ctx context.Context, issuer string) (http.Handler, err
 		SecureCookies: strings.HasPrefix(issuer, "https://"),
 		Clock:         m.Clock,
 		Logger:        m.Logger,
+		// The try-it console (portal/tryit.go, portal_tryit.go).
+		TryIt:      tryItTokens{authz},
+		Gateway:    m.selfClient(),
+		GatewayURL: m.PublicURL,
+		Usage:      m.auditReader(),
 	}), nil
 }
 
-// portalDB is the portal's account store on this node.
-type portalDB = sqlite.PortalStore
+// portalDB is the portal's store on this node; Close closes it unless it
+// is the shared PostgreSQL, which Main closes last.
+type portalDB struct {
+	portal.Store
+	close func() error
+}
+
+// Close implements io.Closer.
+func (p *portalDB) Close() error {
+	if p.close == nil {
+		return nil
+	}
+	return p.close()
+}
+
+// adminOutboxOptions serves the portal's mail outbox on the admin API.
+func (m *Main) adminOutboxOptions() []admin.Option {
+	return []admin.Option{admin.WithOutbox(m.portalStore)}
+}

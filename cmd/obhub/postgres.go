@@ -18,8 +18,10 @@ import (
 	"github.com/obhub/obhub/store/postgres"
 )
 
-// With --db postgres://…, OAuth state and the audit ledger live in
-// PostgreSQL, shared by every node (docs/cluster.md). Each node writes its
+// With --db postgres://…, OAuth state, the audit ledger and the developer
+// portal's accounts, sessions, mailed-link tokens and mail outbox
+// (portal.go) live in PostgreSQL, shared by every node (docs/cluster.md).
+// Each node writes its
 // own audit chain, named by its node id (<data>/node-id, made at first
 // start); verification covers every chain.
 

@@ -211,7 +211,12 @@ func (m *Main) Run(ctx context.Context) error {
 	m.gateway = gateway.New(gwCfg, &m.holder, keys)
 	m.gateway.Mount("/oauth2/", storeDown(authz))
 	m.gateway.Mount("/.well-known/", authz)
-	portalHandler, err := m.openPortal(ctx, issuer) // portal.go
+	if err := m.useGatewayDPoPNonces(); err != nil { // register.go
+		publicLn.Close()
+		adminLn.Close()
+		return err
+	}
+	portalHandler, err := m.openPortal(ctx, issuer, authz) // portal.go
 	if err != nil {
 		publicLn.Close()
 		adminLn.Close()
@@ -234,7 +239,7 @@ func (m *Main) Run(ctx context.Context) error {
 
 	// Admin listener.
 	mux := http.NewServeMux()
-	mux.Handle("/admin/", m.auditAdmin(admin.New(m.store, m.Logger, m.adminAuditOptions()...)))
+	mux.Handle("/admin/", m.auditAdmin(admin.New(m.store, m.Logger, append(append(append(m.adminAuditOptions(), m.bankOIDCAdminOptions()...), m.adminRegistrationOptions()...), m.adminOutboxOptions()...)...)))
 	mux.Handle("/console/", consoleHandler)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok\n") })
 	mux.HandleFunc("GET /readyz", m.readyHandler)

@@ -1,6 +1,7 @@
 // Package dpop checks DPoP proofs (RFC 9449) for the two places that
 // meet them: the token endpoint (package oauth) and the gateway. It checks
-// one proof against one request; remembering proof ids (jti) against
+// one proof against one request, and issues and checks the stateless
+// server nonces both use (nonce.go); remembering proof ids (jti) against
 // replay is the caller's job, because the token endpoint keeps them in the
 // shared OAuth store and the gateway in memory.
 package dpop
@@ -62,6 +63,9 @@ type Proof struct {
 	// JTI is the proof's unique id; IssuedAt its iat.
 	JTI      string
 	IssuedAt time.Time
+	// Nonce is the proof's nonce claim, "" when it has none; the caller
+	// decides whether it must be one of its Nonces.
+	Nonce string
 }
 
 // Error is a refused proof; its message is safe to show the caller.
@@ -77,6 +81,9 @@ type claims struct {
 	HTU string           `json:"htu"`
 	IAT *jwt.NumericDate `json:"iat"`
 	ATH string           `json:"ath,omitempty"`
+	// Nonce is a server-provided nonce (RFC 9449 section 8), checked by
+	// the caller against its Nonces.
+	Nonce string `json:"nonce,omitempty"`
 }
 
 // GetExpirationTime and the others satisfy jwt.Claims; the parser's own
@@ -160,7 +167,7 @@ func Verify(raw string, want Want) (Proof, error) {
 	if err != nil {
 		return Proof{}, refuse("unreadable jwk")
 	}
-	return Proof{JKT: base64.RawURLEncoding.EncodeToString(tp), JTI: c.JTI, IssuedAt: c.IAT.Time}, nil
+	return Proof{JKT: base64.RawURLEncoding.EncodeToString(tp), JTI: c.JTI, IssuedAt: c.IAT.Time, Nonce: c.Nonce}, nil
 }
 
 // keyFits checks that the jwk is a key of the algorithm's kind.

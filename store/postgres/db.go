@@ -1,6 +1,7 @@
 // Package postgres keeps the hub's shared state in PostgreSQL (pgx v5):
-// OAuth state (oauth.Store) and the audit ledger (audit.Store, one hash
-// chain per node). Every node of a cluster opens the same database.
+// OAuth state (oauth.Store), the audit ledger (audit.Store, one hash
+// chain per node) and the admin console's operators and sessions
+// (console.Store). Every node of a cluster opens the same database.
 //
 // The schema is created by embedded, numbered SQL migrations applied by
 // Open under a transaction-scoped advisory lock, with the applied versions

@@ -81,15 +81,23 @@ func (s *ConsoleStore) operator(ctx context.Context, where string, arg any) (*co
 	if err != nil {
 		return nil, err
 	}
+	o, err := scanOperator(db.QueryRowContext(ctx, `SELECT `+operatorColumns+` FROM console_operators WHERE `+where, arg))
+	if err != nil {
+		return nil, consoleErr("read operator", err)
+	}
+	return o, nil
+}
+
+// operatorColumns are the columns scanOperator reads, in its order.
+const operatorColumns = `id, email, name, role, bank, password_hash, failures, locked_until, created_at`
+
+func scanOperator(row interface{ Scan(...any) error }) (*console.Operator, error) {
 	var (
 		o               console.Operator
 		locked, created int64
 	)
-	err = db.QueryRowContext(ctx, `SELECT id, email, name, role, bank, password_hash, failures, locked_until, created_at
-		FROM console_operators WHERE `+where, arg).
-		Scan(&o.ID, &o.Email, &o.Name, &o.Role, &o.Bank, &o.PasswordHash, &o.Failures, &locked, &created)
-	if err != nil {
-		return nil, consoleErr("read operator", err)
+	if err := row.Scan(&o.ID, &o.Email, &o.Name, &o.Role, &o.Bank, &o.PasswordHash, &o.Failures, &locked, &created); err != nil {
+		return nil, err
 	}
 	o.LockedUntil, o.CreatedAt = timeMS(locked), timeMS(created)
 	return &o, nil

@@ -29,7 +29,7 @@ type OAuthStore struct {
 // NewOAuthStore returns a store for the database file at path. It does no
 // I/O: Open creates or opens the file. The folder must exist.
 func NewOAuthStore(path string) *OAuthStore {
-	return &OAuthStore{single{name: "oauth", path: path, schema: oauthSchema, sync: "FULL"}}
+	return &OAuthStore{single{name: "oauth", path: path, schema: oauthSchema + registrationSchema, sync: "FULL"}}
 }
 
 const oauthSchema = `

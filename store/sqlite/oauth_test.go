@@ -11,14 +11,7 @@ import (
 )
 
 func TestOAuthStoreConformance(t *testing.T) {
-	oauthtest.Run(t, func(t *testing.T) oauth.Store {
-		s := sqlite.NewOAuthStore(filepath.Join(t.TempDir(), "oauth.db"))
-		if err := s.Open(context.Background()); err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { _ = s.Close() })
-		return s
-	})
+	oauthtest.Run(t, func(t *testing.T) oauth.Store { return openOAuthStore(t) })
 }
 
 func TestOAuthStoreClosed(t *testing.T) {

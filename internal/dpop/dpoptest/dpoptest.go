@@ -9,6 +9,7 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
+	"sync"
 	"testing"
 	"time"
 
@@ -18,11 +19,29 @@ import (
 	"github.com/obhub/obhub/internal/dpop"
 )
 
-// Key is a client's DPoP key pair (ES256).
+// Key is a client's DPoP key pair (ES256), and the server nonce it last
+// received (RFC 9449 section 8), as a client keeps it.
 type Key struct {
 	Private *ecdsa.PrivateKey
 	// JKT is the thumbprint a token bound to this key carries in cnf.jkt.
 	JKT string
+
+	mu    sync.Mutex
+	nonce string
+}
+
+// SetNonce keeps the server's latest nonce (a DPoP-Nonce header).
+func (k *Key) SetNonce(n string) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	k.nonce = n
+}
+
+// LastNonce returns the nonce SetNonce kept, or "".
+func (k *Key) LastNonce() string {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	return k.nonce
 }
 
 // NewKey generates a P-256 key.
@@ -68,4 +87,9 @@ func (k *Key) Proof(t testing.TB, method, url, accessToken string, change ...fun
 		t.Fatal(err)
 	}
 	return s
+}
+
+// Nonce returns a change for Proof that sets the server nonce claim.
+func Nonce(nonce string) func(claims jwt.MapClaims, header map[string]any) {
+	return func(c jwt.MapClaims, _ map[string]any) { c["nonce"] = nonce }
 }

@@ -1,0 +1,261 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/cookiejar"
+	"net/url"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"github.com/obhub/obhub/demo"
+	"github.com/obhub/obhub/internal/browsertest"
+	"github.com/obhub/obhub/internal/mail"
+)
+
+// flowBrowser is one headless Chromium driven by a test, with bounded
+// steps that fail the test with what the page shows.
+type flowBrowser struct {
+	t   *testing.T
+	ctx context.Context
+}
+
+// startChromium starts a headless Chromium for the test, or skips it when
+// the machine has none.
+func startChromium(t *testing.T) *flowBrowser {
+	t.Helper()
+	return &flowBrowser{t: t, ctx: browsertest.Start(t, 1100, 820, 2*time.Minute)}
+}
+
+func (b *flowBrowser) do(steps ...chromedp.Action[chromedp.Void]) {
+	b.t.Helper()
+	for i, step := range steps {
+		if err := chromedp.Do(b.ctx, step); err != nil {
+			b.t.Fatalf("browser: step %d of %d: %v; the page shows:\n%s", i+1, len(steps), err, b.textOr("body"))
+		}
+	}
+}
+
+// waitFor waits at most 20 s for sel to be visible.
+func (b *flowBrowser) waitFor(sel string) {
+	b.t.Helper()
+	ctx, cancel := context.WithTimeout(b.ctx, 20*time.Second)
+	defer cancel()
+	if err := chromedp.Do(ctx, chromedp.WaitVisible(chromedp.CSS(sel))); err != nil {
+		b.t.Fatalf("browser: %s never shows (%v); the page shows:\n%s", sel, err, b.textOr("body"))
+	}
+}
+
+func (b *flowBrowser) text(sel string) string {
+	b.t.Helper()
+	s, err := chromedp.Run(b.ctx, chromedp.Text(chromedp.CSS(sel)))
+	if err != nil {
+		b.t.Fatalf("browser: text of %s: %v", sel, err)
+	}
+	return s
+}
+
+func (b *flowBrowser) textOr(sel string) string {
+	ctx, cancel := context.WithTimeout(b.ctx, 5*time.Second)
+	defer cancel()
+	s, _ := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(sel)))
+	return s
+}
+
+// count returns how many elements match sel, without waiting for one.
+func (b *flowBrowser) count(sel string) int {
+	b.t.Helper()
+	n, err := chromedp.Run(b.ctx, chromedp.Evaluate[int](`document.querySelectorAll(`+jsString(sel)+`).length`))
+	if err != nil {
+		b.t.Fatalf("browser: count %s: %v", sel, err)
+	}
+	return n
+}
+
+func jsString(s string) string {
+	return "'" + strings.NewReplacer(`\`, `\\`, `'`, `\'`).Replace(s) + "'"
+}
+
+// createOperator makes a console operator through the setup form with
+// the admin token, over plain HTTP.
+func createOperator(t *testing.T, m *Main, name, email, role, bank string) {
+	t.Helper()
+	jar, _ := cookiejar.New(nil)
+	c := &http.Client{Jar: jar}
+	resp, err := c.Get(m.AdminURL + "/console/setup")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	mm := regexp.MustCompile(`name="csrf_token" value="([^"]+)"`).FindSubmatch(body)
+	if mm == nil {
+		t.Fatal("no CSRF token on the setup form")
+	}
+	resp, err = c.PostForm(m.AdminURL+"/console/setup", url.Values{
+		"csrf_token": {string(mm[1])}, "admin_token": {testAdminToken},
+		"name": {name}, "email": {email}, "password": {flowPassword}, "role": {role}, "bank": {bank},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusCreated {
+		t.Fatalf("setup of operator %s: %d", email, resp.StatusCode)
+	}
+}
+
+const flowPassword = "correct horse battery"
+
+// mailedToken returns the token of the newest link mailed to address,
+// read from the node's outbox.
+func mailedToken(t *testing.T, m *Main, address string) string {
+	t.Helper()
+	msgs, err := m.portalStore.ListMail(context.Background(), mail.Query{To: address, Limit: 1})
+	if err != nil || len(msgs) == 0 {
+		t.Fatalf("no mail to %s in the outbox (%v)", address, err)
+	}
+	mm := regexp.MustCompile(`#token=([A-Za-z0-9_-]+)`).FindStringSubmatch(msgs[0].Text)
+	if mm == nil {
+		t.Fatalf("the mail to %s has no link:\n%s", address, msgs[0].Text)
+	}
+	return mm[1]
+}
+
+// TestBrowserProductionAccessFlow drives both listeners of one real node
+// with a real Chromium: a fintech developer signs up in the portal and
+// finds production access waiting for approval; an alliance admin
+// approves the partner in the console's approvals queue; the developer
+// creates a production app and sees its credentials once, and they work
+// at the token endpoint. The admin then finds the production app on the
+// console's apps page, suspends it (the gateway refuses its calls, with
+// the token it already has) and reactivates it (they go through again).
+func TestBrowserProductionAccessFlow(t *testing.T) {
+	b := startChromium(t)
+	m := runMain(t, withDemo())
+	h := newHub(t, m, testAdminToken)
+	createOperator(t, m, "Wang Fang", "wang@alliance.example", "alliance-admin", "")
+
+	// The developer signs up: a new partner, pending.
+	b.do(chromedp.Navigate(m.PublicURL+"/portal/signup?lang=en"),
+		chromedp.SendKeys(chromedp.CSS("#org"), "Terraced Fields Credit"),
+		chromedp.SendKeys(chromedp.CSS("#name"), "Zhao Lei"),
+		chromedp.SendKeys(chromedp.CSS("#email"), "zhao@terraced.example"),
+		chromedp.SendKeys(chromedp.CSS("#password"), flowPassword),
+		chromedp.Submit(chromedp.CSS("#password")))
+	b.waitFor("#sandbox-name")
+	// The address is confirmed with the link the portal mailed (kept in
+	// the node's outbox): production needs it too.
+	b.do(chromedp.Navigate(m.PublicURL + "/portal/verify#token=" + mailedToken(t, m, "zhao@terraced.example")))
+	b.waitFor("#token")
+	b.do(chromedp.Submit(chromedp.CSS("#token")))
+	b.do(chromedp.Navigate(m.PublicURL + "/portal/apps?lang=en"))
+	b.waitFor("#prod-pending")
+	if n := b.count("#prod-name"); n != 0 {
+		t.Fatal("a pending partner is offered a production app")
+	}
+	var list struct {
+		Items []struct{ ID, Name, Status string }
+	}
+	h.adminCall(t, http.MethodGet, "/partners?limit=500", nil, http.StatusOK, &list)
+	partner := ""
+	for _, p := range list.Items {
+		if p.Name == "Terraced Fields Credit" {
+			partner = p.ID
+			if p.Status != "pending" {
+				t.Errorf("a new partner is %s, want pending", p.Status)
+			}
+		}
+	}
+	if partner == "" {
+		t.Fatalf("the new partner is not in the admin API: %+v", list.Items)
+	}
+
+	// The alliance admin approves it in the console.
+	b.do(chromedp.Navigate(m.AdminURL+"/console/signin?lang=en"),
+		chromedp.SendKeys(chromedp.CSS("#email"), "wang@alliance.example"),
+		chromedp.SendKeys(chromedp.CSS("#password"), flowPassword),
+		chromedp.Submit(chromedp.CSS("#password")))
+	b.waitFor("#partner-" + partner)
+	if row := b.text("#partner-" + partner); !strings.Contains(row, "Terraced Fields Credit") {
+		t.Errorf("the approvals queue row: %q", row)
+	}
+	b.do(chromedp.Click(chromedp.CSS("#partner-" + partner + " button.primary")))
+	b.waitFor("#flash")
+	if flash := b.text("#flash"); !strings.Contains(flash, "Terraced Fields Credit is approved") {
+		t.Errorf("after approval the console says %q", flash)
+	}
+	if n := b.count("#partner-" + partner); n != 0 {
+		t.Error("the approved partner is still in the queue")
+	}
+
+	// The developer creates a production app: its secret is shown once.
+	b.do(chromedp.Navigate(m.PublicURL + "/portal/apps?lang=en"))
+	b.waitFor("#prod-name")
+	b.do(chromedp.SendKeys(chromedp.CSS("#prod-name"), "Terraced payments"),
+		chromedp.Click(chromedp.CSS(`form[aria-labelledby="new-prod"] button`)))
+	b.waitFor("#new-client-secret")
+	clientID, secret := b.text("#new-client-id"), b.text("#new-client-secret")
+	if !strings.HasPrefix(clientID, "app_") || len(secret) < 20 {
+		t.Fatalf("production credentials shown: %q / %q", clientID, secret)
+	}
+	if list := b.text("#app-list"); !strings.Contains(list, "Terraced payments") || !strings.Contains(list, "production") {
+		t.Errorf("the apps list after creation:\n%s", list)
+	}
+	b.do(chromedp.Reload())
+	b.waitFor("#app-list")
+	if n := b.count("#new-client-secret"); n != 0 {
+		t.Error("the client secret is shown again after a reload")
+	}
+	if strings.Contains(b.text("body"), secret) {
+		t.Error("the client secret appears on the page after a reload")
+	}
+	// The credentials are real: the token endpoint issues a token.
+	if tok := h.token(t, clientID, secret, ""); tok == "" {
+		t.Error("no token for the production app")
+	}
+
+	// The alliance admin sees the production app in the console.
+	b.do(chromedp.Navigate(m.AdminURL + "/console/apps?lang=en"))
+	b.waitFor("#app-" + clientID)
+	if row := b.text("#app-" + clientID); !strings.Contains(row, "production") || !strings.Contains(row, "Terraced Fields Credit") {
+		t.Errorf("console apps row: %q", row)
+	}
+
+	// Suspension from the console stops the app's calls at the gateway,
+	// with the token it already holds, and reactivation lets them through.
+	var sub struct{ Status string }
+	h.adminCall(t, http.MethodPost, "/apps/"+clientID+"/subscriptions", map[string]string{"product": demo.StarterProduct}, http.StatusCreated, &sub)
+	if sub.Status != "active" {
+		t.Fatalf("subscription to %s: %s", demo.StarterProduct, sub.Status)
+	}
+	accounts := "/" + demo.Qingshan + demo.AccountsBasePath + "/accounts"
+	tok := h.token(t, clientID, secret, "")
+	callStatus := func(want int) func() string {
+		return func() string {
+			if r := h.call(t, http.MethodGet, accounts, tok, nil); r.status != want {
+				return fmt.Sprintf("GET %s answers %s, want %d", accounts, r, want)
+			}
+			return ""
+		}
+	}
+	eventually(t, 5*time.Second, callStatus(http.StatusOK))
+	b.do(chromedp.Click(chromedp.CSS("#app-" + clientID + " a")))
+	b.waitFor("#suspend")
+	b.do(chromedp.Click(chromedp.CSS("#suspend")))
+	b.waitFor("#reactivate")
+	if flash := b.text("#flash"); !strings.Contains(flash, "is suspended") {
+		t.Errorf("after suspension the console says %q", flash)
+	}
+	eventually(t, 5*time.Second, callStatus(http.StatusForbidden))
+	wantProblem(t, h.call(t, http.MethodGet, accounts, tok, nil), http.StatusForbidden, "forbidden")
+	b.do(chromedp.Click(chromedp.CSS("#reactivate")))
+	b.waitFor("#suspend")
+	eventually(t, 5*time.Second, callStatus(http.StatusOK))
+}

@@ -1,0 +1,56 @@
+package main
+
+import (
+	"context"
+	"crypto/tls"
+	"net"
+	"net/http"
+	"net/url"
+	"time"
+
+	"github.com/obhub/obhub/oauth"
+	"github.com/obhub/obhub/portal"
+)
+
+// tryItTokens gives the portal's try-it console short-lived sandbox
+// tokens from the authorization server. The portal has already checked
+// that the app is the signed-in developer's partner's and that its
+// subscriptions cover the scopes; the server refuses any app that is not
+// a sandbox app and any scope the app does not hold.
+type tryItTokens struct{ s *oauth.Server }
+
+var _ portal.TokenIssuer = tryItTokens{}
+
+func (t tryItTokens) SandboxToken(ctx context.Context, clientID string, scopes []string, lifetime time.Duration) (string, time.Time, error) {
+	tok, err := t.s.IssueSandboxToken(ctx, clientID, scopes, lifetime)
+	if err != nil {
+		return "", time.Time{}, err
+	}
+	return tok.AccessToken, tok.ExpiresAt, nil
+}
+
+// selfClient sends the try-it console's server-side calls (a browser
+// without JavaScript) to this node's own public listener, m.PublicURL:
+// whatever host a request names, it dials that address, follows no
+// redirect, and — with --tls-cert — does not verify the certificate,
+// since the peer is this process's own socket.
+func (m *Main) selfClient() portal.Doer {
+	u, err := url.Parse(m.PublicURL)
+	if err != nil || u.Host == "" {
+		return nil
+	}
+	addr := u.Host
+	d := &net.Dialer{Timeout: 5 * time.Second}
+	return &http.Client{
+		Timeout: m.Config.UpstreamTimeout + 10*time.Second,
+		Transport: &http.Transport{
+			DialContext: func(ctx context.Context, network, _ string) (net.Conn, error) {
+				return d.DialContext(ctx, network, addr)
+			},
+			TLSClientConfig:     &tls.Config{InsecureSkipVerify: true, MinVersion: tls.VersionTLS12}, //nolint:gosec // our own listener
+			MaxIdleConnsPerHost: 4,
+			IdleConnTimeout:     30 * time.Second,
+		},
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}
+}

@@ -1,0 +1,227 @@
+package portal
+
+import (
+	"encoding/json"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/obhub/obhub"
+	"github.com/obhub/obhub/config"
+	"github.com/obhub/obhub/internal/clientjwks"
+	"github.com/obhub/obhub/partners"
+)
+
+// A partner manages its app's credentials on the app page: it rotates
+// the client secret (the old one may keep working for a while), uploads
+// a JWKS to switch to private_key_jwt, and edits the redirect URIs. Each
+// is a POST form with the CSRF token, for the partner's own apps only
+// (another partner's app is a 404), and for production apps only by the
+// partner's owners (team.go).
+
+// credentialRoutes registers the credential forms of the app page.
+func (h *Handler) credentialRoutes(mux *http.ServeMux) {
+	mux.HandleFunc("POST /portal/apps/{id}/secret", h.rotateSecret)
+	mux.HandleFunc("POST /portal/apps/{id}/jwks", h.uploadJWKS)
+	mux.HandleFunc("POST /portal/apps/{id}/redirect-uris", h.saveRedirectURIs)
+}
+
+// secretOverlaps are the overlaps the rotation form offers, in order.
+var secretOverlaps = []struct {
+	Value string
+	Key   string
+}{
+	{"0s", "cred.overlap.none"},
+	{"1h", "cred.overlap.1h"},
+	{"24h", "cred.overlap.24h"},
+	{"168h", "cred.overlap.7d"},
+}
+
+// maxRedirectURIs bounds the redirect URIs a partner may register.
+const maxRedirectURIs = 10
+
+// credentialsData fills the credential part of an app page.
+func (h *Handler) credentialsData(pg *appPage) {
+	a := &pg.App
+	pg.SecretBased = a.TokenEndpointAuthMethod == partners.AuthSecretBasic || a.TokenEndpointAuthMethod == partners.AuthSecretPost
+	pg.Overlaps = secretOverlaps
+	if exp := a.PreviousSecretExpiresAt; exp != nil && h.cfg.Clock.Now().Before(*exp) {
+		pg.PreviousSecretUntil = exp.UTC().Format("2006-01-02 15:04 UTC")
+	}
+	if pg.RedirectInput == "" {
+		pg.RedirectInput = strings.Join(a.RedirectURIs, "\n")
+	}
+	if pg.JWKSInput == "" && len(a.JWKS) > 0 {
+		if b, err := json.MarshalIndent(a.JWKS, "", "  "); err == nil {
+			pg.JWKSInput = string(b)
+		}
+	}
+}
+
+// appAction starts a credential form: signed in, the visitor's own app,
+// a valid CSRF token, and the right to change the app. It answers and
+// returns false otherwise.
+func (h *Handler) appAction(w http.ResponseWriter, r *http.Request) (*visitor, *config.AppView, bool) {
+	v, err := h.visit(w, r)
+	if err != nil {
+		h.fail(w, r, v, err)
+		return nil, nil, false
+	}
+	if !requireSignIn(w, r, v) {
+		return nil, nil, false
+	}
+	app, err := h.ownApp(r.Context(), v, r.PathValue("id"))
+	if err != nil {
+		h.fail(w, r, v, err)
+		return nil, nil, false
+	}
+	if !checkCSRF(r, v.Session) {
+		h.csrfFailed(w, v)
+		return nil, nil, false
+	}
+	if !v.MayChangeApp(app.Environment) { // team.go: production apps are for verified owners
+		h.forbidden(w, v, forbiddenKey(v, "err.prod.owner"))
+		return nil, nil, false
+	}
+	return v, app, true
+}
+
+// renderApp shows the app page after a credential form: status and
+// errs, or the message of a change, and what edit sets on the page.
+func (h *Handler) renderApp(w http.ResponseWriter, r *http.Request, v *visitor, app *config.AppView, status int, errs []string, edit func(*appPage)) {
+	pg, err := h.appData(r.Context(), v, app)
+	if err != nil {
+		h.fail(w, r, v, err)
+		return
+	}
+	if edit != nil {
+		edit(pg)
+	}
+	h.credentialsData(pg)
+	h.render(w, v, status, "app", v.L.T("app.title", app.Name), errs, pg)
+}
+
+// rotateSecret issues a new client secret, shown on this response only
+// (no redirect: the secret is in no URL, no cache and no later page).
+func (h *Handler) rotateSecret(w http.ResponseWriter, r *http.Request) {
+	v, app, ok := h.appAction(w, r)
+	if !ok {
+		return
+	}
+	overlap, err := time.ParseDuration(r.PostFormValue("overlap"))
+	if err != nil || partners.CheckSecretOverlap(overlap) != "" {
+		h.renderApp(w, r, v, app, http.StatusUnprocessableEntity, []string{v.L.T("cred.overlap.bad")}, nil)
+		return
+	}
+	next, secret, err := h.cfg.Catalog.RotateAppSecret(r.Context(), app.ClientID, overlap)
+	if obhub.ErrorCode(err) == obhub.ECONFLICT {
+		h.renderApp(w, r, v, app, http.StatusConflict, []string{v.L.T("cred.secret.none")}, nil)
+		return
+	}
+	if err != nil {
+		h.fail(w, r, v, err)
+		return
+	}
+	h.cfg.Logger.Info("portal: client secret rotated", "partner", v.Partner.ID, "client_id", app.ClientID, "overlap", overlap)
+	h.renderApp(w, r, v, next, http.StatusOK, nil, func(pg *appPage) { pg.NewSecret = secret })
+}
+
+// uploadJWKS registers the pasted key set and switches the app to
+// private_key_jwt; the client secret, if any, stops working.
+func (h *Handler) uploadJWKS(w http.ResponseWriter, r *http.Request) {
+	v, app, ok := h.appAction(w, r)
+	if !ok {
+		return
+	}
+	input := r.PostFormValue("jwks")
+	keep := func(pg *appPage) { pg.JWKSInput = input }
+	set, err := clientjwks.Check([]byte(input))
+	if p, bad := clientjwks.IsProblem(err); bad {
+		msg := v.L.T("jwks.err." + p.Code)
+		if p.Key > 0 {
+			msg = v.L.T("jwks.err.key", p.Key, msg)
+		}
+		h.renderApp(w, r, v, app, http.StatusUnprocessableEntity, []string{msg}, keep)
+		return
+	}
+	h.changeApp(w, r, v, app, keep, func(a *config.AppView) {
+		a.TokenEndpointAuthMethod, a.JWKS = partners.AuthPrivateKeyJWT, set
+	}, "switched to private_key_jwt", func(pg *appPage) { pg.Message = v.L.T("jwks.saved") })
+}
+
+// saveRedirectURIs replaces the app's redirect URIs: one per line,
+// each an absolute https URL (http only on loopback), compared exactly
+// at the authorization endpoint.
+func (h *Handler) saveRedirectURIs(w http.ResponseWriter, r *http.Request) {
+	v, app, ok := h.appAction(w, r)
+	if !ok {
+		return
+	}
+	input := r.PostFormValue("redirect_uris")
+	keep := func(pg *appPage) { pg.RedirectInput = input }
+	var uris []string
+	for _, line := range strings.Split(input, "\n") {
+		if u := strings.TrimSpace(line); u != "" {
+			uris = append(uris, u)
+		}
+	}
+	if len(uris) > maxRedirectURIs {
+		h.renderApp(w, r, v, app, http.StatusUnprocessableEntity, []string{v.L.T("redirect.err.many", maxRedirectURIs)}, keep)
+		return
+	}
+	h.changeApp(w, r, v, app, keep, func(a *config.AppView) { a.RedirectURIs = uris },
+		"redirect URIs changed", func(pg *appPage) { pg.Message, pg.RedirectInput = v.L.T("redirect.saved"), "" })
+}
+
+// changeApp applies change to the app through the store and shows the
+// app page: with done on success (and a log line saying what), or with
+// the store's validation problems (partners.App.Validate) listed and the
+// input kept (keep).
+func (h *Handler) changeApp(w http.ResponseWriter, r *http.Request, v *visitor, app *config.AppView,
+	keep func(*appPage), change func(*config.AppView), what string, done func(*appPage)) {
+	next, err := h.cfg.Catalog.UpdateApp(r.Context(), app.ClientID, func(a *config.AppView) error {
+		change(a)
+		return nil
+	})
+	switch obhub.ErrorCode(err) {
+	case "":
+		h.cfg.Logger.Info("portal: app "+what, "partner", v.Partner.ID, "client_id", app.ClientID)
+		h.renderApp(w, r, v, next, http.StatusOK, nil, done)
+	case obhub.EINVALID, obhub.ECONFLICT:
+		var errs []string
+		for _, d := range obhub.ErrorDetails(err) {
+			errs = append(errs, strings.TrimSpace(fieldName(v, d.Location)+" "+problemText(v, d.Message)))
+		}
+		if len(errs) == 0 {
+			errs = []string{obhub.ErrorMessage(err)}
+		}
+		h.renderApp(w, r, v, app, http.StatusUnprocessableEntity, errs, keep)
+	default:
+		h.fail(w, r, v, err)
+	}
+}
+
+// fieldName names the app field a validation problem is about.
+func fieldName(v *visitor, loc string) string {
+	switch {
+	case strings.HasPrefix(loc, "/redirect_uris/"):
+		i, _ := strconv.Atoi(strings.TrimPrefix(loc, "/redirect_uris/"))
+		return v.L.T("redirect.uri", i+1)
+	case loc == "/redirect_uris":
+		return v.L.T("redirect.title")
+	case loc == "/jwks":
+		return "JWKS"
+	}
+	return loc
+}
+
+// problemText translates a validation message of partners.App.Validate
+// where the portal knows it ("problem." + the English text), and shows
+// it as it is otherwise.
+func problemText(v *visitor, msg string) string {
+	if s := v.L.T("problem." + msg); s != "problem."+msg {
+		return s
+	}
+	return msg
+}

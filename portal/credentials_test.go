@@ -1,0 +1,238 @@
+package portal_test
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"encoding/json"
+	"html"
+	"net/http"
+	"net/url"
+	"regexp"
+	"slices"
+	"testing"
+	"time"
+
+	jose "github.com/go-jose/go-jose/v3"
+
+	"github.com/obhub/obhub/config"
+	"github.com/obhub/obhub/partners"
+)
+
+var secretRE = regexp.MustCompile(`<code class="secret" id="rotated-client-secret">(obs_[A-Za-z0-9_-]+)</code>`)
+
+// twoPartners signs up partners Alpha and Beta and gives Alpha a sandbox
+// app; it returns their browsers and the app's id and page path.
+func twoPartners(t testing.TB, e *env) (alpha, beta *browser, id, path string) {
+	t.Helper()
+	alpha, beta = e.browser(), e.browser()
+	alpha.signup("Alpha Pay", "ops@alpha.example")
+	beta.signup("Beta Loans", "ops@beta.example")
+	id, _ = alpha.createApp("Alpha web")
+	return alpha, beta, id, "/portal/apps/" + id
+}
+
+// appView reads an app from the configuration store as the admin API
+// shows it.
+func (e *env) appView(t testing.TB, id string) *config.AppView {
+	t.Helper()
+	a, err := e.store.App(context.Background(), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return a
+}
+
+func jwksJSON(t testing.TB, key any) string {
+	t.Helper()
+	b, err := json.Marshal(jose.JSONWebKeySet{Keys: []jose.JSONWebKey{{Key: key, KeyID: "k1", Algorithm: "ES256", Use: "sig"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+// TestRotateSecretInPortal: the app page rotates the client secret; the
+// new one is shown on that response only, the old one keeps working for
+// the chosen overlap (shown with its end), "stop now" ends it at once,
+// and another partner can neither see nor rotate the app.
+func TestRotateSecretInPortal(t *testing.T) {
+	e := newEnv(t)
+	a, other, id, path := twoPartners(t, e)
+	first := secretOf(t, a.post(path+"/secret", url.Values{"csrf_token": {a.csrf(path)}, "overlap": {"0s"}}))
+
+	before := time.Now()
+	p := a.post(path+"/secret", url.Values{"csrf_token": {a.csrf(path)}, "overlap": {"24h"}})
+	if p.status != http.StatusOK {
+		t.Fatalf("rotate: %d\n%s", p.status, p.body)
+	}
+	second := secretOf(t, p)
+	if second == first {
+		t.Fatal("rotation showed the old secret")
+	}
+	mustContain(t, p, `id="old-secret-until"`, "keeps working until")
+	v := e.appView(t, id)
+	if exp := v.PreviousSecretExpiresAt; exp == nil || exp.Before(before.Add(24*time.Hour-time.Second)) || exp.After(time.Now().Add(24*time.Hour)) {
+		t.Errorf("previous secret expires at %v, want 24 hours from now", exp)
+	}
+	// Shown once: the app page never shows a secret again, but still the overlap.
+	again := a.get(path)
+	mustNotContain(t, again, second, first, `id="new-secret"`)
+	mustContain(t, again, `id="old-secret-until"`)
+
+	// In Chinese too.
+	zh := a.get(path + "?lang=zh")
+	mustContain(t, zh, "轮换客户端密钥", "旧密钥在")
+
+	// Stop now: no previous secret at all.
+	p = a.post(path+"/secret", url.Values{"csrf_token": {a.csrf(path)}, "overlap": {"0s"}})
+	if p.status != http.StatusOK || secretOf(t, p) == second {
+		t.Fatalf("rotate without overlap: %d", p.status)
+	}
+	if v := e.appView(t, id); v.PreviousSecretExpiresAt != nil {
+		t.Errorf("after a rotation without overlap the old secret still has an expiry: %v", v.PreviousSecretExpiresAt)
+	}
+
+	// Hostile input: an overlap over 7 days, no CSRF token, another partner.
+	last := e.appView(t, id).UpdatedAt
+	if p := a.post(path+"/secret", url.Values{"csrf_token": {a.csrf(path)}, "overlap": {"200h"}}); p.status != http.StatusUnprocessableEntity {
+		t.Errorf("overlap 200h: %d", p.status)
+	}
+	if p := a.post(path+"/secret", url.Values{"overlap": {"24h"}}); p.status != http.StatusForbidden {
+		t.Errorf("no CSRF token: %d", p.status)
+	}
+	if p := other.post(path+"/secret", url.Values{"csrf_token": {other.csrf("/portal/apps")}, "overlap": {"24h"}}); p.status != http.StatusNotFound || secretRE.MatchString(p.body) {
+		t.Errorf("another partner rotating the app: %d", p.status)
+	}
+	if e.appView(t, id).UpdatedAt != last {
+		t.Errorf("a refused rotation changed the app")
+	}
+}
+
+func secretOf(t testing.TB, p page) string {
+	t.Helper()
+	m := secretRE.FindStringSubmatch(p.body)
+	if m == nil {
+		t.Fatalf("no secret shown on %s:\n%s", p.url, p.body)
+	}
+	return m[1]
+}
+
+// TestJWKSUploadInPortal: a pasted private key is refused with a message
+// that says so and changes nothing; a public key set switches the app to
+// private_key_jwt and drops its secret; another partner gets 404.
+func TestJWKSUploadInPortal(t *testing.T) {
+	e := newEnv(t)
+	a, other, id, path := twoPartners(t, e)
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	for name, tc := range map[string]struct{ input, says string }{
+		"private key":   {jwksJSON(t, key), "This is a private key"},
+		"shared secret": {`{"keys":[{"kty":"oct","k":"c2VjcmV0"}]}`, "shared secret"},
+		"not a JWKS":    {"-----BEGIN PUBLIC KEY-----", "not a JSON Web Key Set"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			p := a.post(path+"/jwks", url.Values{"csrf_token": {a.csrf(path)}, "jwks": {tc.input}})
+			if p.status != http.StatusUnprocessableEntity {
+				t.Fatalf("status %d", p.status)
+			}
+			mustContain(t, p, html.EscapeString(tc.says))
+			if v := e.appView(t, id); v.TokenEndpointAuthMethod != partners.AuthSecretBasic || v.JWKS != nil || !v.HasSecret {
+				t.Errorf("a refused upload changed the app: %+v", v)
+			}
+		})
+	}
+	if p := other.post(path+"/jwks", url.Values{"csrf_token": {other.csrf("/portal/apps")}, "jwks": {jwksJSON(t, &key.PublicKey)}}); p.status != http.StatusNotFound {
+		t.Errorf("another partner uploading keys: %d", p.status)
+	}
+
+	p := a.post(path+"/jwks", url.Values{"csrf_token": {a.csrf(path)}, "jwks": {jwksJSON(t, &key.PublicKey)}})
+	if p.status != http.StatusOK {
+		t.Fatalf("upload: %d\n%s", p.status, p.body)
+	}
+	mustContain(t, p, "now authenticates with private_key_jwt")
+	v := e.appView(t, id)
+	if v.TokenEndpointAuthMethod != partners.AuthPrivateKeyJWT || v.HasSecret || len(v.JWKS["keys"].([]any)) != 1 {
+		t.Errorf("after upload: %+v", v)
+	}
+	// No secret to rotate any more.
+	mustNotContain(t, a.get(path), `id="rotate-secret"`)
+	if p := a.post(path+"/secret", url.Values{"csrf_token": {a.csrf(path)}, "overlap": {"24h"}}); p.status != http.StatusConflict {
+		t.Errorf("rotating the secret of a private_key_jwt app: %d", p.status)
+	}
+}
+
+// TestRedirectURIsInPortal: redirect URIs are checked as partners.App
+// checks them (absolute https, no fragment), listed per line with the
+// line at fault, saved only when all are good, and only for the
+// partner's own app.
+func TestRedirectURIsInPortal(t *testing.T) {
+	e := newEnv(t)
+	a, other, id, path := twoPartners(t, e)
+
+	p := a.post(path+"/redirect-uris", url.Values{"csrf_token": {a.csrf(path)},
+		"redirect_uris": {"https://alpha.example/cb\nhttp://alpha.example/cb\nhttps://alpha.example/cb#x"}})
+	if p.status != http.StatusUnprocessableEntity {
+		t.Fatalf("bad URIs: %d", p.status)
+	}
+	mustContain(t, p, "Redirect URI 2 must use https", "Redirect URI 3 must not contain a fragment", "http://alpha.example/cb")
+	if v := e.appView(t, id); len(v.RedirectURIs) != 0 {
+		t.Errorf("bad URIs were saved: %v", v.RedirectURIs)
+	}
+	if p := other.post(path+"/redirect-uris", url.Values{"csrf_token": {other.csrf("/portal/apps")}, "redirect_uris": {"https://beta.example/steal"}}); p.status != http.StatusNotFound {
+		t.Errorf("another partner editing redirect URIs: %d", p.status)
+	}
+
+	want := []string{"https://alpha.example/cb", "https://alpha.example/mobile/cb"}
+	p = a.post(path+"/redirect-uris", url.Values{"csrf_token": {a.csrf(path)}, "redirect_uris": {" https://alpha.example/cb \r\n\r\nhttps://alpha.example/mobile/cb\n"}})
+	if p.status != http.StatusOK {
+		t.Fatalf("save: %d\n%s", p.status, p.body)
+	}
+	mustContain(t, p, "Redirect URIs saved.")
+	if v := e.appView(t, id); !slices.Equal(v.RedirectURIs, want) {
+		t.Errorf("saved %v, want %v", v.RedirectURIs, want)
+	}
+}
+
+// TestProductionCredentials: an owner rotates a production app's secret
+// like a sandbox one; a developer of the same partner sees the app but
+// may change none of its credentials (403), and nothing changes.
+func TestProductionCredentials(t *testing.T) {
+	e := newEnv(t)
+	owner := e.teamOf("Alpha Pay", "owner@alpha.example")
+	if _, err := e.store.ApprovePartner(context.Background(), e.partnerOf("owner@alpha.example")); err != nil {
+		t.Fatal(err)
+	}
+	p := owner.post("/portal/apps", url.Values{"csrf_token": {owner.csrf("/portal/apps")}, "name": {"Live"}, "environment": {"production"}})
+	m := regexp.MustCompile(`id="new-client-id">(app_[a-z0-9]+)<`).FindStringSubmatch(p.body)
+	if p.status != http.StatusCreated || m == nil {
+		t.Fatalf("owner's production app: %d", p.status)
+	}
+	path := "/portal/apps/" + m[1]
+	dev := e.invite(owner, "dev@alpha.example")
+	before := e.appView(t, m[1]).UpdatedAt
+	for form, values := range map[string]url.Values{
+		"/secret":        {"overlap": {"24h"}},
+		"/jwks":          {"jwks": {`{"keys":[]}`}},
+		"/redirect-uris": {"redirect_uris": {"https://alpha.example/cb"}},
+	} {
+		values.Set("csrf_token", dev.csrf(path))
+		if p := dev.post(path+form, values); p.status != http.StatusForbidden {
+			t.Errorf("developer POST %s: %d, want 403", form, p.status)
+		}
+	}
+	if e.appView(t, m[1]).UpdatedAt != before {
+		t.Errorf("a developer changed the production app")
+	}
+	p = owner.post(path+"/secret", url.Values{"csrf_token": {owner.csrf(path)}, "overlap": {"168h"}})
+	if p.status != http.StatusOK || !secretRE.MatchString(p.body) {
+		t.Fatalf("owner rotating the production secret: %d", p.status)
+	}
+	if exp := e.appView(t, m[1]).PreviousSecretExpiresAt; exp == nil || time.Until(*exp) < 167*time.Hour {
+		t.Errorf("previous secret expires at %v, want in 7 days", exp)
+	}
+}

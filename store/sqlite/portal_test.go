@@ -1,0 +1,54 @@
+package sqlite_test
+
+import (
+	"context"
+	"database/sql"
+	"path/filepath"
+	"testing"
+
+	"github.com/obhub/obhub/portal"
+	"github.com/obhub/obhub/portal/portaltest"
+	"github.com/obhub/obhub/store/sqlite"
+)
+
+func TestPortalStoreConformance(t *testing.T) {
+	portaltest.Run(t, func(t *testing.T) portal.Store {
+		s := sqlite.NewPortalStore(filepath.Join(t.TempDir(), "portal.db"))
+		if err := s.Open(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { s.Close() })
+		return s
+	})
+}
+
+// A portal.db made before e-mail verification existed opens, and its
+// accounts read as not verified.
+func TestPortalStoreOpensOlderFile(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "portal.db")
+	db, err := sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Exec(`CREATE TABLE portal_accounts (id TEXT PRIMARY KEY, email TEXT NOT NULL UNIQUE, name TEXT NOT NULL,
+		partner TEXT NOT NULL, role TEXT NOT NULL, password_hash TEXT NOT NULL, failures INTEGER NOT NULL DEFAULT 0,
+		locked_until INTEGER NOT NULL DEFAULT 0, created_at INTEGER NOT NULL);
+		INSERT INTO portal_accounts (id, email, name, partner, role, password_hash, created_at)
+		VALUES ('a1', 'old@x.example', 'Old', 'p1', 'owner', 'h', 1700000000000);`); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	s := sqlite.NewPortalStore(path)
+	if err := s.Open(ctx); err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	a, err := s.AccountByEmail(ctx, "old@x.example")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a.ID != "a1" || a.Verified() {
+		t.Errorf("older account = %+v, want a1 not verified", a)
+	}
+}
