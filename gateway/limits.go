@@ -23,10 +23,10 @@ import (
 const maxURILength = 8 << 10
 
 // Default CORS request headers a browser may send.
-var defaultCORSHeaders = "Authorization, Content-Type, Idempotency-Key, X-Request-Id"
+var defaultCORSHeaders = "Authorization, Content-Type, DPoP, Idempotency-Key, X-Request-Id"
 
 // Response headers a script may always read on CORS-enabled APIs.
-const corsExposed = "X-Request-Id, RateLimit-Limit, RateLimit-Remaining, RateLimit-Reset, Retry-After"
+const corsExposed = "X-Request-Id, RateLimit-Limit, RateLimit-Remaining, RateLimit-Reset, Retry-After, DPoP-Nonce, WWW-Authenticate"
 
 // gatewayPolicies is the node's policy state, shared by all requests.
 type gatewayPolicies struct {

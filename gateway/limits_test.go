@@ -258,7 +258,8 @@ func TestCORS(t *testing.T) {
 	}
 	tok := f.tokenFor(appProd, partners.Production, "accounts:read")
 	r = f.do("GET", "/bank1/v1/accounts", tok, nil, "Origin", "https://app.example")
-	if r.StatusCode != 200 || r.Header.Get("Access-Control-Allow-Origin") != "https://app.example" || !strings.Contains(r.Header.Get("Access-Control-Expose-Headers"), "RateLimit-Remaining") {
+	if r.StatusCode != 200 || r.Header.Get("Access-Control-Allow-Origin") != "https://app.example" || !strings.Contains(r.Header.Get("Access-Control-Expose-Headers"), "RateLimit-Remaining") ||
+		!strings.Contains(r.Header.Get("Access-Control-Expose-Headers"), "DPoP-Nonce") {
 		t.Fatalf("actual request: %d %v", r.StatusCode, r.Header)
 	}
 	r = f.do("GET", "/bank1/v1/accounts", "", nil, "Origin", "https://app.example")
