@@ -35,6 +35,12 @@ func TestMetadata(t *testing.T) {
 		"revocation_endpoint_auth_methods_supported":       []any{"client_secret_basic", "client_secret_post", "private_key_jwt", "tls_client_auth", "self_signed_tls_client_auth"},
 		"authorization_response_iss_parameter_supported":   true,
 		"require_pushed_authorization_requests":            false,
+		"mtls_endpoint_aliases": map[string]any{
+			"token_endpoint":                        testIssuer + "/oauth2/token",
+			"pushed_authorization_request_endpoint": testIssuer + "/oauth2/par",
+			"introspection_endpoint":                testIssuer + "/oauth2/introspect",
+			"revocation_endpoint":                   testIssuer + "/oauth2/revoke",
+		},
 	}
 	var first string
 	for _, path := range []string{oauth.PathMetadata, oauth.PathOpenIDConfig} {

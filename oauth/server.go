@@ -270,6 +270,25 @@ type metadata struct {
 	DPoPSigningAlgValuesSupported              []string `json:"dpop_signing_alg_values_supported"`
 	TLSClientCertificateBoundAccessTokens      bool     `json:"tls_client_certificate_bound_access_tokens"`
 	RegistrationEndpoint                       string   `json:"registration_endpoint,omitempty"` // register.go
+	// MTLSEndpointAliases (RFC 8705 section 5): obhub accepts client
+	// certificates on its ordinary endpoints (its TLS listener, or a
+	// trusted proxy's header), so the aliases are those endpoints.
+	MTLSEndpointAliases map[string]string `json:"mtls_endpoint_aliases"`
+}
+
+// mtlsAliases lists the endpoints a client may call with its
+// certificate (RFC 8705 section 5).
+func (s *Server) mtlsAliases() map[string]string {
+	m := map[string]string{
+		"token_endpoint":                        s.endpoint(PathToken),
+		"pushed_authorization_request_endpoint": s.endpoint(PathPAR),
+		"introspection_endpoint":                s.endpoint(PathIntrospect),
+		"revocation_endpoint":                   s.endpoint(PathRevoke),
+	}
+	if r := s.registrationEndpoint(); r != "" {
+		m["registration_endpoint"] = r
+	}
+	return m
 }
 
 func (s *Server) buildMetadata() ([]byte, error) {
@@ -295,6 +314,7 @@ func (s *Server) buildMetadata() ([]byte, error) {
 		DPoPSigningAlgValuesSupported:         dpop.Algs,
 		TLSClientCertificateBoundAccessTokens: true,
 		RegistrationEndpoint:                  s.registrationEndpoint(), // "" when off
+		MTLSEndpointAliases:                   s.mtlsAliases(),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("oauth: encode metadata: %w", err)
