@@ -2,15 +2,15 @@ package gateway
 
 import (
 	"bytes"
-	"crypto/sha256"
+	"context"
 	"net/url"
 	"strings"
 	"sync/atomic"
 	"time"
 
-	lru "github.com/hashicorp/golang-lru/v2"
 	"github.com/valyala/fasthttp"
 
+	"github.com/obhub/obhub"
 	"github.com/obhub/obhub/internal/dpop"
 	"github.com/obhub/obhub/internal/httpx"
 )
@@ -19,9 +19,15 @@ import (
 // it to a key is accepted only as "Authorization: DPoP <token>" with one
 // DPoP header holding a proof signed by that key, for this request's
 // method and public URL (the issuer's origin and the request path), with
-// ath the token's hash. Proof ids are remembered per node, in memory, for
-// dpop.ReplayWindow: a proof replayed on another node within that window
-// is not caught (cluster-wide replay detection is not built).
+// ath the token's hash. Each proof is accepted once: its id is recorded
+// in Config.DPoPReplay (Redis or PostgreSQL, shared by the nodes) or, by
+// default, in this node's memory, for dpop.ReplayWindow after its iat.
+// Only DPoP-bound calls pay for it: one SET NX PX or one insert.
+//
+// A shared store that cannot answer within dpopReplayTimeout refuses the
+// call: 503 problem+json unavailable with Retry-After, counted by
+// Gateway.DPoPReplayUnavailable (docs/security.md says why it fails
+// closed rather than falling back to this node's memory).
 
 const (
 	headerDPoP = "DPoP"
@@ -29,6 +35,11 @@ const (
 	// per entry). Once full, the oldest ids go first; a proof older than
 	// dpop.ReplayWindow is refused by its iat anyway.
 	dpopReplaySize = 200_000
+	// dpopReplayTimeout bounds one exchange with a shared replay store;
+	// dpopReplayRetry is the Retry-After of the 503 when it fails.
+	dpopReplayTimeout = 500 * time.Millisecond
+	dpopReplayRetry   = 5
+	detailReplayDown  = "the DPoP proof cannot be checked against replay right now; try again later with a new proof"
 	// challengeDPoP is the WWW-Authenticate of a refused proof.
 	challengeDPoP = `DPoP error="invalid_dpop_proof", algs="ES256 EdDSA PS256"`
 	// challengeDPoPToken refuses a token presented with the wrong scheme.
@@ -42,22 +53,30 @@ const (
 type dpopChecker struct {
 	origin string // scheme://host of the issuer: the public URL of requests
 	now    func() time.Time
-	seen   *lru.Cache[[sha256.Size]byte, time.Time]
+	replay dpop.ReplayStore
+	shared bool // replay is another system: bound each exchange in time
+	// unavailable counts calls refused because replay did not answer.
+	unavailable atomic.Uint64
 	// nonce: server nonces, nil when off (dpop_nonce.go).
 	nonce atomic.Pointer[nonceCheck]
 }
 
-func newDPoPChecker(issuer string, now func() time.Time) *dpopChecker {
-	seen, err := lru.New[[sha256.Size]byte, time.Time](dpopReplaySize)
-	if err != nil { // only for a size <= 0
-		panic(err)
+// newDPoPChecker builds the checker; replay nil means this node's memory.
+func newDPoPChecker(issuer string, now func() time.Time, replay dpop.ReplayStore) *dpopChecker {
+	shared := replay != nil
+	if replay == nil {
+		replay = dpop.NewMemoryReplay(dpopReplaySize, now)
 	}
 	origin := ""
 	if u, err := url.Parse(issuer); err == nil && u.Host != "" {
 		origin = u.Scheme + "://" + u.Host
 	}
-	return &dpopChecker{origin: origin, now: now, seen: seen}
+	return &dpopChecker{origin: origin, now: now, replay: replay, shared: shared}
 }
+
+// DPoPReplayUnavailable returns how many DPoP-bound calls this gateway
+// refused (503) because the shared replay store did not answer.
+func (g *Gateway) DPoPReplayUnavailable() uint64 { return g.dpop.unavailable.Load() }
 
 // credentials finds the access token of a request: Bearer (bearer) or
 // DPoP scheme. dpopScheme tells which.
@@ -116,12 +135,24 @@ func (c *dpopChecker) check(h *fasthttp.RequestHeader, method, path string, tok 
 	if d := c.checkNonce(tok.clientID, p.Nonce, now); d != nil {
 		return d // before the id is remembered: the retry is a new proof anyway
 	}
-	id := sha256.Sum256([]byte(p.JKT + "\x00" + p.JTI))
-	if prev, found, _ := c.seen.PeekOrAdd(id, p.IssuedAt.Add(dpop.ReplayWindow)); found {
-		if now.Before(prev) {
-			return bad("dpop_proof_replayed")
-		}
-		c.seen.Add(id, p.IssuedAt.Add(dpop.ReplayWindow))
+	switch err := c.use(p); {
+	case err == nil:
+		return nil
+	case obhub.ErrorCode(err) == obhub.ECONFLICT:
+		return bad("dpop_proof_replayed")
+	default:
+		c.unavailable.Add(1)
+		return &denial{kind: httpx.Unavailable, reason: "dpop_replay_unavailable", detail: detailReplayDown, retryAfter: dpopReplayRetry}
 	}
-	return nil
+}
+
+// use records a valid proof's id until its iat plus dpop.ReplayWindow.
+func (c *dpopChecker) use(p dpop.Proof) error {
+	ctx := context.Background()
+	if c.shared {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, dpopReplayTimeout)
+		defer cancel()
+	}
+	return c.replay.Use(ctx, p.JKT, p.JTI, p.IssuedAt.Add(dpop.ReplayWindow))
 }

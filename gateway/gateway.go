@@ -36,6 +36,7 @@ import (
 	"github.com/obhub/obhub"
 	"github.com/obhub/obhub/catalog"
 	"github.com/obhub/obhub/config"
+	"github.com/obhub/obhub/internal/dpop"
 	"github.com/obhub/obhub/internal/httpx"
 	"github.com/obhub/obhub/partners"
 	"github.com/obhub/obhub/policies"
@@ -115,6 +116,10 @@ type Config struct {
 	// Tracer starts a span per request and sets the upstream's W3C trace
 	// context (trace.go); nil means no tracing.
 	Tracer Tracer
+	// DPoPReplay remembers the ids of the DPoP proofs of bound tokens
+	// (dpop.go); a store shared by the nodes (Redis, PostgreSQL) catches a
+	// proof replayed at another node. nil means this node's memory.
+	DPoPReplay dpop.ReplayStore
 }
 
 // Outcome is what happened to one request: the stuff of its audit
@@ -188,7 +193,7 @@ func New(cfg Config, snaps Snapshots, keys KeySet) *Gateway {
 		log:    cfg.Logger,
 		snaps:  snaps,
 		tokens: newVerifier(cfg.Issuer, cfg.Audience, keys, cfg.Clock.Now, cfg.Revoked),
-		dpop:   newDPoPChecker(cfg.Issuer, cfg.Clock.Now),
+		dpop:   newDPoPChecker(cfg.Issuer, cfg.Clock.Now, cfg.DPoPReplay),
 		pol:    newGatewayPolicies(cfg),
 	}
 	g.app = fiber.New(fiber.Config{
@@ -672,6 +677,11 @@ func (g *Gateway) refuse(c *fiber.Ctx, rq *request, decision, reason string, k h
 
 // deny answers an authentication or authorisation refusal.
 func (g *Gateway) deny(c *fiber.Ctx, rq *request, d *denial) error {
+	if d.retryAfter > 0 { // the check could not be made: not a denial
+		_ = g.refuse(c, rq, DecisionError, d.reason, d.kind, d.detail)
+		retryAfter(&c.Context().Response.Header, d.retryAfter)
+		return nil
+	}
 	_ = g.refuse(c, rq, DecisionDeny, d.reason, d.kind, d.detail)
 	if d.challenge != "" {
 		c.Context().Response.Header.Set(fiber.HeaderWWWAuthenticate, d.challenge)

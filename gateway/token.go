@@ -309,6 +309,9 @@ type denial struct {
 	detail    string // for the caller
 	challenge string // WWW-Authenticate, if any
 	dpopNonce string // DPoP-Nonce, if any (dpop_nonce.go)
+	// retryAfter, in seconds, when not 0: a 503 of a store that could
+	// not answer (dpop.go), recorded as DecisionError, not a denial.
+	retryAfter int64
 }
 
 func invalidToken(reason, detail string) *denial {

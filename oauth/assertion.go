@@ -2,6 +2,8 @@ package oauth
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"net/http"
@@ -101,7 +103,10 @@ func (a *clientAuth) authenticateAssertion(ctx context.Context, r *http.Request,
 	case claims.ID == "":
 		return nil, bad("The client assertion has no jti.")
 	}
-	if err := a.assertions.UseAssertion(ctx, id, claims.ID, claims.ExpiresAt.Time.Add(assertionLeeway)); err != nil {
+	// The jti is stored as its SHA-256: a fixed length whatever the client
+	// sent (a NUL or a long jti would otherwise reach the database).
+	jti := sha256.Sum256([]byte(claims.ID))
+	if err := a.assertions.UseAssertion(ctx, id, base64.RawURLEncoding.EncodeToString(jti[:]), claims.ExpiresAt.Time.Add(assertionLeeway)); err != nil {
 		if obhub.ErrorCode(err) == obhub.ECONFLICT {
 			return nil, bad("The client assertion's jti was already used.")
 		}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"time"
 
 	"github.com/ory/fosite"
 	"github.com/ory/fosite/handler/oauth2"
@@ -16,8 +17,25 @@ import (
 const HeaderDPoP = "DPoP"
 
 // dpopReplayPrefix namespaces proof ids in the Store's assertion table,
-// apart from client assertion ids: "dpop:" + the key's thumbprint.
+// apart from client assertion ids (client ids are "app_…"): "dpop:" + the
+// key's thumbprint.
 const dpopReplayPrefix = "dpop:"
+
+// DPoPReplay is the dpop.ReplayStore over a Store: proof ids are kept
+// beside client assertion ids (UseAssertion, one atomic conditional
+// insert), under dpopReplayPrefix + the key's thumbprint, each as its
+// fixed-length dpop.ReplayKey (a jti may hold any character, NUL
+// included, which PostgreSQL's text refuses). The token
+// endpoint keeps its proofs there; with --db and no --redis, so does the
+// gateway, and then a proof is used once across both and across nodes.
+func DPoPReplay(s Store) dpop.ReplayStore { return storeReplay{s} }
+
+type storeReplay struct{ s Store }
+
+// Use implements dpop.ReplayStore.
+func (r storeReplay) Use(ctx context.Context, jkt, jti string, expires time.Time) error {
+	return r.s.UseAssertion(ctx, dpopReplayPrefix+jkt, dpop.ReplayKey(jkt, jti), expires)
+}
 
 // errInvalidDPoP is RFC 9449's invalid_dpop_proof token endpoint error.
 func errInvalidDPoP(hint string) *fosite.RFC6749Error {
@@ -70,7 +88,7 @@ func (s *Server) tokenDPoP(ctx context.Context, w http.ResponseWriter, r *http.R
 	if min := now.Add(dpop.Leeway); expires.Before(min) {
 		expires = min
 	}
-	if err := s.store.UseAssertion(ctx, dpopReplayPrefix+proof.JKT, proof.JTI, expires); err != nil {
+	if err := DPoPReplay(s.store).Use(ctx, proof.JKT, proof.JTI, expires); err != nil {
 		if obhub.ErrorCode(err) == obhub.ECONFLICT {
 			return "", errInvalidDPoP("The DPoP proof's jti was already used.")
 		}

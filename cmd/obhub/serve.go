@@ -208,6 +208,7 @@ func (m *Main) Run(ctx context.Context) error {
 		adminLn.Close()
 		return err
 	}
+	m.gatewayDPoPReplay(&gwCfg) // Redis, PostgreSQL or memory (dpop_replay.go)
 	m.gateway = gateway.New(gwCfg, &m.holder, keys)
 	m.gateway.Mount("/oauth2/", storeDown(authz))
 	m.gateway.Mount("/.well-known/", authz)

@@ -1,9 +1,10 @@
 // Package dpop checks DPoP proofs (RFC 9449) for the two places that
 // meet them: the token endpoint (package oauth) and the gateway. It checks
 // one proof against one request, and issues and checks the stateless
-// server nonces both use (nonce.go); remembering proof ids (jti) against
-// replay is the caller's job, because the token endpoint keeps them in the
-// shared OAuth store and the gateway in memory.
+// server nonces both use (nonce.go). Remembering proof ids (jti) against
+// replay is the caller's job, through a ReplayStore (replay.go): the token
+// endpoint keeps them in the shared OAuth store, the gateway in Redis, in
+// PostgreSQL or, on a single node, in memory.
 package dpop
 
 import (

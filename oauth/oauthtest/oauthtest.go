@@ -1,6 +1,6 @@
 // Package oauthtest is the conformance suite every oauth.Store
 // implementation runs: single use under concurrency, expiry, revocation of
-// whole grants, assertion replay.
+// whole grants, assertion and DPoP proof replay.
 package oauthtest
 
 import (
@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/obhub/obhub"
+	"github.com/obhub/obhub/internal/dpop"
+	"github.com/obhub/obhub/internal/dpop/dpoptest"
 	"github.com/obhub/obhub/oauth"
 )
 
@@ -165,6 +167,33 @@ func Run(t *testing.T, open func(t *testing.T) oauth.Store) {
 		mustOK(t, s.UseAssertion(ctx, "c2", "jti", exp)) // another client's jti space
 		mustOK(t, s.UseAssertion(ctx, "c1", "old", time.Now().Add(-time.Second)))
 		mustOK(t, s.UseAssertion(ctx, "c1", "old", exp)) // the expired record is forgotten
+	})
+
+	// DPoP proof ids (oauth.DPoPReplay) live beside assertion ids, used
+	// once each, apart from every client's assertion ids.
+	t.Run("DPoPReplay", func(t *testing.T) {
+		dpoptest.RunReplay(t, func(t *testing.T) (dpop.ReplayStore, dpop.ReplayStore) {
+			r := oauth.DPoPReplay(open(t))
+			return r, r
+		})
+		t.Run("ApartFromAssertions", func(t *testing.T) {
+			s := open(t)
+			exp := time.Now().Add(time.Minute)
+			mustOK(t, s.UseAssertion(ctx, "c1", "j", exp))
+			mustOK(t, oauth.DPoPReplay(s).Use(ctx, "c1", "j", exp))
+			if err := oauth.DPoPReplay(s).Use(ctx, "c1", "j", exp); obhub.ErrorCode(err) != obhub.ECONFLICT {
+				t.Errorf("replayed proof id: %v, want ECONFLICT", err)
+			}
+		})
+		t.Run("DeletedOnceExpired", func(t *testing.T) {
+			s := open(t)
+			r := oauth.DPoPReplay(s)
+			mustOK(t, r.Use(ctx, "k", "j", now.Add(time.Minute)))
+			mustOK(t, s.DeleteExpired(ctx, now))
+			if err := r.Use(ctx, "k", "j", now.Add(time.Minute)); obhub.ErrorCode(err) != obhub.ECONFLICT {
+				t.Errorf("an unexpired proof id was deleted: %v", err)
+			}
+		})
 	})
 
 	t.Run("DeleteExpired", func(t *testing.T) {

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/obhub/obhub"
+	"github.com/obhub/obhub/internal/dpop"
+	"github.com/obhub/obhub/internal/dpop/dpoptest"
 	"github.com/obhub/obhub/oauth"
 	"github.com/obhub/obhub/oauth/oauthtest"
 	"github.com/obhub/obhub/store/postgres"
@@ -58,6 +60,17 @@ func TestOAuthSingleUseAcrossNodes(t *testing.T) {
 	}
 }
 
+// DPoP proof ids used at two nodes (two pools on one database), as the
+// token endpoints and gateways of a cluster use them: each proof once.
+func TestDPoPReplayAcrossNodes(t *testing.T) {
+	dsn := pgtest.DSN(t)
+	dpoptest.RunReplay(t, func(t *testing.T) (dpop.ReplayStore, dpop.ReplayStore) {
+		schema := pgtest.Schema(t, dsn)
+		return oauth.DPoPReplay(pgtest.OpenSchema(t, dsn, schema).OAuth()),
+			oauth.DPoPReplay(pgtest.OpenSchema(t, dsn, schema).OAuth())
+	})
+}
+
 // A database that does not answer is EUNAVAILABLE (the token endpoint
 // answers 503), and Close is idempotent.
 func TestOAuthStoreUnavailable(t *testing.T) {
@@ -68,6 +81,9 @@ func TestOAuthStoreUnavailable(t *testing.T) {
 	}
 	if _, err := db.OAuth().GetCode(ctx, "x"); obhub.ErrorCode(err) != obhub.EUNAVAILABLE {
 		t.Errorf("GetCode: %v, want EUNAVAILABLE", err)
+	}
+	if err := oauth.DPoPReplay(db.OAuth()).Use(ctx, "k", "j", time.Now().Add(time.Minute)); obhub.ErrorCode(err) != obhub.EUNAVAILABLE {
+		t.Errorf("DPoP proof id: %v, want EUNAVAILABLE (the proof is then refused)", err)
 	}
 	db.Close()
 	db.Close()
@@ -124,4 +140,19 @@ func latestMigration(t *testing.T) int {
 		latest = max(latest, v)
 	}
 	return latest
+}
+
+// The gateway's cost per DPoP-bound call with --db and no --redis: one
+// conditional insert.
+func BenchmarkDPoPReplay(b *testing.B) {
+	s := oauth.DPoPReplay(pgtest.Open(b).OAuth())
+	ctx := context.Background()
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		i++
+		if err := s.Use(ctx, "jkt", strconv.Itoa(i), time.Now().Add(dpop.ReplayWindow)); err != nil {
+			b.Fatal(err)
+		}
+	}
 }
