@@ -12,59 +12,87 @@ import (
 	"github.com/obhub/obhub/internal/sealbox"
 )
 
-// sealedBlockType is the PEM type of a key file sealed with a
-// key-encryption key. Its bytes are the sealbox value of the plaintext
-// key file; its Obhub-Kek-Id header names the key-encryption key
+// A sealed file is one PEM block whose bytes are the sealbox value of the
+// plaintext file; its Obhub-Kek-Id header names the key-encryption key
 // (sealbox.KeyID) so that a wrong key gives a clear error.
-const (
-	sealedBlockType = "OBHUB ENCRYPTED SIGNING KEYS"
-	headerKEKID     = "Obhub-Kek-Id"
-)
+const headerKEKID = "Obhub-Kek-Id"
 
-// sealedKeyFileAD binds a sealed key file to its role: a sealed value of
-// another kind (an etcd secret, another file) does not open as a key file.
-var sealedKeyFileAD = []byte("obhub oauth signing-key.pem v1")
+// sealedFile is a kind of file of the key folder that a key-encryption
+// key seals: the signing keys (signingKeyFile) and the HMAC secret
+// (hmacSecretFile, hmac_sealed.go).
+type sealedFile struct {
+	blockType string // PEM type of the sealed file
+	// ad binds a sealed file to its role: a sealed value of another kind
+	// (an etcd secret, another file) does not open as this one.
+	ad      []byte
+	what    string // in messages: "signing key file"
+	noKEK   error  // the file is sealed and no key-encryption key was given
+	errWhat string // prefix of errors: "oauth keys"
+}
+
+var signingKeyFile = sealedFile{
+	blockType: "OBHUB ENCRYPTED SIGNING KEYS",
+	ad:        []byte("obhub oauth signing-key.pem v1"),
+	what:      "signing key file",
+	noKEK:     ErrKeysEncrypted,
+	errWhat:   "oauth keys",
+}
 
 // ErrKeysEncrypted means the key file is sealed and no key-encryption key
 // was given.
 var ErrKeysEncrypted = errors.New("the signing key file is encrypted: give the key-encryption key " +
 	"(OBHUB_KEY_ENCRYPTION_KEY or --key-encryption-key-file)")
 
-// sealKeyFile seals the plaintext key file b with kek.
-func sealKeyFile(b, kek []byte) ([]byte, error) {
-	sealed, err := sealbox.Seal(kek, sealedKeyFileAD, b)
+// seal returns the file holding plaintext b sealed with kek.
+func (f sealedFile) seal(b, kek []byte) ([]byte, error) {
+	sealed, err := sealbox.Seal(kek, f.ad, b)
 	if err != nil {
-		return nil, fmt.Errorf("oauth keys: encrypt signing key: %w", err)
+		return nil, fmt.Errorf("%s: encrypt %s: %w", f.errWhat, f.what, err)
 	}
 	return pem.EncodeToMemory(&pem.Block{
-		Type:    sealedBlockType,
+		Type:    f.blockType,
 		Headers: map[string]string{headerKEKID: sealbox.KeyID(kek)},
 		Bytes:   sealed,
 	}), nil
 }
 
-// openKeyFile returns the plaintext of a key file and whether it was
+// isSealed reports whether the content b of a file is sealed.
+func (f sealedFile) isSealed(b []byte) bool {
+	block, _ := pem.Decode(b)
+	return block != nil && block.Type == f.blockType
+}
+
+// open returns the plaintext of the file's content b and whether it was
 // sealed. A sealed file needs kek; a plaintext file is returned as is.
 // Errors never quote the input or the key.
-func openKeyFile(b, kek []byte) (plain []byte, sealed bool, err error) {
+func (f sealedFile) open(b, kek []byte) (plain []byte, sealed bool, err error) {
 	block, rest := pem.Decode(b)
-	if block == nil || block.Type != sealedBlockType {
+	if block == nil || block.Type != f.blockType {
 		return b, false, nil
 	}
 	if next, _ := pem.Decode(rest); next != nil || len(block.Bytes) == 0 {
-		return nil, true, errors.New("an encrypted key file holds one block")
+		return nil, true, fmt.Errorf("an encrypted %s holds one block", f.what)
 	}
 	if kek == nil {
-		return nil, true, ErrKeysEncrypted
+		return nil, true, f.noKEK
 	}
-	plain, err = sealbox.Open(kek, sealedKeyFileAD, block.Bytes)
+	plain, err = sealbox.Open(kek, f.ad, block.Bytes)
 	if err != nil {
 		if id, given := block.Headers[headerKEKID], sealbox.KeyID(kek); id != "" && id != given {
-			return nil, true, fmt.Errorf("the signing key file was encrypted with another key-encryption key (id %s; the key given has id %s)", id, given)
+			return nil, true, fmt.Errorf("the %s was encrypted with another key-encryption key (id %s; the key given has id %s)", f.what, id, given)
 		}
-		return nil, true, errors.New("the encrypted signing key file does not open with this key-encryption key: it was altered or damaged")
+		return nil, true, fmt.Errorf("the encrypted %s does not open with this key-encryption key: it was altered or damaged", f.what)
 	}
 	return plain, true, nil
+}
+
+// sealKeyFile seals the plaintext key file b with kek.
+func sealKeyFile(b, kek []byte) ([]byte, error) { return signingKeyFile.seal(b, kek) }
+
+// openKeyFile returns the plaintext of a key file and whether it was
+// sealed (sealedFile.open).
+func openKeyFile(b, kek []byte) (plain []byte, sealed bool, err error) {
+	return signingKeyFile.open(b, kek)
 }
 
 // sealKeyFileInPlace encrypts a plaintext key file at path with kek; a
@@ -137,10 +165,7 @@ func WriteKeySet(dir string, content, kek []byte) error {
 }
 
 // IsSealedKeySetFile reports whether a key file's content is sealed.
-func IsSealedKeySetFile(b []byte) bool {
-	block, _ := pem.Decode(b)
-	return block != nil && block.Type == sealedBlockType
-}
+func IsSealedKeySetFile(b []byte) bool { return signingKeyFile.isSealed(b) }
 
 // DescribeKeySet lists the keys of a plaintext key file published at now,
 // for `obhub keys list --etcd`.

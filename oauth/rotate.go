@@ -5,7 +5,6 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
-	"os"
 	"time"
 
 	"github.com/obhub/obhub"
@@ -222,25 +221,9 @@ func encodeKeyFile(keys []*signingKey) ([]byte, error) {
 
 // writeKeyFile replaces path with b (mode 0600) atomically.
 func writeKeyFile(dir, path string, b []byte) error {
-	tmp, err := os.CreateTemp(dir, ".signing-key-*.tmp")
-	if err != nil {
+	if err := writePrivate(dir, path, ".signing-key-*.tmp", b); err != nil {
 		return fmt.Errorf("oauth keys: write signing key: %w", err)
 	}
-	defer os.Remove(tmp.Name())
-	_, err = tmp.Write(b)
-	if err == nil {
-		err = tmp.Sync()
-	}
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp.Name(), path)
-	}
-	if err != nil {
-		return fmt.Errorf("oauth keys: write signing key: %w", err)
-	}
-	syncDir(dir)
 	return nil
 }
 

@@ -101,7 +101,7 @@ func (m *Main) loadSigningKeys(ctx context.Context) (*oauth.Keys, error) {
 			create    func(dir string) error
 		}{
 			{oauth.KeyFile, config.SigningKeyKey, func(dir string) error { _, err := m.openKeyFolder(dir); return err }}, // keys.go
-			{oauth.SecretFile, config.HMACSecretKey, func(dir string) error { _, err := oauth.LoadOrCreateSecret(dir); return err }},
+			{oauth.SecretFile, config.HMACSecretKey, func(dir string) error { _, err := m.openHMACSecret(dir); return err }},
 		}
 		for _, s := range shared {
 			if err := m.shareKeyFile(ctx, kek, dir, s.file, s.key, s.create); err != nil {

@@ -185,9 +185,10 @@ func (m *Main) openKeyFolder(dir string) (*oauth.Keys, error) {
 
 // openSigningKeys opens the node's signing keys once the cluster's copy,
 // if any, is in place (cluster.go). Without a key-encryption key it
-// warns that the private keys lie in plaintext on the disk. In a cluster
-// whose etcd copy predates encryption at rest (the plaintext key file),
-// it replaces that copy with the sealed file, once.
+// warns that the private keys (and the HMAC secret) lie in plaintext on
+// the disk. In a cluster whose etcd copies predate encryption at rest
+// (the plaintext key file or HMAC secret), it replaces them with the
+// sealed files, once.
 func (m *Main) openSigningKeys(ctx context.Context, dir string) (*oauth.Keys, error) {
 	keys, err := m.openKeyFolder(dir)
 	if err != nil {
@@ -195,11 +196,15 @@ func (m *Main) openSigningKeys(ctx context.Context, dir string) (*oauth.Keys, er
 	}
 	kek, _ := m.Config.KEK() // checked by openKeyFolder
 	if kek == nil {
-		m.Logger.Warn("signing keys are stored unencrypted in the data folder: set " + config.KeyEncryptionKeyEnv +
+		m.Logger.Warn("signing keys and the OAuth HMAC secret are stored unencrypted in the data folder: set " + config.KeyEncryptionKeyEnv +
 			" or --key-encryption-key-file to encrypt them at rest")
 		return keys, nil
 	}
 	if m.Config.Etcd != "" && !m.etcdDownAtStart {
+		if _, err := m.openHMACSecret(dir); err != nil { // seal a plaintext copy first (keys_secret.go)
+			return nil, err
+		}
+		m.upgradeClusterSecret(ctx, kek)
 		s := config.SealedSecret{KV: m.kv, Key: config.SigningKeyKey, KEK: kek}
 		err := s.Update(ctx, func(cur []byte) ([]byte, error) {
 			if oauth.IsSealedKeySetFile(cur) {

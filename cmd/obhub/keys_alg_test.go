@@ -243,11 +243,12 @@ func hmacSHA256(key, msg []byte) []byte {
 	return m.Sum(nil)
 }
 
-// TestClusterKeysEncryptedAtRest: a cluster whose etcd copy of the key
-// set predates encryption at rest (the plaintext key file, sealed only by
-// etcd's seal) is upgraded by the first node that starts: etcd then
-// holds the encrypted key file, the node's file is encrypted, and the key
-// (its kid) is the same.
+// TestClusterKeysEncryptedAtRest: a cluster whose etcd copies of the key
+// set and the HMAC secret predate encryption at rest (the plaintext
+// files, sealed only by etcd's seal) is upgraded by the first node that
+// starts: etcd then holds the encrypted files, the node's files are
+// encrypted, and the key (its kid) and the secret are the same; a second
+// node copies the encrypted secret and opens it.
 func TestClusterKeysEncryptedAtRest(t *testing.T) {
 	srv := etcdtest.Start(t)
 	kekText := newKEKString(t)
@@ -276,7 +277,33 @@ func TestClusterKeysEncryptedAtRest(t *testing.T) {
 		t.Fatal(err)
 	}
 
+	legacySecret := make([]byte, 32)
+	if _, err := rand.Read(legacySecret); err != nil {
+		t.Fatal(err)
+	}
+	hmacSecret := config.SealedSecret{KV: kv, Key: config.HMACSecretKey, KEK: kek}
+	if _, err := hmacSecret.Ensure(ctx, func() ([]byte, error) { return legacySecret, nil }); err != nil {
+		t.Fatal(err)
+	}
+
 	m := runMain(t, withEtcd(srv.Endpoint(), kekText))
+	secretInEtcd, err := hmacSecret.Get(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !oauth.IsSealedSecretFile(secretInEtcd) || bytes.Contains(secretInEtcd, legacySecret) {
+		t.Errorf("etcd still holds the plaintext HMAC secret")
+	}
+	if got, err := oauth.OpenSecretFile(secretInEtcd, kek); err != nil || !bytes.Equal(got, legacySecret) {
+		t.Errorf("etcd's encrypted HMAC secret opens to another secret: %v", err)
+	}
+	m2 := runMain(t, withEtcd(srv.Endpoint(), kekText))
+	for i, n := range []*Main{m, m2} {
+		b, _ := os.ReadFile(filepath.Join(n.Config.Data, "keys", oauth.SecretFile))
+		if !bytes.Equal(b, secretInEtcd) {
+			t.Errorf("node %d's HMAC secret file is not the cluster's encrypted copy", i+1)
+		}
+	}
 	if kids := newHub(t, m, testAdminToken).jwksKIDs(t); len(kids) != 1 || kids[0] != legacy.ActiveKeyID() {
 		t.Errorf("JWKS %v, want the cluster's key %s", kids, legacy.ActiveKeyID())
 	}

@@ -16,7 +16,7 @@ import (
 // server. Customers sign in through the sandbox's simulated customers of
 // every bank in the configuration (see docs/oauth.md).
 func (m *Main) openOAuth(ctx context.Context, issuer string, keys *oauth.Keys) (*oauth.Server, error) {
-	secret, err := oauth.LoadOrCreateSecret(filepath.Join(m.Config.Data, "keys"))
+	secret, err := m.hmacSecret() // sealed with a key-encryption key (keys_secret.go)
 	if err != nil {
 		return nil, err
 	}

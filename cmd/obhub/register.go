@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"path/filepath"
 	"time"
 
 	"github.com/obhub/obhub"
@@ -87,7 +86,7 @@ func (m *Main) useGatewayDPoPNonces() error {
 	if err != nil || !policy.Checks() {
 		return err
 	}
-	secret, err := oauth.LoadOrCreateSecret(filepath.Join(m.Config.Data, "keys"))
+	secret, err := m.hmacSecret() // keys_secret.go
 	if err != nil {
 		return err
 	}
