@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/obhub/obhub/internal/privfile"
 	"github.com/obhub/obhub/internal/sealbox"
 )
 
@@ -78,7 +79,7 @@ func OpenSecret(dir string, opts SecretOptions) ([]byte, error) {
 		if err != nil {
 			return nil, err
 		}
-		if err := writePrivate(dir, path, ".hmac-secret-*.tmp", out); err != nil {
+		if err := privfile.Write(path, out); err != nil {
 			return nil, fmt.Errorf("oauth secret: %w", err)
 		}
 		if opts.Logger != nil {
@@ -102,51 +103,11 @@ func createSecretFile(dir, path string, kek []byte) error {
 			return err
 		}
 	}
-	tmp, err := writeTemp(dir, ".hmac-*", content)
-	if err == nil {
-		defer os.Remove(tmp)
-		if err = os.Link(tmp, path); errors.Is(err, fs.ErrExist) {
-			err = nil // another process was first: its secret counts
-		}
-	}
-	if err != nil {
+	// Of nodes starting together on one data folder, one writes the
+	// secret and the others read it.
+	if _, err := privfile.Create(path, content); err != nil {
 		return fmt.Errorf("oauth secret: %w", err)
 	}
-	return nil
-}
-
-// writeTemp writes b to a new file of dir named after pattern (mode
-// 0600), synced, and returns its path.
-func writeTemp(dir, pattern string, b []byte) (string, error) {
-	tmp, err := os.CreateTemp(dir, pattern)
-	if err != nil {
-		return "", err
-	}
-	_, err = tmp.Write(b)
-	if err == nil {
-		err = tmp.Sync()
-	}
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		os.Remove(tmp.Name())
-		return "", err
-	}
-	return tmp.Name(), nil
-}
-
-// writePrivate replaces path in dir with b (mode 0600) atomically.
-func writePrivate(dir, path, pattern string, b []byte) error {
-	tmp, err := writeTemp(dir, pattern, b)
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp)
-	if err := os.Rename(tmp, path); err != nil {
-		return err
-	}
-	syncDir(dir)
 	return nil
 }
 

@@ -18,6 +18,7 @@ import (
 
 	jose "github.com/go-jose/go-jose/v3"
 
+	"github.com/obhub/obhub/internal/privfile"
 	"github.com/obhub/obhub/internal/sealbox"
 )
 
@@ -197,51 +198,12 @@ func createKeyFile(dir, path, alg string, kek []byte) error {
 			return err
 		}
 	}
-	// os.CreateTemp creates the file with mode 0600.
-	tmp, err := os.CreateTemp(dir, ".signing-key-*.tmp")
-	if err != nil {
-		return fmt.Errorf("oauth keys: create signing key: %w", err)
+	// Of nodes starting together on one data folder, one creates the key
+	// and the others load it.
+	if _, err := privfile.Create(path, b); err != nil {
+		return fmt.Errorf("oauth keys: store signing key: %w", err)
 	}
-	tmpName := tmp.Name()
-	defer os.Remove(tmpName) // after a successful link or rename this is a no-op or removes the extra name
-	if err := tmp.Chmod(0o600); err != nil {
-		tmp.Close()
-		return fmt.Errorf("oauth keys: create signing key: %w", err)
-	}
-	_, err = tmp.Write(b)
-	if err == nil {
-		err = tmp.Sync()
-	}
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		return fmt.Errorf("oauth keys: write signing key: %w", err)
-	}
-
-	// A hard link publishes the file atomically and, unlike rename, never
-	// replaces a key another process has just written. Where the file
-	// system has no hard links, fall back to rename.
-	switch err := os.Link(tmpName, path); {
-	case err == nil:
-	case errors.Is(err, fs.ErrExist):
-		return nil
-	default:
-		if err := os.Rename(tmpName, path); err != nil {
-			return fmt.Errorf("oauth keys: store signing key: %w", err)
-		}
-	}
-	syncDir(dir)
 	return nil
-}
-
-// syncDir makes a new directory entry durable where the platform allows;
-// failure only weakens durability, so it is ignored.
-func syncDir(dir string) {
-	if d, err := os.Open(dir); err == nil {
-		_ = d.Sync()
-		_ = d.Close()
-	}
 }
 
 // newSigningKey wraps a private key and derives its algorithm and key id.

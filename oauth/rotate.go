@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/obhub/obhub"
+	"github.com/obhub/obhub/internal/privfile"
 )
 
 // PEM headers of a key in the key file. A key without them (the file a
@@ -221,7 +222,7 @@ func encodeKeyFile(keys []*signingKey) ([]byte, error) {
 
 // writeKeyFile replaces path with b (mode 0600) atomically.
 func writeKeyFile(dir, path string, b []byte) error {
-	if err := writePrivate(dir, path, ".signing-key-*.tmp", b); err != nil {
+	if err := privfile.Write(path, b); err != nil {
 		return fmt.Errorf("oauth keys: write signing key: %w", err)
 	}
 	return nil

@@ -12,6 +12,7 @@ import (
 
 	"github.com/obhub/obhub"
 	"github.com/obhub/obhub/config"
+	"github.com/obhub/obhub/internal/privfile"
 	"github.com/obhub/obhub/oauth"
 	"github.com/obhub/obhub/store/etcd"
 	"github.com/obhub/obhub/store/sqlite"
@@ -158,26 +159,10 @@ func (m *Main) shareKeyFile(ctx context.Context, kek []byte, dir, name, key stri
 
 // writePrivateFile replaces path with b (mode 0600) atomically.
 func writePrivateFile(path string, b []byte) error {
-	dir := filepath.Dir(path)
-	if err := os.MkdirAll(dir, 0o700); err != nil {
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return err
 	}
-	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+"-*.tmp")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	_, err = tmp.Write(b)
-	if err == nil {
-		err = tmp.Sync()
-	}
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp.Name(), path)
-	}
-	if err != nil {
+	if err := privfile.Write(path, b); err != nil {
 		return fmt.Errorf("write %s: %w", path, err)
 	}
 	return nil
