@@ -1,10 +1,6 @@
 package console_test
 
 import (
-	"context"
-	"flag"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -14,58 +10,41 @@ import (
 	"github.com/obhub/obhub/internal/browsertest"
 )
 
-var screenshots = flag.Bool("screenshots", false, "write the console's screenshots to docs/screenshots")
-
 // TestBrowserOperators drives a real headless Chromium: an alliance
 // admin signs in and approves a pending partner from the approvals queue;
 // Qingshan's bank admin does not see Hexi's partner or private API; a
 // compliance auditor opens the usage report.
 func TestBrowserOperators(t *testing.T) {
-	h := newChrome(t)
+	h := browsertest.Open(t, 1100, 820, 90*time.Second)
 	e := newEnv(t)
 	e.addOperator("admin@alliance.example", console.RoleAllianceAdmin, "")
 	e.addOperator("staff@qingshan.example", console.RoleBankAdmin, "qingshan-rcb")
 	e.addOperator("audit@alliance.example", console.RoleAuditor, "")
 
 	base := e.srv.URL
-	ctx := h.ctx
 	// The operators take turns at one browser, signing out in between.
-	signin := func(h chrome, email string) {
-		h.do(chromedp.Navigate(base+"/console/signin?lang=en"),
-			chromedp.SendKeys(chromedp.CSS("#email"), email),
-			chromedp.SendKeys(chromedp.CSS("#password"), password),
-			chromedp.Submit(chromedp.CSS("#password")),
-		)
-		wctx, cancel := context.WithTimeout(ctx, 20*time.Second)
-		defer cancel()
-		if err := chromedp.Do(wctx, chromedp.WaitVisible(chromedp.CSS("#who"))); err != nil {
-			t.Fatalf("sign-in of %s: %v; the page shows:\n%s", email, err, h.text("body"))
-		}
-	}
-	signout := func() {
-		h.do(chromedp.Click(chromedp.CSS(`header form button`)), chromedp.WaitVisible(chromedp.CSS("#email")))
-	}
 
 	// The alliance admin approves Green Valley Fintech.
 	admin := h
-	admin.do(chromedp.Navigate(base + "/console/signin?lang=en"))
-	admin.shot("console-signin")
-	signin(admin, "admin@alliance.example")
-	queue := admin.text("main")
-	admin.shot("console-approvals")
+	admin.Do(chromedp.Navigate(base + "/console/signin?lang=en"))
+	admin.Shot("console-signin")
+	signIn(t, admin, base, "admin@alliance.example")
+	queue := admin.Text("main")
+	admin.Shot("console-approvals")
 	for _, want := range []string{"Partners waiting for approval", "Green Valley Fintech", "River Pay", "Qingshan Premium"} {
 		if !strings.Contains(queue, want) {
 			t.Errorf("approvals queue does not show %q:\n%s", want, queue)
 		}
 	}
-	admin.do(chromedp.Click(chromedp.CSS(`#partner-green-valley button.primary`)),
+	admin.Do(chromedp.Click(chromedp.CSS(`#partner-green-valley button.primary`)),
 		chromedp.WaitVisible(chromedp.CSS("#flash")))
-	flash, after := admin.text("#flash"), admin.text("main")
+	admin.WaitLoaded()
+	flash, after := admin.Text("#flash"), admin.Text("main")
 	pending := ""
 	if strings.Contains(after, "No partner is waiting.") {
 		pending = "none"
 	} else {
-		pending = admin.text("table[aria-labelledby=pending-partners]")
+		pending = admin.Text("table[aria-labelledby=pending-partners]")
 	}
 	if !strings.Contains(flash, "Green Valley Fintech is approved") {
 		t.Errorf("after approval the page says %q", flash)
@@ -73,104 +52,80 @@ func TestBrowserOperators(t *testing.T) {
 	if strings.Contains(pending, "Green Valley Fintech") || !strings.Contains(pending, "River Pay") {
 		t.Errorf("pending partners after the approval:\n%s", pending)
 	}
-	admin.do(chromedp.Navigate(base + "/console/partners"))
-	plist := admin.text("#partner-list")
-	admin.shot("console-partners")
+	admin.Do(chromedp.Navigate(base + "/console/partners"))
+	plist := admin.Text("#partner-list")
+	admin.Shot("console-partners")
 	if !strings.Contains(plist, "approved") {
 		t.Errorf("partners list: %s", plist)
 	}
-	admin.do(chromedp.Navigate(base + "/console/apis"))
-	admin.shot("console-apis")
+	admin.Do(chromedp.Navigate(base + "/console/apis"))
+	admin.Shot("console-apis")
 
 	// Qingshan's bank admin sees only Qingshan.
-	signout()
+	signOut(t, h)
 	bank := h
-	signin(bank, "staff@qingshan.example")
-	bank.do(chromedp.Navigate(base + "/console/apis"))
-	apis := bank.text("main")
-	bank.do(chromedp.Navigate(base + "/console/partners"))
-	parts := bank.text("main")
-	bank.shot("console-bank-admin-partners")
+	signIn(t, bank, base, "staff@qingshan.example")
+	bank.Do(chromedp.Navigate(base + "/console/apis"))
+	apis := bank.Text("main")
+	bank.Do(chromedp.Navigate(base + "/console/partners"))
+	parts := bank.Text("main")
+	bank.Shot("console-bank-admin-partners")
 	if !strings.Contains(apis, "qingshan-payments") || strings.Contains(apis, "hexi-loans") {
 		t.Errorf("bank admin's APIs:\n%s", apis)
 	}
 	if strings.Contains(parts, "River Pay") {
 		t.Errorf("bank admin sees another bank's partner:\n%s", parts)
 	}
-	bank.do(chromedp.Navigate(base + "/console/audit"))
-	rows := bank.text("main")
+	bank.Do(chromedp.Navigate(base + "/console/audit"))
+	rows := bank.Text("main")
 	if strings.Contains(rows, "secret-loans-path") || !strings.Contains(rows, "accounts-path-A") {
 		t.Errorf("bank admin's audit:\n%s", rows)
 	}
 
 	// The compliance auditor opens the report page.
-	signout()
+	signOut(t, h)
 	aud := h
-	signin(aud, "audit@alliance.example")
-	aud.do(chromedp.WaitVisible(chromedp.CSS("#report")))
-	h1, report, total := aud.text("h1"), aud.text("#report"), aud.text("#total-calls")
-	aud.shot("console-report")
+	signIn(t, aud, base, "audit@alliance.example")
+	aud.Do(chromedp.WaitVisible(chromedp.CSS("#report")))
+	h1, report, total := aud.Text("h1"), aud.Text("#report"), aud.Text("#total-calls")
+	aud.Shot("console-report")
 	if h1 != "Usage report" || total != "3" || !strings.Contains(report, "green-valley") || !strings.Contains(report, "river-pay") {
 		t.Errorf("report page: h1 %q, total %q\n%s", h1, total, report)
 	}
-	nav := aud.text("header nav")
+	nav := aud.Text("header nav")
 	if strings.Contains(nav, "Approvals") {
 		t.Errorf("the auditor is offered %q", nav)
 	}
-	aud.do(chromedp.Navigate(base + "/console/audit"))
-	aud.shot("console-audit")
-	aud.do(chromedp.Navigate(base + "/console/reports?lang=zh"))
-	zh := aud.text("main")
-	aud.shot("console-report-zh")
+	aud.Do(chromedp.Navigate(base + "/console/audit"))
+	aud.Shot("console-audit")
+	aud.Do(chromedp.Navigate(base + "/console/reports?lang=zh"))
+	zh := aud.Text("main")
+	aud.Shot("console-report-zh")
 	if !strings.Contains(zh, "用量报表") {
 		t.Errorf("Chinese report:\n%s", zh)
 	}
 }
 
-// chrome is a headless Chromium driven by one test: do runs steps, text
-// reads an element, shot writes a screenshot with -screenshots.
-type chrome struct {
-	ctx  context.Context
-	do   func(...chromedp.Action[chromedp.Void])
-	text func(chromedp.CSS) string
-	shot func(string)
+// signIn signs the operator email in at the console on base, in p, and
+// waits until the signed-in page has finished loading: navigating away
+// from a page still loading is aborted (net::ERR_ABORTED).
+func signIn(t *testing.T, p *browsertest.Page, base, email string) {
+	t.Helper()
+	p.Do(chromedp.Navigate(base+"/console/signin?lang=en"),
+		chromedp.SendKeys(chromedp.CSS("#email"), email),
+		chromedp.SendKeys(chromedp.CSS("#password"), password),
+		chromedp.Submit(chromedp.CSS("#password")),
+	)
+	p.WaitFor("#who")
+	p.WaitLoaded()
 }
 
-// newChrome starts a Chromium for the test (skipping it where there is
-// none).
-func newChrome(t *testing.T) chrome {
+// signOut presses the header's sign-out button in p and waits for the
+// sign-in page to have loaded. It waits for the sign-in form itself, not
+// an #email field: the operators page has one too.
+func signOut(t *testing.T, p *browsertest.Page) {
 	t.Helper()
-	ctx := browsertest.Start(t, 1100, 820, 90*time.Second)
-	return chrome{
-		ctx: ctx,
-		do: func(steps ...chromedp.Action[chromedp.Void]) {
-			t.Helper()
-			for i, step := range steps {
-				if err := chromedp.Do(ctx, step); err != nil {
-					t.Fatalf("browser: step %d of %d: %v", i+1, len(steps), err)
-				}
-			}
-		},
-		text: func(sel chromedp.CSS) string {
-			t.Helper()
-			s, err := chromedp.Run(ctx, chromedp.Text(sel))
-			if err != nil {
-				t.Fatalf("browser: text of %s: %v", sel, err)
-			}
-			return s
-		},
-		shot: func(name string) {
-			t.Helper()
-			if !*screenshots {
-				return
-			}
-			png, err := chromedp.Run(ctx, chromedp.CaptureScreenshot())
-			if err != nil {
-				t.Fatalf("browser: screenshot: %v", err)
-			}
-			if err := os.WriteFile(filepath.Join("..", "docs", "screenshots", name+".png"), png, 0o644); err != nil {
-				t.Fatal(err)
-			}
-		},
-	}
+	p.Do(chromedp.Click(chromedp.CSS(`header form button`)))
+	p.WaitFor(`form[action="/console/signin"]`)
+	p.WaitLoaded()
 }

@@ -19,69 +19,6 @@ import (
 	"github.com/obhub/obhub/internal/mail"
 )
 
-// flowBrowser is one headless Chromium driven by a test, with bounded
-// steps that fail the test with what the page shows.
-type flowBrowser struct {
-	t   *testing.T
-	ctx context.Context
-}
-
-// startChromium starts a headless Chromium for the test, or skips it when
-// the machine has none.
-func startChromium(t *testing.T) *flowBrowser {
-	t.Helper()
-	return &flowBrowser{t: t, ctx: browsertest.Start(t, 1100, 820, 2*time.Minute)}
-}
-
-func (b *flowBrowser) do(steps ...chromedp.Action[chromedp.Void]) {
-	b.t.Helper()
-	for i, step := range steps {
-		if err := chromedp.Do(b.ctx, step); err != nil {
-			b.t.Fatalf("browser: step %d of %d: %v; the page shows:\n%s", i+1, len(steps), err, b.textOr("body"))
-		}
-	}
-}
-
-// waitFor waits at most 20 s for sel to be visible.
-func (b *flowBrowser) waitFor(sel string) {
-	b.t.Helper()
-	ctx, cancel := context.WithTimeout(b.ctx, 20*time.Second)
-	defer cancel()
-	if err := chromedp.Do(ctx, chromedp.WaitVisible(chromedp.CSS(sel))); err != nil {
-		b.t.Fatalf("browser: %s never shows (%v); the page shows:\n%s", sel, err, b.textOr("body"))
-	}
-}
-
-func (b *flowBrowser) text(sel string) string {
-	b.t.Helper()
-	s, err := chromedp.Run(b.ctx, chromedp.Text(chromedp.CSS(sel)))
-	if err != nil {
-		b.t.Fatalf("browser: text of %s: %v", sel, err)
-	}
-	return s
-}
-
-func (b *flowBrowser) textOr(sel string) string {
-	ctx, cancel := context.WithTimeout(b.ctx, 5*time.Second)
-	defer cancel()
-	s, _ := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(sel)))
-	return s
-}
-
-// count returns how many elements match sel, without waiting for one.
-func (b *flowBrowser) count(sel string) int {
-	b.t.Helper()
-	n, err := chromedp.Run(b.ctx, chromedp.Evaluate[int](`document.querySelectorAll(`+jsString(sel)+`).length`))
-	if err != nil {
-		b.t.Fatalf("browser: count %s: %v", sel, err)
-	}
-	return n
-}
-
-func jsString(s string) string {
-	return "'" + strings.NewReplacer(`\`, `\\`, `'`, `\'`).Replace(s) + "'"
-}
-
 // createOperator makes a console operator through the setup form with
 // the admin token, over plain HTTP.
 func createOperator(t *testing.T, m *Main, name, email, role, bank string) {
@@ -137,27 +74,30 @@ func mailedToken(t *testing.T, m *Main, address string) string {
 // console's apps page, suspends it (the gateway refuses its calls, with
 // the token it already has) and reactivates it (they go through again).
 func TestBrowserProductionAccessFlow(t *testing.T) {
-	b := startChromium(t)
+	b := browsertest.Open(t, 1100, 820, 2*time.Minute)
 	m := runMain(t, withDemo())
 	h := newHub(t, m, testAdminToken)
 	createOperator(t, m, "Wang Fang", "wang@alliance.example", "alliance-admin", "")
 
 	// The developer signs up: a new partner, pending.
-	b.do(chromedp.Navigate(m.PublicURL+"/portal/signup?lang=en"),
+	b.Do(chromedp.Navigate(m.PublicURL+"/portal/signup?lang=en"),
 		chromedp.SendKeys(chromedp.CSS("#org"), "Terraced Fields Credit"),
 		chromedp.SendKeys(chromedp.CSS("#name"), "Zhao Lei"),
 		chromedp.SendKeys(chromedp.CSS("#email"), "zhao@terraced.example"),
 		chromedp.SendKeys(chromedp.CSS("#password"), flowPassword),
 		chromedp.Submit(chromedp.CSS("#password")))
-	b.waitFor("#sandbox-name")
+	b.WaitFor("#sandbox-name")
+	b.WaitLoaded()
 	// The address is confirmed with the link the portal mailed (kept in
 	// the node's outbox): production needs it too.
-	b.do(chromedp.Navigate(m.PublicURL + "/portal/verify#token=" + mailedToken(t, m, "zhao@terraced.example")))
-	b.waitFor("#token")
-	b.do(chromedp.Submit(chromedp.CSS("#token")))
-	b.do(chromedp.Navigate(m.PublicURL + "/portal/apps?lang=en"))
-	b.waitFor("#prod-pending")
-	if n := b.count("#prod-name"); n != 0 {
+	b.Do(chromedp.Navigate(m.PublicURL + "/portal/verify#token=" + mailedToken(t, m, "zhao@terraced.example")))
+	b.WaitFor("#token")
+	b.Do(chromedp.Submit(chromedp.CSS("#token")))
+	b.WaitFor("#message")
+	b.WaitLoaded()
+	b.Do(chromedp.Navigate(m.PublicURL + "/portal/apps?lang=en"))
+	b.WaitFor("#prod-pending")
+	if n := b.Count("#prod-name"); n != 0 {
 		t.Fatal("a pending partner is offered a production app")
 	}
 	var list struct {
@@ -178,42 +118,45 @@ func TestBrowserProductionAccessFlow(t *testing.T) {
 	}
 
 	// The alliance admin approves it in the console.
-	b.do(chromedp.Navigate(m.AdminURL+"/console/signin?lang=en"),
+	b.Do(chromedp.Navigate(m.AdminURL+"/console/signin?lang=en"),
 		chromedp.SendKeys(chromedp.CSS("#email"), "wang@alliance.example"),
 		chromedp.SendKeys(chromedp.CSS("#password"), flowPassword),
 		chromedp.Submit(chromedp.CSS("#password")))
-	b.waitFor("#partner-" + partner)
-	if row := b.text("#partner-" + partner); !strings.Contains(row, "Terraced Fields Credit") {
+	b.WaitFor("#partner-" + partner)
+	b.WaitLoaded()
+	if row := b.Text("#partner-" + partner); !strings.Contains(row, "Terraced Fields Credit") {
 		t.Errorf("the approvals queue row: %q", row)
 	}
-	b.do(chromedp.Click(chromedp.CSS("#partner-" + partner + " button.primary")))
-	b.waitFor("#flash")
-	if flash := b.text("#flash"); !strings.Contains(flash, "Terraced Fields Credit is approved") {
+	b.Do(chromedp.Click(chromedp.CSS("#partner-" + partner + " button.primary")))
+	b.WaitFor("#flash")
+	b.WaitLoaded()
+	if flash := b.Text("#flash"); !strings.Contains(flash, "Terraced Fields Credit is approved") {
 		t.Errorf("after approval the console says %q", flash)
 	}
-	if n := b.count("#partner-" + partner); n != 0 {
+	if n := b.Count("#partner-" + partner); n != 0 {
 		t.Error("the approved partner is still in the queue")
 	}
 
 	// The developer creates a production app: its secret is shown once.
-	b.do(chromedp.Navigate(m.PublicURL + "/portal/apps?lang=en"))
-	b.waitFor("#prod-name")
-	b.do(chromedp.SendKeys(chromedp.CSS("#prod-name"), "Terraced payments"),
+	b.Do(chromedp.Navigate(m.PublicURL + "/portal/apps?lang=en"))
+	b.WaitFor("#prod-name")
+	b.Do(chromedp.SendKeys(chromedp.CSS("#prod-name"), "Terraced payments"),
 		chromedp.Click(chromedp.CSS(`form[aria-labelledby="new-prod"] button`)))
-	b.waitFor("#new-client-secret")
-	clientID, secret := b.text("#new-client-id"), b.text("#new-client-secret")
+	b.WaitFor("#new-client-secret")
+	b.WaitLoaded()
+	clientID, secret := b.Text("#new-client-id"), b.Text("#new-client-secret")
 	if !strings.HasPrefix(clientID, "app_") || len(secret) < 20 {
 		t.Fatalf("production credentials shown: %q / %q", clientID, secret)
 	}
-	if list := b.text("#app-list"); !strings.Contains(list, "Terraced payments") || !strings.Contains(list, "production") {
+	if list := b.Text("#app-list"); !strings.Contains(list, "Terraced payments") || !strings.Contains(list, "production") {
 		t.Errorf("the apps list after creation:\n%s", list)
 	}
-	b.do(chromedp.Reload())
-	b.waitFor("#app-list")
-	if n := b.count("#new-client-secret"); n != 0 {
+	b.Do(chromedp.Reload())
+	b.WaitFor("#app-list")
+	if n := b.Count("#new-client-secret"); n != 0 {
 		t.Error("the client secret is shown again after a reload")
 	}
-	if strings.Contains(b.text("body"), secret) {
+	if strings.Contains(b.Text("body"), secret) {
 		t.Error("the client secret appears on the page after a reload")
 	}
 	// The credentials are real: the token endpoint issues a token.
@@ -222,9 +165,9 @@ func TestBrowserProductionAccessFlow(t *testing.T) {
 	}
 
 	// The alliance admin sees the production app in the console.
-	b.do(chromedp.Navigate(m.AdminURL + "/console/apps?lang=en"))
-	b.waitFor("#app-" + clientID)
-	if row := b.text("#app-" + clientID); !strings.Contains(row, "production") || !strings.Contains(row, "Terraced Fields Credit") {
+	b.Do(chromedp.Navigate(m.AdminURL + "/console/apps?lang=en"))
+	b.WaitFor("#app-" + clientID)
+	if row := b.Text("#app-" + clientID); !strings.Contains(row, "production") || !strings.Contains(row, "Terraced Fields Credit") {
 		t.Errorf("console apps row: %q", row)
 	}
 
@@ -246,16 +189,18 @@ func TestBrowserProductionAccessFlow(t *testing.T) {
 		}
 	}
 	eventually(t, 5*time.Second, callStatus(http.StatusOK))
-	b.do(chromedp.Click(chromedp.CSS("#app-" + clientID + " a")))
-	b.waitFor("#suspend")
-	b.do(chromedp.Click(chromedp.CSS("#suspend")))
-	b.waitFor("#reactivate")
-	if flash := b.text("#flash"); !strings.Contains(flash, "is suspended") {
+	b.Do(chromedp.Click(chromedp.CSS("#app-" + clientID + " a")))
+	b.WaitFor("#suspend")
+	b.WaitLoaded()
+	b.Do(chromedp.Click(chromedp.CSS("#suspend")))
+	b.WaitFor("#reactivate")
+	b.WaitLoaded()
+	if flash := b.Text("#flash"); !strings.Contains(flash, "is suspended") {
 		t.Errorf("after suspension the console says %q", flash)
 	}
 	eventually(t, 5*time.Second, callStatus(http.StatusForbidden))
 	wantProblem(t, h.call(t, http.MethodGet, accounts, tok, nil), http.StatusForbidden, "forbidden")
-	b.do(chromedp.Click(chromedp.CSS("#reactivate")))
-	b.waitFor("#suspend")
+	b.Do(chromedp.Click(chromedp.CSS("#reactivate")))
+	b.WaitFor("#suspend")
 	eventually(t, 5*time.Second, callStatus(http.StatusOK))
 }
