@@ -95,8 +95,7 @@ func TestBrowserFirstDay(t *testing.T) {
 	catalog := b.Text("main")
 	b.Shot("portal-catalog")
 	b.Do(chromedp.Navigate(base + "/portal/apis/qingshan-accounts"))
-	ref := b.Text("main")
-	b.Shot("portal-reference")
+	ref := b.Text("main") // its screenshot is TestBrowserReference's
 	b.Do(chromedp.Navigate(base + "/portal/apps?lang=zh"))
 	zh := b.Text("main")
 	b.Shot("portal-apps-zh")

@@ -87,6 +87,11 @@ type Config struct {
 	// Usage reads the audit ledger for the apps' usage pages (usage.go);
 	// nil turns them off.
 	Usage UsageReader
+	// Registration issues the owners' initial access tokens for dynamic
+	// client registration (registration.go); nil answers 503 there.
+	// RegistrationEndpoint is the URL the page's command posts to.
+	Registration         RegistrationTokens
+	RegistrationEndpoint string
 }
 
 // Handler serves the portal. Mount it at /portal/.
@@ -141,6 +146,9 @@ func New(cfg Config) *Handler {
 	mux.HandleFunc("GET /portal/apps/{id}/usage", h.usage)             // usage.go
 
 	h.credentialRoutes(mux) // credentials.go: secret rotation, JWKS, redirect URIs
+	h.referenceRoutes(mux)  // reference_doc.go: OpenAPI document, vendored renderer
+	// registration.go: owners' initial access tokens
+	h.registrationRoutes(mux)
 	mux.HandleFunc("GET /portal", func(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, "/portal/", http.StatusMovedPermanently)
 	})
@@ -285,6 +293,9 @@ var funcs = template.FuncMap{
 	"lower":    strings.ToLower,
 	"join":     strings.Join,
 	"anchorOf": anchor,
+	// vendored and refT serve the interactive reference (reference_doc.go).
+	"vendored": vendoredURL,
+	"refT":     refText,
 	// pair hands a page and one media type's fields to the "fields"
 	// template.
 	"pair": func(p page, c refContent) fieldsArg { return fieldsArg{P: p, C: c} },

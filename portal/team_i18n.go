@@ -167,6 +167,9 @@ func lookup(l lang, key string) (string, bool) {
 	if s, ok := credMessages[l][key]; ok { // credentials_i18n.go
 		return s, true
 	}
+	if s, ok := regMessages[l][key]; ok { // registration_i18n.go
+		return s, true
+	}
 	s, ok := accountMessages[l][key]
 	return s, ok
 }

@@ -43,6 +43,9 @@ func (m *Main) openPortal(ctx context.Context, issuer string, authz *oauth.Serve
 		Gateway:    m.selfClient(),
 		GatewayURL: m.PublicURL,
 		Usage:      m.auditReader(),
+		// Owners' initial access tokens (portal_registration.go).
+		Registration:         m.portalRegistration(),
+		RegistrationEndpoint: strings.TrimSuffix(issuer, "/") + oauth.PathRegister,
 	}), nil
 }
 
