@@ -73,6 +73,9 @@ type APIDecl struct {
 	Validation string           `yaml:"validation"`
 	CORS       *catalog.CORS    `yaml:"cors"`
 	IPRules    *catalog.IPRules `yaml:"ipRules"`
+	// Category is one of accounts, payments, loans, cards, branches,
+	// other; "" takes the one the document's tags give.
+	Category string `yaml:"category"`
 	// Status is the lifecycle state to reach: draft, published,
 	// deprecated or retired. "" leaves it as it is (draft when created).
 	Status string `yaml:"status"`
@@ -445,6 +448,7 @@ func (a *applier) api(ctx context.Context, decl *APIDecl) error {
 		Upstream: decl.Upstream, BasePath: decl.BasePath, Visibility: catalog.Visibility(decl.Visibility),
 		UpstreamTimeout: decl.UpstreamTimeout, MaxBody: decl.MaxBody,
 		Validation: catalog.Validation(decl.Validation), CORS: decl.CORS, IPRules: decl.IPRules,
+		Category: catalog.Category(decl.Category),
 	}
 	if decl.Name != "" {
 		want.Name = &decl.Name
@@ -476,12 +480,16 @@ func (a *applier) api(ctx context.Context, decl *APIDecl) error {
 		if decl.Visibility != "" {
 			visibility = catalog.Visibility(decl.Visibility)
 		}
+		category := catalog.Category(decl.Category)
+		if category == "" {
+			category = catalog.CategoryFromTags(doc.Tags)
+		}
 		sum := sha256.Sum256(doc.JSON)
 		newSpec := cur.SpecDigest != hex.EncodeToString(sum[:])
 		if !newSpec && cur.Name == name && cur.BasePath == basePath && cur.Upstream == decl.Upstream &&
 			cur.Visibility == visibility && cur.UpstreamTimeout == decl.UpstreamTimeout && cur.MaxBody == decl.MaxBody &&
 			cur.Validation == effectiveValidation(catalog.Validation(decl.Validation)) &&
-			sameJSON(cur.CORS, decl.CORS) && sameJSON(cur.IPRules, decl.IPRules) {
+			sameJSON(cur.CORS, decl.CORS) && sameJSON(cur.IPRules, decl.IPRules) && cur.Category == category {
 			a.report.add("api", decl.ID, "unchanged")
 			break
 		}

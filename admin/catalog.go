@@ -156,6 +156,9 @@ type apiBody struct {
 	Validation catalog.Validation `json:"validation,omitempty"`
 	CORS       *catalog.CORS      `json:"cors,omitempty"`
 	IPRules    *catalog.IPRules   `json:"ipRules,omitempty"`
+	// Category is one of catalog.Categories; absent, the document's tags
+	// give it (catalog.CategoryFromTags).
+	Category catalog.Category `json:"category,omitempty"`
 }
 
 var apiReadOnly = []string{"status", "operations", "specDigest", "version", "sunset", "deprecatedAt", "createdAt", "updatedAt", "warnings"}
@@ -180,6 +183,7 @@ type apiView struct {
 	Validation      catalog.Validation `json:"validation"` // "on" or "off"
 	CORS            *catalog.CORS      `json:"cors,omitempty"`
 	IPRules         *catalog.IPRules   `json:"ipRules,omitempty"`
+	Category        catalog.Category   `json:"category"`
 	CreatedAt       time.Time          `json:"createdAt"`
 	UpdatedAt       time.Time          `json:"updatedAt"`
 	// Warnings are the problems the import of the document sent worked
@@ -192,7 +196,7 @@ func viewAPI(a *catalog.API) apiView {
 		ID: a.ID, Bank: a.Bank, Name: a.Name, Version: a.Version, BasePath: a.BasePath, Upstream: a.Upstream,
 		Visibility: a.Visibility, Status: a.Status, Operations: len(a.Operations), SpecDigest: a.SpecDigest,
 		Sunset: a.Sunset, DeprecatedAt: a.DeprecatedAt, UpstreamTimeout: a.UpstreamTimeout, MaxBody: a.MaxBody,
-		Validation: effectiveValidation(a.Validation), CORS: a.CORS, IPRules: a.IPRules,
+		Validation: effectiveValidation(a.Validation), CORS: a.CORS, IPRules: a.IPRules, Category: a.Category.OrOther(),
 		CreatedAt: a.CreatedAt, UpdatedAt: a.UpdatedAt,
 	}
 }
@@ -281,7 +285,7 @@ func importSpec(ctx context.Context, raw json.RawMessage, ps *problems) (*config
 		}
 		return nil, nil, nil
 	}
-	return toSpec(doc), specWarnings(doc.Warnings), nil
+	return doc.Spec(), specWarnings(doc.Warnings), nil
 }
 
 // specWarnings locates the document's warnings under /spec, as its
@@ -298,10 +302,6 @@ func specWarnings(ws []obhub.Detail) []obhub.Detail {
 		out[i] = w
 	}
 	return out
-}
-
-func toSpec(d *openapi.Document) *config.Spec {
-	return &config.Spec{Title: d.Title, Version: d.Version, BasePath: d.BasePath, Operations: d.Operations, JSON: d.JSON}
 }
 
 // specGiven reports whether the spec field was sent (and is not null).
@@ -332,7 +332,7 @@ func (h *Handler) createAPI(w http.ResponseWriter, r *http.Request) error {
 	in := config.APIInput{
 		ID: deref(body.ID), Bank: deref(body.Bank), Name: deref(body.Name), BasePath: body.BasePath,
 		Upstream: body.Upstream, Visibility: body.Visibility, UpstreamTimeout: body.UpstreamTimeout, MaxBody: body.MaxBody,
-		Validation: body.Validation, CORS: body.CORS, IPRules: body.IPRules,
+		Validation: body.Validation, CORS: body.CORS, IPRules: body.IPRules, Category: body.Category,
 		Spec: spec,
 	}
 	preview := catalog.API{ID: in.ID, Bank: in.Bank}
@@ -368,7 +368,7 @@ func (h *Handler) updateAPI(w http.ResponseWriter, r *http.Request) error {
 		cur := apiBody{
 			ID: &in.ID, Bank: &in.Bank, Name: &in.Name, BasePath: in.BasePath, Upstream: in.Upstream,
 			Visibility: in.Visibility, UpstreamTimeout: in.UpstreamTimeout, MaxBody: in.MaxBody,
-			Validation: in.Validation, CORS: in.CORS, IPRules: in.IPRules,
+			Validation: in.Validation, CORS: in.CORS, IPRules: in.IPRules, Category: in.Category,
 		}
 		doc, err := updateDoc(r, raw, cur)
 		if err != nil {
@@ -387,7 +387,7 @@ func (h *Handler) updateAPI(w http.ResponseWriter, r *http.Request) error {
 			if spec, warnings, err = importSpec(ctx, body.Spec, &ps); err != nil {
 				return err
 			}
-		case body.Name == nil || body.BasePath == nil:
+		case body.Name == nil || body.BasePath == nil || body.Category == "":
 			// Defaults come from the stored document.
 			if spec, err = h.storedSpec(ctx, id); err != nil {
 				return err
@@ -396,7 +396,7 @@ func (h *Handler) updateAPI(w http.ResponseWriter, r *http.Request) error {
 		next := config.APIInput{
 			ID: in.ID, Bank: in.Bank, Name: deref(body.Name), BasePath: body.BasePath,
 			Upstream: body.Upstream, Visibility: body.Visibility, UpstreamTimeout: body.UpstreamTimeout, MaxBody: body.MaxBody,
-			Validation: body.Validation, CORS: body.CORS, IPRules: body.IPRules,
+			Validation: body.Validation, CORS: body.CORS, IPRules: body.IPRules, Category: body.Category,
 			Spec: spec,
 		}
 		preview := catalog.API{ID: in.ID, Bank: in.Bank, Name: in.Name, BasePath: deref(in.BasePath)}
@@ -429,7 +429,7 @@ func (h *Handler) storedSpec(ctx context.Context, id string) (*config.Spec, erro
 	if err != nil {
 		return nil, err
 	}
-	return toSpec(doc), nil
+	return doc.Spec(), nil
 }
 
 func (h *Handler) deleteAPI(w http.ResponseWriter, r *http.Request) error {

@@ -19,7 +19,7 @@ type partnerBody struct {
 	Bank string `json:"bank,omitempty"`
 }
 
-var partnerReadOnly = []string{"status", "approvedAt", "createdAt", "updatedAt"}
+var partnerReadOnly = []string{"status", "approvedAt", "createdAt", "updatedAt", "profile"}
 
 func partnerID(p *partners.Partner) string { return p.ID }
 

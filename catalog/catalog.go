@@ -58,13 +58,17 @@ const (
 // itself is kept apart (it may be megabytes); the API holds what routing
 // needs.
 type API struct {
-	ID         string      `json:"id"`
-	Bank       string      `json:"bank"`
-	Name       string      `json:"name"`
-	Version    string      `json:"version,omitempty"` // info.version of the document
-	BasePath   string      `json:"basePath"`          // "" or "/v1" style: leading slash, no trailing slash
-	Upstream   string      `json:"upstream"`          // bank base URL, scheme://host[:port][/prefix]
-	Visibility Visibility  `json:"visibility"`
+	ID         string     `json:"id"`
+	Bank       string     `json:"bank"`
+	Name       string     `json:"name"`
+	Version    string     `json:"version,omitempty"` // info.version of the document
+	BasePath   string     `json:"basePath"`          // "" or "/v1" style: leading slash, no trailing slash
+	Upstream   string     `json:"upstream"`          // bank base URL, scheme://host[:port][/prefix]
+	Visibility Visibility `json:"visibility"`
+	// Category is what the API is about (category.go): set by an admin or
+	// derived from the document's tags; "" only for APIs stored before
+	// categories existed, shown as other.
+	Category   Category    `json:"category,omitempty"`
 	Status     Status      `json:"status"`
 	Operations []Operation `json:"operations"`
 	SpecDigest string      `json:"specDigest"` // SHA-256 (hex) of the stored document

@@ -28,6 +28,9 @@ type Spec struct {
 	BasePath   string // the path of the first servers URL, "" for none
 	Operations []catalog.Operation
 	JSON       []byte // the canonical JSON document; its SHA-256 is the API's SpecDigest
+	// Tags are the document's tag names (openapi.Document.Tags), from which
+	// an API without a category set gets one.
+	Tags []string
 }
 
 // Digest returns the SHA-256 (hex) of the canonical document.
@@ -56,6 +59,10 @@ type APIInput struct {
 	Validation catalog.Validation
 	CORS       *catalog.CORS
 	IPRules    *catalog.IPRules
+	// Category "" means the one the document's tags give
+	// (catalog.CategoryFromTags), or, on an update without a new document,
+	// the current one.
+	Category catalog.Category
 	// Spec is the imported document: required to create; on an update, nil
 	// keeps the stored document.
 	Spec *Spec
@@ -163,7 +170,7 @@ func (s *Store) UpdateAPI(ctx context.Context, id string, update func(*APIInput)
 		in := APIInput{
 			ID: cur.ID, Bank: cur.Bank, Name: cur.Name, BasePath: &basePath, Upstream: cur.Upstream,
 			Visibility: cur.Visibility, UpstreamTimeout: cur.UpstreamTimeout, MaxBody: cur.MaxBody,
-			Validation: cur.Validation, CORS: cur.CORS, IPRules: cur.IPRules,
+			Validation: cur.Validation, CORS: cur.CORS, IPRules: cur.IPRules, Category: cur.Category,
 		}
 		if err := update(&in); err != nil {
 			return err
@@ -228,6 +235,11 @@ func (in *APIInput) ApplyTo(a *catalog.API) {
 	a.Visibility = in.Visibility
 	if a.Visibility == "" {
 		a.Visibility = catalog.VisibilityPublic
+	}
+	if in.Category != "" {
+		a.Category = in.Category
+	} else if in.Spec != nil {
+		a.Category = catalog.CategoryFromTags(in.Spec.Tags)
 	}
 	a.UpstreamTimeout = in.UpstreamTimeout
 	a.MaxBody = in.MaxBody
@@ -381,6 +393,7 @@ func ValidateAPI(a *catalog.API) error {
 	default:
 		ds = append(ds, obhub.Detail{Location: "/visibility", Message: `must be "public", "alliance" or "private"`})
 	}
+	ds = catalog.CheckCategory(ds, "/category", a.Category)
 	if a.UpstreamTimeout < 0 {
 		ds = append(ds, obhub.Detail{Location: "/upstreamTimeout", Message: "must not be negative"})
 	}

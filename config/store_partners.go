@@ -114,6 +114,19 @@ func (s *Store) UpdatePartner(ctx context.Context, id string, update func(*partn
 	return &out, nil
 }
 
+// SetPartnerProfile replaces the partner's profile (partners.Profile),
+// normalised and stamped with the time; nothing else of the partner
+// changes. An invalid profile is EINVALID with every problem listed and
+// nothing is written.
+func (s *Store) SetPartnerProfile(ctx context.Context, id string, prof partners.Profile) (*partners.Partner, error) {
+	prof.Normalize()
+	prof.UpdatedAt = s.clock.Now().UTC()
+	return s.UpdatePartner(ctx, id, func(p *partners.Partner) error {
+		p.Profile = &prof
+		return nil
+	})
+}
+
 // ApprovePartner moves a pending partner to approved: it may then have
 // production apps. Approving an approved partner is ECONFLICT.
 func (s *Store) ApprovePartner(ctx context.Context, id string) (*partners.Partner, error) {

@@ -116,7 +116,7 @@ func (e *env) seed(ctx context.Context) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		spec := &config.Spec{Title: doc.Title, Version: doc.Version, BasePath: doc.BasePath, Operations: doc.Operations, JSON: doc.JSON}
+		spec := doc.Spec()
 		if _, err := s.CreateAPI(ctx, config.APIInput{ID: id, Bank: bank, Upstream: "http://127.0.0.1:9", Visibility: vis, Spec: spec}); err != nil {
 			t.Fatal(err)
 		}

@@ -66,7 +66,7 @@ func (h *Handler) pickLang(w http.ResponseWriter, r *http.Request) lang {
 
 // messages are the console's texts: the first pages' (baseMessages) and
 // the pages added after (i18n_pages.go).
-var messages = mergeMessages(baseMessages, pageMessages)
+var messages = mergeMessages(baseMessages, pageMessages, profileMessages)
 
 func mergeMessages(sets ...map[lang]map[string]string) map[lang]map[string]string {
 	out := map[lang]map[string]string{}

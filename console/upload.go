@@ -224,7 +224,7 @@ func (h *Handler) confirmUpload(w http.ResponseWriter, r *http.Request) {
 		h.preview(w, r, v, vw, d, raw)
 		return
 	}
-	spec := &config.Spec{Title: doc.Title, Version: doc.Version, BasePath: doc.BasePath, Operations: doc.Operations, JSON: doc.JSON}
+	spec := doc.Spec()
 	var (
 		a    *catalog.API
 		verb string

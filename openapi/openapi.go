@@ -58,6 +58,9 @@ type Document struct {
 	BasePath string
 	// Operations are sorted by path, then method.
 	Operations []catalog.Operation
+	// Tags are the document's tag names: its tags list in order, then
+	// the operations' tags not listed there, in operation order.
+	Tags []string
 	// JSON is the document as compact OpenAPI 3.x JSON with sorted keys
 	// (Swagger 2.0 converted, skipped paths left out), to store and to
 	// Load again.
@@ -157,7 +160,35 @@ func newDocument(t *openapi3.T, basePath string, canonical []byte) *Document {
 	}
 	dropUncompilablePatterns(t)
 	d.Operations = operations(t)
+	d.Tags = tagNames(t, d.Operations)
 	return d
+}
+
+// tagNames lists the document's tag names without repeats (Document.Tags).
+func tagNames(t *openapi3.T, ops []catalog.Operation) []string {
+	var names []string
+	seen := map[string]bool{}
+	add := func(n string) {
+		if n != "" && !seen[n] {
+			seen[n] = true
+			names = append(names, n)
+		}
+	}
+	for _, tag := range t.Tags {
+		if tag != nil {
+			add(tag.Name)
+		}
+	}
+	for _, op := range ops {
+		if item := t.Paths.Value(op.Path); item != nil {
+			if x := item.GetOperation(op.Method); x != nil {
+				for _, n := range x.Tags {
+					add(n)
+				}
+			}
+		}
+	}
+	return names
 }
 
 func invalid(ds []obhub.Detail) error {

@@ -45,8 +45,11 @@ type Partner struct {
 	Bank       string        `json:"bank,omitempty"`
 	Status     PartnerStatus `json:"status"`
 	ApprovedAt time.Time     `json:"approvedAt,omitzero"`
-	CreatedAt  time.Time     `json:"createdAt"`
-	UpdatedAt  time.Time     `json:"updatedAt"`
+	// Profile is what the organisation tells operators to decide its
+	// onboarding request (profile.go); nil until an owner fills it in.
+	Profile   *Profile  `json:"profile,omitempty"`
+	CreatedAt time.Time `json:"createdAt"`
+	UpdatedAt time.Time `json:"updatedAt"`
 }
 
 // Environment separates sandbox from production traffic and credentials.
@@ -155,6 +158,9 @@ func (p *Partner) Validate() error {
 		}
 	default:
 		ds = append(ds, obhub.Detail{Location: "/kind", Message: `must be "fintech" or "bank"`})
+	}
+	if p.Profile != nil {
+		ds = append(ds, p.Profile.Validate()...)
 	}
 	if len(ds) > 0 {
 		return obhub.Invalid("invalid partner", ds...)

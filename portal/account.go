@@ -1,6 +1,7 @@
 package portal
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/base32"
 	"github.com/obhub/obhub/internal/passwd"
@@ -192,30 +193,20 @@ func (h *Handler) signin(w http.ResponseWriter, r *http.Request) {
 		h.render(w, v, http.StatusUnauthorized, "signin", v.L.T("signin.title"), []string{msg}, in)
 	}
 	acc, err := h.cfg.Accounts.AccountByEmail(ctx, in.Email)
-	var login *passwd.Login
 	switch {
-	case err == nil:
-		login = &passwd.Login{Hash: acc.PasswordHash, Failures: acc.Failures, LockedUntil: acc.LockedUntil}
-	case obhub.ErrorCode(err) != obhub.ENOTFOUND:
+	case isNotFound(err):
+		acc = nil // checked against a dummy hash all the same
+	case err != nil:
 		h.fail(w, r, v, err)
 		return
 	}
-	res, state, save, err := h.hasher.SignIn(ctx, login, password, h.cfg.Clock.Now().UTC())
+	res, err := h.checkPassword(ctx, acc, password)
 	if err != nil {
 		h.fail(w, r, v, err)
 		return
 	}
-	if save {
-		if err := h.cfg.Accounts.SetLoginState(ctx, acc.ID, state.Failures, state.LockedUntil); err != nil {
-			h.fail(w, r, v, err)
-			return
-		}
-	}
 	switch res {
 	case passwd.Locked:
-		if save {
-			h.cfg.Logger.Warn("portal: account locked after failed sign-ins", "account", acc.ID)
-		}
 		refuse(v.L.T("err.locked"))
 		return
 	case passwd.WrongPassword:
@@ -435,4 +426,101 @@ func (h *Handler) setNewPassword(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	http.Redirect(w, r, "/portal/apps", http.StatusSeeOther)
+}
+
+// accountPage is the signed-in person's account page.
+type accountPage struct {
+	Message string
+}
+
+// account shows the signed-in account and the password change form.
+func (h *Handler) account(w http.ResponseWriter, r *http.Request) {
+	v, ok := h.teamVisit(w, r, false)
+	if !ok {
+		return
+	}
+	pg := accountPage{}
+	if r.URL.Query().Get("changed") == "1" {
+		pg.Message = v.L.T("account.password.changed")
+	}
+	h.render(w, v, http.StatusOK, "account", v.L.T("account.title"), nil, pg)
+}
+
+// changePassword replaces the signed-in account's password. The current
+// password is checked under the sign-in lockout rules (failures count,
+// and a locked account is refused); the new one follows the sign-up
+// rules. Every session of the account is ended, this browser's too, and
+// this browser goes on signed in on a fresh session.
+func (h *Handler) changePassword(w http.ResponseWriter, r *http.Request) {
+	v, ok := h.teamVisit(w, r, false)
+	if !ok {
+		return
+	}
+	current, next := r.PostFormValue("current"), r.PostFormValue("password")
+	refuse := func(status int, msg string) {
+		h.render(w, v, status, "account", v.L.T("account.title"), []string{msg}, accountPage{})
+	}
+	if n := utf8.RuneCountInString(next); n < passwd.MinLen || n > passwd.MaxLen {
+		refuse(http.StatusUnprocessableEntity, v.L.T("err.password"))
+		return
+	}
+	if next == current {
+		refuse(http.StatusUnprocessableEntity, v.L.T("err.password.same"))
+		return
+	}
+	ctx := r.Context()
+	acc := v.Account
+	res, err := h.checkPassword(ctx, acc, current)
+	if err != nil {
+		h.fail(w, r, v, err)
+		return
+	}
+	switch res {
+	case passwd.Locked:
+		refuse(http.StatusUnauthorized, v.L.T("err.locked"))
+		return
+	case passwd.WrongPassword:
+		refuse(http.StatusUnauthorized, v.L.T("err.password.current"))
+		return
+	}
+	hash, err := h.hasher.Hash(ctx, next)
+	if err != nil {
+		h.fail(w, r, v, err)
+		return
+	}
+	if err := h.cfg.Accounts.SetPassword(ctx, acc.ID, hash); err != nil {
+		h.fail(w, r, v, err)
+		return
+	}
+	h.cfg.Logger.Info("portal: password changed; every other session of the account ended", "account", acc.ID)
+	if err := h.startSession(w, r, acc.ID); err != nil {
+		h.fail(w, r, v, err)
+		return
+	}
+	http.Redirect(w, r, "/portal/account?changed=1", http.StatusSeeOther)
+}
+
+// checkPassword checks a password of acc under the lockout rules of
+// internal/passwd and records the outcome (failures in a row, lockout);
+// acc nil, an unknown address, is checked against a dummy hash so that
+// the answer takes as long. Sign-in and the password change both use it,
+// so a guess at either counts towards the same lockout.
+func (h *Handler) checkPassword(ctx context.Context, acc *Account, password string) (passwd.Result, error) {
+	var login *passwd.Login
+	if acc != nil {
+		login = &passwd.Login{Hash: acc.PasswordHash, Failures: acc.Failures, LockedUntil: acc.LockedUntil}
+	}
+	res, state, save, err := h.hasher.SignIn(ctx, login, password, h.cfg.Clock.Now().UTC())
+	if err != nil {
+		return res, err
+	}
+	if save {
+		if err := h.cfg.Accounts.SetLoginState(ctx, acc.ID, state.Failures, state.LockedUntil); err != nil {
+			return res, err
+		}
+		if res == passwd.Locked {
+			h.cfg.Logger.Warn("portal: account locked after failed password checks", "account", acc.ID)
+		}
+	}
+	return res, nil
 }

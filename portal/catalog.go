@@ -84,7 +84,7 @@ func (h *Handler) apis(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, v, err)
 		return
 	}
-	h.render(w, v, http.StatusOK, "apis", v.L.T("apis.title"), nil, rows)
+	h.render(w, v, http.StatusOK, "apis", v.L.T("apis.title"), nil, newCatalogPage(parseCatalogQuery(r.URL.Query()), rows))
 }
 
 type apiPage struct {

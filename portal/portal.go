@@ -47,6 +47,8 @@ type Catalog interface {
 	APISpec(ctx context.Context, id string) ([]byte, error)
 	ListProducts(ctx context.Context, opt config.ListOptions) ([]catalog.Product, bool, error)
 	Partner(ctx context.Context, id string) (*partners.Partner, error)
+	// SetPartnerProfile: the organisation profile (profile.go).
+	SetPartnerProfile(ctx context.Context, id string, p partners.Profile) (*partners.Partner, error)
 	CreatePartner(ctx context.Context, p partners.Partner) (*partners.Partner, error)
 	DeletePartner(ctx context.Context, id string) error
 	ListApps(ctx context.Context, partner string, opt config.ListOptions) ([]config.AppView, bool, error)
@@ -149,6 +151,7 @@ func New(cfg Config) *Handler {
 	h.referenceRoutes(mux)  // reference_doc.go: OpenAPI document, vendored renderer
 	// registration.go: owners' initial access tokens
 	h.registrationRoutes(mux)
+	h.profileRoutes(mux) // profile.go: organisation profile, account and password change
 	mux.HandleFunc("GET /portal", func(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, "/portal/", http.StatusMovedPermanently)
 	})

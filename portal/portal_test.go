@@ -72,7 +72,7 @@ func seed(t testing.TB, s *config.Store) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		spec := &config.Spec{Title: doc.Title, Version: doc.Version, BasePath: doc.BasePath, Operations: doc.Operations, JSON: doc.JSON}
+		spec := doc.Spec()
 		if _, err := s.CreateAPI(ctx, config.APIInput{ID: id, Bank: "qingshan-rcb", Upstream: "http://127.0.0.1:9", Visibility: vis, Spec: spec}); err != nil {
 			t.Fatal(err)
 		}

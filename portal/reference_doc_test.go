@@ -334,7 +334,7 @@ paths:
 		t.Fatal(err)
 	}
 	if _, err := e.store.CreateAPI(ctx, config.APIInput{ID: "qingshan-loans", Bank: "qingshan-rcb", Upstream: "http://127.0.0.1:9",
-		Spec: &config.Spec{Title: doc.Title, Version: doc.Version, BasePath: doc.BasePath, Operations: doc.Operations, JSON: doc.JSON}}); err != nil {
+		Spec: doc.Spec()}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := e.store.PublishAPI(ctx, "qingshan-loans"); err != nil {

@@ -170,6 +170,12 @@ func lookup(l lang, key string) (string, bool) {
 	if s, ok := regMessages[l][key]; ok { // registration_i18n.go
 		return s, true
 	}
+	if s, ok := profileMessages[l][key]; ok { // profile_i18n.go
+		return s, true
+	}
+	if s, ok := catalogMessages[l][key]; ok { // catalog_search_i18n.go
+		return s, true
+	}
 	s, ok := accountMessages[l][key]
 	return s, ok
 }
