@@ -28,8 +28,10 @@ var (
 // SQLite's single write lock.
 //
 // Records are rows of audit_records keyed by their chain Seq, with
-// indexes by time and by partner, app, bank, API, status and decision
-// (each with time, for newest-first pages). Appends are one IMMEDIATE
+// indexes by time, request id, and partner, app, bank and API (each
+// with time, for newest-first pages); status, decision and category are
+// filtered within a time range (schema 3 dropped their indexes: every
+// append paid for them). Appends are one IMMEDIATE
 // transaction per batch in WAL mode. The writer connection runs with
 // synchronous=NORMAL — a commit reaches the operating system, so it
 // survives the process being killed, but is not flushed to the disk —
@@ -98,7 +100,7 @@ func NewAudit(path string, opts ...AuditOption) *AuditStore {
 	return s
 }
 
-const auditSchemaVersion = 2
+const auditSchemaVersion = 3
 
 const auditSchema = `
 CREATE TABLE audit_records (
@@ -154,6 +156,13 @@ var auditSteps = [auditSchemaVersion]string{
 	// 2: a sandbox call's captured bodies get columns of their own.
 	1: `ALTER TABLE audit_records ADD COLUMN request_body TEXT NOT NULL DEFAULT '';
 	ALTER TABLE audit_records ADD COLUMN response_body TEXT NOT NULL DEFAULT '';`,
+	// 3: every append writes every index, and these three sort few
+	// distinct values (a status, a decision, a category): a query filters
+	// them within its time range instead (audit_time), so appends do
+	// a third less index work.
+	2: `DROP INDEX IF EXISTS audit_status;
+	DROP INDEX IF EXISTS audit_decision;
+	DROP INDEX IF EXISTS audit_category;`,
 }
 
 // Open creates or opens the file. After a failed Open, Close is safe.
