@@ -14,7 +14,7 @@ var catalogMessages = map[lang]map[string]string{
 		"apis.any.bank":      "All banks",
 		"apis.any.category":  "All categories",
 		"apis.any.status":    "Published and deprecated",
-		"apis.count":         "%d APIs",
+		"apis.count":         "APIs: %d",
 		"apis.count.of":      "%d of %d APIs match",
 		"apis.nomatch":       "No API matches your search. Try other words or fewer filters.",
 		"cat.accounts":       "Accounts",

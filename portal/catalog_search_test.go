@@ -175,5 +175,5 @@ func TestCatalogSearchForm(t *testing.T) {
 		`<option value="branches" selected>网点与 ATM</option>`, "1 个 API 符合条件（共 3 个）", "<td>网点与 ATM</td>")
 	none := b.get("/portal/apis?lang=zh&q=nothing-like-this")
 	mustContain(t, none, "没有符合搜索条件的 API。")
-	mustContain(t, b.get("/portal/apis?lang=en"), ">3 APIs<")
+	mustContain(t, b.get("/portal/apis?lang=en"), ">APIs: 3<")
 }
