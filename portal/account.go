@@ -322,12 +322,8 @@ func (h *Handler) verify(w http.ResponseWriter, r *http.Request) {
 // resendVerification mails the signed-in, unverified account a new link
 // (the previous one stops working).
 func (h *Handler) resendVerification(w http.ResponseWriter, r *http.Request) {
-	v, err := h.visit(w, r)
-	if err != nil {
-		h.fail(w, r, v, err)
-		return
-	}
-	if !requireSignIn(w, r, v) {
+	v := h.signedIn(w, r)
+	if v == nil {
 		return
 	}
 	if !checkCSRF(r, v.Session) {

@@ -36,12 +36,8 @@ func (h *Handler) appsData(ctx context.Context, v *visitor) (*appsPage, error) {
 }
 
 func (h *Handler) apps(w http.ResponseWriter, r *http.Request) {
-	v, err := h.visit(w, r)
-	if err != nil {
-		h.fail(w, r, v, err)
-		return
-	}
-	if !requireSignIn(w, r, v) {
+	v := h.signedIn(w, r)
+	if v == nil {
 		return
 	}
 	pg, err := h.appsData(r.Context(), v)
@@ -78,12 +74,8 @@ func (h *Handler) scopesFor(ctx context.Context, p *partners.Partner) ([]string,
 }
 
 func (h *Handler) createApp(w http.ResponseWriter, r *http.Request) {
-	v, err := h.visit(w, r)
-	if err != nil {
-		h.fail(w, r, v, err)
-		return
-	}
-	if !requireSignIn(w, r, v) {
+	v := h.signedIn(w, r)
+	if v == nil {
 		return
 	}
 	if !checkCSRF(r, v.Session) {
@@ -223,12 +215,8 @@ func (h *Handler) appData(ctx context.Context, v *visitor, app *config.AppView) 
 }
 
 func (h *Handler) app(w http.ResponseWriter, r *http.Request) {
-	v, err := h.visit(w, r)
-	if err != nil {
-		h.fail(w, r, v, err)
-		return
-	}
-	if !requireSignIn(w, r, v) {
+	v := h.signedIn(w, r)
+	if v == nil {
 		return
 	}
 	ctx := r.Context()
@@ -247,12 +235,8 @@ func (h *Handler) app(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h *Handler) subscribe(w http.ResponseWriter, r *http.Request) {
-	v, err := h.visit(w, r)
-	if err != nil {
-		h.fail(w, r, v, err)
-		return
-	}
-	if !requireSignIn(w, r, v) {
+	v := h.signedIn(w, r)
+	if v == nil {
 		return
 	}
 	ctx := r.Context()

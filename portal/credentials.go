@@ -63,12 +63,8 @@ func (h *Handler) credentialsData(pg *appPage) {
 // a valid CSRF token, and the right to change the app. It answers and
 // returns false otherwise.
 func (h *Handler) appAction(w http.ResponseWriter, r *http.Request) (*visitor, *config.AppView, bool) {
-	v, err := h.visit(w, r)
-	if err != nil {
-		h.fail(w, r, v, err)
-		return nil, nil, false
-	}
-	if !requireSignIn(w, r, v) {
+	v := h.signedIn(w, r)
+	if v == nil {
 		return nil, nil, false
 	}
 	app, err := h.ownApp(r.Context(), v, r.PathValue("id"))

@@ -278,6 +278,21 @@ func (h *Handler) csrfFailed(w http.ResponseWriter, v *visitor) {
 }
 
 // requireSignIn sends a visitor who is not signed in to the sign-in page.
+// signedIn starts a handler that needs a signed-in developer: without one
+// it has answered (an error page, or a redirect to sign-in) and returns
+// nil.
+func (h *Handler) signedIn(w http.ResponseWriter, r *http.Request) *visitor {
+	v, err := h.visit(w, r)
+	if err != nil {
+		h.fail(w, r, v, err)
+		return nil
+	}
+	if !requireSignIn(w, r, v) {
+		return nil
+	}
+	return v
+}
+
 func requireSignIn(w http.ResponseWriter, r *http.Request, v *visitor) bool {
 	if v.SignedIn() {
 		return true

@@ -93,12 +93,8 @@ func (h *Handler) teamData(r *http.Request, v *visitor) (*teamPage, error) {
 // teamVisit is the start of every team page: signed in, and for a POST
 // the CSRF token and (owner) the owner rule checked. ok false: answered.
 func (h *Handler) teamVisit(w http.ResponseWriter, r *http.Request, owner bool) (*visitor, bool) {
-	v, err := h.visit(w, r)
-	if err != nil {
-		h.fail(w, r, v, err)
-		return nil, false
-	}
-	if !requireSignIn(w, r, v) {
+	v := h.signedIn(w, r)
+	if v == nil {
 		return nil, false
 	}
 	if r.Method == http.MethodPost && !checkCSRF(r, v.Session) {

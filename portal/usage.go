@@ -99,12 +99,8 @@ type xLabel struct {
 }
 
 func (h *Handler) usage(w http.ResponseWriter, r *http.Request) {
-	v, err := h.visit(w, r)
-	if err != nil {
-		h.fail(w, r, v, err)
-		return
-	}
-	if !requireSignIn(w, r, v) {
+	v := h.signedIn(w, r)
+	if v == nil {
 		return
 	}
 	ctx := r.Context()
