@@ -5,6 +5,7 @@ package portal
 var profileMessages = map[lang]map[string]string{
 	langEN: {
 		"nav.organisation": "Organisation",
+		"org.details.link": "Your organisation's details for the approval",
 		"nav.account":      "Account",
 
 		"org.title":             "Your organisation",
@@ -65,6 +66,7 @@ var profileMessages = map[lang]map[string]string{
 	},
 	langZH: {
 		"nav.organisation": "机构",
+		"org.details.link": "填写审批所需的机构资料",
 		"nav.account":      "账号",
 
 		"org.title":             "我的机构",
