@@ -200,7 +200,7 @@ func (b *browser) upload(fields map[string]string, doc []byte) page {
 	return read(b.e.t, resp)
 }
 
-var hiddenRE = regexp.MustCompile(`<input type="hidden" name="(api|base|spec|id|bank|upstream|visibility)" value="([^"]*)">`)
+var hiddenRE = regexp.MustCompile(`<input type="hidden" name="(api|base|spec|id|bank|upstream|visibility|category)" value="([^"]*)">`)
 
 // confirmForm returns the confirmation form's fields of a preview page.
 func confirmForm(t testing.TB, p page) url.Values {
@@ -284,14 +284,24 @@ func TestUploadShowsDiffBeforeSaving(t *testing.T) {
 
 	// A new API of the bank, created as a draft.
 	newDoc := strings.Replace(next, "url: /open-banking/accounts/v1", "url: /open-banking/accounts/v2", 1)
-	p = qs.upload(map[string]string{"id": "qingshan-accounts-v2", "bank": "qingshan-rcb", "upstream": "http://127.0.0.1:9", "visibility": "public"}, []byte(newDoc))
+	// Its category is the operator's choice (the document's tags would
+	// say accounts); one outside the list is refused with its location.
+	p = qs.upload(map[string]string{"id": "qingshan-accounts-v2", "bank": "qingshan-rcb", "upstream": "http://127.0.0.1:9", "visibility": "public", "category": "payments"}, []byte(newDoc))
 	mustContain(t, p, "new API, saved as a draft", "added")
 	form = confirmForm(t, p)
 	form.Set("csrf_token", qs.csrf("/console/apis"))
+	wrongCat := url.Values{}
+	for k, vs := range form {
+		wrongCat[k] = vs
+	}
+	wrongCat.Set("category", "savings")
+	if p := qs.post("/console/apis/upload/confirm", wrongCat); p.status == http.StatusOK && strings.Contains(p.body, "is created as a draft") || !strings.Contains(p.body, "/category") {
+		t.Errorf("confirm with category savings: %d, finding at /category shown: %v", p.status, strings.Contains(p.body, "/category"))
+	}
 	if p := qs.post("/console/apis/upload/confirm", form); p.status != http.StatusOK || !strings.Contains(p.body, "is created as a draft") {
 		t.Fatalf("confirm new API: %d\n%s", p.status, p.body)
 	}
-	if a, err := e.store.API(ctx, "qingshan-accounts-v2"); err != nil || a.Status != catalog.StatusDraft || a.Bank != "qingshan-rcb" {
+	if a, err := e.store.API(ctx, "qingshan-accounts-v2"); err != nil || a.Status != catalog.StatusDraft || a.Bank != "qingshan-rcb" || a.Category != catalog.CategoryPayments {
 		t.Errorf("new API: %+v %v", a, err)
 	}
 

@@ -33,6 +33,9 @@ type uploadData struct {
 	ID, Bank   string
 	Upstream   string
 	Visibility string
+	// Category of a new API; "" takes it from the document's tags.
+	Category   string
+	Categories []catalog.Category
 	Banks      []string // the banks the operator may add an API to
 	Choices    []catalog.API
 
@@ -66,7 +69,7 @@ func (h *Handler) uploadForm(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	d := uploadData{Visibility: string(catalog.VisibilityPublic), Bank: v.Bank()}
+	d := uploadData{Visibility: string(catalog.VisibilityPublic), Bank: v.Bank(), Categories: catalog.Categories}
 	if id := r.URL.Query().Get("api"); id != "" {
 		a, found := vw.api(id)
 		if !found {
@@ -109,6 +112,7 @@ func (h *Handler) target(r *http.Request, v *visitor, vw *view) (d uploadData, o
 	d = uploadData{
 		ID: strings.TrimSpace(r.PostFormValue("id")), Bank: strings.TrimSpace(r.PostFormValue("bank")),
 		Upstream: strings.TrimSpace(r.PostFormValue("upstream")), Visibility: r.PostFormValue("visibility"),
+		Category: r.PostFormValue("category"), Categories: catalog.Categories,
 	}
 	if id := r.PostFormValue("api"); id != "" {
 		a, found := vw.api(id)
@@ -243,7 +247,8 @@ func (h *Handler) confirmUpload(w http.ResponseWriter, r *http.Request) {
 	} else {
 		verb = "create"
 		a, err = h.cfg.Catalog.CreateAPI(ctx, config.APIInput{
-			ID: d.ID, Bank: d.Bank, Upstream: d.Upstream, Visibility: catalog.Visibility(d.Visibility), Spec: spec,
+			ID: d.ID, Bank: d.Bank, Upstream: d.Upstream, Visibility: catalog.Visibility(d.Visibility),
+			Category: catalog.Category(d.Category), Spec: spec,
 		})
 	}
 	if ds, ok := findings(err, ""); !ok {
