@@ -169,6 +169,11 @@ type Gateway struct {
 	serving  atomic.Bool
 	shutdown sync.Once
 	stopErr  error
+	// lnMu guards ln and stopped: a Shutdown that comes before Serve has
+	// handed ln to the server still stops it (Serve then returns at once).
+	lnMu    sync.Mutex
+	ln      net.Listener
+	stopped bool
 }
 
 // mount is another handler of the public listener.
@@ -239,10 +244,23 @@ func (g *Gateway) Mount(prefix string, h http.Handler) {
 	sort.SliceStable(g.mounts, func(i, j int) bool { return len(g.mounts[i].prefix) > len(g.mounts[j].prefix) })
 }
 
-// Serve answers requests on ln until Shutdown.
+// Serve answers requests on ln until Shutdown, also one called before
+// Serve itself.
 func (g *Gateway) Serve(ln net.Listener) error {
+	g.lnMu.Lock()
+	if g.stopped {
+		g.lnMu.Unlock()
+		ln.Close()
+		return nil
+	}
+	g.ln = ln
+	g.lnMu.Unlock()
 	g.serving.Store(true)
-	return g.app.Listener(ln)
+	err := g.app.Listener(ln)
+	if errors.Is(err, net.ErrClosed) {
+		return nil // closed by Shutdown before the server took it
+	}
+	return err
 }
 
 // Shutdown stops accepting connections, waits for in-flight requests to
@@ -250,7 +268,16 @@ func (g *Gateway) Serve(ln net.Listener) error {
 // idempotent.
 func (g *Gateway) Shutdown(ctx context.Context) error {
 	g.shutdown.Do(func() {
+		g.lnMu.Lock()
+		g.stopped = true
+		ln := g.ln
+		g.lnMu.Unlock()
 		g.stopErr = g.app.ShutdownWithContext(ctx)
+		if ln != nil {
+			// The server may not have taken ln yet, and then its shutdown
+			// leaves it open: closing it ends Serve's accept loop.
+			ln.Close()
+		}
 		g.upstreams.closeIdle()
 	})
 	return g.stopErr

@@ -1050,3 +1050,41 @@ func TestSlowClient(t *testing.T) {
 		t.Errorf("slow client got %q", b)
 	}
 }
+
+// A node stopped right after it started (a failed start, a quick restart)
+// must not leave its public listener accepting: Serve returns whether
+// Shutdown came before it or while it was handing the listener over.
+func TestShutdownBeforeAndDuringServe(t *testing.T) {
+	f := newFixture(t)
+	for i := range 50 {
+		g := New(Config{Issuer: testIssuer, Audience: testAudience, OnDone: func(*Outcome) {}}, f.holder, testKeys{})
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		served := make(chan error, 1)
+		if i%2 == 0 {
+			if err := g.Shutdown(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			go func() { served <- g.Serve(ln) }()
+		} else {
+			go func() { served <- g.Serve(ln) }()
+			if err := g.Shutdown(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+		}
+		select {
+		case err := <-served:
+			if err != nil {
+				t.Fatalf("round %d: Serve = %v", i, err)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatalf("round %d: Serve still running after Shutdown", i)
+		}
+		if c, err := net.DialTimeout("tcp", ln.Addr().String(), time.Second); err == nil {
+			c.Close()
+			t.Fatalf("round %d: the listener still accepts after Shutdown", i)
+		}
+	}
+}
