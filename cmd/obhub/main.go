@@ -32,6 +32,7 @@ func main() {
 		<-ctx.Done()
 		stop()
 	}()
+	tuneGC(os.Getenv) // gc.go
 	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr, os.Getenv)
 	stop()
 	os.Exit(code)
