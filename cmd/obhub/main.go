@@ -32,7 +32,6 @@ func main() {
 		<-ctx.Done()
 		stop()
 	}()
-	tuneGC(os.Getenv) // gc.go
 	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr, os.Getenv)
 	stop()
 	os.Exit(code)
