@@ -3,8 +3,6 @@ package sqlite
 import (
 	"context"
 	"database/sql"
-	"errors"
-	"fmt"
 	"strings"
 	"time"
 
@@ -48,17 +46,7 @@ CREATE TABLE IF NOT EXISTS console_sessions (
 CREATE INDEX IF NOT EXISTS console_sessions_expiry ON console_sessions (expires_at);
 `
 
-func consoleErr(op string, err error) error {
-	switch {
-	case err == nil:
-		return nil
-	case errors.Is(err, sql.ErrNoRows):
-		return obhub.Errorf(obhub.ENOTFOUND, "%s: not found", op)
-	case obhub.ErrorCode(err) != obhub.EINTERNAL:
-		return err
-	}
-	return fmt.Errorf("sqlite console: %s: %w", op, obhub.Errorf(obhub.EUNAVAILABLE, "%v", err))
-}
+func consoleErr(op string, err error) error { return webErr("console", op, err) }
 
 // CreateOperator implements console.Store.
 func (s *ConsoleStore) CreateOperator(ctx context.Context, o console.Operator) error {
@@ -130,22 +118,17 @@ func (s *ConsoleStore) SetLoginState(ctx context.Context, operatorID string, fai
 	return nil
 }
 
+// consoleSessions is the console's sessions table.
+var consoleSessions = sessionTable{store: "console", table: "console_sessions", owner: "operator_id"}
+
 // CreateSession implements console.Store; expired sessions are swept.
 func (s *ConsoleStore) CreateSession(ctx context.Context, sess console.Session) error {
 	db, err := s.conn()
 	if err != nil {
 		return err
 	}
-	if _, err := db.ExecContext(ctx, `DELETE FROM console_sessions WHERE expires_at <= ?`, unixMS(sess.CreatedAt)); err != nil {
-		return consoleErr("sweep sessions", err)
-	}
-	_, err = db.ExecContext(ctx,
-		`INSERT INTO console_sessions (id_hash, operator_id, csrf, created_at, expires_at) VALUES (?, ?, ?, ?, ?)`,
-		sess.IDHash, sess.OperatorID, sess.CSRF, unixMS(sess.CreatedAt), unixMS(sess.ExpiresAt))
-	if err != nil && isConstraint(err) {
-		return obhub.Errorf(obhub.ECONFLICT, "session already exists")
-	}
-	return consoleErr("create session", err)
+	return consoleSessions.create(ctx, db, sessionRow{IDHash: sess.IDHash, Owner: sess.OperatorID, CSRF: sess.CSRF,
+		CreatedAt: sess.CreatedAt, ExpiresAt: sess.ExpiresAt})
 }
 
 // Session implements console.Store.
@@ -154,18 +137,11 @@ func (s *ConsoleStore) Session(ctx context.Context, idHash string, now time.Time
 	if err != nil {
 		return nil, err
 	}
-	var (
-		sess             console.Session
-		created, expires int64
-	)
-	err = db.QueryRowContext(ctx,
-		`SELECT id_hash, operator_id, csrf, created_at, expires_at FROM console_sessions WHERE id_hash = ? AND expires_at > ?`,
-		idHash, unixMS(now)).Scan(&sess.IDHash, &sess.OperatorID, &sess.CSRF, &created, &expires)
+	r, err := consoleSessions.get(ctx, db, idHash, now)
 	if err != nil {
-		return nil, consoleErr("read session", err)
+		return nil, err
 	}
-	sess.CreatedAt, sess.ExpiresAt = timeMS(created), timeMS(expires)
-	return &sess, nil
+	return &console.Session{IDHash: r.IDHash, OperatorID: r.Owner, CSRF: r.CSRF, CreatedAt: r.CreatedAt, ExpiresAt: r.ExpiresAt}, nil
 }
 
 // DeleteSession implements console.Store.
@@ -174,6 +150,5 @@ func (s *ConsoleStore) DeleteSession(ctx context.Context, idHash string) error {
 	if err != nil {
 		return err
 	}
-	_, err = db.ExecContext(ctx, `DELETE FROM console_sessions WHERE id_hash = ?`, idHash)
-	return consoleErr("delete session", err)
+	return consoleSessions.delete(ctx, db, idHash)
 }

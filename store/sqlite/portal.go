@@ -3,7 +3,6 @@ package sqlite
 import (
 	"context"
 	"database/sql"
-	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -105,17 +104,7 @@ func (s *PortalStore) Open(ctx context.Context) error {
 
 // portalErr gives database failures the EUNAVAILABLE code and a missing
 // row ENOTFOUND.
-func portalErr(op string, err error) error {
-	switch {
-	case err == nil:
-		return nil
-	case errors.Is(err, sql.ErrNoRows):
-		return obhub.Errorf(obhub.ENOTFOUND, "%s: not found", op)
-	case obhub.ErrorCode(err) != obhub.EINTERNAL:
-		return err
-	}
-	return fmt.Errorf("sqlite portal: %s: %w", op, obhub.Errorf(obhub.EUNAVAILABLE, "%v", err))
-}
+func portalErr(op string, err error) error { return webErr("portal", op, err) }
 
 func unixMS(t time.Time) int64 {
 	if t.IsZero() {
@@ -209,6 +198,9 @@ func cmpErr(err, otherwise error) error {
 	return otherwise
 }
 
+// portalSessions is the portal's sessions table.
+var portalSessions = sessionTable{store: "portal", table: "portal_sessions", owner: "account_id"}
+
 // CreateSession implements portal.Store. Expired sessions are swept on
 // the way.
 func (s *PortalStore) CreateSession(ctx context.Context, sess portal.Session) error {
@@ -216,16 +208,8 @@ func (s *PortalStore) CreateSession(ctx context.Context, sess portal.Session) er
 	if err != nil {
 		return err
 	}
-	if _, err := db.ExecContext(ctx, `DELETE FROM portal_sessions WHERE expires_at <= ?`, unixMS(sess.CreatedAt)); err != nil {
-		return portalErr("sweep sessions", err)
-	}
-	_, err = db.ExecContext(ctx,
-		`INSERT INTO portal_sessions (id_hash, account_id, csrf, created_at, expires_at) VALUES (?, ?, ?, ?, ?)`,
-		sess.IDHash, sess.AccountID, sess.CSRF, unixMS(sess.CreatedAt), unixMS(sess.ExpiresAt))
-	if err != nil && isConstraint(err) {
-		return obhub.Errorf(obhub.ECONFLICT, "session already exists")
-	}
-	return portalErr("create session", err)
+	return portalSessions.create(ctx, db, sessionRow{IDHash: sess.IDHash, Owner: sess.AccountID, CSRF: sess.CSRF,
+		CreatedAt: sess.CreatedAt, ExpiresAt: sess.ExpiresAt})
 }
 
 // Session implements portal.Store.
@@ -234,18 +218,11 @@ func (s *PortalStore) Session(ctx context.Context, idHash string, now time.Time)
 	if err != nil {
 		return nil, err
 	}
-	var (
-		sess             portal.Session
-		created, expires int64
-	)
-	err = db.QueryRowContext(ctx,
-		`SELECT id_hash, account_id, csrf, created_at, expires_at FROM portal_sessions WHERE id_hash = ? AND expires_at > ?`,
-		idHash, unixMS(now)).Scan(&sess.IDHash, &sess.AccountID, &sess.CSRF, &created, &expires)
+	r, err := portalSessions.get(ctx, db, idHash, now)
 	if err != nil {
-		return nil, portalErr("read session", err)
+		return nil, err
 	}
-	sess.CreatedAt, sess.ExpiresAt = timeMS(created), timeMS(expires)
-	return &sess, nil
+	return &portal.Session{IDHash: r.IDHash, AccountID: r.Owner, CSRF: r.CSRF, CreatedAt: r.CreatedAt, ExpiresAt: r.ExpiresAt}, nil
 }
 
 // DeleteSession implements portal.Store.
@@ -254,8 +231,7 @@ func (s *PortalStore) DeleteSession(ctx context.Context, idHash string) error {
 	if err != nil {
 		return err
 	}
-	_, err = db.ExecContext(ctx, `DELETE FROM portal_sessions WHERE id_hash = ?`, idHash)
-	return portalErr("delete session", err)
+	return portalSessions.delete(ctx, db, idHash)
 }
 
 // execOne runs a statement that must change one row; none is ENOTFOUND.
