@@ -21,6 +21,7 @@ import (
 	"embed"
 	"encoding/json"
 	"github.com/obhub/obhub/internal/passwd"
+	"github.com/obhub/obhub/internal/websession"
 	"html/template"
 	"io/fs"
 	"log/slog"
@@ -165,6 +166,7 @@ func New(cfg Config) *Handler {
 		h.notFound(w, v)
 	})
 	h.root = http.NewCrossOriginProtection().Handler(mux)
+	h.root = websession.BaseCSS(h.root, "/console/") // the stylesheet shared with the portal
 	return h
 }
 

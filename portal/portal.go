@@ -168,6 +168,7 @@ func New(cfg Config) *Handler {
 	h.root = http.NewCrossOriginProtection().Handler(mux)
 	// Large-text mode: /portal/text-size and /portal/text-size.css.
 	h.root = websession.TextSize(h.root, textSizeCookie, "/portal/", cfg.SecureCookies)
+	h.root = websession.BaseCSS(h.root, "/portal/") // the stylesheet shared with the console
 	return h
 }
 
