@@ -3,7 +3,6 @@ package admin
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -13,6 +12,7 @@ import (
 
 	"github.com/obhub/obhub"
 	"github.com/obhub/obhub/audit"
+	"github.com/obhub/obhub/internal/requestid"
 )
 
 // Administrative changes in the audit ledger.
@@ -71,10 +71,7 @@ func RecordChanges(next http.Handler, rec ChangeRecorder, clock obhub.Clock) htt
 		case buf.status >= 400:
 			decision = audit.DecisionReject
 		}
-		id := r.Header.Get("X-Request-Id")
-		if id == "" || len(id) > 64 {
-			id = rand.Text()
-		}
+		id := requestid.FromHeader(r.Header.Get("X-Request-Id"))
 		err := rec(audit.Record{
 			Time:      clock.Now(),
 			Category:  audit.CategoryAdmin,

@@ -14,7 +14,6 @@ import (
 	"bytes"
 	"context"
 	"crypto"
-	"crypto/rand"
 	"errors"
 	"io"
 	"log/slog"
@@ -38,6 +37,7 @@ import (
 	"github.com/obhub/obhub/config"
 	"github.com/obhub/obhub/internal/dpop"
 	"github.com/obhub/obhub/internal/httpx"
+	"github.com/obhub/obhub/internal/requestid"
 	"github.com/obhub/obhub/partners"
 	"github.com/obhub/obhub/policies"
 )
@@ -403,10 +403,7 @@ func (g *Gateway) serve(c *fiber.Ctx) error {
 func (g *Gateway) begin(c *fiber.Ctx) *request {
 	rq := &request{start: time.Now()}
 	h := &c.Context().Request.Header
-	id := string(h.Peek(headerRequestID))
-	if !validRequestID(id) {
-		id = rand.Text()
-	}
+	id := requestid.FromHeader(string(h.Peek(headerRequestID)))
 	c.Context().SetUserValue(obhub.RequestIDKey, id)
 	rq.out = Outcome{
 		Time:      g.cfg.Clock.Now(),
@@ -417,21 +414,6 @@ func (g *Gateway) begin(c *fiber.Ctx) *request {
 	}
 	g.startSpan(rq, h)
 	return rq
-}
-
-// validRequestID reports whether a client-sent request id is kept: 1–64
-// characters of [A-Za-z0-9._-].
-func validRequestID(s string) bool {
-	if len(s) == 0 || len(s) > 64 {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '.' || c == '_' || c == '-') {
-			return false
-		}
-	}
-	return true
 }
 
 // finish ends a request: it answers 500 if the pipeline panicked, stamps

@@ -21,6 +21,7 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/obhub/obhub/catalog"
+	"github.com/obhub/obhub/internal/requestid"
 	"github.com/obhub/obhub/partners"
 )
 
@@ -716,7 +717,7 @@ func TestRequestID(t *testing.T) {
 				switch {
 				case tt.kept && got != tt.sent:
 					t.Errorf("X-Request-Id = %q, want %q", got, tt.sent)
-				case !tt.kept && (got == tt.sent || !validRequestID(got)):
+				case !tt.kept && (got == tt.sent || !requestid.Valid(got)):
 					t.Errorf("X-Request-Id = %q, want a new one", got)
 				}
 				if o := f.oneOutcome(t); o.RequestID != got {

@@ -2,8 +2,10 @@ package sqlite_test
 
 import (
 	"context"
+	"github.com/google/uuid"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/obhub/obhub/audit"
 	"github.com/obhub/obhub/audit/audittest"
@@ -74,6 +76,11 @@ func BenchmarkAppend(b *testing.B) {
 		for i := range recs {
 			seq++
 			recs[i].Seq = seq
+			// As the gateway writes them: time moves forward and request
+			// ids are random (rand.Text), so the indexes see what they
+			// see in production.
+			recs[i].Time = audittest.Base.Add(time.Duration(seq) * time.Millisecond)
+			recs[i].RequestID = uuid.Must(uuid.NewV7()).String()
 		}
 		if err := s.AppendBuffered(ctx, recs); err != nil {
 			b.Fatal(err)
