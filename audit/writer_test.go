@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -208,5 +209,61 @@ func TestCloseCheckpoints(t *testing.T) {
 	cps, _ := s.Checkpoints(context.Background())
 	if len(cps) != 1 || cps[0].Seq != 7 || !signer.Public().Verify(&cps[0]) {
 		t.Fatalf("checkpoints %+v", cps)
+	}
+}
+
+// In async mode the writer lingers after the first queued record, so
+// records that arrive one by one are committed as one group rather than
+// one transaction each; closing the queue ends the wait at once, and
+// Strict mode never lingers.
+func TestAsyncLingersForAGroup(t *testing.T) {
+	for _, tc := range []struct {
+		mode        audit.Mode
+		wantBatches int64
+	}{{audit.Async, 1}, {audit.Strict, 5}} {
+		t.Run(string(tc.mode), func(t *testing.T) {
+			s := &memStore{}
+			w, err := audit.NewWriter(s, audit.WriterConfig{Mode: tc.mode, Linger: time.Hour})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := w.Start(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			recs := audittest.Generate(5, audittest.Base)
+			for _, r := range recs {
+				if tc.mode == audit.Strict {
+					// Each Write returns once its record is stored: five
+					// commits.
+					if err := w.Write(r); err != nil {
+						t.Fatal(err)
+					}
+					continue
+				}
+				if err := w.Write(r); err != nil {
+					t.Fatal(err)
+				}
+				// The writer has taken the record off the queue before the
+				// next one is written: without lingering it would commit
+				// each alone.
+				for w.Stats().Queued > 0 {
+					runtime.Gosched()
+				}
+			}
+			start := time.Now()
+			if err := w.Close(); err != nil {
+				t.Fatal(err)
+			}
+			if d := time.Since(start); d > 30*time.Second {
+				t.Errorf("Close waited %v: closing the queue must end the linger", d)
+			}
+			st := w.Stats()
+			if st.Written != 5 || st.Batches != tc.wantBatches {
+				t.Errorf("written %d in %d batches, want 5 in %d", st.Written, st.Batches, tc.wantBatches)
+			}
+			if s.len() != 5 {
+				t.Errorf("store holds %d records, want 5", s.len())
+			}
+		})
 	}
 }

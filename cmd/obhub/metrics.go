@@ -10,6 +10,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/obhub/obhub/audit"
 	"github.com/obhub/obhub/gateway"
 )
 
@@ -55,18 +56,28 @@ func (m *Main) newMetrics() *nodeMetrics {
 		}
 		return 0
 	})
-	auditStat := func(f func(written, dropped, failed int64) int64) func() float64 {
+	writerStat := func(f func(audit.Stats) float64) func() float64 {
 		return func() float64 {
 			if w := m.auditLog.writer; w != nil {
-				st := w.Stats()
-				return float64(f(st.Written, st.Dropped, st.Failed))
+				return f(w.Stats())
 			}
 			return 0
 		}
 	}
-	counter("obhub_audit_written_total", "Audit records made durable.", auditStat(func(w, _, _ int64) int64 { return w }))
-	counter("obhub_audit_dropped_total", "Audit records dropped (queue full or writer closed).", auditStat(func(_, d, _ int64) int64 { return d }))
-	counter("obhub_audit_failed_total", "Audit records the store would not take after every retry.", auditStat(func(_, _, f int64) int64 { return f }))
+	counter("obhub_audit_written_total", "Audit records made durable.",
+		writerStat(func(st audit.Stats) float64 { return float64(st.Written) }))
+	counter("obhub_audit_dropped_total", "Audit records dropped (queue full or writer closed).",
+		writerStat(func(st audit.Stats) float64 { return float64(st.Dropped) }))
+	counter("obhub_audit_failed_total", "Audit records the store would not take after every retry.",
+		writerStat(func(st audit.Stats) float64 { return float64(st.Failed) }))
+	counter("obhub_audit_batches_total", "Audit group commits; written records / batches is the mean group size.",
+		writerStat(func(st audit.Stats) float64 { return float64(st.Batches) }))
+	counter("obhub_audit_append_seconds_total", "Time spent appending audit batches to the store.",
+		writerStat(func(st audit.Stats) float64 { return st.AppendTime.Seconds() }))
+	counter("obhub_audit_flushes_total", "Flushes that made appended audit batches durable (fsync, or a synchronous commit).",
+		writerStat(func(st audit.Stats) float64 { return float64(st.Flushes) }))
+	counter("obhub_audit_flush_seconds_total", "Time spent in those flushes; divided by the flushes, the disk's flush time a strict response waits for.",
+		writerStat(func(st audit.Stats) float64 { return st.FlushTime.Seconds() }))
 	gauge("obhub_store_up", "1 when the node's stores (configuration, audit, PostgreSQL) answer, else 0.", func() float64 {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 		defer cancel()

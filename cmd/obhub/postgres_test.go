@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"regexp"
 	"runtime"
 	"strings"
 	"sync"
@@ -232,6 +233,14 @@ func TestMetrics(t *testing.T) {
 	} {
 		if !strings.Contains(body, want) {
 			t.Errorf("/metrics lacks %q", want)
+		}
+	}
+	// The audit pipeline's own counters: the calls above were committed in
+	// at least one group and flushed at least once, in measured time.
+	for _, re := range []string{`(?m)^obhub_audit_batches_total [1-9]`, `(?m)^obhub_audit_flushes_total [1-9]`,
+		`(?m)^obhub_audit_append_seconds_total [0-9.e-]+$`, `(?m)^obhub_audit_flush_seconds_total [0-9.e-]+$`} {
+		if !regexp.MustCompile(re).MatchString(body) {
+			t.Errorf("/metrics lacks %s", re)
 		}
 	}
 	if t.Failed() {

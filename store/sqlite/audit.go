@@ -54,6 +54,11 @@ type AuditStore struct {
 	conns
 	abs string // the database file's absolute path
 
+	// The writer's two statements, prepared once on its connection:
+	// parsing them for every batch cost as much as inserting a small
+	// batch.
+	insert, last *sql.Stmt
+
 	walMu sync.Mutex // Sync: one fsync at a time, on the current log file
 	wal   *os.File
 
@@ -177,7 +182,7 @@ func (s *AuditStore) Open(ctx context.Context) (err error) {
 	}
 	defer func() {
 		if err != nil {
-			s.release()
+			s.releaseAll()
 			err = fmt.Errorf("sqlite audit: open %s: %w", s.path, err)
 		}
 	}()
@@ -196,6 +201,12 @@ func (s *AuditStore) Open(ctx context.Context) (err error) {
 		s.wdb.SetMaxOpenConns(1)
 		s.wdb.SetMaxIdleConns(1)
 		if err := migrateAudit(ctx, s.wdb); err != nil {
+			return err
+		}
+		if s.insert, err = s.wdb.PrepareContext(ctx, "INSERT INTO audit_records ("+recordColumns+") VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"); err != nil {
+			return err
+		}
+		if s.last, err = s.wdb.PrepareContext(ctx, "SELECT coalesce(max(seq), 0) FROM audit_records"); err != nil {
 			return err
 		}
 	}
@@ -297,7 +308,7 @@ func (s *AuditStore) Close() error {
 		close(s.stopCP)
 		<-s.cpDone
 	}
-	err := s.release() // the last connection copies the log into the file and syncs it
+	err := s.releaseAll() // the last connection copies the log into the file and syncs it
 	s.walMu.Lock()
 	if s.wal != nil {
 		s.wal.Close()
@@ -308,6 +319,17 @@ func (s *AuditStore) Close() error {
 		return fmt.Errorf("sqlite audit: close %s: %w", s.path, err)
 	}
 	return nil
+}
+
+// releaseAll closes the writer's statements, then what Open opened.
+func (s *AuditStore) releaseAll() error {
+	for _, st := range []*sql.Stmt{s.insert, s.last} {
+		if st != nil {
+			st.Close()
+		}
+	}
+	s.insert, s.last = nil, nil
+	return s.release()
 }
 
 var errAuditNotOpen = obhub.Errorf(obhub.EUNAVAILABLE, "audit store not open")
@@ -427,9 +449,15 @@ func (s *AuditStore) AppendBuffered(ctx context.Context, recs []audit.Record) (e
 	if len(recs) == 0 {
 		return nil
 	}
-	_, w, err := s.dbs(true)
-	if err != nil {
-		return err
+	s.mu.Lock()
+	w, insert, lastSeq := s.wdb, s.insert, s.last
+	open := s.state == stateOpen
+	s.mu.Unlock()
+	if !open {
+		return errAuditNotOpen
+	}
+	if w == nil {
+		return obhub.Errorf(obhub.EINVALID, "audit store opened read-only")
 	}
 	tx, err := w.BeginTx(ctx, nil)
 	if err != nil {
@@ -441,7 +469,7 @@ func (s *AuditStore) AppendBuffered(ctx context.Context, recs []audit.Record) (e
 		}
 	}()
 	var last int64
-	if err := tx.QueryRowContext(ctx, "SELECT coalesce(max(seq), 0) FROM audit_records").Scan(&last); err != nil {
+	if err := tx.StmtContext(ctx, lastSeq).QueryRowContext(ctx).Scan(&last); err != nil {
 		return fmt.Errorf("audit append: %w", err)
 	}
 	for i := range recs {
@@ -449,11 +477,7 @@ func (s *AuditStore) AppendBuffered(ctx context.Context, recs []audit.Record) (e
 			return obhub.Errorf(obhub.ECONFLICT, "audit append: record %d does not follow the head %d", recs[i].Seq, last)
 		}
 	}
-	stmt, err := tx.PrepareContext(ctx, "INSERT INTO audit_records ("+recordColumns+") VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)")
-	if err != nil {
-		return fmt.Errorf("audit append: %w", err)
-	}
-	defer stmt.Close()
+	stmt := tx.StmtContext(ctx, insert)
 	for i := range recs {
 		r := &recs[i]
 		if _, err := stmt.ExecContext(ctx, r.Seq, r.Time.UnixNano(), r.Category, r.RequestID, r.Bank, r.API, r.Operation, r.Method,
