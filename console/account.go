@@ -45,7 +45,7 @@ func (h *Handler) signin(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, v, err)
 		return
 	}
-	if !checkCSRF(r, v.Session) {
+	if !h.checkCSRF(r, v.Session) {
 		h.csrfFailed(w, v)
 		return
 	}
@@ -104,7 +104,7 @@ func (h *Handler) signout(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, v, err)
 		return
 	}
-	if !checkCSRF(r, v.Session) {
+	if !h.checkCSRF(r, v.Session) {
 		h.csrfFailed(w, v)
 		return
 	}
@@ -114,7 +114,7 @@ func (h *Handler) signout(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	http.SetCookie(w, h.cookie(r, sessionCookie, "", -1))
+	h.site.End(w, r)
 	http.Redirect(w, r, "/console/signin", http.StatusSeeOther)
 }
 
@@ -144,7 +144,7 @@ func (h *Handler) setup(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, v, err)
 		return
 	}
-	if !checkCSRF(r, v.Session) {
+	if !h.checkCSRF(r, v.Session) {
 		h.csrfFailed(w, v)
 		return
 	}

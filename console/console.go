@@ -96,6 +96,7 @@ type Config struct {
 // Handler serves the console. Mount it at /console/.
 type Handler struct {
 	cfg    Config
+	site   websession.Site
 	pages  map[string]*template.Template
 	hasher *passwd.Hasher
 	root   http.Handler
@@ -108,7 +109,7 @@ func New(cfg Config) *Handler {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	h := &Handler{cfg: cfg, pages: map[string]*template.Template{}, hasher: passwd.NewHasher(2)}
+	h := &Handler{cfg: cfg, pages: map[string]*template.Template{}, hasher: passwd.NewHasher(2), site: site(cfg)}
 	for _, name := range []string{"signin", "setup", "approvals", "partners", "apis", "audit", "reports", "error",
 		"apps", "app", "products", "product", "upload", "history", "change", "operators"} {
 		h.pages[name] = template.Must(template.New("layout.html").Funcs(funcs).
@@ -259,7 +260,7 @@ func (h *Handler) gate(w http.ResponseWriter, r *http.Request, section string) (
 		http.Redirect(w, r, "/console/signin", http.StatusSeeOther)
 		return nil, false
 	}
-	if r.Method == http.MethodPost && !checkCSRF(r, v.Session) {
+	if r.Method == http.MethodPost && !h.checkCSRF(r, v.Session) {
 		h.csrfFailed(w, v)
 		return nil, false
 	}

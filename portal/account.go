@@ -44,7 +44,7 @@ func (h *Handler) signup(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, v, err)
 		return
 	}
-	if !checkCSRF(r, v.Session) {
+	if !h.checkCSRF(r, v.Session) {
 		h.csrfFailed(w, v)
 		return
 	}
@@ -182,7 +182,7 @@ func (h *Handler) signin(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, v, err)
 		return
 	}
-	if !checkCSRF(r, v.Session) {
+	if !h.checkCSRF(r, v.Session) {
 		h.csrfFailed(w, v)
 		return
 	}
@@ -230,7 +230,7 @@ func (h *Handler) signout(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, v, err)
 		return
 	}
-	if !checkCSRF(r, v.Session) {
+	if !h.checkCSRF(r, v.Session) {
 		h.csrfFailed(w, v)
 		return
 	}
@@ -240,7 +240,7 @@ func (h *Handler) signout(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	http.SetCookie(w, h.cookie(r, sessionCookie, "", -1))
+	h.site.End(w, r)
 	http.Redirect(w, r, "/portal/", http.StatusSeeOther)
 }
 
@@ -273,7 +273,7 @@ func (h *Handler) postVisit(w http.ResponseWriter, r *http.Request) (*visitor, b
 		h.fail(w, r, v, err)
 		return nil, false
 	}
-	if !checkCSRF(r, v.Session) {
+	if !h.checkCSRF(r, v.Session) {
 		h.csrfFailed(w, v)
 		return nil, false
 	}
@@ -326,7 +326,7 @@ func (h *Handler) resendVerification(w http.ResponseWriter, r *http.Request) {
 	if v == nil {
 		return
 	}
-	if !checkCSRF(r, v.Session) {
+	if !h.checkCSRF(r, v.Session) {
 		h.csrfFailed(w, v)
 		return
 	}

@@ -78,7 +78,7 @@ func (h *Handler) createApp(w http.ResponseWriter, r *http.Request) {
 	if v == nil {
 		return
 	}
-	if !checkCSRF(r, v.Session) {
+	if !h.checkCSRF(r, v.Session) {
 		h.csrfFailed(w, v)
 		return
 	}
@@ -245,7 +245,7 @@ func (h *Handler) subscribe(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, v, err)
 		return
 	}
-	if !checkCSRF(r, v.Session) {
+	if !h.checkCSRF(r, v.Session) {
 		h.csrfFailed(w, v)
 		return
 	}

@@ -72,7 +72,7 @@ func (h *Handler) appAction(w http.ResponseWriter, r *http.Request) (*visitor, *
 		h.fail(w, r, v, err)
 		return nil, nil, false
 	}
-	if !checkCSRF(r, v.Session) {
+	if !h.checkCSRF(r, v.Session) {
 		h.csrfFailed(w, v)
 		return nil, nil, false
 	}

@@ -99,6 +99,7 @@ type Config struct {
 // Handler serves the portal. Mount it at /portal/.
 type Handler struct {
 	cfg    Config
+	site   websession.Site
 	pages  map[string]*template.Template
 	hasher *passwd.Hasher
 	root   http.Handler
@@ -114,7 +115,7 @@ func New(cfg Config) *Handler {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
 	cfg.PublicURL = strings.TrimSuffix(cfg.PublicURL, "/")
-	h := &Handler{cfg: cfg, pages: map[string]*template.Template{}, hasher: passwd.NewHasher(4)}
+	h := &Handler{cfg: cfg, pages: map[string]*template.Template{}, hasher: passwd.NewHasher(4), site: site(cfg)}
 	for _, name := range []string{"home", "signup", "signin", "apis", "api", "apps", "app", "error", "tryit", "usage"} {
 		h.pages[name] = template.Must(template.New("layout.html").Funcs(funcs).
 			ParseFS(templateFiles, "templates/layout.html", "templates/"+name+".html"))

@@ -2,16 +2,16 @@ package portal
 
 import (
 	"context"
-	"github.com/obhub/obhub/internal/websession"
 	"net/http"
 	"time"
 
 	"github.com/obhub/obhub"
+	"github.com/obhub/obhub/internal/websession"
 )
 
 // Cookie names. The session cookie holds a random 256-bit id; the
 // pre-session CSRF cookie protects the sign-up and sign-in forms of a
-// visitor not yet signed in (double-submit: cookie and form field match).
+// visitor not yet signed in (see websession.Site).
 const (
 	sessionCookie = "obhub_portal_session"
 	csrfCookie    = "obhub_portal_csrf"
@@ -19,24 +19,28 @@ const (
 	csrfField     = "csrf_token"
 )
 
-// Session and lockout policy.
-const (
-	sessionTTL = 12 * time.Hour
-)
+// sessionTTL is how long a developer stays signed in.
+const sessionTTL = 12 * time.Hour
 
-// cookie builds one of the portal's cookies (see websession.Cookie),
-// Secure when served over TLS or configured so.
+// site is the portal's cookie and session policy: Lax, so that a link
+// from an e-mail (verification, reset, invitation) arrives signed in.
+func site(cfg Config) websession.Site {
+	return websession.Site{Path: "/portal/", SessionCookie: sessionCookie, CSRFCookie: csrfCookie, CSRFField: csrfField,
+		SameSite: http.SameSiteLaxMode, TTL: sessionTTL, SecureCookies: cfg.SecureCookies}
+}
+
+// cookie builds one of the portal's cookies.
 func (h *Handler) cookie(r *http.Request, name, value string, maxAge time.Duration) *http.Cookie {
-	return websession.Cookie(name, value, "/portal/", http.SameSiteLaxMode, h.cfg.SecureCookies || r.TLS != nil, maxAge)
+	return h.site.Cookie(r, name, value, maxAge)
 }
 
 // session returns the signed-in session of the request, or nil.
 func (h *Handler) session(ctx context.Context, r *http.Request) (*Session, *Account, error) {
-	c, err := r.Cookie(sessionCookie)
-	if err != nil || c.Value == "" || len(c.Value) > 100 {
+	idHash := h.site.SessionHash(r)
+	if idHash == "" {
 		return nil, nil, nil
 	}
-	s, err := h.cfg.Accounts.Session(ctx, websession.HashID(c.Value), h.cfg.Clock.Now())
+	s, err := h.cfg.Accounts.Session(ctx, idHash, h.cfg.Clock.Now())
 	if obhub.ErrorCode(err) == obhub.ENOTFOUND {
 		return nil, nil, nil
 	}
@@ -53,51 +57,30 @@ func (h *Handler) session(ctx context.Context, r *http.Request) (*Session, *Acco
 	return s, a, nil
 }
 
-// startSession signs the account in on a fresh session id: any session
-// the browser held before is deleted first, so an id planted by an
-// attacker before sign-in (session fixation) never becomes signed in.
+// startSession signs the account in on a fresh session id (no session
+// fixation: see websession.Site.Start).
 func (h *Handler) startSession(w http.ResponseWriter, r *http.Request, accountID string) error {
-	if c, err := r.Cookie(sessionCookie); err == nil && c.Value != "" {
-		if err := h.cfg.Accounts.DeleteSession(r.Context(), websession.HashID(c.Value)); err != nil {
-			return err
-		}
-	}
-	id := websession.RandomToken()
-	now := h.cfg.Clock.Now().UTC()
-	err := h.cfg.Accounts.CreateSession(r.Context(), Session{
-		IDHash: websession.HashID(id), AccountID: accountID, CSRF: websession.RandomToken(),
-		CreatedAt: now, ExpiresAt: now.Add(sessionTTL),
-	})
-	if err != nil {
-		return err
-	}
-	http.SetCookie(w, h.cookie(r, sessionCookie, id, sessionTTL))
-	http.SetCookie(w, h.cookie(r, csrfCookie, "", -1))
-	return nil
+	ctx := r.Context()
+	return h.site.Start(w, r, h.cfg.Clock.Now(),
+		func(idHash string) error { return h.cfg.Accounts.DeleteSession(ctx, idHash) },
+		func(n websession.NewSession) error {
+			return h.cfg.Accounts.CreateSession(ctx, Session{IDHash: n.IDHash, AccountID: accountID, CSRF: n.CSRF,
+				CreatedAt: n.CreatedAt, ExpiresAt: n.ExpiresAt})
+		})
 }
 
-// csrfToken returns the token the page's forms carry: the session's when
-// signed in, else the pre-session cookie's (set here when missing).
+// csrfToken returns the token the page's forms carry.
 func (h *Handler) csrfToken(w http.ResponseWriter, r *http.Request, s *Session) string {
-	if s != nil {
-		return s.CSRF
-	}
-	if c, err := r.Cookie(csrfCookie); err == nil && len(c.Value) == 43 {
-		return c.Value
-	}
-	tok := websession.RandomToken()
-	http.SetCookie(w, h.cookie(r, csrfCookie, tok, 0))
-	// Later handlers of this request read it back from the request.
-	r.AddCookie(&http.Cookie{Name: csrfCookie, Value: tok})
-	return tok
+	return h.site.CSRFToken(w, r, s.csrf())
 }
 
 // checkCSRF reports whether a POST carries the right token.
-func checkCSRF(r *http.Request, s *Session) bool {
-	got := r.PostFormValue(csrfField)
-	if s != nil {
-		return websession.SameToken(got, s.CSRF)
+func (h *Handler) checkCSRF(r *http.Request, s *Session) bool { return h.site.CheckCSRF(r, s.csrf()) }
+
+// csrf is the session's form token; "" for no session.
+func (s *Session) csrf() string {
+	if s == nil {
+		return ""
 	}
-	c, err := r.Cookie(csrfCookie)
-	return err == nil && websession.SameToken(got, c.Value)
+	return s.CSRF
 }

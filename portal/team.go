@@ -97,7 +97,7 @@ func (h *Handler) teamVisit(w http.ResponseWriter, r *http.Request, owner bool) 
 	if v == nil {
 		return nil, false
 	}
-	if r.Method == http.MethodPost && !checkCSRF(r, v.Session) {
+	if r.Method == http.MethodPost && !h.checkCSRF(r, v.Session) {
 		h.csrfFailed(w, v)
 		return nil, false
 	}
@@ -239,7 +239,7 @@ func (h *Handler) removeMember(w http.ResponseWriter, r *http.Request) {
 	h.cfg.Logger.Info("portal: member removed", "partner", v.Account.Partner, "account", a.ID, "by", v.Account.ID)
 	if a.ID == v.Account.ID {
 		// Left the team: the session went with the account.
-		http.SetCookie(w, h.cookie(r, sessionCookie, "", -1))
+		h.site.End(w, r)
 		http.Redirect(w, r, "/portal/", http.StatusSeeOther)
 		return
 	}

@@ -1,7 +1,9 @@
 // Package websession holds the pieces of browser sessions that the
-// developer portal and the admin console share: random session ids and
-// CSRF tokens, the hash a store keeps of an id, constant-time token
-// comparison, and cookie construction.
+// developer portal and the admin console share: a Site's session and
+// CSRF cookie policy (sign-in on a fresh id, double-submit tokens before
+// sign-in), random session ids and CSRF tokens, the hash a store keeps of
+// an id, constant-time token comparison, cookie construction, language
+// negotiation, the large-text mode and the base stylesheet.
 package websession
 
 import (
@@ -47,4 +49,101 @@ func Cookie(name, value, path string, sameSite http.SameSite, secure bool, maxAg
 		c.MaxAge = -1
 	}
 	return c
+}
+
+// Site is one web site's browser-session policy — the developer portal's
+// or the admin console's: its cookies (names, path, SameSite), how long a
+// session lasts, and the pre-session CSRF cookie that protects the
+// sign-in forms of a visitor not yet signed in (double submit: the cookie
+// and the form field must match). The sessions themselves live in the
+// site's store, keyed by HashID of the cookie's value.
+type Site struct {
+	Path          string // the cookies' path, such as "/portal/"
+	SessionCookie string
+	CSRFCookie    string
+	CSRFField     string // the form field that carries the token
+	SameSite      http.SameSite
+	TTL           time.Duration // a session's lifetime
+	// SecureCookies marks cookies Secure even on plain HTTP (a TLS proxy
+	// in front); over TLS they always are.
+	SecureCookies bool
+}
+
+// Cookie builds one of the site's cookies (see Cookie), Secure when the
+// request came over TLS or the site is configured so.
+func (s *Site) Cookie(r *http.Request, name, value string, maxAge time.Duration) *http.Cookie {
+	return Cookie(name, value, s.Path, s.SameSite, s.SecureCookies || r.TLS != nil, maxAge)
+}
+
+// SessionHash returns HashID of the request's session id, or "" when it
+// carries none (or a value too long to be one).
+func (s *Site) SessionHash(r *http.Request) string {
+	c, err := r.Cookie(s.SessionCookie)
+	if err != nil || c.Value == "" || len(c.Value) > 100 {
+		return ""
+	}
+	return HashID(c.Value)
+}
+
+// NewSession is what Start asks the store to keep of a new session.
+type NewSession struct {
+	IDHash    string // HashID of the id in the cookie
+	CSRF      string // the session's form token
+	CreatedAt time.Time
+	ExpiresAt time.Time
+}
+
+// Start signs a browser in on a fresh session id. The session it held
+// before, if any, is removed first with drop, so that an id planted by an
+// attacker before sign-in (session fixation) never becomes signed in;
+// create stores the new one; then the session cookie is set and the
+// pre-session CSRF cookie cleared.
+func (s *Site) Start(w http.ResponseWriter, r *http.Request, now time.Time,
+	drop func(idHash string) error, create func(NewSession) error) error {
+	if old := s.SessionHash(r); old != "" {
+		if err := drop(old); err != nil {
+			return err
+		}
+	}
+	id := RandomToken()
+	now = now.UTC()
+	if err := create(NewSession{IDHash: HashID(id), CSRF: RandomToken(), CreatedAt: now, ExpiresAt: now.Add(s.TTL)}); err != nil {
+		return err
+	}
+	http.SetCookie(w, s.Cookie(r, s.SessionCookie, id, s.TTL))
+	http.SetCookie(w, s.Cookie(r, s.CSRFCookie, "", -1))
+	return nil
+}
+
+// End clears the session cookie (the caller deletes the stored session).
+func (s *Site) End(w http.ResponseWriter, r *http.Request) {
+	http.SetCookie(w, s.Cookie(r, s.SessionCookie, "", -1))
+}
+
+// CSRFToken returns the token the page's forms carry: sessionCSRF when
+// signed in (non-empty), else the pre-session cookie's, set here when
+// missing (and added to r, so later handlers of this request see it).
+func (s *Site) CSRFToken(w http.ResponseWriter, r *http.Request, sessionCSRF string) string {
+	if sessionCSRF != "" {
+		return sessionCSRF
+	}
+	if c, err := r.Cookie(s.CSRFCookie); err == nil && len(c.Value) == 43 {
+		return c.Value
+	}
+	tok := RandomToken()
+	http.SetCookie(w, s.Cookie(r, s.CSRFCookie, tok, 0))
+	r.AddCookie(&http.Cookie{Name: s.CSRFCookie, Value: tok})
+	return tok
+}
+
+// CheckCSRF reports, in constant time, whether a POST's form carries the
+// right token: the session's when signed in (sessionCSRF non-empty), else
+// the pre-session cookie's.
+func (s *Site) CheckCSRF(r *http.Request, sessionCSRF string) bool {
+	got := r.PostFormValue(s.CSRFField)
+	if sessionCSRF != "" {
+		return SameToken(got, sessionCSRF)
+	}
+	c, err := r.Cookie(s.CSRFCookie)
+	return err == nil && SameToken(got, c.Value)
 }
