@@ -239,7 +239,7 @@ func (h *Handler) visit(w http.ResponseWriter, r *http.Request) (*visitor, error
 		s, o = nil, nil
 	}
 	v.Session, v.Operator = s, o
-	v.CSRF = h.csrfToken(w, r, s)
+	v.CSRF = h.site.CSRFToken(w, r, s.csrf())
 	return v, nil
 }
 
@@ -260,7 +260,7 @@ func (h *Handler) gate(w http.ResponseWriter, r *http.Request, section string) (
 		http.Redirect(w, r, "/console/signin", http.StatusSeeOther)
 		return nil, false
 	}
-	if r.Method == http.MethodPost && !h.checkCSRF(r, v.Session) {
+	if r.Method == http.MethodPost && !h.site.CheckCSRF(r, v.Session.csrf()) {
 		h.csrfFailed(w, v)
 		return nil, false
 	}

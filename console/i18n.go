@@ -1,87 +1,37 @@
 package console
 
 import (
-	"fmt"
 	"github.com/obhub/obhub/internal/websession"
 	"net/http"
-	"time"
 )
 
 // lang is the language a page is shown in: "en" or "zh" (Simplified
-// Chinese), switched with ?lang= and remembered in a cookie.
-type lang string
+// Chinese), speaking the console's texts; switched with ?lang= and
+// remembered in a cookie.
+type lang = websession.Lang[texts]
 
 const (
 	langEN lang = websession.LangEN
 	langZH lang = websession.LangZH
 )
 
-// HTML is the value of the html element's lang attribute.
-func (l lang) HTML() string {
-	if l == langZH {
-		return "zh-Hans"
-	}
-	return "en"
-}
+// texts is the console's websession.Catalog.
+type texts struct{}
 
-// Other is the language the switch offers.
-func (l lang) Other() lang {
-	if l == langZH {
-		return langEN
-	}
-	return langZH
-}
-
-// Name is the language's name in itself.
-func (l lang) Name() string {
-	if l == langZH {
-		return "简体中文"
-	}
-	return "English"
-}
-
-// T translates key; a key missing in Chinese falls back to English, a
-// missing key shows itself (the tests catch it).
-func (l lang) T(key string, args ...any) string {
-	s, ok := messages[l][key]
-	if !ok {
-		if s, ok = messages[langEN][key]; !ok {
-			return key
-		}
-	}
-	if len(args) > 0 {
-		return fmt.Sprintf(s, args...)
-	}
-	return s
+// Text implements websession.Catalog.
+func (texts) Text(l, key string) (string, bool) {
+	s, ok := messages[lang(l)][key]
+	return s, ok
 }
 
 // pickLang chooses the page language and remembers an explicit choice.
 func (h *Handler) pickLang(w http.ResponseWriter, r *http.Request) lang {
-	l, explicit := websession.NegotiateLang(r, langCookie)
-	if explicit {
-		http.SetCookie(w, h.cookie(r, langCookie, l, 365*24*time.Hour))
-	}
-	return lang(l)
+	return lang(h.site.PickLang(w, r))
 }
 
 // messages are the console's texts: the first pages' (baseMessages) and
 // the pages added after (i18n_pages.go).
-var messages = mergeMessages(baseMessages, pageMessages, profileMessages)
-
-func mergeMessages(sets ...map[lang]map[string]string) map[lang]map[string]string {
-	out := map[lang]map[string]string{}
-	for _, set := range sets {
-		for l, m := range set {
-			if out[l] == nil {
-				out[l] = map[string]string{}
-			}
-			for k, v := range m {
-				out[l][k] = v
-			}
-		}
-	}
-	return out
-}
+var messages = websession.MergeMessages(baseMessages, pageMessages, profileMessages)
 
 var baseMessages = map[lang]map[string]string{
 	langEN: {

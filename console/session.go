@@ -5,7 +5,6 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/obhub/obhub"
 	"github.com/obhub/obhub/internal/websession"
 )
 
@@ -25,37 +24,17 @@ const sessionTTL = 8 * time.Hour
 // site is the console's cookie and session policy: SameSite Strict, as
 // no operator arrives at the console from a link elsewhere signed in.
 func site(cfg Config) websession.Site {
-	return websession.Site{Path: "/console/", SessionCookie: sessionCookie, CSRFCookie: csrfCookie, CSRFField: csrfField,
+	return websession.Site{Path: "/console/", SessionCookie: sessionCookie, CSRFCookie: csrfCookie, CSRFField: csrfField, LangCookie: langCookie,
 		SameSite: http.SameSiteStrictMode, TTL: sessionTTL, SecureCookies: cfg.SecureCookies}
-}
-
-// cookie builds one of the console's cookies.
-func (h *Handler) cookie(r *http.Request, name, value string, maxAge time.Duration) *http.Cookie {
-	return h.site.Cookie(r, name, value, maxAge)
 }
 
 // session returns the signed-in session of the request and its operator,
 // or nils.
 func (h *Handler) session(ctx context.Context, r *http.Request) (*Session, *Operator, error) {
-	idHash := h.site.SessionHash(r)
-	if idHash == "" {
-		return nil, nil, nil
-	}
-	s, err := h.cfg.Operators.Session(ctx, idHash, h.cfg.Clock.Now())
-	if obhub.ErrorCode(err) == obhub.ENOTFOUND {
-		return nil, nil, nil
-	}
-	if err != nil {
-		return nil, nil, err
-	}
-	o, err := h.cfg.Operators.Operator(ctx, s.OperatorID)
-	if obhub.ErrorCode(err) == obhub.ENOTFOUND {
-		return nil, nil, nil
-	}
-	if err != nil {
-		return nil, nil, err
-	}
-	return s, o, nil
+	return websession.Lookup(ctx, &h.site, r, h.cfg.Clock.Now(), h.cfg.Operators.Session,
+		func(ctx context.Context, s *Session) (*Operator, error) {
+			return h.cfg.Operators.Operator(ctx, s.OperatorID)
+		})
 }
 
 // startSession signs the operator in on a fresh session id (no session
@@ -69,14 +48,6 @@ func (h *Handler) startSession(w http.ResponseWriter, r *http.Request, operatorI
 				CreatedAt: n.CreatedAt, ExpiresAt: n.ExpiresAt})
 		})
 }
-
-// csrfToken returns the token the page's forms carry.
-func (h *Handler) csrfToken(w http.ResponseWriter, r *http.Request, s *Session) string {
-	return h.site.CSRFToken(w, r, s.csrf())
-}
-
-// checkCSRF reports whether a POST carries the right token.
-func (h *Handler) checkCSRF(r *http.Request, s *Session) bool { return h.site.CheckCSRF(r, s.csrf()) }
 
 // csrf is the session's form token; "" for no session.
 func (s *Session) csrf() string {

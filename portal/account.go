@@ -44,7 +44,7 @@ func (h *Handler) signup(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, v, err)
 		return
 	}
-	if !h.checkCSRF(r, v.Session) {
+	if !h.site.CheckCSRF(r, v.Session.csrf()) {
 		h.csrfFailed(w, v)
 		return
 	}
@@ -182,7 +182,7 @@ func (h *Handler) signin(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, v, err)
 		return
 	}
-	if !h.checkCSRF(r, v.Session) {
+	if !h.site.CheckCSRF(r, v.Session.csrf()) {
 		h.csrfFailed(w, v)
 		return
 	}
@@ -230,7 +230,7 @@ func (h *Handler) signout(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, v, err)
 		return
 	}
-	if !h.checkCSRF(r, v.Session) {
+	if !h.site.CheckCSRF(r, v.Session.csrf()) {
 		h.csrfFailed(w, v)
 		return
 	}
@@ -273,7 +273,7 @@ func (h *Handler) postVisit(w http.ResponseWriter, r *http.Request) (*visitor, b
 		h.fail(w, r, v, err)
 		return nil, false
 	}
-	if !h.checkCSRF(r, v.Session) {
+	if !h.site.CheckCSRF(r, v.Session.csrf()) {
 		h.csrfFailed(w, v)
 		return nil, false
 	}
@@ -326,7 +326,7 @@ func (h *Handler) resendVerification(w http.ResponseWriter, r *http.Request) {
 	if v == nil {
 		return
 	}
-	if !h.checkCSRF(r, v.Session) {
+	if !h.site.CheckCSRF(r, v.Session.csrf()) {
 		h.csrfFailed(w, v)
 		return
 	}

@@ -78,7 +78,7 @@ func (h *Handler) createApp(w http.ResponseWriter, r *http.Request) {
 	if v == nil {
 		return
 	}
-	if !h.checkCSRF(r, v.Session) {
+	if !h.site.CheckCSRF(r, v.Session.csrf()) {
 		h.csrfFailed(w, v)
 		return
 	}
@@ -245,7 +245,7 @@ func (h *Handler) subscribe(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, v, err)
 		return
 	}
-	if !h.checkCSRF(r, v.Session) {
+	if !h.site.CheckCSRF(r, v.Session.csrf()) {
 		h.csrfFailed(w, v)
 		return
 	}

@@ -72,7 +72,7 @@ func (h *Handler) appAction(w http.ResponseWriter, r *http.Request) (*visitor, *
 		h.fail(w, r, v, err)
 		return nil, nil, false
 	}
-	if !h.checkCSRF(r, v.Session) {
+	if !h.site.CheckCSRF(r, v.Session.csrf()) {
 		h.csrfFailed(w, v)
 		return nil, nil, false
 	}

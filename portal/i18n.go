@@ -1,68 +1,37 @@
 package portal
 
 import (
-	"fmt"
 	"github.com/obhub/obhub/internal/websession"
 	"net/http"
-	"time"
 )
 
 // lang is the language a page is shown in: "en" or "zh" (Simplified
-// Chinese). Visitors switch with ?lang=, remembered in a cookie; the
-// first visit follows Accept-Language.
-type lang string
+// Chinese), speaking the portal's texts. Visitors switch with ?lang=,
+// remembered in a cookie; the first visit follows Accept-Language.
+type lang = websession.Lang[texts]
 
 const (
 	langEN lang = websession.LangEN
 	langZH lang = websession.LangZH
 )
 
-// HTML is the value of the html element's lang attribute.
-func (l lang) HTML() string {
-	if l == langZH {
-		return "zh-Hans"
-	}
-	return "en"
+// texts is the portal's websession.Catalog: every page's messages.
+type texts struct{}
+
+// Text implements websession.Catalog.
+func (texts) Text(l, key string) (string, bool) {
+	s, ok := allMessages[lang(l)][key]
+	return s, ok
 }
 
-// Other is the language the switch offers.
-func (l lang) Other() lang {
-	if l == langZH {
-		return langEN
-	}
-	return langZH
-}
-
-// Name is the language's name in itself.
-func (l lang) Name() string {
-	if l == langZH {
-		return "简体中文"
-	}
-	return "English"
-}
-
-// T translates key, formatting args into it. A key missing in Chinese
-// falls back to English, and a missing key shows itself (tests catch it).
-func (l lang) T(key string, args ...any) string {
-	s, ok := lookup(l, key) // team_i18n.go
-	if !ok {
-		if s, ok = lookup(langEN, key); !ok {
-			return key
-		}
-	}
-	if len(args) > 0 {
-		return fmt.Sprintf(s, args...)
-	}
-	return s
-}
+// allMessages are the first pages' texts (messages, below) and those of
+// the pages added after, each in its *_i18n.go file.
+var allMessages = websession.MergeMessages(messages, tryMessages, credMessages, regMessages, profileMessages,
+	catalogMessages, accountMessages)
 
 // pickLang chooses the page language and remembers an explicit choice.
 func (h *Handler) pickLang(w http.ResponseWriter, r *http.Request) lang {
-	l, explicit := websession.NegotiateLang(r, langCookie)
-	if explicit {
-		http.SetCookie(w, h.cookie(r, langCookie, l, 365*24*time.Hour))
-	}
-	return lang(l)
+	return lang(h.site.PickLang(w, r))
 }
 
 var messages = map[lang]map[string]string{

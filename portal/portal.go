@@ -228,7 +228,7 @@ func (h *Handler) visit(w http.ResponseWriter, r *http.Request) (*visitor, error
 		}
 	}
 	v.Session, v.Account = s, a
-	v.CSRF = h.csrfToken(w, r, s)
+	v.CSRF = h.site.CSRFToken(w, r, s.csrf())
 	return v, nil
 }
 

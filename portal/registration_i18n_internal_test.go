@@ -4,6 +4,8 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/obhub/obhub/internal/websession"
 )
 
 // Every text the registration token page shows, and every text of its
@@ -27,8 +29,8 @@ func TestRegistrationPageBilingual(t *testing.T) {
 		keys[k] = true
 	}
 	for key := range keys {
-		en, okEN := lookup(langEN, key)
-		zh, okZH := lookup(langZH, key)
+		en, okEN := texts{}.Text(websession.LangEN, key)
+		zh, okZH := texts{}.Text(websession.LangZH, key)
 		if !okEN || !okZH {
 			t.Errorf("%q: English %v, Chinese %v", key, okEN, okZH)
 			continue

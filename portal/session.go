@@ -5,7 +5,6 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/obhub/obhub"
 	"github.com/obhub/obhub/internal/websession"
 )
 
@@ -25,36 +24,16 @@ const sessionTTL = 12 * time.Hour
 // site is the portal's cookie and session policy: Lax, so that a link
 // from an e-mail (verification, reset, invitation) arrives signed in.
 func site(cfg Config) websession.Site {
-	return websession.Site{Path: "/portal/", SessionCookie: sessionCookie, CSRFCookie: csrfCookie, CSRFField: csrfField,
+	return websession.Site{Path: "/portal/", SessionCookie: sessionCookie, CSRFCookie: csrfCookie, CSRFField: csrfField, LangCookie: langCookie,
 		SameSite: http.SameSiteLaxMode, TTL: sessionTTL, SecureCookies: cfg.SecureCookies}
-}
-
-// cookie builds one of the portal's cookies.
-func (h *Handler) cookie(r *http.Request, name, value string, maxAge time.Duration) *http.Cookie {
-	return h.site.Cookie(r, name, value, maxAge)
 }
 
 // session returns the signed-in session of the request, or nil.
 func (h *Handler) session(ctx context.Context, r *http.Request) (*Session, *Account, error) {
-	idHash := h.site.SessionHash(r)
-	if idHash == "" {
-		return nil, nil, nil
-	}
-	s, err := h.cfg.Accounts.Session(ctx, idHash, h.cfg.Clock.Now())
-	if obhub.ErrorCode(err) == obhub.ENOTFOUND {
-		return nil, nil, nil
-	}
-	if err != nil {
-		return nil, nil, err
-	}
-	a, err := h.cfg.Accounts.Account(ctx, s.AccountID)
-	if obhub.ErrorCode(err) == obhub.ENOTFOUND {
-		return nil, nil, nil
-	}
-	if err != nil {
-		return nil, nil, err
-	}
-	return s, a, nil
+	return websession.Lookup(ctx, &h.site, r, h.cfg.Clock.Now(), h.cfg.Accounts.Session,
+		func(ctx context.Context, s *Session) (*Account, error) {
+			return h.cfg.Accounts.Account(ctx, s.AccountID)
+		})
 }
 
 // startSession signs the account in on a fresh session id (no session
@@ -68,14 +47,6 @@ func (h *Handler) startSession(w http.ResponseWriter, r *http.Request, accountID
 				CreatedAt: n.CreatedAt, ExpiresAt: n.ExpiresAt})
 		})
 }
-
-// csrfToken returns the token the page's forms carry.
-func (h *Handler) csrfToken(w http.ResponseWriter, r *http.Request, s *Session) string {
-	return h.site.CSRFToken(w, r, s.csrf())
-}
-
-// checkCSRF reports whether a POST carries the right token.
-func (h *Handler) checkCSRF(r *http.Request, s *Session) bool { return h.site.CheckCSRF(r, s.csrf()) }
 
 // csrf is the session's form token; "" for no session.
 func (s *Session) csrf() string {

@@ -97,7 +97,7 @@ func (h *Handler) teamVisit(w http.ResponseWriter, r *http.Request, owner bool) 
 	if v == nil {
 		return nil, false
 	}
-	if r.Method == http.MethodPost && !h.checkCSRF(r, v.Session) {
+	if r.Method == http.MethodPost && !h.site.CheckCSRF(r, v.Session.csrf()) {
 		h.csrfFailed(w, v)
 		return nil, false
 	}

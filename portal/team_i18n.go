@@ -155,27 +155,3 @@ var accountMessages = map[lang]map[string]string{
 		"mail.once":           "此链接只能使用一次，请勿转发。",
 	},
 }
-
-// lookup finds key in the language's tables.
-func lookup(l lang, key string) (string, bool) {
-	if s, ok := messages[l][key]; ok {
-		return s, true
-	}
-	if s, ok := tryMessages[l][key]; ok { // tryit_i18n.go
-		return s, true
-	}
-	if s, ok := credMessages[l][key]; ok { // credentials_i18n.go
-		return s, true
-	}
-	if s, ok := regMessages[l][key]; ok { // registration_i18n.go
-		return s, true
-	}
-	if s, ok := profileMessages[l][key]; ok { // profile_i18n.go
-		return s, true
-	}
-	if s, ok := catalogMessages[l][key]; ok { // catalog_search_i18n.go
-		return s, true
-	}
-	s, ok := accountMessages[l][key]
-	return s, ok
-}

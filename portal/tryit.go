@@ -372,7 +372,7 @@ func (h *Handler) tryPost(w http.ResponseWriter, r *http.Request) (tc *tryContex
 	if tc = h.tryLoad(w, r); tc == nil {
 		return nil, call{}, "", nil
 	}
-	if !h.checkCSRF(r, tc.v.Session) {
+	if !h.site.CheckCSRF(r, tc.v.Session.csrf()) {
 		h.csrfFailed(w, tc.v)
 		return nil, call{}, "", nil
 	}

@@ -1,6 +1,7 @@
 package websession_test
 
 import (
+	"context"
 	"errors"
 	"net/http"
 	"net/http/httptest"
@@ -9,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/obhub/obhub"
 	"github.com/obhub/obhub/internal/websession"
 )
 
@@ -143,6 +145,55 @@ func TestSiteCSRF(t *testing.T) {
 	} {
 		if got := s.CheckCSRF(postForm(tt.form, tt.cookie), tt.sessionCSRF); got != tt.want {
 			t.Errorf("%s: CheckCSRF = %v, want %v", tt.name, got, tt.want)
+		}
+	}
+}
+
+// Lookup signs a request in only when its session and the session's user
+// both exist; a store failure is an error, never a silent sign-out.
+func TestLookup(t *testing.T) {
+	s := testSite()
+	type sess struct{ user string }
+	now := time.Date(2026, 11, 27, 10, 0, 0, 0, time.UTC)
+	sessions := map[string]*sess{websession.HashID("good"): {"ana"}, websession.HashID("orphan"): {"deleted"}}
+	users := map[string]string{"ana": "Ana"}
+	down := false
+	getSession := func(_ context.Context, h string, at time.Time) (*sess, error) {
+		if down {
+			return nil, errors.New("database down")
+		}
+		if !at.Equal(now) {
+			t.Errorf("session looked up at %v, want %v", at, now)
+		}
+		if x, ok := sessions[h]; ok {
+			return x, nil
+		}
+		return nil, obhub.Errorf(obhub.ENOTFOUND, "no session")
+	}
+	getUser := func(_ context.Context, x *sess) (string, error) {
+		if u, ok := users[x.user]; ok {
+			return u, nil
+		}
+		return "", obhub.Errorf(obhub.ENOTFOUND, "no user")
+	}
+	for _, tt := range []struct {
+		cookie, wantUser string
+		down, wantErr    bool
+	}{
+		{cookie: "good", wantUser: "Ana"},
+		{cookie: ""},
+		{cookie: "unknown-or-expired"},
+		{cookie: "orphan"},
+		{cookie: "good", down: true, wantErr: true},
+	} {
+		down = tt.down
+		r := httptest.NewRequest("GET", "/portal/", nil)
+		if tt.cookie != "" {
+			r.AddCookie(&http.Cookie{Name: "sess", Value: tt.cookie})
+		}
+		x, u, err := websession.Lookup(context.Background(), s, r, now, getSession, getUser)
+		if (err != nil) != tt.wantErr || u != tt.wantUser || (tt.wantUser == "") != (x == nil) {
+			t.Errorf("cookie %q (store down %v): session %v, user %q, err %v", tt.cookie, tt.down, x, u, err)
 		}
 	}
 }

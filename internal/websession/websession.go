@@ -7,6 +7,7 @@
 package websession
 
 import (
+	"context"
 	"crypto/rand"
 	"crypto/sha256"
 	"crypto/subtle"
@@ -14,6 +15,8 @@ import (
 	"encoding/hex"
 	"net/http"
 	"time"
+
+	"github.com/obhub/obhub"
 )
 
 // RandomToken returns 32 random bytes, URL-safe base64: a session id or a
@@ -61,6 +64,7 @@ type Site struct {
 	Path          string // the cookies' path, such as "/portal/"
 	SessionCookie string
 	CSRFCookie    string
+	LangCookie    string // remembers a visitor's explicit language choice
 	CSRFField     string // the form field that carries the token
 	SameSite      http.SameSite
 	TTL           time.Duration // a session's lifetime
@@ -115,6 +119,16 @@ func (s *Site) Start(w http.ResponseWriter, r *http.Request, now time.Time,
 	return nil
 }
 
+// PickLang chooses a page's language (NegotiateLang) and remembers an
+// explicit choice for a year.
+func (s *Site) PickLang(w http.ResponseWriter, r *http.Request) string {
+	l, explicit := NegotiateLang(r, s.LangCookie)
+	if explicit {
+		http.SetCookie(w, s.Cookie(r, s.LangCookie, l, 365*24*time.Hour))
+	}
+	return l
+}
+
 // End clears the session cookie (the caller deletes the stored session).
 func (s *Site) End(w http.ResponseWriter, r *http.Request) {
 	http.SetCookie(w, s.Cookie(r, s.SessionCookie, "", -1))
@@ -146,4 +160,35 @@ func (s *Site) CheckCSRF(r *http.Request, sessionCSRF string) bool {
 	}
 	c, err := r.Cookie(s.CSRFCookie)
 	return err == nil && SameToken(got, c.Value)
+}
+
+// Lookup returns the request's signed-in session and its user (an
+// account, an operator), or zero values when there is none: no session
+// cookie, a session the store does not know or that has expired
+// (session answers obhub.ENOTFOUND), or a user deleted since. Any other
+// store error is returned.
+func Lookup[S, U any](ctx context.Context, site *Site, r *http.Request, now time.Time,
+	session func(ctx context.Context, idHash string, now time.Time) (S, error),
+	user func(ctx context.Context, s S) (U, error)) (S, U, error) {
+	var noS S
+	var noU U
+	idHash := site.SessionHash(r)
+	if idHash == "" {
+		return noS, noU, nil
+	}
+	s, err := session(ctx, idHash, now)
+	if obhub.ErrorCode(err) == obhub.ENOTFOUND {
+		return noS, noU, nil
+	}
+	if err != nil {
+		return noS, noU, err
+	}
+	u, err := user(ctx, s)
+	if obhub.ErrorCode(err) == obhub.ENOTFOUND {
+		return noS, noU, nil
+	}
+	if err != nil {
+		return noS, noU, err
+	}
+	return s, u, nil
 }
