@@ -7,6 +7,7 @@
 package obhub
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"time"
@@ -141,4 +142,11 @@ func (d *Duration) UnmarshalText(b []byte) error {
 	}
 	*d = Duration(v)
 	return nil
+}
+
+// RequestID returns the request id the gateway gave the public request
+// ctx belongs to, or "".
+func RequestID(ctx context.Context) string {
+	id, _ := ctx.Value(RequestIDKey).(string)
+	return id
 }

@@ -3,8 +3,6 @@ package admin
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"net/http"
 	"strings"
@@ -33,10 +31,6 @@ type ChangeRecorder func(audit.Record) error
 // AdminActor is the identity of the bootstrap admin token.
 const AdminActor = "operator"
 
-// maxStateBytes bounds the before and after copies kept in a record;
-// larger states (an OpenAPI document) are kept as their SHA-256.
-const maxStateBytes = 64 << 10
-
 // RecordChanges returns next with every change recorded through rec.
 func RecordChanges(next http.Handler, rec ChangeRecorder, clock obhub.Clock) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -57,7 +51,7 @@ func RecordChanges(next http.Handler, rec ChangeRecorder, clock obhub.Clock) htt
 
 		after := ""
 		if buf.status < 300 && r.Method != http.MethodDelete {
-			after = redactState(buf.body.Bytes())
+			after = audit.StateJSON(buf.body.Bytes())
 			if isCollection(object) {
 				object += "/" + createdID(object, buf.body.Bytes())
 			}
@@ -133,7 +127,7 @@ func readState(h http.Handler, r *http.Request, object string) string {
 	if buf.status != http.StatusOK {
 		return ""
 	}
-	return redactState(buf.body.Bytes())
+	return audit.StateJSON(buf.body.Bytes())
 }
 
 // createdID returns the id of an object in a creation's answer.
@@ -153,57 +147,6 @@ func createdID(collection string, body []byte) string {
 		return v.ID
 	}
 	return v.Product
-}
-
-// secretKey reports whether a JSON member name holds a secret.
-func secretKey(k string) bool {
-	k = strings.ToLower(k)
-	for _, s := range []string{"secret", "password", "token", "hash", "private", "otp"} {
-		if strings.Contains(k, s) {
-			return true
-		}
-	}
-	return false
-}
-
-// redactState returns a JSON document with every secret member replaced
-// by "[redacted]", compacted; a document over maxStateBytes is replaced
-// by its digest, and a body that is not JSON by "".
-func redactState(body []byte) string {
-	var v any
-	if err := json.Unmarshal(body, &v); err != nil {
-		return ""
-	}
-	v = redact(v)
-	b, err := json.Marshal(v)
-	if err != nil {
-		return ""
-	}
-	if len(b) > maxStateBytes {
-		sum := sha256.Sum256(b)
-		return `{"omitted":"too large","bytes":` + itoa(len(b)) + `,"sha256":"` + hex.EncodeToString(sum[:]) + `"}`
-	}
-	return string(b)
-}
-
-func itoa(n int) string { b, _ := json.Marshal(n); return string(b) }
-
-func redact(v any) any {
-	switch t := v.(type) {
-	case map[string]any:
-		for k, e := range t {
-			if secretKey(k) {
-				t[k] = "[redacted]"
-			} else {
-				t[k] = redact(e)
-			}
-		}
-	case []any:
-		for i := range t {
-			t[i] = redact(t[i])
-		}
-	}
-	return v
 }
 
 // problemSlug returns the problem type slug of an error answer.

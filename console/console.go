@@ -19,7 +19,6 @@ package console
 import (
 	"context"
 	"embed"
-	"encoding/json"
 	"github.com/obhub/obhub/internal/passwd"
 	"github.com/obhub/obhub/internal/websession"
 	"html/template"
@@ -381,31 +380,9 @@ func (h *Handler) recordChange(r *http.Request, v *visitor, bank, object, verb s
 	if h.cfg.Record == nil {
 		return
 	}
-	state := func(x any) string {
-		if x == nil {
-			return ""
-		}
-		b, err := json.Marshal(x)
-		if err != nil {
-			return ""
-		}
-		return string(b)
-	}
-	err := h.cfg.Record(audit.Record{
-		Time:     h.cfg.Clock.Now(),
-		Category: audit.CategoryAdmin,
-		Bank:     bank,
-		Method:   http.MethodPost,
-		Path:     r.URL.Path,
-		Status:   http.StatusOK,
-		Decision: "allow",
-		Reason:   verb,
-		Actor:    "console:" + v.Operator.Email,
-		Object:   object,
-		Before:   state(before),
-		After:    state(after),
-	})
-	if err != nil {
+	c := audit.Change{Actor: "console:" + v.Operator.Email, Bank: bank, Object: object, Verb: verb,
+		Path: r.URL.Path, RequestID: obhub.RequestID(r.Context()), Before: before, After: after}
+	if err := h.cfg.Record(c.Record(h.cfg.Clock.Now())); err != nil {
 		h.cfg.Logger.Error("console: change not recorded in the audit log", "object", object, "verb", verb, "err", err)
 	}
 }

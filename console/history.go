@@ -208,7 +208,7 @@ func flatten(state string) map[string]string {
 		case map[string]any:
 			for k, e := range t {
 				p := ptr + "/" + strings.ReplaceAll(strings.ReplaceAll(k, "~", "~0"), "/", "~1")
-				if secretName(k) {
+				if audit.SecretName(k) {
 					out[p] = "[redacted]"
 					continue
 				}
@@ -234,23 +234,3 @@ func flatten(state string) map[string]string {
 	return out
 }
 
-// notSecret are member names that look like secrets and are not.
-var notSecret = map[string]bool{
-	"has_secret": true, "token_endpoint_auth_method": true,
-	"dpop_bound_access_tokens": true, "tls_client_certificate_bound_access_tokens": true,
-}
-
-// secretName reports whether a member name holds a secret, as the admin
-// API's change recorder decides (admin.RecordChanges).
-func secretName(k string) bool {
-	k = strings.ToLower(k)
-	if notSecret[k] {
-		return false
-	}
-	for _, s := range []string{"secret", "password", "token", "hash", "private", "otp"} {
-		if strings.Contains(k, s) {
-			return true
-		}
-	}
-	return false
-}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/base32"
+	"github.com/obhub/obhub/audit"
 	"github.com/obhub/obhub/internal/passwd"
 	"net/http"
 	"net/mail"
@@ -106,6 +107,7 @@ func (h *Handler) signup(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	h.cfg.Logger.Info("portal: developer signed up", "account", acc.ID, "partner", p.ID)
+	h.recordChange(r, acc.Email, p.ID, audit.Change{Object: "partners/" + p.ID, Verb: "signup", After: p})
 	if err := h.sendVerification(ctx, &acc); err != nil {
 		// The account stands; its owner asks for the link again from
 		// the banner every page shows.
@@ -489,6 +491,7 @@ func (h *Handler) changePassword(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	h.cfg.Logger.Info("portal: password changed; every other session of the account ended", "account", acc.ID)
+	h.recordChange(r, acc.Email, acc.Partner, audit.Change{Object: "partners/" + acc.Partner + "/accounts/" + acc.ID, Verb: "change_password"})
 	if err := h.startSession(w, r, acc.ID); err != nil {
 		h.fail(w, r, v, err)
 		return

@@ -8,6 +8,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/obhub/obhub"
+	"github.com/obhub/obhub/audit"
 	"github.com/obhub/obhub/catalog"
 	"github.com/obhub/obhub/config"
 	"github.com/obhub/obhub/partners"
@@ -132,6 +133,7 @@ func (h *Handler) createApp(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	h.cfg.Logger.Info("portal: app created", "partner", v.Partner.ID, "client_id", app.ClientID, "environment", env)
+	h.recordChange(r, v.Account.Email, v.Partner.ID, audit.Change{ClientID: app.ClientID, Object: "apps/" + app.ClientID, Verb: "create", After: app})
 	pg.Apps = append(pg.Apps, *app)
 	pg.New, pg.NewSecret, pg.Name = app, secret, ""
 	// Rendered on this response, not after a redirect: the secret is in
@@ -272,6 +274,8 @@ func (h *Handler) subscribe(w http.ResponseWriter, r *http.Request) {
 	}
 	if sub != nil {
 		pg.Message = v.L.T("app.subscribed", sub.Product, v.L.T("sub."+string(sub.Status)))
+		h.recordChange(r, v.Account.Email, v.Partner.ID, audit.Change{ClientID: app.ClientID,
+			Object: "apps/" + app.ClientID + "/subscriptions/" + sub.Product, Verb: "subscribe", After: sub})
 	}
 	h.credentialsData(pg) // credentials.go
 	h.render(w, v, status, "app", v.L.T("app.title", app.Name), errs, pg)

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/obhub/obhub"
+	"github.com/obhub/obhub/audit"
 	"github.com/obhub/obhub/config"
 	"github.com/obhub/obhub/internal/clientjwks"
 	"github.com/obhub/obhub/partners"
@@ -120,6 +121,8 @@ func (h *Handler) rotateSecret(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	h.cfg.Logger.Info("portal: client secret rotated", "partner", v.Partner.ID, "client_id", app.ClientID, "overlap", overlap)
+	h.recordChange(r, v.Account.Email, v.Partner.ID, audit.Change{ClientID: app.ClientID, Object: "apps/" + app.ClientID,
+		Verb: "rotate_secret", Before: app, After: next})
 	h.renderApp(w, r, v, next, http.StatusOK, nil, func(pg *appPage) { pg.NewSecret = secret })
 }
 
@@ -183,6 +186,8 @@ func (h *Handler) changeApp(w http.ResponseWriter, r *http.Request, v *visitor, 
 	switch obhub.ErrorCode(err) {
 	case "":
 		h.cfg.Logger.Info("portal: app "+what, "partner", v.Partner.ID, "client_id", app.ClientID)
+		h.recordChange(r, v.Account.Email, v.Partner.ID, audit.Change{ClientID: app.ClientID, Object: "apps/" + app.ClientID,
+			Verb: "update", Before: app, After: next})
 		h.renderApp(w, r, v, next, http.StatusOK, nil, done)
 	case obhub.EINVALID, obhub.ECONFLICT:
 		var errs []string

@@ -27,6 +27,7 @@ import (
 	"time"
 
 	"github.com/obhub/obhub"
+	"github.com/obhub/obhub/audit"
 	"github.com/obhub/obhub/catalog"
 	"github.com/obhub/obhub/config"
 	"github.com/obhub/obhub/partners"
@@ -94,6 +95,11 @@ type Config struct {
 	// RegistrationEndpoint is the URL the page's command posts to.
 	Registration         RegistrationTokens
 	RegistrationEndpoint string
+	// Record writes a partner's self-service changes (sign-up, apps,
+	// subscriptions, credentials, profile, team, registration tokens) to
+	// the audit ledger as administrative changes (changes.go); nil records
+	// none.
+	Record func(audit.Record) error
 }
 
 // Handler serves the portal. Mount it at /portal/.

@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/obhub/obhub"
+	"github.com/obhub/obhub/audit"
 	"github.com/obhub/obhub/partners"
 )
 
@@ -105,6 +106,7 @@ func (h *Handler) saveProfile(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	h.cfg.Logger.Info("portal: organisation profile saved", "partner", p.ID, "account", v.Account.ID, "profile", *p.Profile)
+	h.recordChange(r, v.Account.Email, p.ID, audit.Change{Object: "partners/" + p.ID, Verb: "profile", Before: v.Partner, After: p})
 	http.Redirect(w, r, "/portal/organisation?saved=1", http.StatusSeeOther)
 }
 

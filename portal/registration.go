@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/obhub/obhub"
+	"github.com/obhub/obhub/audit"
 	"github.com/obhub/obhub/partners"
 )
 
@@ -193,6 +194,8 @@ func (h *Handler) issueRegistrationToken(w http.ResponseWriter, r *http.Request)
 	}
 	h.cfg.Logger.Info("portal: registration token issued", "partner", v.Account.Partner, "token_id", t.ID,
 		"uses", uses, "expires", t.ExpiresAt, "by", v.Account.ID)
+	h.recordChange(r, v.Account.Email, v.Account.Partner, audit.Change{
+		Object: "partners/" + v.Account.Partner + "/registration-tokens/" + t.ID, Verb: "issue", After: t})
 	*pg = registrationPage{NewToken: token, NewID: t.ID, Curl: h.registrationCurl(token),
 		Message: v.L.T("reg.issued", t.ID)}
 	h.registrationPageAfter(w, r, v, http.StatusCreated, pg, nil)
@@ -214,6 +217,8 @@ func (h *Handler) revokeRegistrationToken(w http.ResponseWriter, r *http.Request
 		return
 	}
 	h.cfg.Logger.Info("portal: registration token revoked", "partner", v.Account.Partner, "token_id", id, "by", v.Account.ID)
+	h.recordChange(r, v.Account.Email, v.Account.Partner, audit.Change{
+		Object: "partners/" + v.Account.Partner + "/registration-tokens/" + id, Verb: "revoke"})
 	h.registrationPageAfter(w, r, v, http.StatusOK, &registrationPage{Message: v.L.T("reg.revoked", id)}, nil)
 }
 

@@ -8,6 +8,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/obhub/obhub"
+	"github.com/obhub/obhub/audit"
 	"github.com/obhub/obhub/internal/passwd"
 	"github.com/obhub/obhub/partners"
 )
@@ -158,6 +159,8 @@ func (h *Handler) invite(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	h.cfg.Logger.Info("portal: invitation sent", "partner", v.Account.Partner, "by", v.Account.ID)
+	h.recordChange(r, v.Account.Email, v.Account.Partner, audit.Change{
+		Object: "partners/" + v.Account.Partner + "/invitations", Verb: "invite", After: map[string]string{"email": email}})
 	h.teamPageAfter(w, r, v, http.StatusOK, v.L.T("team.invited", email), nil, "")
 }
 
@@ -222,6 +225,8 @@ func (h *Handler) setRole(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	h.cfg.Logger.Info("portal: member role changed", "partner", v.Account.Partner, "account", a.ID, "role", role, "by", v.Account.ID)
+	h.recordChange(r, v.Account.Email, v.Account.Partner, audit.Change{Object: "partners/" + v.Account.Partner + "/accounts/" + a.ID,
+		Verb: "set_role", Before: memberState(a), After: memberState(&Account{ID: a.ID, Email: a.Email, Name: a.Name, Role: role})})
 	if a.ID == v.Account.ID {
 		v.Account.Role = role
 	}
@@ -237,6 +242,8 @@ func (h *Handler) removeMember(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	h.cfg.Logger.Info("portal: member removed", "partner", v.Account.Partner, "account", a.ID, "by", v.Account.ID)
+	h.recordChange(r, v.Account.Email, v.Account.Partner, audit.Change{Object: "partners/" + v.Account.Partner + "/accounts/" + a.ID,
+		Verb: "remove_member", Before: memberState(a)})
 	if a.ID == v.Account.ID {
 		// Left the team: the session went with the account.
 		h.site.End(w, r)
@@ -302,6 +309,8 @@ func (h *Handler) acceptInvitation(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	h.cfg.Logger.Info("portal: invitation accepted", "partner", t.Partner, "account", acc.ID, "invited_by", t.InvitedBy)
+	h.recordChange(r, acc.Email, t.Partner, audit.Change{Object: "partners/" + t.Partner + "/accounts/" + acc.ID,
+		Verb: "accept_invitation", After: memberState(&acc)})
 	if err := h.startSession(w, r, acc.ID); err != nil {
 		h.fail(w, r, v, err)
 		return

@@ -22,10 +22,6 @@ func (m *Main) openConsole(ctx context.Context, issuer string) (http.Handler, er
 	if err != nil {
 		return nil, err
 	}
-	var record func(audit.Record) error
-	if w := m.auditLog.writer; w != nil {
-		record = w.Write
-	}
 	// The operators page needs a store that lists operators and resets
 	// passwords (console.Directory: the SQLite store does).
 	dir, _ := ops.(console.Directory)
@@ -35,11 +31,20 @@ func (m *Main) openConsole(ctx context.Context, issuer string) (http.Handler, er
 		Operators:     ops,
 		Directory:     dir,
 		Audit:         m.auditReader(),
-		Record:        record,
+		Record:        m.recordChange(),
 		SecureCookies: strings.HasPrefix(issuer, "https://"),
 		Clock:         m.Clock,
 		Logger:        m.Logger,
 	}), "obhub_console_text", "/console/", strings.HasPrefix(issuer, "https://")), nil
+}
+
+// recordChange is how the console and the portal record administrative
+// changes: the node's audit writer; nil without one.
+func (m *Main) recordChange() func(audit.Record) error {
+	if w := m.auditLog.writer; w != nil {
+		return w.Write
+	}
+	return nil
 }
 
 // consoleDB is the console's operator store on this node.

@@ -46,6 +46,7 @@ func (m *Main) openPortal(ctx context.Context, issuer string, authz *oauth.Serve
 		// Owners' initial access tokens (portal_registration.go).
 		Registration:         m.portalRegistration(),
 		RegistrationEndpoint: strings.TrimSuffix(issuer, "/") + oauth.PathRegister,
+		Record:               m.recordChange(),
 	}), nil
 }
 
