@@ -233,4 +233,3 @@ func flatten(state string) map[string]string {
 	walk("", v)
 	return out
 }
-
