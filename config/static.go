@@ -62,6 +62,11 @@ type Static struct {
 	// DPoPNonce says which clients must send DPoP server nonces: fapi
 	// ("" too), all or off (dpop.go).
 	DPoPNonce string `yaml:"dpopNonce"`
+	// SMTPURL and MailFrom turn on mail delivery through a relay
+	// (mail.go); SMTPPassword comes from the environment only.
+	SMTPURL      string `yaml:"smtpURL"`
+	MailFrom     string `yaml:"mailFrom"`
+	SMTPPassword string `yaml:"-"`
 }
 
 // DefaultStatic returns the defaults of CONTRACT section 2.
@@ -107,6 +112,7 @@ func ParseServe(args []string, getenv func(string) string, stderr io.Writer) (St
 	s.tlsFlags(fs)     // tls.go
 	s.signingFlags(fs) // signing.go
 	s.dpopFlags(fs)    // dpop.go
+	s.mailFlags(fs)    // mail.go
 	if err := fs.Parse(args); err != nil {
 		return s, err
 	}
@@ -137,7 +143,7 @@ func ParseServe(args []string, getenv func(string) string, stderr io.Writer) (St
 		{"client-cert-header", "OBHUB_CLIENT_CERT_HEADER"},
 		{"audit-capture-sandbox-bodies", "OBHUB_AUDIT_CAPTURE_SANDBOX_BODIES"},
 		{"signing-alg", "OBHUB_SIGNING_ALG"}, {"key-encryption-key-file", "OBHUB_KEY_ENCRYPTION_KEY_FILE"},
-		{"dpop-nonce", "OBHUB_DPOP_NONCE"},
+		{"dpop-nonce", "OBHUB_DPOP_NONCE"}, {"smtp-url", "OBHUB_SMTP_URL"}, {"mail-from", "OBHUB_MAIL_FROM"},
 	}
 	for _, e := range envs {
 		v := getenv(e.env)
@@ -150,6 +156,7 @@ func ParseServe(args []string, getenv func(string) string, stderr io.Writer) (St
 	}
 	s.AdminToken = getenv("OBHUB_ADMIN_TOKEN")
 	s.KeyEncryptionKey = getenv(KeyEncryptionKeyEnv)
+	s.SMTPPassword = getenv(SMTPPasswordEnv)
 	if err := s.LoadKeyEncryptionKeyFile(); err != nil { // signing.go
 		return s, err
 	}
@@ -201,6 +208,8 @@ func mergeFile(s *Static, f Static, set map[string]bool) {
 	str("signing-alg", &s.SigningAlg, f.SigningAlg)
 	str("key-encryption-key-file", &s.KeyEncryptionKeyFile, f.KeyEncryptionKeyFile)
 	str("dpop-nonce", &s.DPoPNonce, f.DPoPNonce)
+	str("smtp-url", &s.SMTPURL, f.SMTPURL)
+	str("mail-from", &s.MailFrom, f.MailFrom)
 	if f.UpstreamTimeout != 0 && !set["upstream-timeout"] {
 		s.UpstreamTimeout = f.UpstreamTimeout
 	}
@@ -234,6 +243,7 @@ func (s *Static) Validate() error {
 	errs = append(errs, s.validateTLS()...)     // tls.go
 	errs = append(errs, s.validateSigning()...) // signing.go
 	errs = append(errs, s.validateDPoP()...)    // dpop.go
+	errs = append(errs, s.validateMail()...)    // mail.go
 	if s.UpstreamTimeout <= 0 {
 		errs = append(errs, errors.New("--upstream-timeout must be positive"))
 	}

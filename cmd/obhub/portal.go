@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/obhub/obhub/admin"
+	"github.com/obhub/obhub/internal/mail"
 	"github.com/obhub/obhub/oauth"
 	"github.com/obhub/obhub/portal"
 	"github.com/obhub/obhub/store/sqlite"
@@ -16,7 +17,8 @@ import (
 // mailed-link tokens and the mail outbox: <data>/portal.db, or with --db
 // the cluster's PostgreSQL, so that a session made on one node works on
 // every node) and builds the portal, served at /portal/ on the public
-// listener. Its mails go to the outbox (admin API GET /admin/v1/outbox).
+// listener. Its mails go to the outbox (admin API GET /admin/v1/outbox),
+// and with --smtp-url through a relay too.
 func (m *Main) openPortal(ctx context.Context, issuer string, authz *oauth.Server) (http.Handler, error) {
 	if m.Config.DB != "" {
 		db, err := m.openDB(ctx) // postgres.go
@@ -31,7 +33,12 @@ func (m *Main) openPortal(ctx context.Context, issuer string, authz *oauth.Serve
 		}
 		m.portalStore = &portalDB{Store: s, close: s.Close}
 	}
+	mailer, err := m.portalMailer()
+	if err != nil {
+		return nil, err
+	}
 	return portal.New(portal.Config{
+		Mailer:        mailer,
 		Catalog:       m.store,
 		Accounts:      m.portalStore,
 		PublicURL:     issuer,
@@ -54,15 +61,35 @@ func (m *Main) openPortal(ctx context.Context, issuer string, authz *oauth.Serve
 // is the shared PostgreSQL, which Main closes last.
 type portalDB struct {
 	portal.Store
-	close func() error
+	close  func() error
+	mailer *mail.SMTP // delivers what is queued before the store closes
 }
 
 // Close implements io.Closer.
 func (p *portalDB) Close() error {
+	if p.mailer != nil {
+		p.mailer.Close()
+	}
 	if p.close == nil {
 		return nil
 	}
 	return p.close()
+}
+
+// portalMailer is the portal's Mailer: with --smtp-url, delivery through
+// the relay with a copy in the outbox; else nil, which the portal takes
+// as the outbox alone.
+func (m *Main) portalMailer() (mail.Mailer, error) {
+	if m.Config.SMTPURL == "" {
+		return nil, nil
+	}
+	s, err := mail.NewSMTP(mail.SMTPConfig{URL: m.Config.SMTPURL, Password: m.Config.SMTPPassword, From: m.Config.MailFrom},
+		mail.NewOutbox(m.portalStore, m.Clock, m.Logger), m.Logger)
+	if err != nil {
+		return nil, err
+	}
+	m.portalStore.mailer = s
+	return s, nil
 }
 
 // adminOutboxOptions serves the portal's mail outbox on the admin API.
