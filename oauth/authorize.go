@@ -300,6 +300,13 @@ func (s *Server) authorizeSubmit(w http.ResponseWriter, r *http.Request) {
 	sess.JWTClaims.Add(ClaimEnvironment, string(c.app.Environment))
 	sess.JWTClaims.Add(ClaimPartner, c.partner.ID)
 	sess.JWTClaims.Add(ClaimBank, bank)
+	if jkt := ar.GetRequestForm().Get(ParamDPoPJKT); jkt != "" {
+		if !validJKT(jkt) {
+			s.authorizeError(ctx, w, r, ar, fosite.ErrInvalidRequest.WithHint("dpop_jkt must be the base64url SHA-256 thumbprint of a JWK (43 characters)."))
+			return
+		}
+		sess.JWTClaims.Add(claimCodeJKT, jkt) // codeDPoPBinding checks it at the token endpoint
+	}
 	resp, err := s.provider.NewAuthorizeResponse(ctx, ar, sess)
 	if err != nil {
 		s.authorizeError(ctx, w, r, ar, err)
@@ -384,6 +391,8 @@ func (s *Server) par(w http.ResponseWriter, r *http.Request) {
 		err = fosite.ErrInvalidRequest.WithHint("PKCE is required: send code_challenge and code_challenge_method=S256.")
 	case form.Get("code_challenge_method") != "S256":
 		err = fosite.ErrInvalidRequest.WithHint("Only code_challenge_method=S256 is supported.")
+	default:
+		err = s.parDPoP(ctx, w, r, ar) // dpop.go: dpop_jkt, RFC 9449 section 10
 	}
 	if err != nil {
 		s.provider.WritePushedAuthorizeError(ctx, w, ar, err)

@@ -50,6 +50,9 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request) {
 		grantClientCredentials(ar, sess, c, s.audience)
 	}
 	jkt, err := s.tokenDPoP(ctx, w, r, c)
+	if err == nil {
+		err = codeDPoPBinding(ar, jkt)
+	}
 	if err != nil {
 		s.tokenError(ctx, w, r, ar, err)
 		return
