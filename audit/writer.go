@@ -86,10 +86,15 @@ type Stats struct {
 	AppendTime time.Duration
 	Flushes    int64
 	FlushTime  time.Duration
-	Spooled    int64 // records put in the spool because the store failed
-	Drained    int64 // spooled records appended to the store later
-	Queued     int64 // records waiting in the queue now
-	Pending    int64 // records waiting in the spool now
+	// WaitTime is the time strict Writes spent waiting for their records
+	// to be durable, summed over the Waits that did: the whole price a
+	// strict response pays, queueing included.
+	WaitTime time.Duration
+	Waits    int64
+	Spooled  int64 // records put in the spool because the store failed
+	Drained  int64 // spooled records appended to the store later
+	Queued   int64 // records waiting in the queue now
+	Pending  int64 // records waiting in the spool now
 	// Lag is how long the oldest record not yet in the store has waited
 	// (the oldest spooled record); 0 when none waits.
 	Lag time.Duration
@@ -121,6 +126,7 @@ type Writer struct {
 
 	written, dropped, failed, checkpoints, batches atomic.Int64
 	syncs, appendNanos, flushNanos                 atomic.Int64
+	waits, waitNanos                               atomic.Int64
 	spooled, drained                               atomic.Int64
 	closeOnce                                      sync.Once
 	closeErr                                       error
@@ -248,9 +254,13 @@ func (w *Writer) Write(r Record) error {
 		}
 	}
 	done := make(chan error, 1)
+	began := time.Now()
 	w.queue <- item{rec: r, done: done}
 	w.mu.RUnlock()
-	return <-done
+	err := <-done
+	w.waitNanos.Add(int64(time.Since(began)))
+	w.waits.Add(1)
+	return err
 }
 
 // maskRecord masks every free-text field of r.
@@ -271,7 +281,8 @@ func (w *Writer) Stats() Stats {
 	st := Stats{Written: w.written.Load(), Dropped: w.dropped.Load(), Failed: w.failed.Load(),
 		Checkpoints: w.checkpoints.Load(), Batches: w.batches.Load(), Spooled: w.spooled.Load(),
 		Drained: w.drained.Load(), Queued: int64(len(w.queue)),
-		AppendTime: time.Duration(w.appendNanos.Load()), Flushes: w.syncs.Load(), FlushTime: time.Duration(w.flushNanos.Load())}
+		AppendTime: time.Duration(w.appendNanos.Load()), Flushes: w.syncs.Load(), FlushTime: time.Duration(w.flushNanos.Load()),
+		WaitTime: time.Duration(w.waitNanos.Load()), Waits: w.waits.Load()}
 	if sp := w.cfg.Spool; sp != nil {
 		var oldest time.Time
 		st.Pending, oldest = sp.Pending()

@@ -261,6 +261,10 @@ func TestAsyncLingersForAGroup(t *testing.T) {
 			if st.Written != 5 || st.Batches != tc.wantBatches {
 				t.Errorf("written %d in %d batches, want 5 in %d", st.Written, st.Batches, tc.wantBatches)
 			}
+			// Only strict writes wait, and their wait is measured.
+			if wantWaits := map[audit.Mode]int64{audit.Strict: 5}[tc.mode]; st.Waits != wantWaits || (wantWaits > 0) != (st.WaitTime > 0) {
+				t.Errorf("%d waits in %v, want %d", st.Waits, st.WaitTime, wantWaits)
+			}
 			if s.len() != 5 {
 				t.Errorf("store holds %d records, want 5", s.len())
 			}

@@ -76,6 +76,10 @@ func (m *Main) newMetrics() *nodeMetrics {
 		writerStat(func(st audit.Stats) float64 { return st.AppendTime.Seconds() }))
 	counter("obhub_audit_flushes_total", "Flushes that made appended audit batches durable (fsync, or a synchronous commit).",
 		writerStat(func(st audit.Stats) float64 { return float64(st.Flushes) }))
+	counter("obhub_audit_waits_total", "Strict responses that waited for their audit record to be durable.",
+		writerStat(func(st audit.Stats) float64 { return float64(st.Waits) }))
+	counter("obhub_audit_wait_seconds_total", "Time those responses waited, queueing included; divided by the waits, what strict mode adds to a response.",
+		writerStat(func(st audit.Stats) float64 { return st.WaitTime.Seconds() }))
 	counter("obhub_audit_flush_seconds_total", "Time spent in those flushes; divided by the flushes, the disk's flush time a strict response waits for.",
 		writerStat(func(st audit.Stats) float64 { return st.FlushTime.Seconds() }))
 	gauge("obhub_store_up", "1 when the node's stores (configuration, audit, PostgreSQL) answer, else 0.", func() float64 {

@@ -238,7 +238,8 @@ func TestMetrics(t *testing.T) {
 	// The audit pipeline's own counters: the calls above were committed in
 	// at least one group and flushed at least once, in measured time.
 	for _, re := range []string{`(?m)^obhub_audit_batches_total [1-9]`, `(?m)^obhub_audit_flushes_total [1-9]`,
-		`(?m)^obhub_audit_append_seconds_total [0-9.e-]+$`, `(?m)^obhub_audit_flush_seconds_total [0-9.e-]+$`} {
+		`(?m)^obhub_audit_append_seconds_total [0-9.e-]+$`, `(?m)^obhub_audit_flush_seconds_total [0-9.e-]+$`,
+		`(?m)^obhub_audit_waits_total [1-9]`, `(?m)^obhub_audit_wait_seconds_total [0-9.e-]+$`} {
 		if !regexp.MustCompile(re).MatchString(body) {
 			t.Errorf("/metrics lacks %s", re)
 		}
