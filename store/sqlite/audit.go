@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/obhub/obhub"
@@ -58,6 +59,7 @@ type AuditStore struct {
 	// parsing them for every batch cost as much as inserting a small
 	// batch.
 	insert, last *sql.Stmt
+	restartDue   atomic.Bool // the log is over walRestartFrames: restartLog after the next append
 
 	walMu sync.Mutex // Sync: one fsync at a time, on the current log file
 	wal   *os.File
@@ -68,11 +70,17 @@ type AuditStore struct {
 	stopCP, cpDone chan struct{}
 }
 
-// checkpointEvery is how often the log is copied into the database file.
-const checkpointEvery = 500 * time.Millisecond
+// checkpointEvery is how often the log is copied into the database file
+// (a variable for the tests).
+var checkpointEvery = 500 * time.Millisecond
 
-// checkpointer runs PASSIVE checkpoints until stopCP closes: it never
-// waits for the writer or the readers, and copies what it can.
+// walRestartFrames is how many frames (pages) the log may hold before
+// the writer itself finishes a checkpoint between two appends (see
+// restartLog): 32 MiB of 4 KiB pages. A variable for the tests.
+var walRestartFrames int64 = 8192
+
+// checkpointer runs PASSIVE checkpoints until stopCP closes: they never
+// wait for the writer or the readers, and copy what they can.
 func (s *AuditStore) checkpointer(db *sql.DB) {
 	defer close(s.cpDone)
 	defer db.Close()
@@ -84,7 +92,10 @@ func (s *AuditStore) checkpointer(db *sql.DB) {
 			return
 		case <-t.C:
 			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-			_, _ = db.ExecContext(ctx, "PRAGMA wal_checkpoint(PASSIVE)") // a failure is retried on the next tick
+			var busy, frames, copied int64 // a failure is retried on the next tick
+			if err := db.QueryRowContext(ctx, "PRAGMA wal_checkpoint(PASSIVE)").Scan(&busy, &frames, &copied); err == nil && frames > walRestartFrames {
+				s.restartDue.Store(true) // restartLog
+			}
 			cancel()
 		}
 	}
@@ -195,7 +206,7 @@ func (s *AuditStore) Open(ctx context.Context) (err error) {
 		if s.unlock, err = lockFile(abs + ".lock"); err != nil {
 			return err
 		}
-		if s.wdb, err = sql.Open("sqlite", auditDSN(abs, false)); err != nil {
+		if s.wdb, err = sql.Open("sqlite", auditDSN(abs, false, busyWait)); err != nil {
 			return err
 		}
 		s.wdb.SetMaxOpenConns(1)
@@ -210,7 +221,7 @@ func (s *AuditStore) Open(ctx context.Context) (err error) {
 			return err
 		}
 	}
-	if s.rdb, err = sql.Open("sqlite", auditDSN(abs, true)); err != nil {
+	if s.rdb, err = sql.Open("sqlite", auditDSN(abs, true, busyWait)); err != nil {
 		return err
 	}
 	s.rdb.SetMaxOpenConns(4)
@@ -227,7 +238,7 @@ func (s *AuditStore) Open(ctx context.Context) (err error) {
 		return err
 	}
 	if !s.readOnly {
-		cp, err := sql.Open("sqlite", auditDSN(abs, false))
+		cp, err := sql.Open("sqlite", auditDSN(abs, false, busyWait))
 		if err != nil {
 			return err
 		}
@@ -239,9 +250,12 @@ func (s *AuditStore) Open(ctx context.Context) (err error) {
 	return nil
 }
 
-func auditDSN(abs string, reader bool) string {
+// busyWait is how long a connection waits for a lock.
+const busyWait = 5 * time.Second
+
+func auditDSN(abs string, reader bool, busy time.Duration) string {
 	q := url.Values{}
-	q.Add("_pragma", "busy_timeout(5000)")
+	q.Add("_pragma", fmt.Sprintf("busy_timeout(%d)", busy.Milliseconds()))
 	if reader {
 		q.Add("_pragma", "query_only(1)")
 	} else {
@@ -489,7 +503,33 @@ func (s *AuditStore) AppendBuffered(ctx context.Context, recs []audit.Record) (e
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("audit append: %w", err)
 	}
+	if s.restartDue.Load() {
+		s.restartLog(ctx, w)
+	}
 	return nil
+}
+
+// restartLog keeps the log from growing without end under a steady
+// stream of appends. SQLite starts the log over only when a checkpoint has
+// copied all of it before the next append begins, and the checkpointer's
+// passive checkpoints, running beside the writer, never catch the last
+// append: the log grew to 1.5 GB in half a minute of load, and every
+// lookup in it slowed until appends stalled for hundreds of milliseconds.
+// So once the checkpointer has seen more than walRestartFrames in the
+// log (restartDue), the writer runs a passive checkpoint itself, between
+// two appends: with no append in progress it copies the rest (little: the
+// checkpointer copied the bulk), and the next append starts the log over,
+// writing the same file from its start. (A truncating checkpoint from the
+// checkpointer's connection did the same but stalled appends for ~35 ms
+// each time, the writer sleeping in SQLite's busy handler.)
+func (s *AuditStore) restartLog(ctx context.Context, w *sql.DB) {
+	var busy, frames, copied int64
+	if err := w.QueryRowContext(ctx, "PRAGMA wal_checkpoint(PASSIVE)").Scan(&busy, &frames, &copied); err != nil {
+		return // tried again after the next append
+	}
+	if busy == 0 && frames == copied {
+		s.restartDue.Store(false)
+	}
 }
 
 // scanRecord reads one row of recordColumns into r.
