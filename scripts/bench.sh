@@ -18,8 +18,10 @@
 #           the same upstream
 #
 # It prints requests/s and p99 latency for each, then obhub/nginx as a
-# ratio and obhub's p99 over the direct upstream. Ratios are what to
-# compare across machines; absolute figures depend on the machine's load.
+# ratio and obhub's p99 over the direct upstream, and last where node 1's
+# audit time went (group size, append and flush times, a strict
+# response's wait). Ratios are what to compare across machines; absolute
+# figures depend on the machine's load.
 # wrk and nginx are installed from Debian if missing.
 #
 # NODES=2 runs a cluster instead of one node: an etcd of the script's own
@@ -307,3 +309,23 @@ for name in names[1:]:
 if any(by[r][n][2] for r in by for n in names if n.startswith(("obhub", "cluster"))):
     print("warning: obhub answered non-2xx responses", file=sys.stderr)
 EOF
+
+# Where node 1's audit time went over the whole run (its /metrics): the
+# group commit's size, append and flush times, and what a strict response
+# waited for its record (docs/performance.md).
+curl -sf -H "Authorization: Bearer $ADMIN_TOKEN" "http://127.0.0.1:$ADMIN_PORT/metrics" | python3 -c '
+import sys
+m = {}
+for line in sys.stdin:
+    if line.startswith("obhub_audit_"):
+        k, v = line.split()[:2]
+        m[k] = float(v)
+g = lambda k: m.get("obhub_audit_" + k + "_total", 0.0)
+if g("batches"):
+    print("audit (node 1): %d records in groups of %.1f; append %.2f ms per group, flush %.2f ms" % (
+        g("written"), g("written") / g("batches"), 1000 * g("append_seconds") / g("batches"),
+        1000 * g("flush_seconds") / max(1, g("flushes"))), end="")
+    if g("waits"):
+        print("; a strict response waited %.2f ms for its record" % (1000 * g("wait_seconds") / g("waits")), end="")
+    print()
+' || true
