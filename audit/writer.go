@@ -374,21 +374,11 @@ func (w *Writer) run(head Head) {
 			}
 			return
 		}
-		batch = append(batch[:0], it)
-	fill:
-		for len(batch) < w.cfg.MaxBatch {
-			select {
-			case it, ok := <-w.queue:
-				if !ok {
-					break fill
-				}
-				batch = append(batch, it)
-			default:
-				break fill
-			}
-		}
+		batch = w.gather(append(batch[:0], it), nil)
 		if linger != nil && len(batch) < w.cfg.MaxBatch {
-			batch = w.linger(linger, batch)
+			linger.Reset(w.cfg.Linger)
+			batch = w.gather(batch, linger.C)
+			linger.Stop()
 		}
 		head = w.commit(ctx, c, head, batch, recs[:0])
 		if head.Seq-lastCP >= w.cfg.CheckpointEvery && !w.spoolPending() {
@@ -397,21 +387,30 @@ func (w *Writer) run(head Head) {
 	}
 }
 
-// linger adds queued records to batch until it is full, the queue closes
-// or the Linger time has passed.
-func (w *Writer) linger(t *time.Timer, batch []item) []item {
-	t.Reset(w.cfg.Linger)
-	defer t.Stop()
+// gather adds queued records to batch until it is full or the queue
+// closes: those queued now when wait is nil, else also those that come
+// before wait fires (the Async linger).
+func (w *Writer) gather(batch []item, wait <-chan time.Time) []item {
 	for len(batch) < w.cfg.MaxBatch {
-		select {
-		case it, ok := <-w.queue:
-			if !ok {
+		var it item
+		ok := true
+		if wait == nil {
+			select {
+			case it, ok = <-w.queue:
+			default:
 				return batch
 			}
-			batch = append(batch, it)
-		case <-t.C:
+		} else {
+			select {
+			case it, ok = <-w.queue:
+			case <-wait:
+				return batch
+			}
+		}
+		if !ok {
 			return batch
 		}
+		batch = append(batch, it)
 	}
 	return batch
 }
