@@ -65,9 +65,11 @@ type SMTP struct {
 	wg     sync.WaitGroup
 	closed chan struct{}
 	once   sync.Once
-	// sent counts delivered messages; failed, messages given up.
+	// sent counts delivered messages; failed, messages given up; active
+	// is the relay connection in use, which Close cuts.
 	mu           sync.Mutex
 	sent, failed int64
+	active       net.Conn
 }
 
 var _ Mailer = (*SMTP)(nil)
@@ -183,10 +185,18 @@ func (s *SMTP) Stats() (sent, failed int64) {
 	return s.sent, s.failed
 }
 
-// Close delivers what is queued (each delivery still bounded by the
-// timeout, without retries) and stops. It is idempotent.
+// Close stops delivering at once — a node shutting down does not wait for
+// a slow relay: the delivery in progress is cut, and what is still queued
+// stays in the outbox (logged). It is idempotent.
 func (s *SMTP) Close() error {
-	s.once.Do(func() { close(s.closed) })
+	s.once.Do(func() {
+		close(s.closed)
+		s.mu.Lock()
+		if s.active != nil {
+			s.active.Close()
+		}
+		s.mu.Unlock()
+	})
 	s.wg.Wait()
 	return nil
 }
@@ -195,17 +205,25 @@ func (s *SMTP) run() {
 	defer s.wg.Done()
 	for {
 		select {
-		case m := <-s.queue:
-			s.deliverWithRetries(m)
 		case <-s.closed:
+			left := 0
 			for {
 				select {
-				case m := <-s.queue:
-					s.finish(m, s.deliver(m))
+				case <-s.queue:
+					left++
 				default:
+					if left > 0 {
+						s.logger.Warn("mail: stopping; undelivered messages stay in the outbox", "messages", left)
+					}
 					return
 				}
 			}
+		default:
+		}
+		select {
+		case m := <-s.queue:
+			s.deliverWithRetries(m)
+		case <-s.closed:
 		}
 	}
 }
@@ -263,6 +281,21 @@ func (s *SMTP) deliver(m Message) error {
 		conn.Close()
 		return err
 	}
+	s.mu.Lock()
+	select {
+	case <-s.closed:
+		s.mu.Unlock()
+		conn.Close()
+		return errors.New("closing")
+	default:
+	}
+	s.active = conn
+	s.mu.Unlock()
+	defer func() {
+		s.mu.Lock()
+		s.active = nil
+		s.mu.Unlock()
+	}()
 	c, err := smtp.NewClient(conn, s.host)
 	if err != nil {
 		conn.Close()
