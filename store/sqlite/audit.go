@@ -59,7 +59,8 @@ type AuditStore struct {
 	// parsing them for every batch cost as much as inserting a small
 	// batch.
 	insert, last *sql.Stmt
-	restartDue   atomic.Bool // the log is over walRestartFrames: restartLog after the next append
+	restartDue   atomic.Bool  // the log is over walRestartFrames: restartLog soon
+	appends      atomic.Int64 // appends while restartDue, to space restartLog's attempts
 
 	walMu sync.Mutex // Sync: one fsync at a time, on the current log file
 	wal   *os.File
@@ -503,7 +504,10 @@ func (s *AuditStore) AppendBuffered(ctx context.Context, recs []audit.Record) (e
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("audit append: %w", err)
 	}
-	if s.restartDue.Load() {
+	// Every 8th append while due: a long report holding an old snapshot
+	// keeps the checkpoint from finishing, and trying after every append
+	// would only slow appends until it ends.
+	if s.restartDue.Load() && s.appends.Add(1)%8 == 0 {
 		s.restartLog(ctx, w)
 	}
 	return nil
