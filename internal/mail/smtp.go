@@ -56,11 +56,7 @@ type SMTP struct {
 	outbox Mailer
 	logger *slog.Logger
 
-	mode   string // "starttls", "tls" or "plain"
-	host   string // for TLS ServerName and AUTH
-	addr   string // host:port
-	user   string
-	from   *netmail.Address
+	relay
 	queue  chan Message
 	wg     sync.WaitGroup
 	closed chan struct{}
@@ -78,47 +74,58 @@ var _ Mailer = (*SMTP)(nil)
 // message stays in the outbox only (logged).
 const smtpQueue = 256
 
-// parseSMTP checks cfg without connecting: the URL's scheme and
-// host, a plain relay on a loopback address only, the sender's address.
-func parseSMTP(cfg SMTPConfig) (mode, addr, host, user string, from *netmail.Address, err error) {
+// relay is what parseSMTP makes of an SMTPConfig.
+type relay struct {
+	mode string // "starttls", "tls" or "plain"
+	host string // for TLS ServerName and AUTH
+	addr string // host:port
+	user string
+	from *netmail.Address
+}
+
+// parseSMTP checks cfg without connecting: the URL's scheme and host, a
+// plain relay on a loopback address only, the sender's address.
+func parseSMTP(cfg SMTPConfig) (relay, error) {
+	var r relay
 	u, err := url.Parse(cfg.URL)
 	if err != nil || u.Host == "" || u.Hostname() == "" {
-		return "", "", "", "", nil, fmt.Errorf("smtp url: want smtp://host[:587], smtps://host[:465] or smtp+plain://localhost[:25]")
+		return r, fmt.Errorf("smtp url: want smtp://host[:587], smtps://host[:465] or smtp+plain://localhost[:25]")
 	}
 	if u.Path != "" && u.Path != "/" || u.RawQuery != "" {
-		return "", "", "", "", nil, fmt.Errorf("smtp url: no path or query expected")
+		return r, fmt.Errorf("smtp url: no path or query expected")
 	}
 	if _, set := u.User.Password(); set {
-		return "", "", "", "", nil, fmt.Errorf("smtp url: give the password apart (OBHUB_SMTP_PASSWORD), not in the URL")
+		return r, fmt.Errorf("smtp url: give the password apart (OBHUB_SMTP_PASSWORD), not in the URL")
 	}
-	host, port := u.Hostname(), u.Port()
+	port := u.Port()
+	r.host = u.Hostname()
 	switch u.Scheme {
 	case "smtp":
-		mode, port = "starttls", cmpOr(port, "587")
+		r.mode, port = "starttls", cmpOr(port, "587")
 	case "smtps":
-		mode, port = "tls", cmpOr(port, "465")
+		r.mode, port = "tls", cmpOr(port, "465")
 	case "smtp+plain":
-		mode, port = "plain", cmpOr(port, "25")
-		if !isLoopback(host) {
-			return "", "", "", "", nil, fmt.Errorf("smtp url: smtp+plain only to a relay on this machine (localhost), not %q: use smtp:// (STARTTLS) or smtps://", host)
+		r.mode, port = "plain", cmpOr(port, "25")
+		if !isLoopback(r.host) {
+			return r, fmt.Errorf("smtp url: smtp+plain only to a relay on this machine (localhost), not %q: use smtp:// (STARTTLS) or smtps://", r.host)
 		}
 		if cfg.Password != "" {
-			return "", "", "", "", nil, fmt.Errorf("smtp url: no password over smtp+plain")
+			return r, fmt.Errorf("smtp url: no password over smtp+plain")
 		}
 	default:
-		return "", "", "", "", nil, fmt.Errorf("smtp url: scheme %q: want smtp, smtps or smtp+plain", u.Scheme)
+		return r, fmt.Errorf("smtp url: scheme %q: want smtp, smtps or smtp+plain", u.Scheme)
 	}
+	r.addr = net.JoinHostPort(r.host, port)
 	if u.User != nil {
-		user = u.User.Username()
+		r.user = u.User.Username()
 	}
-	if user != "" && cfg.Password == "" {
-		return "", "", "", "", nil, fmt.Errorf("smtp url: user %q has no password (OBHUB_SMTP_PASSWORD)", user)
+	if r.user != "" && cfg.Password == "" {
+		return r, fmt.Errorf("smtp url: user %q has no password (OBHUB_SMTP_PASSWORD)", r.user)
 	}
-	from, err = netmail.ParseAddress(cfg.From)
-	if err != nil {
-		return "", "", "", "", nil, fmt.Errorf("mail from %q: %v", cfg.From, err)
+	if r.from, err = netmail.ParseAddress(cfg.From); err != nil {
+		return r, fmt.Errorf("mail from %q: %v", cfg.From, err)
 	}
-	return mode, net.JoinHostPort(host, port), host, user, from, nil
+	return r, nil
 }
 
 func cmpOr(s, def string) string {
@@ -139,7 +146,7 @@ func isLoopback(host string) bool {
 // NewSMTP checks cfg (parseSMTP) and starts the delivery goroutine;
 // outbox keeps the messages (an Outbox). Close stops it.
 func NewSMTP(cfg SMTPConfig, outbox Mailer, logger *slog.Logger) (*SMTP, error) {
-	mode, addr, host, user, from, err := parseSMTP(cfg)
+	r, err := parseSMTP(cfg)
 	if err != nil {
 		return nil, err
 	}
@@ -152,8 +159,7 @@ func NewSMTP(cfg SMTPConfig, outbox Mailer, logger *slog.Logger) (*SMTP, error) 
 	if cfg.Retries == 0 {
 		cfg.Retries = 3
 	}
-	s := &SMTP{cfg: cfg, outbox: outbox, logger: logger, mode: mode, addr: addr, host: host, user: user, from: from,
-		queue: make(chan Message, smtpQueue), closed: make(chan struct{})}
+	s := &SMTP{cfg: cfg, outbox: outbox, logger: logger, relay: r, queue: make(chan Message, smtpQueue), closed: make(chan struct{})}
 	s.wg.Add(1)
 	go s.run()
 	return s, nil
