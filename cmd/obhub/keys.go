@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/obhub/obhub"
@@ -16,7 +17,8 @@ import (
 	"github.com/obhub/obhub/store/etcd"
 )
 
-// keysCommand runs `obhub keys rotate|list` on a node's data folder.
+// keysCommand runs `obhub keys rotate|withdraw|list` on a node's data
+// folder.
 //
 // Rotation writes the new key set to <data>/keys/signing-key.pem; a
 // running node re-reads that file every oauth.KeyReloadInterval
@@ -29,9 +31,14 @@ import (
 // key set in etcd instead, sealed with the key-encryption key; every
 // node copies it to its data folder within the same interval.
 func keysCommand(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) error {
-	if len(args) == 0 || (args[0] != "rotate" && args[0] != "list") {
-		fmt.Fprint(stderr, "usage: obhub keys rotate [--data DIR] [--alg ES256|PS256|EdDSA] [--prepublish 10m] [--token-lifetime 10m]\n       obhub keys list [--data DIR]\n")
-		return errors.New("keys: want rotate or list")
+	if len(args) == 0 || (args[0] != "rotate" && args[0] != "withdraw" && args[0] != "list") {
+		fmt.Fprint(stderr, "usage: obhub keys rotate [--data DIR] [--alg ES256|PS256|EdDSA] [--prepublish 10m] [--token-lifetime 10m]\n"+
+			"       obhub keys withdraw KEY-ID [--data DIR] [--alg ES256|PS256|EdDSA]\n       obhub keys list [--data DIR]\n")
+		return errors.New("keys: want rotate, withdraw or list")
+	}
+	var kid string // withdraw: the key id, before or after the flags
+	if args[0] == "withdraw" && len(args) > 1 && !strings.HasPrefix(args[1], "-") {
+		kid, args = args[1], append([]string{args[0]}, args[2:]...)
 	}
 	fs := flag.NewFlagSet("keys "+args[0], flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -45,6 +52,9 @@ func keysCommand(ctx context.Context, args []string, stdout, stderr io.Writer, g
 	kekFile := getenv("OBHUB_KEY_ENCRYPTION_KEY_FILE")
 	fs.StringVar(&kekFile, "key-encryption-key-file", kekFile, "file holding the key-encryption key (instead of OBHUB_KEY_ENCRYPTION_KEY; env OBHUB_KEY_ENCRYPTION_KEY_FILE)")
 	var opts oauth.RotateOptions
+	if args[0] == "withdraw" {
+		fs.StringVar(&opts.Algorithm, "alg", "", "algorithm of the key that signs instead, when the withdrawn key was signing (default: the same)")
+	}
 	if args[0] == "rotate" {
 		fs.StringVar(&opts.Algorithm, "alg", oauth.AlgES256, "algorithm of the new key: ES256, PS256 or EdDSA")
 		fs.DurationVar(&opts.Prepublish, "prepublish", oauth.DefaultPrepublish,
@@ -55,8 +65,13 @@ func keysCommand(ctx context.Context, args []string, stdout, stderr io.Writer, g
 	if err := fs.Parse(args[1:]); err != nil {
 		return err
 	}
-	if fs.NArg() > 0 {
+	if args[0] == "withdraw" && kid == "" && fs.NArg() == 1 {
+		kid = fs.Arg(0)
+	} else if fs.NArg() > 0 {
 		return fmt.Errorf("keys %s: unexpected argument %q", args[0], fs.Arg(0))
+	}
+	if args[0] == "withdraw" && kid == "" {
+		return errors.New("keys withdraw: name the key id to withdraw (obhub keys list shows them)")
 	}
 	static := config.Static{KeyEncryptionKey: getenv(config.KeyEncryptionKeyEnv), KeyEncryptionKeyFile: kekFile}
 	if err := static.LoadKeyEncryptionKeyFile(); err != nil {
@@ -67,6 +82,9 @@ func keysCommand(ctx context.Context, args []string, stdout, stderr io.Writer, g
 		return fmt.Errorf("keys: %w", err)
 	}
 	dir := filepath.Join(data, "keys")
+	if args[0] == "withdraw" {
+		return withdrawKey(ctx, stdout, dir, etcdEndpoints, kek, kid, opts.Algorithm)
+	}
 	if args[0] == "rotate" {
 		if opts.Prepublish < oauth.KeyReloadInterval {
 			return fmt.Errorf("keys rotate: --prepublish %s is shorter than the nodes' key reload interval %s", opts.Prepublish, oauth.KeyReloadInterval)
@@ -135,6 +153,48 @@ func keysCommand(ctx context.Context, args []string, stdout, stderr io.Writer, g
 			line += " retires=" + k.RetireAt.Format(time.RFC3339)
 		}
 		fmt.Fprintln(stdout, line)
+	}
+	return nil
+}
+
+// withdrawKey retires the key kid at once (oauth.WithdrawKeyFile) in the
+// data folder dir or, with etcd endpoints, in the cluster's key set.
+func withdrawKey(ctx context.Context, stdout io.Writer, dir, etcdEndpoints string, kek []byte, kid, alg string) error {
+	var w oauth.Withdrawal
+	withdraw := func(plain []byte) ([]byte, error) {
+		out, res, err := oauth.WithdrawKeyFile(plain, kid, time.Now(), alg)
+		w = res
+		return out, err
+	}
+	var err error
+	if etcdEndpoints != "" {
+		err = withClusterKeys(ctx, etcdEndpoints, kek, func(s config.SealedSecret) error {
+			return s.Update(ctx, func(cur []byte) ([]byte, error) {
+				plain, err := oauth.OpenKeySetFile(cur, kek)
+				if err != nil {
+					return nil, err
+				}
+				out, err := withdraw(plain)
+				if err != nil {
+					return nil, err
+				}
+				return oauth.SealKeySetFile(out, kek)
+			})
+		})
+	} else {
+		var plain, out []byte
+		if plain, err = oauth.ReadKeySet(dir, kek); err == nil {
+			if out, err = withdraw(plain); err == nil {
+				err = oauth.WriteKeySet(dir, out, kek)
+			}
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("keys withdraw: %w", err)
+	}
+	fmt.Fprintf(stdout, "key %s withdrawn: out of the JWKS now; every node refuses its tokens within %s\n", w.KeyID, oauth.KeyReloadInterval)
+	if w.NewKeyID != "" {
+		fmt.Fprintf(stdout, "new key %s (%s) signs from now on\n", w.NewKeyID, w.Algorithm)
 	}
 	return nil
 }

@@ -95,6 +95,50 @@ func TestKeyRotationOnRunningNode(t *testing.T) {
 	callOK("fresh token", freshTok, http.StatusOK)
 }
 
+// TestKeyWithdrawalOnRunningNode: `obhub keys withdraw` takes a leaked
+// signing key out at once — out of the JWKS, its tokens refused at the
+// gateway although they have not expired and were verified (and cached)
+// before — while a new key signs from then on.
+func TestKeyWithdrawalOnRunningNode(t *testing.T) {
+	m := runMain(t, func(m *Main) { m.keyReload = 10 * time.Millisecond })
+	h := newHub(t, m, testAdminToken)
+	a := setupAlliance(t, h, newCoreSystem(t))
+	farm := "/" + a.bank + farmBase
+	kidOf := func(tok string) string {
+		hdr, _ := jwtParts(t, tok)
+		return hdr["kid"].(string)
+	}
+	leaked := h.token(t, a.web.ClientID, a.web.ClientSecret, "accounts:read")
+	leakedKID := kidOf(leaked)
+	if r := h.call(t, "GET", farm+"/accounts", leaked, nil); r.status != http.StatusOK {
+		t.Fatalf("before: %s", r) // verified and cached
+	}
+
+	code, out, errOut := runCLI(t, nil, "keys", "withdraw", leakedKID, "--data", m.Config.Data)
+	if code != 0 || !strings.Contains(out, "key "+leakedKID+" withdrawn") || !strings.Contains(out, "new key ") {
+		t.Fatalf("keys withdraw: exit %d\n%s%s", code, out, errOut)
+	}
+	eventually(t, waitLimit, func() string {
+		if kids := h.jwksKIDs(t); len(kids) != 1 || kids[0] == leakedKID {
+			return "JWKS " + strings.Join(kids, " ")
+		}
+		return ""
+	})
+	if r := h.call(t, "GET", farm+"/accounts", leaked, nil); r.status != http.StatusUnauthorized {
+		t.Errorf("a token of the withdrawn key: %s, want 401", r)
+	}
+	fresh := h.token(t, a.web.ClientID, a.web.ClientSecret, "accounts:read")
+	if kidOf(fresh) == leakedKID {
+		t.Fatal("the withdrawn key still signs")
+	}
+	if r := h.call(t, "GET", farm+"/accounts", fresh, nil); r.status != http.StatusOK {
+		t.Errorf("a token of the new key: %s", r)
+	}
+	if code, _, errOut := runCLI(t, nil, "keys", "withdraw", "--data", m.Config.Data, leakedKID); code == 0 || !strings.Contains(errOut, "no published key") {
+		t.Errorf("withdrawing it again: exit %d, %q", code, errOut)
+	}
+}
+
 func TestKeysCommandErrors(t *testing.T) {
 	data := t.TempDir()
 	for _, tc := range []struct {
@@ -106,6 +150,8 @@ func TestKeysCommandErrors(t *testing.T) {
 		{"unknown subcommand", nil, []string{"keys", "burn"}},
 		{"delay shorter than the reload interval", nil, []string{"keys", "rotate", "--data", data, "--prepublish", "1s"}},
 		{"cluster without key-encryption key", map[string]string{"OBHUB_ETCD": "http://127.0.0.1:2379"}, []string{"keys", "rotate", "--data", data}},
+		{"withdraw without a key id", nil, []string{"keys", "withdraw", "--data", data}},
+		{"withdraw two key ids", nil, []string{"keys", "withdraw", "a", "--data", data, "b"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if code, _, errOut := runCLI(t, tc.env, tc.args...); code == 0 || errOut == "" {

@@ -82,7 +82,7 @@ Usage:
   obhub serve [--demo] [flags]      run a node (obhub serve -h for flags)
   obhub apply -f alliance.yaml      apply a declaration through the admin API
   obhub audit verify|export|report check, export or summarise the audit log
-  obhub keys rotate|list            rotate or list the OAuth signing keys
+  obhub keys rotate|withdraw|list   rotate, withdraw (a leaked one) or list the OAuth signing keys
   obhub version                     print the version
 `)
 }
