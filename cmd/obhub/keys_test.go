@@ -179,6 +179,7 @@ func TestKeyRotationInCluster(t *testing.T) {
 	a := setupAlliance(t, h1, core)
 	farm := "/" + a.bank + farmBase
 	oldKID := h1.jwksKIDs(t)[0]
+	oldTok := h1.token(t, a.web.ClientID, a.web.ClientSecret, "")
 
 	env := map[string]string{"OBHUB_ETCD": srv.Endpoint(), "OBHUB_KEY_ENCRYPTION_KEY": kek}
 	if code, out, errOut := runCLI(t, env, "keys", "rotate", "--prepublish", "1m"); code != 0 {
@@ -209,4 +210,24 @@ func TestKeyRotationInCluster(t *testing.T) {
 		}
 		return ""
 	})
+
+	// The old key leaks: withdrawn from the cluster's key set, it leaves
+	// both nodes' JWKS and its tokens stop working on both.
+	if r := h2.call(t, "GET", farm+"/accounts", oldTok, nil); r.status != http.StatusOK {
+		t.Fatalf("the old key's token before the withdrawal: %s", r)
+	}
+	if code, out, errOut := runCLI(t, env, "keys", "withdraw", oldKID); code != 0 || !strings.Contains(out, oldKID+" withdrawn") {
+		t.Fatalf("keys withdraw --etcd: exit %d\n%s%s", code, out, errOut)
+	}
+	for i, h := range []*hub{h1, h2} {
+		eventually(t, waitLimit, func() string {
+			if kids := h.jwksKIDs(t); slices.Contains(kids, oldKID) {
+				return "node " + string(rune('1'+i)) + " JWKS " + strings.Join(kids, " ")
+			}
+			if r := h.call(t, "GET", farm+"/accounts", oldTok, nil); r.status != http.StatusUnauthorized {
+				return "node " + string(rune('1'+i)) + " answers the withdrawn key's token with " + r.String()
+			}
+			return ""
+		})
+	}
 }
