@@ -318,6 +318,9 @@ func (h *Handler) verify(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	h.cfg.Logger.Info("portal: e-mail address verified", "account", t.AccountID)
+	if acc, err := h.cfg.Accounts.Account(ctx, t.AccountID); err == nil { // for the record's partner
+		h.recordChange(r, acc.Email, acc.Partner, audit.Change{Object: "partners/" + acc.Partner + "/accounts/" + acc.ID, Verb: "verify_email"})
+	}
 	h.message(w, v, http.StatusOK, v.L.T("verify.title"), v.L.T("verify.done", t.Email), "/portal/apps", v.L.T("verify.continue"))
 }
 
@@ -413,6 +416,7 @@ func (h *Handler) setNewPassword(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, v, err)
 		return
 	}
+	h.recordChange(r, acc.Email, acc.Partner, audit.Change{Object: "partners/" + acc.Partner + "/accounts/" + acc.ID, Verb: "reset_password"})
 	if !acc.Verified() {
 		if err := h.cfg.Accounts.SetEmailVerified(ctx, acc.ID, h.cfg.Clock.Now().UTC()); err != nil {
 			h.fail(w, r, v, err)

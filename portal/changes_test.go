@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/obhub/obhub/audit"
+	"github.com/obhub/obhub/internal/mail"
 	"github.com/obhub/obhub/portal"
 )
 
@@ -40,6 +41,16 @@ func TestChangesAreRecorded(t *testing.T) {
 		t.Fatal("the new app's secret is not shown")
 	}
 	secrets = append(secrets, m[1])
+	e.verifyEmail(b, "dev@hemupay.example") // following a mailed link is recorded too
+	anon := e.browser()
+	if p := anon.post("/portal/reset", url.Values{"csrf_token": {anon.csrf("/portal/reset")}, "email": {"dev@hemupay.example"}}); p.status != http.StatusOK {
+		t.Fatalf("reset request: %d", p.status)
+	}
+	_, tok := e.lastLink("dev@hemupay.example", mail.KindReset)
+	if p := anon.post("/portal/reset/new", url.Values{"csrf_token": {anon.csrf("/portal/reset/new")}, "token": {tok},
+		"password": {"another horse battery"}}); p.status != http.StatusOK {
+		t.Fatalf("reset: %d", p.status)
+	}
 
 	mu.Lock()
 	defer mu.Unlock()
@@ -47,6 +58,8 @@ func TestChangesAreRecorded(t *testing.T) {
 		{"signup", "partners/"},
 		{"create", "apps/" + clientID},
 		{"rotate_secret", "apps/" + clientID},
+		{"verify_email", "partners/"},
+		{"reset_password", "partners/"},
 	}
 	if len(recs) != len(want) {
 		t.Fatalf("%d change records, want %d: %+v", len(recs), len(want), recs)
