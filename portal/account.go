@@ -40,13 +40,8 @@ func (h *Handler) signupForm(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h *Handler) signup(w http.ResponseWriter, r *http.Request) {
-	v, err := h.visit(w, r)
-	if err != nil {
-		h.fail(w, r, v, err)
-		return
-	}
-	if !h.site.CheckCSRF(r, v.Session.csrf()) {
-		h.csrfFailed(w, v)
+	v, ok := h.postVisit(w, r)
+	if !ok {
 		return
 	}
 	in := signupData{
@@ -179,13 +174,8 @@ func safeNext(s string) string {
 }
 
 func (h *Handler) signin(w http.ResponseWriter, r *http.Request) {
-	v, err := h.visit(w, r)
-	if err != nil {
-		h.fail(w, r, v, err)
-		return
-	}
-	if !h.site.CheckCSRF(r, v.Session.csrf()) {
-		h.csrfFailed(w, v)
+	v, ok := h.postVisit(w, r)
+	if !ok {
 		return
 	}
 	in := signinData{Email: strings.ToLower(strings.TrimSpace(r.PostFormValue("email"))), Next: safeNext(r.PostFormValue("next"))}
@@ -227,13 +217,8 @@ func (h *Handler) signin(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h *Handler) signout(w http.ResponseWriter, r *http.Request) {
-	v, err := h.visit(w, r)
-	if err != nil {
-		h.fail(w, r, v, err)
-		return
-	}
-	if !h.site.CheckCSRF(r, v.Session.csrf()) {
-		h.csrfFailed(w, v)
+	v, ok := h.postVisit(w, r)
+	if !ok {
 		return
 	}
 	if v.Session != nil {
@@ -327,12 +312,8 @@ func (h *Handler) verify(w http.ResponseWriter, r *http.Request) {
 // resendVerification mails the signed-in, unverified account a new link
 // (the previous one stops working).
 func (h *Handler) resendVerification(w http.ResponseWriter, r *http.Request) {
-	v := h.signedIn(w, r)
-	if v == nil {
-		return
-	}
-	if !h.site.CheckCSRF(r, v.Session.csrf()) {
-		h.csrfFailed(w, v)
+	v, ok := h.formVisit(w, r, false)
+	if !ok {
 		return
 	}
 	if v.Account.Verified() {
@@ -437,7 +418,7 @@ type accountPage struct {
 
 // account shows the signed-in account and the password change form.
 func (h *Handler) account(w http.ResponseWriter, r *http.Request) {
-	v, ok := h.teamVisit(w, r, false)
+	v, ok := h.formVisit(w, r, false)
 	if !ok {
 		return
 	}
@@ -454,7 +435,7 @@ func (h *Handler) account(w http.ResponseWriter, r *http.Request) {
 // rules. Every session of the account is ended, this browser's too, and
 // this browser goes on signed in on a fresh session.
 func (h *Handler) changePassword(w http.ResponseWriter, r *http.Request) {
-	v, ok := h.teamVisit(w, r, false)
+	v, ok := h.formVisit(w, r, false)
 	if !ok {
 		return
 	}

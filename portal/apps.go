@@ -75,12 +75,8 @@ func (h *Handler) scopesFor(ctx context.Context, p *partners.Partner) ([]string,
 }
 
 func (h *Handler) createApp(w http.ResponseWriter, r *http.Request) {
-	v := h.signedIn(w, r)
-	if v == nil {
-		return
-	}
-	if !h.site.CheckCSRF(r, v.Session.csrf()) {
-		h.csrfFailed(w, v)
+	v, ok := h.formVisit(w, r, false)
+	if !ok {
 		return
 	}
 	env := partners.Environment(r.PostFormValue("environment"))
@@ -237,24 +233,11 @@ func (h *Handler) app(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h *Handler) subscribe(w http.ResponseWriter, r *http.Request) {
-	v := h.signedIn(w, r)
-	if v == nil {
+	v, app, ok := h.appAction(w, r) // credentials.go
+	if !ok {
 		return
 	}
 	ctx := r.Context()
-	app, err := h.ownApp(ctx, v, r.PathValue("id"))
-	if err != nil {
-		h.fail(w, r, v, err)
-		return
-	}
-	if !h.site.CheckCSRF(r, v.Session.csrf()) {
-		h.csrfFailed(w, v)
-		return
-	}
-	if !v.MayChangeApp(app.Environment) { // team.go: production apps are for verified owners
-		h.forbidden(w, v, forbiddenKey(v, "err.prod.owner"))
-		return
-	}
 	product := r.PostFormValue("product")
 	sub, err := h.cfg.Catalog.Subscribe(ctx, app.ClientID, product)
 	var errs []string

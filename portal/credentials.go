@@ -60,9 +60,9 @@ func (h *Handler) credentialsData(pg *appPage) {
 	}
 }
 
-// appAction starts a credential form: signed in, the visitor's own app,
-// a valid CSRF token, and the right to change the app. It answers and
-// returns false otherwise.
+// appAction starts a form on one app (credentials, subscriptions): signed
+// in, the visitor's own app, a valid CSRF token, and the right to change
+// the app. It answers and returns false otherwise.
 func (h *Handler) appAction(w http.ResponseWriter, r *http.Request) (*visitor, *config.AppView, bool) {
 	v := h.signedIn(w, r)
 	if v == nil {

@@ -54,7 +54,7 @@ type organisationPage struct {
 
 // organisation shows the organisation page.
 func (h *Handler) organisation(w http.ResponseWriter, r *http.Request) {
-	v, ok := h.teamVisit(w, r, false)
+	v, ok := h.formVisit(w, r, false)
 	if !ok {
 		return
 	}
@@ -71,7 +71,7 @@ func (h *Handler) organisation(w http.ResponseWriter, r *http.Request) {
 // saveProfile replaces the organisation's profile: owners only, every
 // field checked before anything is written.
 func (h *Handler) saveProfile(w http.ResponseWriter, r *http.Request) {
-	v, ok := h.teamVisit(w, r, false)
+	v, ok := h.formVisit(w, r, false)
 	if !ok {
 		return
 	}

@@ -102,10 +102,10 @@ func (h *Handler) registrationRoutes(mux *http.ServeMux) {
 }
 
 // registrationVisit starts every request of the page: signed in, for a
-// POST the CSRF token (teamVisit), an owner with a verified address, and
+// POST the CSRF token (formVisit), an owner with a verified address, and
 // registration available on this hub. ok false: answered.
 func (h *Handler) registrationVisit(w http.ResponseWriter, r *http.Request) (*visitor, bool) {
-	v, ok := h.teamVisit(w, r, false)
+	v, ok := h.formVisit(w, r, false)
 	if !ok {
 		return nil, false
 	}

@@ -91,9 +91,10 @@ func (h *Handler) teamData(r *http.Request, v *visitor) (*teamPage, error) {
 	return pg, nil
 }
 
-// teamVisit is the start of every team page: signed in, and for a POST
-// the CSRF token and (owner) the owner rule checked. ok false: answered.
-func (h *Handler) teamVisit(w http.ResponseWriter, r *http.Request, owner bool) (*visitor, bool) {
+// formVisit is the start of a signed-in page with forms (team, account,
+// profile, apps): signed in, and for a POST the CSRF token and (owner)
+// the owner rule checked. ok false: answered.
+func (h *Handler) formVisit(w http.ResponseWriter, r *http.Request, owner bool) (*visitor, bool) {
 	v := h.signedIn(w, r)
 	if v == nil {
 		return nil, false
@@ -122,7 +123,7 @@ func (h *Handler) teamPageAfter(w http.ResponseWriter, r *http.Request, v *visit
 }
 
 func (h *Handler) team(w http.ResponseWriter, r *http.Request) {
-	v, ok := h.teamVisit(w, r, false)
+	v, ok := h.formVisit(w, r, false)
 	if !ok {
 		return
 	}
@@ -131,7 +132,7 @@ func (h *Handler) team(w http.ResponseWriter, r *http.Request) {
 
 // invite mails an invitation to join the organisation as a developer.
 func (h *Handler) invite(w http.ResponseWriter, r *http.Request) {
-	v, ok := h.teamVisit(w, r, true)
+	v, ok := h.formVisit(w, r, true)
 	if !ok {
 		return
 	}
@@ -166,7 +167,7 @@ func (h *Handler) invite(w http.ResponseWriter, r *http.Request) {
 
 // revokeInvitation deletes a pending invitation of the organisation.
 func (h *Handler) revokeInvitation(w http.ResponseWriter, r *http.Request) {
-	v, ok := h.teamVisit(w, r, true)
+	v, ok := h.formVisit(w, r, true)
 	if !ok {
 		return
 	}
@@ -182,7 +183,7 @@ func (h *Handler) revokeInvitation(w http.ResponseWriter, r *http.Request) {
 // visitor and the organisation's account with the path's id. Another
 // organisation's account, or an unknown one, is 404. ok false: answered.
 func (h *Handler) member(w http.ResponseWriter, r *http.Request) (*visitor, *Account, bool) {
-	v, ok := h.teamVisit(w, r, true)
+	v, ok := h.formVisit(w, r, true)
 	if !ok {
 		return nil, nil, false
 	}
