@@ -39,14 +39,25 @@ func (h *Handler) signinForm(w http.ResponseWriter, r *http.Request) {
 	h.render(w, v, http.StatusOK, "signin", v.L.T("signin.title"), nil, signinData{})
 }
 
-func (h *Handler) signin(w http.ResponseWriter, r *http.Request) {
+// postVisit starts a form of a visitor who need not be signed in
+// (sign-in, sign-out, setup): the visit, then the CSRF token. ok false:
+// answered.
+func (h *Handler) postVisit(w http.ResponseWriter, r *http.Request) (*visitor, bool) {
 	v, err := h.visit(w, r)
 	if err != nil {
 		h.fail(w, r, v, err)
-		return
+		return nil, false
 	}
 	if !h.site.CheckCSRF(r, v.Session.csrf()) {
 		h.csrfFailed(w, v)
+		return nil, false
+	}
+	return v, true
+}
+
+func (h *Handler) signin(w http.ResponseWriter, r *http.Request) {
+	v, ok := h.postVisit(w, r)
+	if !ok {
 		return
 	}
 	in := signinData{Email: strings.ToLower(strings.TrimSpace(r.PostFormValue("email")))}
@@ -99,13 +110,8 @@ func (h *Handler) signin(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h *Handler) signout(w http.ResponseWriter, r *http.Request) {
-	v, err := h.visit(w, r)
-	if err != nil {
-		h.fail(w, r, v, err)
-		return
-	}
-	if !h.site.CheckCSRF(r, v.Session.csrf()) {
-		h.csrfFailed(w, v)
+	v, ok := h.postVisit(w, r)
+	if !ok {
 		return
 	}
 	if v.Session != nil {
@@ -139,13 +145,8 @@ func (h *Handler) setupForm(w http.ResponseWriter, r *http.Request) {
 // power; it is how the first alliance admin is created, and how further
 // operators are added in this release.
 func (h *Handler) setup(w http.ResponseWriter, r *http.Request) {
-	v, err := h.visit(w, r)
-	if err != nil {
-		h.fail(w, r, v, err)
-		return
-	}
-	if !h.site.CheckCSRF(r, v.Session.csrf()) {
-		h.csrfFailed(w, v)
+	v, ok := h.postVisit(w, r)
+	if !ok {
 		return
 	}
 	ctx := r.Context()
