@@ -70,18 +70,29 @@ func RotateKeys(dir string, now time.Time, opts RotateOptions) (Rotation, error)
 	if _, err := OpenKeyFolder(dir, KeyOptions{KEK: opts.KEK}); err != nil {
 		return Rotation{}, err
 	}
-	b, err := ReadKeySet(dir, opts.KEK)
+	var rot Rotation
+	err := UpdateKeySet(dir, opts.KEK, func(plain []byte) ([]byte, error) {
+		out, r, err := RotateKeyFile(plain, now, opts)
+		rot = r
+		return out, err
+	})
+	return rot, err
+}
+
+// UpdateKeySet replaces the key file kept in dir by change applied to its
+// plaintext, atomically (mode 0600), sealed with kek when given (a
+// plaintext file is encrypted by the way). Running nodes pick the change
+// up within KeyReloadInterval.
+func UpdateKeySet(dir string, kek []byte, change func(plain []byte) ([]byte, error)) error {
+	b, err := ReadKeySet(dir, kek)
 	if err != nil {
-		return Rotation{}, err
+		return err
 	}
-	out, rot, err := RotateKeyFile(b, now, opts)
+	out, err := change(b)
 	if err != nil {
-		return Rotation{}, err
+		return err
 	}
-	if err := WriteKeySet(dir, out, opts.KEK); err != nil {
-		return Rotation{}, err
-	}
-	return rot, nil
+	return WriteKeySet(dir, out, kek)
 }
 
 // RotateKeyFile returns the plaintext key file b with a new key of

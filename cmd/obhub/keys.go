@@ -92,26 +92,18 @@ func keysCommand(ctx context.Context, args []string, stdout, stderr io.Writer, g
 		if _, err := oauth.ParseAlgorithm(opts.Algorithm); err != nil {
 			return fmt.Errorf("keys rotate: --alg: %w", err)
 		}
-		var rot oauth.Rotation
-		if etcdEndpoints != "" {
-			err = withClusterKeys(ctx, etcdEndpoints, kek, func(s config.SealedSecret) error {
-				return s.Update(ctx, func(cur []byte) ([]byte, error) {
-					plain, err := oauth.OpenKeySetFile(cur, kek)
-					if err != nil {
-						return nil, err
-					}
-					out, r, err := oauth.RotateKeyFile(plain, time.Now(), opts)
-					if err != nil {
-						return nil, err
-					}
-					rot = r
-					return oauth.SealKeySetFile(out, kek)
-				})
-			})
-		} else {
-			opts.KEK = kek
-			rot, err = oauth.RotateKeys(dir, time.Now(), opts)
+		if etcdEndpoints == "" {
+			// A data folder never started gets its first key, then rotates.
+			if _, err := oauth.OpenKeyFolder(dir, oauth.KeyOptions{KEK: kek}); err != nil {
+				return err
+			}
 		}
+		var rot oauth.Rotation
+		err = changeKeySet(ctx, dir, etcdEndpoints, kek, func(plain []byte) ([]byte, error) {
+			out, r, err := oauth.RotateKeyFile(plain, time.Now(), opts)
+			rot = r
+			return out, err
+		})
 		if err != nil {
 			return err
 		}
@@ -121,18 +113,7 @@ func keysCommand(ctx context.Context, args []string, stdout, stderr io.Writer, g
 		}
 		return nil
 	}
-	var plain []byte
-	if etcdEndpoints != "" { // the cluster's keys
-		err = withClusterKeys(ctx, etcdEndpoints, kek, func(s config.SealedSecret) error {
-			b, err := s.Get(ctx)
-			if err == nil {
-				plain, err = oauth.OpenKeySetFile(b, kek)
-			}
-			return err
-		})
-	} else {
-		plain, err = oauth.ReadKeySet(dir, kek)
-	}
+	plain, err := readKeySet(ctx, dir, etcdEndpoints, kek)
 	if err != nil {
 		return err
 	}
@@ -161,34 +142,11 @@ func keysCommand(ctx context.Context, args []string, stdout, stderr io.Writer, g
 // data folder dir or, with etcd endpoints, in the cluster's key set.
 func withdrawKey(ctx context.Context, stdout io.Writer, dir, etcdEndpoints string, kek []byte, kid, alg string) error {
 	var w oauth.Withdrawal
-	withdraw := func(plain []byte) ([]byte, error) {
+	err := changeKeySet(ctx, dir, etcdEndpoints, kek, func(plain []byte) ([]byte, error) {
 		out, res, err := oauth.WithdrawKeyFile(plain, kid, time.Now(), alg)
 		w = res
 		return out, err
-	}
-	var err error
-	if etcdEndpoints != "" {
-		err = withClusterKeys(ctx, etcdEndpoints, kek, func(s config.SealedSecret) error {
-			return s.Update(ctx, func(cur []byte) ([]byte, error) {
-				plain, err := oauth.OpenKeySetFile(cur, kek)
-				if err != nil {
-					return nil, err
-				}
-				out, err := withdraw(plain)
-				if err != nil {
-					return nil, err
-				}
-				return oauth.SealKeySetFile(out, kek)
-			})
-		})
-	} else {
-		var plain, out []byte
-		if plain, err = oauth.ReadKeySet(dir, kek); err == nil {
-			if out, err = withdraw(plain); err == nil {
-				err = oauth.WriteKeySet(dir, out, kek)
-			}
-		}
-	}
+	})
 	if err != nil {
 		return fmt.Errorf("keys withdraw: %w", err)
 	}
@@ -197,6 +155,46 @@ func withdrawKey(ctx context.Context, stdout io.Writer, dir, etcdEndpoints strin
 		fmt.Fprintf(stdout, "new key %s (%s) signs from now on\n", w.NewKeyID, w.Algorithm)
 	}
 	return nil
+}
+
+// readKeySet returns the plaintext signing key set: the cluster's with
+// etcd endpoints, else the data folder's.
+func readKeySet(ctx context.Context, dir, etcdEndpoints string, kek []byte) ([]byte, error) {
+	if etcdEndpoints == "" {
+		return oauth.ReadKeySet(dir, kek)
+	}
+	var plain []byte
+	err := withClusterKeys(ctx, etcdEndpoints, kek, func(s config.SealedSecret) error {
+		b, err := s.Get(ctx)
+		if err == nil {
+			plain, err = oauth.OpenKeySetFile(b, kek)
+		}
+		return err
+	})
+	return plain, err
+}
+
+// changeKeySet applies change to the plaintext signing key set: with etcd
+// endpoints the cluster's (a compare-and-swap: two concurrent changes
+// cannot both win), else the data folder's (oauth.UpdateKeySet). An error
+// from change leaves the set as it was.
+func changeKeySet(ctx context.Context, dir, etcdEndpoints string, kek []byte, change func(plain []byte) ([]byte, error)) error {
+	if etcdEndpoints == "" {
+		return oauth.UpdateKeySet(dir, kek, change)
+	}
+	return withClusterKeys(ctx, etcdEndpoints, kek, func(s config.SealedSecret) error {
+		return s.Update(ctx, func(cur []byte) ([]byte, error) {
+			plain, err := oauth.OpenKeySetFile(cur, kek)
+			if err != nil {
+				return nil, err
+			}
+			out, err := change(plain)
+			if err != nil {
+				return nil, err
+			}
+			return oauth.SealKeySetFile(out, kek)
+		})
+	})
 }
 
 // withClusterKeys runs fn on the cluster's sealed signing key set in etcd.
