@@ -66,10 +66,7 @@ func TestSigningAlgorithmEndToEnd(t *testing.T) {
 		})
 	}
 	t.Run("RS256 refused at start", func(t *testing.T) {
-		m := newTestMain(t, withSigning("RS256", ""))
-		err := m.Run(context.Background())
-		m.Close()
-		if err == nil || !strings.Contains(err.Error(), "PS256") {
+		if err := startErr(t, withSigning("RS256", "")); !strings.Contains(err.Error(), "PS256") {
 			t.Errorf("start with --signing-alg RS256: %v, want a refusal pointing to PS256", err)
 		}
 	})
@@ -213,10 +210,7 @@ func TestKeyEncryptionAtStart(t *testing.T) {
 		{"another key-encryption key", newKEKString(t), "another key-encryption key"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			m := newTestMain(t, withData(data), withSigning("", tc.kek))
-			err := m.Run(context.Background())
-			m.Close()
-			if err == nil || !strings.Contains(err.Error(), tc.want) {
+			if err := startErr(t, withData(data), withSigning("", tc.kek)); !strings.Contains(err.Error(), tc.want) {
 				t.Fatalf("start: %v, want an error saying %q", err, tc.want)
 			}
 			if b, _ := os.ReadFile(path); !bytes.Equal(b, sealed) {

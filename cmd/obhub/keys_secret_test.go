@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"context"
 	"os"
 	"path/filepath"
 	"strings"
@@ -67,10 +66,7 @@ func TestSecretEncryptionAtStart(t *testing.T) {
 				}
 				t.Cleanup(func() { _ = os.WriteFile(keyFile, sealedKeys, 0o600) })
 			}
-			m := newTestMain(t, withData(data), withSigning("", tc.kek))
-			err := m.Run(context.Background())
-			m.Close()
-			if err == nil || !strings.Contains(err.Error(), tc.want) {
+			if err := startErr(t, withData(data), withSigning("", tc.kek)); !strings.Contains(err.Error(), tc.want) {
 				t.Fatalf("start: %v, want an error saying %q", err, tc.want)
 			}
 			if b, _ := os.ReadFile(path); !bytes.Equal(b, sealed) {

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"mime"
@@ -105,6 +106,18 @@ func runMain(t testing.TB, opts ...mainOption) *Main {
 		}
 	})
 	return m
+}
+
+// startErr starts a node that must refuse to start and returns why.
+func startErr(t testing.TB, opts ...mainOption) error {
+	t.Helper()
+	m := newTestMain(t, opts...)
+	err := m.Run(context.Background())
+	m.Close()
+	if err == nil {
+		return errors.New("the node started")
+	}
+	return err
 }
 
 // hub talks to one node over HTTP.
