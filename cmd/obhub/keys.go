@@ -92,18 +92,18 @@ func keysCommand(ctx context.Context, args []string, stdout, stderr io.Writer, g
 		if _, err := oauth.ParseAlgorithm(opts.Algorithm); err != nil {
 			return fmt.Errorf("keys rotate: --alg: %w", err)
 		}
+		var rot oauth.Rotation
 		if etcdEndpoints == "" {
 			// A data folder never started gets its first key, then rotates.
-			if _, err := oauth.OpenKeyFolder(dir, oauth.KeyOptions{KEK: kek}); err != nil {
-				return err
-			}
+			opts.KEK = kek
+			rot, err = oauth.RotateKeys(dir, time.Now(), opts)
+		} else {
+			err = changeKeySet(ctx, dir, etcdEndpoints, kek, func(plain []byte) ([]byte, error) {
+				out, r, err := oauth.RotateKeyFile(plain, time.Now(), opts)
+				rot = r
+				return out, err
+			})
 		}
-		var rot oauth.Rotation
-		err = changeKeySet(ctx, dir, etcdEndpoints, kek, func(plain []byte) ([]byte, error) {
-			out, r, err := oauth.RotateKeyFile(plain, time.Now(), opts)
-			rot = r
-			return out, err
-		})
 		if err != nil {
 			return err
 		}
