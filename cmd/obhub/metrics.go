@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"net/http"
+	"regexp"
 	"strconv"
 	"time"
 
@@ -22,6 +23,17 @@ type nodeMetrics struct {
 	requests *prometheus.CounterVec
 	latency  *prometheus.HistogramVec
 	limited  *prometheus.CounterVec
+}
+
+// runtimeLatencies adds two of Go's runtime histograms to the defaults
+// of the Go collector: how long runnable goroutines waited for a
+// processor (go_sched_latencies_seconds) and how long the garbage
+// collector stopped the world (go_sched_pauses_total_gc_seconds). A
+// request's tail latency that the gateway's own steps do not explain is
+// usually one of the two: the node is short of CPU, or collecting
+// (docs/performance.md).
+var runtimeLatencies = collectors.GoRuntimeMetricsRule{
+	Matcher: regexp.MustCompile(`^/sched/(latencies|pauses/total/gc):seconds$`),
 }
 
 // newMetrics builds the node's registry.
@@ -47,7 +59,8 @@ func (m *Main) newMetrics() *nodeMetrics {
 		reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: name, Help: help}, f))
 	}
 	reg.MustRegister(nm.requests, nm.latency, nm.limited,
-		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+		collectors.NewGoCollector(collectors.WithGoCollectorRuntimeMetrics(runtimeLatencies)),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	counter("obhub_limit_fallbacks_total", "Limit checks decided by this node alone because Redis failed.",
 		func() float64 { return float64(m.LimitFallbacks()) })
 	gauge("obhub_config_revision", "Revision of the configuration snapshot in force.", func() float64 {
