@@ -2,11 +2,11 @@ package sqlite_test
 
 import (
 	"context"
-	"github.com/google/uuid"
 	"path/filepath"
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/obhub/obhub/audit"
 	"github.com/obhub/obhub/audit/audittest"
 	"github.com/obhub/obhub/store/sqlite"
@@ -76,9 +76,10 @@ func BenchmarkAppend(b *testing.B) {
 		for i := range recs {
 			seq++
 			recs[i].Seq = seq
-			// As the gateway writes them: time moves forward and request
-			// ids are random (rand.Text), so the indexes see what they
-			// see in production.
+			// As the gateway writes them: time moves forward and each
+			// record has a fresh time-ordered request id (UUIDv7,
+			// internal/requestid), so the indexes see what they see in
+			// production.
 			recs[i].Time = audittest.Base.Add(time.Duration(seq) * time.Millisecond)
 			recs[i].RequestID = uuid.Must(uuid.NewV7()).String()
 		}
