@@ -50,6 +50,7 @@ type Handler struct {
 	inProcess bool
 	audit     *auditLog // the audit and report routes: audit_routes.go
 	outbox    Outbox    // GET /outbox: outbox.go
+	mailRetry MailRetry // POST /outbox/{seq}/retry: outbox.go
 	// regTokens: initial access tokens for client registration
 	// (registration_tokens.go).
 	regTokens RegistrationTokens
@@ -175,6 +176,7 @@ func (h *Handler) routeTable() []route {
 		{"GET", p + "/reports/partners/{id}/statement", h.partnerStatement},
 
 		{"GET", p + "/outbox", h.listOutbox},
+		{"POST", p + "/outbox/{seq}/retry", h.retryMail},
 	}
 }
 

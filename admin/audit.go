@@ -91,7 +91,8 @@ func RecordChanges(next http.Handler, rec ChangeRecorder, clock obhub.Clock) htt
 }
 
 // objectPath returns the object a change is about, relative to Prefix:
-// "banks/x", "apis/y" for /apis/y/publish, "partners/p/apps" for a new app.
+// "banks/x", "apis/y" for /apis/y/publish, "partners/p/apps" for a new app,
+// "outbox/7" for /outbox/7/retry.
 func objectPath(path string) string {
 	rest, ok := strings.CutPrefix(path, Prefix+"/")
 	if !ok {
@@ -100,7 +101,7 @@ func objectPath(path string) string {
 	segs := strings.Split(strings.Trim(rest, "/"), "/")
 	if n := len(segs); n >= 3 {
 		switch segs[n-1] {
-		case "publish", "deprecate", "retire", "approve", "reject", "secret":
+		case "publish", "deprecate", "retire", "approve", "reject", "secret", "retry":
 			segs = segs[:n-1]
 		}
 	}

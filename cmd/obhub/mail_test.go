@@ -9,8 +9,10 @@ import (
 	netmail "net/mail"
 	"net/url"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/obhub/obhub/internal/mail/mailtest"
 )
@@ -57,5 +59,83 @@ func TestPortalMailThroughRelay(t *testing.T) {
 	}
 	if code, _, _ := b.post(m.PublicURL+"/portal/verify", m.PublicURL+"/portal/verify", url.Values{"token": {string(tok[1])}}); code != http.StatusOK {
 		t.Fatalf("the delivered link: %d", code)
+	}
+}
+
+// A mail the relay refuses is failed in the outbox, with the reply's code
+// and never its text; once the relay accepts mail, the operator's retry
+// on the admin API delivers it, the outbox says sent, and the audit
+// ledger records the retry as an admin change without the address.
+func TestPortalMailRetriedAfterRefusal(t *testing.T) {
+	relay := mailtest.Start(t, nil)
+	relay.Refuse(550)
+	m := runMain(t, func(m *Main) {
+		m.Config.SMTPURL = "smtp+plain://" + relay.Addr
+		m.Config.MailFrom = "Qingshan alliance <noreply@alliance.example>"
+	})
+	h := newHub(t, m, testAdminToken)
+	const email = "zhou.min@hemupay.example"
+	b := newConsoleBrowser(t)
+	if code, body, at := b.post(m.PublicURL+"/portal/signup", m.PublicURL+"/portal/signup", url.Values{
+		"org": {"Hemu Pay"}, "name": {"Zhou Min"}, "email": {email}, "password": {"correct horse battery staple"}}); code != http.StatusOK || at != "/portal/apps" {
+		t.Fatalf("sign-up: %d at %s\n%s", code, at, body)
+	}
+
+	type item struct {
+		Seq                int64
+		Kind, To, Delivery string
+		Attempts           int
+		SentAt             time.Time
+		LastError          string
+	}
+	wait := func(delivery string) item {
+		t.Helper()
+		deadline := time.Now().Add(waitLimit)
+		for {
+			var page struct{ Items []item }
+			h.adminCall(t, "GET", "/outbox?delivery="+delivery+"&to="+url.QueryEscape(email), nil, http.StatusOK, &page)
+			if len(page.Items) == 1 {
+				return page.Items[0]
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("no %s mail to %s in the outbox", delivery, email)
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+	failed := wait("failed")
+	if failed.Kind != "verify" || failed.Attempts != 1 || failed.LastError != "smtp 550 (permanent)" {
+		t.Fatalf("failed mail %+v, want the verification refused with smtp 550", failed)
+	}
+
+	relay.Refuse(0)
+	seq := strconv.FormatInt(failed.Seq, 10)
+	h.adminCall(t, "POST", "/outbox/"+seq+"/retry", nil, http.StatusAccepted, nil)
+	if d := relay.Next(t); d.To != email {
+		t.Fatalf("delivered to %q", d.To)
+	}
+	if sent := wait("sent"); sent.Attempts != 2 || sent.SentAt.IsZero() || sent.LastError != "" {
+		t.Errorf("sent mail %+v, want 2 attempts, a time sent, no error", sent)
+	}
+
+	var audit struct {
+		Items []struct{ Method, Path, Object, Actor, After string }
+	}
+	r := h.adminCall(t, "GET", "/audit?category=admin", nil, http.StatusOK, &audit)
+	found := false
+	for _, it := range audit.Items {
+		if it.Object != "outbox/"+seq {
+			continue
+		}
+		found = true
+		if it.Method != "POST" || it.Actor != "operator" || !strings.Contains(it.After, `"delivery":"pending"`) {
+			t.Errorf("retry record %+v", it)
+		}
+		if strings.Contains(it.Path+it.After, "zhou.min") {
+			t.Errorf("the retry record holds the mail's address: %+v", it)
+		}
+	}
+	if !found {
+		t.Errorf("no admin record of the retry in %s", r.body)
 	}
 }

@@ -18,7 +18,8 @@ import (
 // the cluster's PostgreSQL, so that a session made on one node works on
 // every node) and builds the portal, served at /portal/ on the public
 // listener. Its mails go to the outbox (admin API GET /admin/v1/outbox),
-// and with --smtp-url through a relay too.
+// and with --smtp-url through a relay too, the outbox recording whether
+// each was sent.
 func (m *Main) openPortal(ctx context.Context, issuer string, authz *oauth.Server) (http.Handler, error) {
 	if m.Config.DB != "" {
 		db, err := m.openDB(ctx) // postgres.go
@@ -62,7 +63,7 @@ func (m *Main) openPortal(ctx context.Context, issuer string, authz *oauth.Serve
 type portalDB struct {
 	portal.Store
 	close  func() error
-	mailer *mail.SMTP // delivers what is queued before the store closes
+	mailer *mail.SMTP // with --smtp-url; stops delivering before the store closes
 }
 
 // Close implements io.Closer.
@@ -77,8 +78,9 @@ func (p *portalDB) Close() error {
 }
 
 // portalMailer is the portal's Mailer: with --smtp-url, delivery through
-// the relay with a copy in the outbox; else nil, which the portal takes
-// as the outbox alone.
+// the relay, durably, from the outbox (started here: it sweeps the outbox
+// for pending mails at once, then every minute); else nil, which the
+// portal takes as the outbox alone.
 func (m *Main) portalMailer() (mail.Mailer, error) {
 	if m.Config.SMTPURL == "" {
 		return nil, nil
@@ -89,10 +91,16 @@ func (m *Main) portalMailer() (mail.Mailer, error) {
 		return nil, err
 	}
 	m.portalStore.mailer = s
+	s.Start()
 	return s, nil
 }
 
-// adminOutboxOptions serves the portal's mail outbox on the admin API.
+// adminOutboxOptions serves the portal's mail outbox on the admin API,
+// and with --smtp-url the retry of failed mails.
 func (m *Main) adminOutboxOptions() []admin.Option {
-	return []admin.Option{admin.WithOutbox(m.portalStore)}
+	opts := []admin.Option{admin.WithOutbox(m.portalStore)}
+	if m.portalStore.mailer != nil {
+		opts = append(opts, admin.WithMailRetry(m.portalStore.mailer))
+	}
+	return opts
 }

@@ -11,7 +11,7 @@ import (
 )
 
 // The outbox stamps each message with the clock's time, keeps it in the
-// store, and purges what is older than Retention.
+// store with delivery none, and purges what is older than Retention.
 func TestOutboxSendAndRetention(t *testing.T) {
 	ctx := context.Background()
 	store := sqlite.NewPortalStore(filepath.Join(t.TempDir(), "portal.db"))
@@ -37,6 +37,9 @@ func TestOutboxSendAndRetention(t *testing.T) {
 	}
 	if len(list) != 2 || !list[1].CreatedAt.Equal(time.Date(2026, 3, 1, 8, 0, 0, 0, time.UTC)) || list[0].Seq == 99 {
 		t.Fatalf("outbox = %+v, want two messages stamped by the clock with store-given numbers", list)
+	}
+	if list[0].Delivery != mail.DeliveryNone {
+		t.Errorf("delivery %q: without a relay the operator forwards the message (none)", list[0].Delivery)
 	}
 	now = now.Add(2 * time.Minute) // the first is now older than Retention
 	send("new@x.example")

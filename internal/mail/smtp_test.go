@@ -61,7 +61,8 @@ func settled(t *testing.T, m *mail.SMTP) (sent, failed int64) {
 }
 
 // Closing does not wait for a relay that hangs: the delivery in progress
-// is cut and the message stays in the outbox.
+// is cut and the message stays in the outbox, pending and unclaimed, for
+// the next sweep; the cut delivery is not counted as an attempt.
 func TestSMTPCloseDoesNotWaitForARelay(t *testing.T) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -79,6 +80,7 @@ func TestSMTPCloseDoesNotWaitForARelay(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	m.Start()
 	if err := m.Send(context.Background(), mail.Message{Kind: mail.KindInvite, To: "x@y.example", Subject: "s", Text: "t"}); err != nil {
 		t.Fatal(err)
 	}
@@ -91,8 +93,12 @@ func TestSMTPCloseDoesNotWaitForARelay(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("Close waited for the silent relay")
 	}
-	if list, _ := store.ListMail(context.Background(), mail.Query{}); len(list) != 1 {
-		t.Errorf("outbox holds %d messages, want the undelivered one", len(list))
+	list, _ := store.ListMail(context.Background(), mail.Query{})
+	if len(list) != 1 || list[0].Delivery != mail.DeliveryPending || list[0].Attempts != 0 {
+		t.Fatalf("outbox %+v, want the undelivered message pending, no attempt counted", list)
+	}
+	if due, err := store.DueMail(context.Background(), time.Now(), 10); err != nil || len(due) != 1 {
+		t.Errorf("due messages %v (%v): want the claim given up", due, err)
 	}
 }
 
@@ -117,6 +123,7 @@ func TestSMTPDelivers(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	m.Start()
 	defer m.Close()
 	msg := mail.Message{Kind: mail.KindVerify, To: "li.ming@hemupay.example",
 		Subject: "请验证您的电子邮箱 / Verify your e-mail address",
@@ -151,10 +158,14 @@ func TestSMTPDelivers(t *testing.T) {
 	if sent, failed := settled(t, m); sent != 1 || failed != 0 {
 		t.Errorf("sent %d, failed %d", sent, failed)
 	}
+	if list, _ := store.ListMail(context.Background(), mail.Query{}); len(list) != 1 || list[0].Delivery != mail.DeliverySent ||
+		list[0].Attempts != 1 || list[0].SentAt.IsZero() || list[0].LastError != "" {
+		t.Errorf("outbox %+v, want the message sent at the first attempt", list)
+	}
 }
 
 // A relay that does not offer STARTTLS gets nothing: no password and no
-// message in clear text. The message stays in the outbox.
+// message in clear text. The message stays in the outbox, failed.
 func TestSMTPRefusesClearText(t *testing.T) {
 	r := mailtest.Start(t, nil)
 	outbox, store := openOutbox(t)
@@ -163,6 +174,8 @@ func TestSMTPRefusesClearText(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	m.Start()
+	defer m.Close()
 	if err := m.Send(context.Background(), mail.Message{Kind: mail.KindReset, To: "a@b.example", Subject: "s", Text: "t"}); err != nil {
 		t.Fatal(err)
 	}
@@ -174,8 +187,9 @@ func TestSMTPRefusesClearText(t *testing.T) {
 		t.Fatalf("a message went out in clear text: %+v", d)
 	default:
 	}
-	if list, _ := store.ListMail(context.Background(), mail.Query{}); len(list) != 1 {
-		t.Errorf("outbox holds %d messages, want the undelivered one", len(list))
+	if list, _ := store.ListMail(context.Background(), mail.Query{}); len(list) != 1 || list[0].Delivery != mail.DeliveryFailed ||
+		list[0].LastError != "no STARTTLS" {
+		t.Errorf("outbox %+v, want the undelivered message failed for want of STARTTLS", list)
 	}
 }
 

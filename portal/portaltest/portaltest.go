@@ -2,13 +2,15 @@
 // implementation runs (store/sqlite and store/postgres): accounts with
 // case-insensitive addresses, sessions and their expiry, password resets
 // that end every session, the last-owner rule under concurrent changes,
-// single-use tokens under concurrency, and the mail outbox.
+// single-use tokens under concurrency, and the mail outbox with its
+// delivery states and claims (one winner among concurrent claims).
 package portaltest
 
 import (
 	"context"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -301,6 +303,168 @@ func Run(t *testing.T, open func(t *testing.T) portal.Store) {
 		}
 		if all, _ := s.ListMail(ctx, mail.Query{}); len(all) != 3 {
 			t.Errorf("after purge: %d messages, want 3", len(all))
+		}
+	})
+
+	t.Run("OutboxDelivery", func(t *testing.T) {
+		s := open(t)
+		add := func(delivery string, created time.Time) int64 {
+			t.Helper()
+			seq, err := s.AddMail(ctx, mail.Message{Kind: mail.KindReset, To: "Li@x.example", Subject: "s", Text: "t",
+				CreatedAt: created, Delivery: delivery})
+			mustOK(t, err)
+			return seq
+		}
+		read := func(seq int64) mail.Message {
+			t.Helper()
+			list, err := s.ListMail(ctx, mail.Query{Limit: 100})
+			mustOK(t, err)
+			for _, m := range list {
+				if m.Seq == seq {
+					return m
+				}
+			}
+			t.Fatalf("message %d not in the outbox", seq)
+			return mail.Message{}
+		}
+		due := func(at time.Time, limit int, want ...int64) {
+			t.Helper()
+			got, err := s.DueMail(ctx, at, limit)
+			mustOK(t, err)
+			if fmt.Sprint(got) != fmt.Sprint(want) {
+				t.Errorf("DueMail(+%v, %d) = %v, want %v", at.Sub(now), limit, got, want)
+			}
+		}
+		claim := func(seq int64, id string, at time.Time, lease time.Duration) (mail.Message, bool) {
+			t.Helper()
+			m, ok, err := s.ClaimMail(ctx, seq, id, at, at.Add(lease))
+			mustOK(t, err)
+			return m, ok
+		}
+		mark := func(seq int64, id string, mk mail.Mark) bool {
+			t.Helper()
+			ok, err := s.MarkMail(ctx, seq, id, mk)
+			mustOK(t, err)
+			return ok
+		}
+
+		none := add("", now)
+		p1 := add(mail.DeliveryPending, now)
+		p2 := add(mail.DeliveryPending, now.Add(time.Second))
+		if m := read(none); m.Delivery != mail.DeliveryNone || m.Attempts != 0 || !m.SentAt.IsZero() || m.LastError != "" {
+			t.Errorf("a message stored without a delivery state = %+v, want none", m)
+		}
+		pending, err := s.ListMail(ctx, mail.Query{Delivery: mail.DeliveryPending})
+		mustOK(t, err)
+		if len(pending) != 2 || pending[0].Seq != p2 || pending[1].Seq != p1 || pending[0].Delivery != mail.DeliveryPending {
+			t.Errorf("pending messages = %+v, want p2 then p1", pending)
+		}
+
+		// Pending messages no claim holds are due, oldest first.
+		due(now, 10, p1, p2)
+		due(now, 1, p1)
+		m, ok := claim(p1, "c1", now, time.Minute)
+		if !ok || m.Seq != p1 || m.To != "li@x.example" || m.Text != "t" || m.Kind != mail.KindReset || !m.CreatedAt.Equal(now) {
+			t.Fatalf("ClaimMail(p1) = %+v, %v", m, ok)
+		}
+		if _, ok := claim(p1, "c2", now.Add(30*time.Second), time.Minute); ok {
+			t.Error("a claimed message was claimed again before the lease ended")
+		}
+		for _, seq := range []int64{none, p2 + 1000} {
+			if _, ok := claim(seq, "c2", now, time.Minute); ok {
+				t.Errorf("ClaimMail(%d): a message that is not pending, or none, was claimed", seq)
+			}
+		}
+		due(now.Add(30*time.Second), 10, p2)
+
+		// A failed attempt is recorded and keeps the claim longer; only
+		// the claim's holder marks the message.
+		if !mark(p1, "c1", mail.Mark{Delivery: mail.DeliveryPending, Attempted: true, LastError: "connection refused", Until: now.Add(2 * time.Minute)}) {
+			t.Fatal("the holder's mark did not count")
+		}
+		if mark(p1, "other", mail.Mark{Delivery: mail.DeliverySent, Attempted: true, SentAt: now}) || mark(p1, "", mail.Mark{Delivery: mail.DeliverySent}) {
+			t.Error("a mark under another claim counted")
+		}
+		due(now.Add(90*time.Second), 10, p2)
+		if m := read(p1); m.Delivery != mail.DeliveryPending || m.Attempts != 1 || m.LastError != "connection refused" {
+			t.Errorf("after a failed attempt: %+v", m)
+		}
+
+		// Once the lease has ended another node takes the message over,
+		// and the first node's marks no longer count.
+		due(now.Add(3*time.Minute), 10, p1, p2)
+		m, ok = claim(p1, "c2", now.Add(3*time.Minute), time.Minute)
+		if !ok || m.Attempts != 1 || m.LastError != "connection refused" {
+			t.Fatalf("taking over p1 = %+v, %v", m, ok)
+		}
+		if mark(p1, "c1", mail.Mark{Delivery: mail.DeliveryFailed, Attempted: true, LastError: "timeout"}) {
+			t.Error("a mark under a claim that was taken over counted")
+		}
+		if !mark(p1, "c2", mail.Mark{Delivery: mail.DeliverySent, Attempted: true, SentAt: now.Add(3 * time.Minute)}) {
+			t.Fatal("marking p1 sent did not count")
+		}
+		if m := read(p1); m.Delivery != mail.DeliverySent || m.Attempts != 2 || !m.SentAt.Equal(now.Add(3*time.Minute)) || m.LastError != "" {
+			t.Errorf("sent message = %+v, want sent after 2 attempts with no error", m)
+		}
+		if _, ok := claim(p1, "c3", now.Add(time.Hour), time.Minute); ok {
+			t.Error("a sent message was claimed")
+		}
+		if mark(p1, "c2", mail.Mark{Delivery: mail.DeliveryPending}) {
+			t.Error("a sent message was marked again")
+		}
+
+		// Giving a claim up hands the message to the next sweep at once.
+		if _, ok := claim(p2, "c4", now, time.Minute); !ok {
+			t.Fatal("claiming p2")
+		}
+		due(now, 10)
+		if !mark(p2, "c4", mail.Mark{Delivery: mail.DeliveryPending}) {
+			t.Fatal("giving the claim up did not count")
+		}
+		due(now, 10, p2)
+		if mark(p2, "c4", mail.Mark{Delivery: mail.DeliverySent}) {
+			t.Error("a claim given up still marks")
+		}
+
+		// A failed message is final until retried; a retry makes it
+		// pending, unclaimed, and keeps its history.
+		if _, ok := claim(p2, "c5", now, time.Minute); !ok {
+			t.Fatal("claiming p2 again")
+		}
+		mark(p2, "c5", mail.Mark{Delivery: mail.DeliveryFailed, Attempted: true, LastError: "smtp 550 (permanent)"})
+		failed, err := s.ListMail(ctx, mail.Query{Delivery: mail.DeliveryFailed})
+		mustOK(t, err)
+		if len(failed) != 1 || failed[0].Seq != p2 || failed[0].Attempts != 1 || failed[0].LastError != "smtp 550 (permanent)" {
+			t.Fatalf("failed messages = %+v", failed)
+		}
+		due(now.Add(time.Hour), 10)
+		if m, ok, err := s.RetryMail(ctx, p2, now.Add(2*time.Second)); err != nil || ok || m.Delivery != mail.DeliveryFailed {
+			t.Errorf("retrying a message older than allowed = %+v, %v, %v; want it left failed", m, ok, err)
+		}
+		if m, ok, err := s.RetryMail(ctx, p1, now); err != nil || ok || m.Delivery != mail.DeliverySent {
+			t.Errorf("retrying a sent message = %+v, %v, %v; want it left sent", m, ok, err)
+		}
+		if _, _, err := s.RetryMail(ctx, p2+1000, now); obhub.ErrorCode(err) != obhub.ENOTFOUND {
+			t.Errorf("retrying no message = %v, want ENOTFOUND", err)
+		}
+		m, ok, err = s.RetryMail(ctx, p2, now)
+		mustOK(t, err)
+		if !ok || m.Delivery != mail.DeliveryPending || m.Attempts != 1 || m.LastError != "smtp 550 (permanent)" || m.To != "li@x.example" {
+			t.Errorf("retried message = %+v, %v", m, ok)
+		}
+		due(now, 10, p2)
+
+		// Of many nodes claiming one message at once, one gets it.
+		var n atomic.Int64
+		wins := concurrently(t, 20, func() error {
+			_, ok, err := s.ClaimMail(ctx, p2, fmt.Sprintf("race-%d", n.Add(1)), now, now.Add(time.Minute))
+			if err == nil && !ok {
+				return obhub.Errorf(obhub.ECONFLICT, "claimed by another")
+			}
+			return err
+		}, obhub.ECONFLICT)
+		if wins != 1 {
+			t.Errorf("%d of 20 concurrent claims of one message succeeded, want exactly 1", wins)
 		}
 	})
 }

@@ -1,6 +1,7 @@
 package postgres
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"strconv"
@@ -368,9 +369,25 @@ func (s *PortalStore) AddMail(ctx context.Context, m mail.Message) (int64, error
 		return 0, err
 	}
 	var seq int64
-	err = p.QueryRow(ctx, `INSERT INTO portal_outbox (kind, recipient, subject, body, created_at) VALUES ($1, $2, $3, $4, $5) RETURNING seq`,
-		m.Kind, strings.ToLower(m.To), m.Subject, m.Text, ms(m.CreatedAt)).Scan(&seq)
+	err = p.QueryRow(ctx, `INSERT INTO portal_outbox (kind, recipient, subject, body, created_at, delivery)
+		VALUES ($1, $2, $3, $4, $5, $6) RETURNING seq`,
+		m.Kind, strings.ToLower(m.To), m.Subject, m.Text, ms(m.CreatedAt), cmp.Or(m.Delivery, mail.DeliveryNone)).Scan(&seq)
 	return seq, unavailable("add mail", err)
+}
+
+const portalMailColumns = `seq, kind, recipient, subject, body, created_at, delivery, attempts, sent_at, last_error`
+
+// scanPortalMail reads a row of portalMailColumns.
+func scanPortalMail(row pgx.Row) (mail.Message, error) {
+	var (
+		m             mail.Message
+		created, sent int64
+	)
+	if err := row.Scan(&m.Seq, &m.Kind, &m.To, &m.Subject, &m.Text, &created, &m.Delivery, &m.Attempts, &sent, &m.LastError); err != nil {
+		return mail.Message{}, err
+	}
+	m.CreatedAt, m.SentAt = fromMS(created), fromMSOrZero(sent)
+	return m, nil
 }
 
 // ListMail implements mail.Store.
@@ -384,6 +401,10 @@ func (s *PortalStore) ListMail(ctx context.Context, q mail.Query) ([]mail.Messag
 		args = append(args, strings.ToLower(q.To))
 		where += " AND recipient = $" + strconv.Itoa(len(args))
 	}
+	if q.Delivery != "" {
+		args = append(args, q.Delivery)
+		where += " AND delivery = $" + strconv.Itoa(len(args))
+	}
 	if q.BeforeSeq > 0 {
 		args = append(args, q.BeforeSeq)
 		where += " AND seq < $" + strconv.Itoa(len(args))
@@ -393,7 +414,7 @@ func (s *PortalStore) ListMail(ctx context.Context, q mail.Query) ([]mail.Messag
 		limit = 50
 	}
 	args = append(args, limit)
-	rows, err := p.Query(ctx, `SELECT seq, kind, recipient, subject, body, created_at FROM portal_outbox
+	rows, err := p.Query(ctx, `SELECT `+portalMailColumns+` FROM portal_outbox
 		WHERE `+where+` ORDER BY seq DESC LIMIT $`+strconv.Itoa(len(args)), args...)
 	if err != nil {
 		return nil, unavailable("list mail", err)
@@ -401,14 +422,10 @@ func (s *PortalStore) ListMail(ctx context.Context, q mail.Query) ([]mail.Messag
 	defer rows.Close()
 	out := []mail.Message{}
 	for rows.Next() {
-		var (
-			m       mail.Message
-			created int64
-		)
-		if err := rows.Scan(&m.Seq, &m.Kind, &m.To, &m.Subject, &m.Text, &created); err != nil {
+		m, err := scanPortalMail(rows)
+		if err != nil {
 			return nil, unavailable("list mail", err)
 		}
-		m.CreatedAt = fromMS(created)
 		out = append(out, m)
 	}
 	return out, unavailable("list mail", rows.Err())
@@ -425,4 +442,86 @@ func (s *PortalStore) PurgeMail(ctx context.Context, before time.Time) (int64, e
 		return 0, unavailable("purge mail", err)
 	}
 	return tag.RowsAffected(), nil
+}
+
+// DueMail implements mail.Store.
+func (s *PortalStore) DueMail(ctx context.Context, now time.Time, limit int) ([]int64, error) {
+	p, err := s.db.conn()
+	if err != nil {
+		return nil, err
+	}
+	rows, err := p.Query(ctx, `SELECT seq FROM portal_outbox WHERE delivery = $1 AND lease_until <= $2 ORDER BY seq LIMIT $3`,
+		mail.DeliveryPending, ms(now), limit)
+	if err != nil {
+		return nil, unavailable("due mail", err)
+	}
+	seqs, err := pgx.CollectRows(rows, pgx.RowTo[int64])
+	return seqs, unavailable("due mail", err)
+}
+
+// ClaimMail implements mail.Store: one conditional UPDATE … RETURNING.
+// Of nodes claiming a message at once, the first takes the row's lock;
+// the others, waiting for it, find the claim's lease in the future and
+// update nothing.
+func (s *PortalStore) ClaimMail(ctx context.Context, seq int64, claim string, now, until time.Time) (mail.Message, bool, error) {
+	p, err := s.db.conn()
+	if err != nil {
+		return mail.Message{}, false, err
+	}
+	m, err := scanPortalMail(p.QueryRow(ctx, `UPDATE portal_outbox SET claim = $1, lease_until = $2
+		WHERE seq = $3 AND delivery = $4 AND lease_until <= $5 RETURNING `+portalMailColumns,
+		claim, ms(until), seq, mail.DeliveryPending, ms(now)))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return mail.Message{}, false, nil
+	}
+	if err != nil {
+		return mail.Message{}, false, unavailable("claim mail", err)
+	}
+	return m, true, nil
+}
+
+// MarkMail implements mail.Store.
+func (s *PortalStore) MarkMail(ctx context.Context, seq int64, claim string, mk mail.Mark) (bool, error) {
+	p, err := s.db.conn()
+	if err != nil {
+		return false, err
+	}
+	var until int64
+	if mk.KeepsClaim() {
+		until = ms(mk.Until)
+	}
+	attempted := 0
+	if mk.Attempted {
+		attempted = 1
+	}
+	tag, err := p.Exec(ctx, `UPDATE portal_outbox SET delivery = $1, attempts = attempts + $2, last_error = $3, sent_at = $4,
+		lease_until = $5, claim = CASE WHEN $6 THEN claim ELSE '' END
+		WHERE seq = $7 AND delivery = $8 AND claim = $9 AND claim <> ''`,
+		mk.Delivery, attempted, mk.LastError, msOrZero(mk.SentAt), until, mk.KeepsClaim(), seq, mail.DeliveryPending, claim)
+	if err != nil {
+		return false, unavailable("mark mail", err)
+	}
+	return tag.RowsAffected() == 1, nil
+}
+
+// RetryMail implements mail.Store.
+func (s *PortalStore) RetryMail(ctx context.Context, seq int64, notBefore time.Time) (mail.Message, bool, error) {
+	p, err := s.db.conn()
+	if err != nil {
+		return mail.Message{}, false, err
+	}
+	m, err := scanPortalMail(p.QueryRow(ctx, `UPDATE portal_outbox SET delivery = $1, lease_until = 0, claim = ''
+		WHERE seq = $2 AND delivery = $3 AND created_at >= $4 RETURNING `+portalMailColumns,
+		mail.DeliveryPending, seq, mail.DeliveryFailed, ms(notBefore)))
+	if err == nil {
+		return m, true, nil
+	}
+	if !errors.Is(err, pgx.ErrNoRows) {
+		return mail.Message{}, false, unavailable("retry mail", err)
+	}
+	m, err = scanPortalMail(p.QueryRow(ctx, `SELECT `+portalMailColumns+` FROM portal_outbox WHERE seq = $1`, seq))
+	if err != nil {
+		return mail.Message{}, false, portalNotFound("retry mail", err)
+	}
+	return m, false, nil
 }

@@ -5,7 +5,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/obhub/obhub"
+	"github.com/obhub/obhub/internal/mail"
 	"github.com/obhub/obhub/portal"
 	"github.com/obhub/obhub/portal/portaltest"
 	"github.com/obhub/obhub/store/postgres/pgtest"
@@ -54,5 +57,33 @@ func TestPortalAcrossNodes(t *testing.T) {
 	}
 	if wins != 1 {
 		t.Errorf("%d of 10 uses of one token across two nodes succeeded, want 1", wins)
+	}
+}
+
+// Mails kept before migration 0006 (rows without its columns) read as
+// delivery none, which no sweep takes.
+func TestPortalOutboxRowsBeforeDelivery(t *testing.T) {
+	ctx := context.Background()
+	dsn := pgtest.DSN(t)
+	schema := pgtest.Schema(t, dsn)
+	s := pgtest.OpenSchema(t, dsn, schema).Portal()
+	c, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close(ctx)
+	if _, err := c.Exec(ctx, `INSERT INTO `+schema+`.portal_outbox (kind, recipient, subject, body, created_at)
+		VALUES ('verify', 'old@x.example', 's', 't', 1700000000000)`); err != nil {
+		t.Fatal(err)
+	}
+	list, err := s.ListMail(ctx, mail.Query{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(list) != 1 || list[0].Delivery != mail.DeliveryNone || list[0].Attempts != 0 || !list[0].SentAt.IsZero() {
+		t.Errorf("older mails = %+v, want one with delivery none", list)
+	}
+	if due, err := s.DueMail(ctx, time.Now(), 10); err != nil || len(due) != 0 {
+		t.Errorf("older mails due for delivery: %v, %v", due, err)
 	}
 }

@@ -1,8 +1,10 @@
 package sqlite
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -65,15 +67,44 @@ CREATE TABLE IF NOT EXISTS portal_tokens (
 CREATE INDEX IF NOT EXISTS portal_tokens_partner ON portal_tokens (partner, kind);
 CREATE INDEX IF NOT EXISTS portal_tokens_account ON portal_tokens (account_id, kind);
 CREATE TABLE IF NOT EXISTS portal_outbox (
-	seq        INTEGER PRIMARY KEY AUTOINCREMENT,
-	kind       TEXT NOT NULL,
-	recipient  TEXT NOT NULL,
-	subject    TEXT NOT NULL,
-	body       TEXT NOT NULL,
-	created_at INTEGER NOT NULL
+	seq         INTEGER PRIMARY KEY AUTOINCREMENT,
+	kind        TEXT NOT NULL,
+	recipient   TEXT NOT NULL,
+	subject     TEXT NOT NULL,
+	body        TEXT NOT NULL,
+	created_at  INTEGER NOT NULL,
+	delivery    TEXT NOT NULL DEFAULT 'none',
+	attempts    INTEGER NOT NULL DEFAULT 0,
+	sent_at     INTEGER NOT NULL DEFAULT 0,
+	last_error  TEXT NOT NULL DEFAULT '',
+	lease_until INTEGER NOT NULL DEFAULT 0,
+	claim       TEXT NOT NULL DEFAULT ''
 );
 CREATE INDEX IF NOT EXISTS portal_outbox_recipient ON portal_outbox (recipient, seq);
 CREATE INDEX IF NOT EXISTS portal_outbox_created ON portal_outbox (created_at);
+`
+
+// portalAdded are the columns added to portal.db since its first release,
+// in order, with their definitions: Open adds those a file lacks, and the
+// defaults say what the rows made before them hold.
+var portalAdded = []struct{ table, column, def string }{
+	// Accounts made before e-mail verification existed start
+	// unverified: their owners verify from the banner the portal shows.
+	{"portal_accounts", "email_verified_at", "INTEGER NOT NULL DEFAULT 0"},
+	// Mails kept before delivery states existed read as delivery "none":
+	// the operator forwarded them by hand. lease_until and claim hold a
+	// node's claim on a pending mail (store/postgres migration 0006).
+	{"portal_outbox", "delivery", "TEXT NOT NULL DEFAULT 'none'"},
+	{"portal_outbox", "attempts", "INTEGER NOT NULL DEFAULT 0"},
+	{"portal_outbox", "sent_at", "INTEGER NOT NULL DEFAULT 0"},
+	{"portal_outbox", "last_error", "TEXT NOT NULL DEFAULT ''"},
+	{"portal_outbox", "lease_until", "INTEGER NOT NULL DEFAULT 0"},
+	{"portal_outbox", "claim", "TEXT NOT NULL DEFAULT ''"},
+}
+
+// portalIndexes are made after portalAdded, on columns older files lack.
+const portalIndexes = `
+CREATE INDEX IF NOT EXISTS portal_outbox_delivery ON portal_outbox (delivery, seq);
 `
 
 // Open creates or opens the database (see single.Open) and adds the
@@ -86,18 +117,21 @@ func (s *PortalStore) Open(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	var n int
-	if err := db.QueryRowContext(ctx,
-		`SELECT count(*) FROM pragma_table_info('portal_accounts') WHERE name = 'email_verified_at'`).Scan(&n); err != nil {
-		return fmt.Errorf("sqlite portal: open %s: %w", s.path, err)
-	}
-	if n == 0 {
-		// Accounts made before e-mail verification existed start
-		// unverified: their owners verify from the banner the portal shows.
-		if _, err := db.ExecContext(ctx,
-			`ALTER TABLE portal_accounts ADD COLUMN email_verified_at INTEGER NOT NULL DEFAULT 0`); err != nil {
-			return fmt.Errorf("sqlite portal: open %s: add email_verified_at: %w", s.path, err)
+	for _, c := range portalAdded {
+		var n int
+		if err := db.QueryRowContext(ctx,
+			`SELECT count(*) FROM pragma_table_info(?) WHERE name = ?`, c.table, c.column).Scan(&n); err != nil {
+			return fmt.Errorf("sqlite portal: open %s: %w", s.path, err)
 		}
+		if n > 0 {
+			continue
+		}
+		if _, err := db.ExecContext(ctx, `ALTER TABLE `+c.table+` ADD COLUMN `+c.column+` `+c.def); err != nil {
+			return fmt.Errorf("sqlite portal: open %s: add %s.%s: %w", s.path, c.table, c.column, err)
+		}
+	}
+	if _, err := db.ExecContext(ctx, portalIndexes); err != nil {
+		return fmt.Errorf("sqlite portal: open %s: create indexes: %w", s.path, err)
 	}
 	return nil
 }
@@ -451,13 +485,28 @@ func (s *PortalStore) AddMail(ctx context.Context, m mail.Message) (int64, error
 	if err != nil {
 		return 0, err
 	}
-	res, err := db.ExecContext(ctx, `INSERT INTO portal_outbox (kind, recipient, subject, body, created_at) VALUES (?, ?, ?, ?, ?)`,
-		m.Kind, strings.ToLower(m.To), m.Subject, m.Text, unixMS(m.CreatedAt))
+	res, err := db.ExecContext(ctx, `INSERT INTO portal_outbox (kind, recipient, subject, body, created_at, delivery) VALUES (?, ?, ?, ?, ?, ?)`,
+		m.Kind, strings.ToLower(m.To), m.Subject, m.Text, unixMS(m.CreatedAt), cmp.Or(m.Delivery, mail.DeliveryNone))
 	if err != nil {
 		return 0, portalErr("add mail", err)
 	}
 	seq, err := res.LastInsertId()
 	return seq, portalErr("add mail", err)
+}
+
+const mailColumns = `seq, kind, recipient, subject, body, created_at, delivery, attempts, sent_at, last_error`
+
+// scanMail reads a row of mailColumns.
+func scanMail(row interface{ Scan(...any) error }) (mail.Message, error) {
+	var (
+		m             mail.Message
+		created, sent int64
+	)
+	if err := row.Scan(&m.Seq, &m.Kind, &m.To, &m.Subject, &m.Text, &created, &m.Delivery, &m.Attempts, &sent, &m.LastError); err != nil {
+		return mail.Message{}, err
+	}
+	m.CreatedAt, m.SentAt = timeMS(created), timeMS(sent)
+	return m, nil
 }
 
 // ListMail implements mail.Store.
@@ -470,10 +519,13 @@ func (s *PortalStore) ListMail(ctx context.Context, q mail.Query) ([]mail.Messag
 	if q.To != "" {
 		where, args = where+" AND recipient = ?", append(args, strings.ToLower(q.To))
 	}
+	if q.Delivery != "" {
+		where, args = where+" AND delivery = ?", append(args, q.Delivery)
+	}
 	if q.BeforeSeq > 0 {
 		where, args = where+" AND seq < ?", append(args, q.BeforeSeq)
 	}
-	rows, err := db.QueryContext(ctx, `SELECT seq, kind, recipient, subject, body, created_at FROM portal_outbox
+	rows, err := db.QueryContext(ctx, `SELECT `+mailColumns+` FROM portal_outbox
 		WHERE `+where+` ORDER BY seq DESC LIMIT ?`, append(args, mailLimit(q))...)
 	if err != nil {
 		return nil, portalErr("list mail", err)
@@ -481,14 +533,10 @@ func (s *PortalStore) ListMail(ctx context.Context, q mail.Query) ([]mail.Messag
 	defer rows.Close()
 	out := []mail.Message{}
 	for rows.Next() {
-		var (
-			m       mail.Message
-			created int64
-		)
-		if err := rows.Scan(&m.Seq, &m.Kind, &m.To, &m.Subject, &m.Text, &created); err != nil {
+		m, err := scanMail(rows)
+		if err != nil {
 			return nil, portalErr("list mail", err)
 		}
-		m.CreatedAt = timeMS(created)
 		out = append(out, m)
 	}
 	return out, portalErr("list mail", rows.Err())
@@ -514,4 +562,97 @@ func (s *PortalStore) PurgeMail(ctx context.Context, before time.Time) (int64, e
 	}
 	n, err := res.RowsAffected()
 	return n, portalErr("purge mail", err)
+}
+
+// DueMail implements mail.Store.
+func (s *PortalStore) DueMail(ctx context.Context, now time.Time, limit int) ([]int64, error) {
+	db, err := s.conn()
+	if err != nil {
+		return nil, err
+	}
+	rows, err := db.QueryContext(ctx, `SELECT seq FROM portal_outbox WHERE delivery = ? AND lease_until <= ? ORDER BY seq LIMIT ?`,
+		mail.DeliveryPending, unixMS(now), limit)
+	if err != nil {
+		return nil, portalErr("due mail", err)
+	}
+	defer rows.Close()
+	var out []int64
+	for rows.Next() {
+		var seq int64
+		if err := rows.Scan(&seq); err != nil {
+			return nil, portalErr("due mail", err)
+		}
+		out = append(out, seq)
+	}
+	return out, portalErr("due mail", rows.Err())
+}
+
+// ClaimMail implements mail.Store: one conditional UPDATE … RETURNING, so
+// a message is claimed once.
+func (s *PortalStore) ClaimMail(ctx context.Context, seq int64, claim string, now, until time.Time) (mail.Message, bool, error) {
+	db, err := s.conn()
+	if err != nil {
+		return mail.Message{}, false, err
+	}
+	m, err := scanMail(db.QueryRowContext(ctx, `UPDATE portal_outbox SET claim = ?, lease_until = ?
+		WHERE seq = ? AND delivery = ? AND lease_until <= ? RETURNING `+mailColumns,
+		claim, unixMS(until), seq, mail.DeliveryPending, unixMS(now)))
+	if errors.Is(err, sql.ErrNoRows) {
+		return mail.Message{}, false, nil
+	}
+	if err != nil {
+		return mail.Message{}, false, portalErr("claim mail", err)
+	}
+	return m, true, nil
+}
+
+// MarkMail implements mail.Store.
+func (s *PortalStore) MarkMail(ctx context.Context, seq int64, claim string, mk mail.Mark) (bool, error) {
+	db, err := s.conn()
+	if err != nil {
+		return false, err
+	}
+	var until time.Time
+	if mk.KeepsClaim() {
+		until = mk.Until
+	}
+	res, err := db.ExecContext(ctx, `UPDATE portal_outbox SET delivery = ?, attempts = attempts + ?, last_error = ?, sent_at = ?,
+		lease_until = ?, claim = CASE WHEN ? THEN claim ELSE '' END
+		WHERE seq = ? AND delivery = ? AND claim = ? AND claim <> ''`,
+		mk.Delivery, attempts(mk), mk.LastError, unixMS(mk.SentAt), unixMS(until), mk.KeepsClaim(), seq, mail.DeliveryPending, claim)
+	if err != nil {
+		return false, portalErr("mark mail", err)
+	}
+	n, err := res.RowsAffected()
+	return n == 1, portalErr("mark mail", err)
+}
+
+// attempts is how many attempts mk adds.
+func attempts(mk mail.Mark) int {
+	if mk.Attempted {
+		return 1
+	}
+	return 0
+}
+
+// RetryMail implements mail.Store.
+func (s *PortalStore) RetryMail(ctx context.Context, seq int64, notBefore time.Time) (mail.Message, bool, error) {
+	db, err := s.conn()
+	if err != nil {
+		return mail.Message{}, false, err
+	}
+	m, err := scanMail(db.QueryRowContext(ctx, `UPDATE portal_outbox SET delivery = ?, lease_until = 0, claim = ''
+		WHERE seq = ? AND delivery = ? AND created_at >= ? RETURNING `+mailColumns,
+		mail.DeliveryPending, seq, mail.DeliveryFailed, unixMS(notBefore)))
+	if err == nil {
+		return m, true, nil
+	}
+	if !errors.Is(err, sql.ErrNoRows) {
+		return mail.Message{}, false, portalErr("retry mail", err)
+	}
+	m, err = scanMail(db.QueryRowContext(ctx, `SELECT `+mailColumns+` FROM portal_outbox WHERE seq = ?`, seq))
+	if err != nil {
+		return mail.Message{}, false, portalErr("retry mail", err)
+	}
+	return m, false, nil
 }

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"io"
 	"net"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -21,6 +22,8 @@ type Relay struct {
 	Password string
 	// Received has every message the relay accepted.
 	Received chan Delivery
+	// refuse is the reply code to every recipient (Refuse); 0 accepts.
+	refuse atomic.Int32
 }
 
 // Delivery is one message as the relay got it.
@@ -31,9 +34,17 @@ type Delivery struct {
 	Authed   bool   // the client authenticated
 }
 
-// Start runs a relay until the test ends; with tlsCfg it offers STARTTLS
-// (and then requires it before AUTH), without it speaks clear text only.
+// Start runs a relay on a free loopback port until the test ends; with
+// tlsCfg it offers STARTTLS (and then requires it before AUTH), without it
+// speaks clear text only.
 func Start(t testing.TB, tlsCfg *tls.Config) *Relay {
+	t.Helper()
+	return StartOn(t, "127.0.0.1:0", tlsCfg)
+}
+
+// StartOn runs a relay, as Start does, on the address addr: a test brings
+// up the relay a mailer could not reach before.
+func StartOn(t testing.TB, addr string, tlsCfg *tls.Config) *Relay {
 	t.Helper()
 	r := &Relay{User: "dev", Password: "relay-pass", Received: make(chan Delivery, 16)}
 	srv := smtp.NewServer(smtp.BackendFunc(func(c *smtp.Conn) (smtp.Session, error) {
@@ -42,7 +53,7 @@ func Start(t testing.TB, tlsCfg *tls.Config) *Relay {
 	srv.Domain = "relay.test"
 	srv.TLSConfig = tlsCfg
 	srv.ReadTimeout, srv.WriteTimeout = 10*time.Second, 10*time.Second
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	l, err := net.Listen("tcp", addr)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -51,6 +62,11 @@ func Start(t testing.TB, tlsCfg *tls.Config) *Relay {
 	t.Cleanup(func() { srv.Close() })
 	return r
 }
+
+// Refuse makes the relay answer every recipient with the SMTP reply code
+// (such as 550, permanent, or 451, temporary), its text quoting the
+// address as real relays do; 0 accepts again.
+func (r *Relay) Refuse(code int) { r.refuse.Store(int32(code)) }
 
 // Next returns the next message the relay receives, failing the test
 // after 20 seconds.
@@ -85,7 +101,14 @@ func (s *session) Auth(string) (sasl.Server, error) {
 }
 
 func (s *session) Mail(from string, _ *smtp.MailOptions) error { s.d.From = from; return nil }
-func (s *session) Rcpt(to string, _ *smtp.RcptOptions) error   { s.d.To = to; return nil }
+func (s *session) Rcpt(to string, _ *smtp.RcptOptions) error {
+	if code := int(s.r.refuse.Load()); code != 0 {
+		return &smtp.SMTPError{Code: code, EnhancedCode: smtp.EnhancedCode{code / 100, 1, 1},
+			Message: "<" + to + ">: recipient refused"}
+	}
+	s.d.To = to
+	return nil
+}
 
 func (s *session) Data(r io.Reader) error {
 	b, err := io.ReadAll(r)
