@@ -107,8 +107,8 @@ func (h *Handler) listOutbox(w http.ResponseWriter, r *http.Request) error {
 
 // retryMail serves POST /admin/v1/outbox/{seq}/retry: a failed mail is
 // made pending again and delivered at once, with a full set of retries.
-// Only failed mails younger than the relay's age limit (24 hours) are
-// retried; others are 409. The answer (202) is the mail's delivery state.
+// Only failed mails younger than their link's lifetime are retried
+// (mail.SMTPConfig.Lifetimes); others are 409. The answer (202) is the mail's delivery state.
 func (h *Handler) retryMail(w http.ResponseWriter, r *http.Request) error {
 	if err := h.emptyBody(w, r); err != nil {
 		return err

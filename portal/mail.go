@@ -17,6 +17,14 @@ const (
 	inviteTTL = 7 * 24 * time.Hour
 )
 
+// MailLifetimes is how long each kind of mail the portal sends is worth
+// delivering: the lifetime of the link it carries
+// (mail.SMTPConfig.Lifetimes). A reset mail the relay could not take
+// within half an hour is not sent late with a dead link.
+func MailLifetimes() map[string]time.Duration {
+	return map[string]time.Duration{mail.KindVerify: verifyTTL, mail.KindReset: resetTTL, mail.KindInvite: inviteTTL}
+}
+
 // Pages the mailed links open. The token travels in the URL fragment
 // (#token=…), which browsers never send to a server: it stays out of the
 // audit log's query strings, proxies' access logs and Referer headers.

@@ -85,7 +85,8 @@ func (m *Main) portalMailer() (mail.Mailer, error) {
 	if m.Config.SMTPURL == "" {
 		return nil, nil
 	}
-	s, err := mail.NewSMTP(mail.SMTPConfig{URL: m.Config.SMTPURL, Password: m.Config.SMTPPassword, From: m.Config.MailFrom},
+	s, err := mail.NewSMTP(mail.SMTPConfig{URL: m.Config.SMTPURL, Password: m.Config.SMTPPassword, From: m.Config.MailFrom,
+		Lifetimes: portal.MailLifetimes()},
 		mail.NewOutbox(m.portalStore, m.Clock, m.Logger), m.Logger)
 	if err != nil {
 		return nil, err

@@ -309,29 +309,52 @@ func twoNodesDeliverOnce(t *testing.T, storeA, storeB mail.Store) {
 	}
 }
 
-// A pending message older than MaxAge is not sent: its links are dead. It
-// is marked failed, "expired", and a retry is refused.
+// A pending message older than its link's lifetime is not sent: the link
+// is dead. It is marked failed, "expired", and a retry is refused. A
+// message of a longer-lived kind, as old, is still sent.
 func TestSMTPExpiredPendingIsNotSent(t *testing.T) {
 	ctx := context.Background()
 	outbox, store := openOutbox(t)
-	seq, err := store.AddMail(ctx, mail.Message{Kind: mail.KindReset, To: "qian@hemupay.example", Subject: "s", Text: "t",
-		CreatedAt: time.Now().Add(-25 * time.Hour), Delivery: mail.DeliveryPending})
-	if err != nil {
-		t.Fatal(err)
+	add := func(kind string, age time.Duration) int64 {
+		t.Helper()
+		seq, err := store.AddMail(ctx, mail.Message{Kind: kind, To: "qian@hemupay.example", Subject: "s", Text: "t",
+			CreatedAt: time.Now().Add(-age), Delivery: mail.DeliveryPending})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return seq
 	}
+	reset := add(mail.KindReset, 2*time.Hour)      // its link lived 30 minutes
+	invite := add(mail.KindInvite, 3*24*time.Hour) // its link lives a week
 	r := mailtest.Start(t, nil)
-	m := startMailer(t, outbox, r.Addr, nil)
-	got := waitFor(t, store, seq, mail.DeliveryFailed)
+	m := startMailer(t, outbox, r.Addr, func(c *mail.SMTPConfig) {
+		c.Lifetimes = map[string]time.Duration{mail.KindReset: 30 * time.Minute, mail.KindInvite: 7 * 24 * time.Hour}
+	})
+	got := waitFor(t, store, reset, mail.DeliveryFailed)
 	if got.LastError != mail.ReasonExpired || got.Attempts != 0 {
-		t.Errorf("expired message = %+v, want failed, expired, no attempt", got)
+		t.Errorf("expired reset mail = %+v, want failed, expired, no attempt", got)
+	}
+	if got := waitFor(t, store, invite, mail.DeliverySent); got.Attempts != 1 {
+		t.Errorf("3-day-old invitation = %+v, want sent at the first attempt", got)
 	}
 	select {
 	case d := <-r.Received:
-		t.Errorf("an expired message was sent: %+v", d)
+		if !strings.Contains(string(d.Data), "Subject: s") {
+			t.Errorf("the relay got %q", d.Data)
+		}
+	default:
+		t.Error("the relay got nothing")
+	}
+	select {
+	case d := <-r.Received:
+		t.Errorf("two messages were sent, the expired one too: %+v", d)
 	default:
 	}
-	if _, err := m.Retry(ctx, seq); obhub.ErrorCode(err) != obhub.ECONFLICT || !strings.Contains(err.Error(), "older than 24h") {
-		t.Errorf("retrying an expired message: %v, want ECONFLICT", err)
+	if _, err := m.Retry(ctx, reset); obhub.ErrorCode(err) != obhub.ECONFLICT || !strings.Contains(err.Error(), "lifetime (30m0s)") {
+		t.Errorf("retrying an expired message: %v, want ECONFLICT naming the lifetime", err)
+	}
+	if _, err := m.Retry(ctx, invite+100); obhub.ErrorCode(err) != obhub.ENOTFOUND {
+		t.Errorf("retrying a message that does not exist: %v, want ENOTFOUND", err)
 	}
 }
 

@@ -54,9 +54,15 @@ type SMTPConfig struct {
 	// again by the operator, or beyond the queue); every minute when 0.
 	// Start sweeps once at once.
 	Sweep time.Duration
-	// MaxAge is the age beyond which a pending message is not sent but
-	// marked failed, with LastError "expired": its links are dead or
-	// nearly so. 24 hours when 0.
+	// Lifetimes is how long a message of each kind is worth sending: the
+	// lifetime of the link it carries (a password reset's dies within
+	// the hour, an invitation's lives a week). A pending message older
+	// than its kind's lifetime is not sent but marked failed, with
+	// LastError "expired", and the operator cannot send it again.
+	// Kinds not in the map have MaxAge.
+	Lifetimes map[string]time.Duration
+	// MaxAge is the lifetime of kinds Lifetimes does not name; 24 hours
+	// when 0.
 	MaxAge time.Duration
 }
 
@@ -245,10 +251,20 @@ func (s *SMTP) Send(ctx context.Context, m Message) error {
 // Retry makes the failed message seq pending again and queues it for
 // delivery, with a full set of retries (the admin API's POST
 // /admin/v1/outbox/{seq}/retry). A message that is not failed, or older
-// than cfg.MaxAge, is ECONFLICT; no such message ENOTFOUND. The answer
-// is the message as it now is.
+// than its kind's lifetime, is ECONFLICT; no such message ENOTFOUND. The
+// answer is the message as it now is.
 func (s *SMTP) Retry(ctx context.Context, seq int64) (Message, error) {
-	m, ok, err := s.outbox.store.RetryMail(ctx, seq, s.now().Add(-s.cfg.MaxAge))
+	// The message first, for its kind's lifetime: the page of one,
+	// newest first, below seq+1.
+	found, err := s.outbox.store.ListMail(ctx, Query{BeforeSeq: seq + 1, Limit: 1})
+	if err != nil {
+		return Message{}, err
+	}
+	if len(found) == 0 || found[0].Seq != seq {
+		return Message{}, obhub.Errorf(obhub.ENOTFOUND, "no message %d in the outbox", seq)
+	}
+	life := s.lifetime(found[0].Kind)
+	m, ok, err := s.outbox.store.RetryMail(ctx, seq, s.now().Add(-life))
 	switch {
 	case obhub.ErrorCode(err) == obhub.ENOTFOUND:
 		return Message{}, obhub.Errorf(obhub.ENOTFOUND, "no message %d in the outbox", seq)
@@ -258,11 +274,20 @@ func (s *SMTP) Retry(ctx context.Context, seq int64) (Message, error) {
 		return Message{}, obhub.Errorf(obhub.ECONFLICT, "message %d is %s: only a failed message is sent again", seq, m.Delivery)
 	case !ok:
 		return Message{}, obhub.Errorf(obhub.ECONFLICT,
-			"message %d is older than %s and is no longer sent: forward it by hand if its link still works", seq, hours(s.cfg.MaxAge))
+			"message %d is older than its link's lifetime (%s) and is no longer sent", seq, hours(life))
 	}
 	s.logger.Info("mail: retry asked; the message is pending again", "kind", m.Kind, "seq", seq)
 	s.enqueue(seq, m.Kind)
 	return m, nil
+}
+
+// lifetime is how long a message of kind is worth sending
+// (SMTPConfig.Lifetimes).
+func (s *SMTP) lifetime(kind string) time.Duration {
+	if d, ok := s.cfg.Lifetimes[kind]; ok && d > 0 {
+		return d
+	}
+	return s.cfg.MaxAge
 }
 
 // hours writes d as "24h" when it is a whole number of hours.
@@ -383,7 +408,7 @@ func newClaim() string {
 
 // deliver claims the message seq and delivers it, retrying, and records
 // the outcome: sent; failed after the retries, at a permanent refusal, or
-// when the message is older than MaxAge; or, when Close cuts the
+// when the message is older than its kind's lifetime; or, when Close cuts the
 // delivery, pending and unclaimed. A message another node holds, or that
 // is no longer pending, is left alone.
 func (s *SMTP) deliver(ctx context.Context, seq int64) {
@@ -401,7 +426,7 @@ func (s *SMTP) deliver(ctx context.Context, seq int64) {
 	if !ok {
 		return
 	}
-	if age := now.Sub(m.CreatedAt); age > s.cfg.MaxAge {
+	if age := now.Sub(m.CreatedAt); age > s.lifetime(m.Kind) {
 		s.mark(ctx, m, claim, Mark{Delivery: DeliveryFailed, LastError: ReasonExpired})
 		s.count(false)
 		s.logger.Warn("mail: too old to send; marked failed", "kind", m.Kind, "seq", seq, "age", age.Round(time.Minute))
