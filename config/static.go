@@ -46,6 +46,11 @@ type Static struct {
 	TLSKey           string `yaml:"tlsKey"`
 	TLSClientCA      string `yaml:"tlsClientCA"`
 	ClientCertHeader string `yaml:"clientCertHeader"`
+	// TLSClientCRL names the CRL files of the --tls-client-ca CAs, comma
+	// separated; TLSClientCRLStrict refuses the certificates of a CA whose
+	// CRL is past its nextUpdate (tls.go).
+	TLSClientCRL       string `yaml:"tlsClientCRL"`
+	TLSClientCRLStrict bool   `yaml:"tlsClientCRLStrict"`
 	// AdminToken comes from OBHUB_ADMIN_TOKEN only (never a flag, so it
 	// does not show in the process list, and never the file).
 	AdminToken string `yaml:"-"`
@@ -141,6 +146,7 @@ func ParseServe(args []string, getenv func(string) string, stderr io.Writer) (St
 		{"audit-hash", "OBHUB_AUDIT_HASH"}, {"otlp-endpoint", "OBHUB_OTLP_ENDPOINT"},
 		{"tls-cert", "OBHUB_TLS_CERT"}, {"tls-key", "OBHUB_TLS_KEY"}, {"tls-client-ca", "OBHUB_TLS_CLIENT_CA"},
 		{"client-cert-header", "OBHUB_CLIENT_CERT_HEADER"},
+		{"tls-client-crl", "OBHUB_TLS_CLIENT_CRL"}, {"tls-client-crl-strict", "OBHUB_TLS_CLIENT_CRL_STRICT"},
 		{"audit-capture-sandbox-bodies", "OBHUB_AUDIT_CAPTURE_SANDBOX_BODIES"},
 		{"signing-alg", "OBHUB_SIGNING_ALG"}, {"key-encryption-key-file", "OBHUB_KEY_ENCRYPTION_KEY_FILE"},
 		{"dpop-nonce", "OBHUB_DPOP_NONCE"}, {"smtp-url", "OBHUB_SMTP_URL"}, {"mail-from", "OBHUB_MAIL_FROM"},
@@ -205,6 +211,10 @@ func mergeFile(s *Static, f Static, set map[string]bool) {
 	str("tls-key", &s.TLSKey, f.TLSKey)
 	str("tls-client-ca", &s.TLSClientCA, f.TLSClientCA)
 	str("client-cert-header", &s.ClientCertHeader, f.ClientCertHeader)
+	str("tls-client-crl", &s.TLSClientCRL, f.TLSClientCRL)
+	if f.TLSClientCRLStrict && !set["tls-client-crl-strict"] {
+		s.TLSClientCRLStrict = true
+	}
 	str("signing-alg", &s.SigningAlg, f.SigningAlg)
 	str("key-encryption-key-file", &s.KeyEncryptionKeyFile, f.KeyEncryptionKeyFile)
 	str("dpop-nonce", &s.DPoPNonce, f.DPoPNonce)

@@ -3,11 +3,13 @@ package config
 import (
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/pem"
 	"errors"
 	"flag"
 	"fmt"
 	"net/http"
 	"os"
+	"strings"
 )
 
 // tlsFlags declares the public listener's TLS flags.
@@ -16,6 +18,8 @@ func (s *Static) tlsFlags(fs *flag.FlagSet) {
 	fs.StringVar(&s.TLSKey, "tls-key", "", "PEM private key of --tls-cert (env OBHUB_TLS_KEY)")
 	fs.StringVar(&s.TLSClientCA, "tls-client-ca", "", "PEM CA certificates that tls_client_auth client certificates must chain to (env OBHUB_TLS_CLIENT_CA)")
 	fs.StringVar(&s.ClientCertHeader, "client-cert-header", "", "header in which a trusted TLS-terminating proxy passes the client certificate, e.g. X-Client-Cert (env OBHUB_CLIENT_CERT_HEADER)")
+	fs.StringVar(&s.TLSClientCRL, "tls-client-crl", "", "CRL files (PEM or DER, comma separated) of the --tls-client-ca CAs: revoked client certificates are refused; re-read when they change (env OBHUB_TLS_CLIENT_CRL)")
+	fs.BoolVar(&s.TLSClientCRLStrict, "tls-client-crl-strict", false, "refuse the client certificates of a CA whose CRL is past its nextUpdate, instead of enforcing the stale CRL (env OBHUB_TLS_CLIENT_CRL_STRICT)")
 }
 
 // validateTLS checks that the TLS settings go together.
@@ -23,6 +27,20 @@ func (s *Static) validateTLS() []error {
 	var errs []error
 	if (s.TLSCert == "") != (s.TLSKey == "") {
 		errs = append(errs, errors.New("--tls-cert and --tls-key go together"))
+	}
+	if s.TLSClientCRL != "" {
+		if s.TLSClientCA == "" {
+			errs = append(errs, errors.New("--tls-client-crl needs --tls-client-ca: the CRLs are those of its CAs"))
+		}
+		for _, f := range strings.Split(s.TLSClientCRL, ",") {
+			if strings.TrimSpace(f) == "" {
+				errs = append(errs, fmt.Errorf("--tls-client-crl %q: an empty file name", s.TLSClientCRL))
+				break
+			}
+		}
+	}
+	if s.TLSClientCRLStrict && s.TLSClientCRL == "" {
+		errs = append(errs, errors.New("--tls-client-crl-strict needs --tls-client-crl"))
 	}
 	if s.ClientCertHeader != "" {
 		if s.TrustedProxies == "" {
@@ -36,33 +54,66 @@ func (s *Static) validateTLS() []error {
 }
 
 // PublicTLS returns the public listener's TLS configuration (nil without
-// --tls-cert) and the pool of --tls-client-ca (nil without it). The
-// listener asks for a client certificate but neither requires nor
-// verifies it at the TLS layer: self-signed certificates
+// --tls-cert). The listener asks for a client certificate but neither
+// requires nor verifies it at the TLS layer: self-signed certificates
 // (self_signed_tls_client_auth) must get through, and the authorization
 // server and gateway check every certificate they use.
-func (s *Static) PublicTLS() (*tls.Config, *x509.CertPool, error) {
-	var pool *x509.CertPool
-	if s.TLSClientCA != "" {
-		b, err := os.ReadFile(s.TLSClientCA)
-		if err != nil {
-			return nil, nil, fmt.Errorf("--tls-client-ca: %w", err)
-		}
-		pool = x509.NewCertPool()
-		if !pool.AppendCertsFromPEM(b) {
-			return nil, nil, fmt.Errorf("--tls-client-ca %s: no PEM certificate found", s.TLSClientCA)
-		}
-	}
+func (s *Static) PublicTLS() (*tls.Config, error) {
 	if s.TLSCert == "" {
-		return nil, pool, nil
+		return nil, nil
 	}
 	cert, err := tls.LoadX509KeyPair(s.TLSCert, s.TLSKey)
 	if err != nil {
-		return nil, nil, fmt.Errorf("--tls-cert/--tls-key: %w", err)
+		return nil, fmt.Errorf("--tls-cert/--tls-key: %w", err)
 	}
 	return &tls.Config{
 		MinVersion:   tls.VersionTLS12,
 		Certificates: []tls.Certificate{cert},
 		ClientAuth:   tls.RequestClientCert,
-	}, pool, nil
+	}, nil
+}
+
+// ClientCAs reads the certificates of --tls-client-ca (nil without it):
+// the CAs tls_client_auth certificates must chain to, and whose CRLs
+// --tls-client-crl holds. A block that is not a certificate is skipped; a
+// certificate that does not parse is an error.
+func (s *Static) ClientCAs() ([]*x509.Certificate, error) {
+	if s.TLSClientCA == "" {
+		return nil, nil
+	}
+	b, err := os.ReadFile(s.TLSClientCA)
+	if err != nil {
+		return nil, fmt.Errorf("--tls-client-ca: %w", err)
+	}
+	var cas []*x509.Certificate
+	for {
+		var block *pem.Block
+		if block, b = pem.Decode(b); block == nil {
+			break
+		}
+		if block.Type != "CERTIFICATE" || len(block.Headers) != 0 {
+			continue
+		}
+		c, err := x509.ParseCertificate(block.Bytes)
+		if err != nil {
+			return nil, fmt.Errorf("--tls-client-ca %s: certificate %d: %w", s.TLSClientCA, len(cas)+1, err)
+		}
+		cas = append(cas, c)
+	}
+	if len(cas) == 0 {
+		return nil, fmt.Errorf("--tls-client-ca %s: no PEM certificate found", s.TLSClientCA)
+	}
+	return cas, nil
+}
+
+// ClientCRLFiles lists the files of --tls-client-crl.
+func (s *Static) ClientCRLFiles() []string {
+	if s.TLSClientCRL == "" {
+		return nil
+	}
+	var out []string
+	for _, f := range strings.Split(s.TLSClientCRL, ",") {
+		out = append(out, strings.TrimSpace(f))
+	}
+	return out
 }

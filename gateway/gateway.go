@@ -113,6 +113,10 @@ type Config struct {
 	// ClientCertHeader is the header in which a trusted proxy passes the
 	// client's TLS certificate (mtls.go); "" means none.
 	ClientCertHeader string
+	// ClientCRL refuses a certificate-bound token presented with a
+	// certificate its CA revoked (--tls-client-crl, mtls.go); nil checks
+	// no revocation.
+	ClientCRL CertRevocation
 	// Tracer starts a span per request and sets the upstream's W3C trace
 	// context (trace.go); nil means no tracing.
 	Tracer Tracer

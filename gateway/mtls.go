@@ -6,12 +6,14 @@ import (
 	"crypto/x509"
 	"encoding/base64"
 	"encoding/pem"
+	"errors"
 	"net/url"
 	"strings"
 
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/obhub/obhub"
+	"github.com/obhub/obhub/internal/crl"
 	"github.com/obhub/obhub/internal/httpx"
 )
 
@@ -20,10 +22,21 @@ import (
 // that certificate: in the TLS handshake with this listener, or — only
 // when the socket peer is a trusted proxy (Config.TrustedProxies) — in
 // Config.ClientCertHeader, as a TLS-terminating proxy passes it. The
-// header of any other peer is ignored.
+// header of any other peer is ignored. A certificate issued by a CA of
+// --tls-client-ca is also checked against that CA's CRL
+// (Config.ClientCRL); a self-signed one is not.
+
+// CertRevocation says whether a client certificate is revoked
+// (internal/crl.List). Check returns nil for a certificate that is not,
+// or that no configured CA issued; an error refuses it.
+type CertRevocation interface {
+	Check(cert *x509.Certificate) error
+}
 
 const (
-	detailCertBound = "the access token is bound to a TLS client certificate: present that certificate"
+	detailCertBound      = "the access token is bound to a TLS client certificate: present that certificate"
+	detailCertRevoked    = "the TLS client certificate was revoked by its CA"
+	detailCertRevocation = "the revocation status of the TLS client certificate cannot be checked"
 	// maxCertHeader bounds the proxy's certificate header.
 	maxCertHeader = 16 << 10
 )
@@ -80,21 +93,31 @@ func (g *Gateway) passClientCert(c *fiber.Ctx) {
 }
 
 // checkCertBinding refuses a certificate-bound token presented without
-// its certificate.
+// its certificate, or with one its CA has revoked since.
 func (g *Gateway) checkCertBinding(c *fiber.Ctx, tok *token) *denial {
 	if tok.x5t == "" {
 		return nil
 	}
-	bad := func(reason string) *denial {
-		return &denial{kind: httpx.InvalidToken, reason: reason, detail: detailCertBound, challenge: challengeInvalidToken}
+	bad := func(reason, detail string) *denial {
+		return &denial{kind: httpx.InvalidToken, reason: reason, detail: detail, challenge: challengeInvalidToken}
 	}
 	cert := g.clientCert(c)
 	if cert == nil {
-		return bad("mtls_no_certificate")
+		return bad("mtls_no_certificate", detailCertBound)
 	}
 	sum := sha256.Sum256(cert.Raw)
 	if subtle.ConstantTimeCompare([]byte(base64.RawURLEncoding.EncodeToString(sum[:])), []byte(tok.x5t)) != 1 {
-		return bad("mtls_wrong_certificate")
+		return bad("mtls_wrong_certificate", detailCertBound)
 	}
-	return nil
+	if g.cfg.ClientCRL == nil {
+		return nil
+	}
+	switch err := g.cfg.ClientCRL.Check(cert); {
+	case err == nil:
+		return nil
+	case errors.Is(err, crl.ErrRevoked):
+		return bad("mtls_certificate_revoked", detailCertRevoked)
+	default:
+		return bad("mtls_revocation_unknown", detailCertRevocation)
+	}
 }

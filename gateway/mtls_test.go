@@ -9,13 +9,18 @@ import (
 	"crypto/x509/pkix"
 	"encoding/base64"
 	"encoding/pem"
+	"fmt"
 	"math/big"
 	"net/netip"
 	"net/url"
+	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/obhub/obhub/internal/crl"
 )
 
 func selfSignedCert(t testing.TB, cn string) *x509.Certificate {
@@ -108,4 +113,90 @@ func FuzzParseCertHeader(f *testing.F) {
 	f.Add("%2D%2D%2D%2D%2DBEGIN%20CERTIFICATE")
 	f.Add(":AAAA:")
 	f.Fuzz(func(t *testing.T, s string) { _ = parseCertHeader(s) })
+}
+
+// TestCertificateBoundTokenRevoked: a token bound to a certificate whose
+// CA has since revoked it is refused like a token presented with the
+// wrong certificate (401 invalid_token), with its own audit reason; a
+// good certificate of the CA and a self-signed one pass. A strict list
+// with a CRL past its nextUpdate refuses the CA's certificates.
+func TestCertificateBoundTokenRevoked(t *testing.T) {
+	const header = "X-Client-Cert"
+	const path = "/bank1/v1/accounts/acc-1"
+	dir := t.TempDir()
+	caKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	caTmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "Partner CA"}, IsCA: true, BasicConstraintsValid: true,
+		KeyUsage: x509.KeyUsageCertSign | x509.KeyUsageCRLSign, NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour)}
+	caDER, err := x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, &caKey.PublicKey, caKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ca, _ := x509.ParseCertificate(caDER)
+	issue := func(serial int64) *x509.Certificate {
+		key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+		der, err := x509.CreateCertificate(rand.Reader, &x509.Certificate{SerialNumber: big.NewInt(serial), Subject: pkix.Name{CommonName: "acme"},
+			NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour), ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}}, ca, &key.PublicKey, caKey)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c, _ := x509.ParseCertificate(der)
+		return c
+	}
+	good, revoked, self := issue(10), issue(11), selfSignedCert(t, "acme")
+	list := func(next time.Time, strict bool) *crl.List {
+		der, err := x509.CreateRevocationList(rand.Reader, &x509.RevocationList{Number: big.NewInt(1), ThisUpdate: time.Now().Add(-2 * time.Hour), NextUpdate: next,
+			RevokedCertificateEntries: []x509.RevocationListEntry{{SerialNumber: revoked.SerialNumber, RevocationTime: time.Now()}}}, ca, caKey)
+		if err != nil {
+			t.Fatal(err)
+		}
+		file := filepath.Join(dir, fmt.Sprintf("crl-%v.der", strict))
+		if err := os.WriteFile(file, der, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		l := crl.New(crl.Config{Files: []string{file}, CAs: []*x509.Certificate{ca}, Strict: strict})
+		if err := l.Load(); err != nil {
+			t.Fatal(err)
+		}
+		return l
+	}
+	fresh, staleStrict := list(time.Now().Add(time.Hour), false), list(time.Now().Add(-time.Hour), true)
+
+	tests := []struct {
+		name   string
+		list   *crl.List
+		cert   *x509.Certificate
+		status int
+		reason string
+	}{
+		{"good certificate", fresh, good, 200, ""},
+		{"revoked certificate", fresh, revoked, 401, "mtls_certificate_revoked"},
+		{"self-signed certificate", fresh, self, 200, ""},
+		{"stale CRL, strict", staleStrict, good, 401, "mtls_revocation_unknown"},
+		{"stale CRL, strict, self-signed", staleStrict, self, 200, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newFixture(t, func(c *Config) {
+				c.ClientCertHeader = header
+				c.TrustedProxies = []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}
+				c.ClientCRL = tt.list
+			})
+			tok := f.sign(func(c jwt.MapClaims, _ map[string]any) { c["cnf"] = map[string]any{"x5t#S256": x5tOf(tt.cert)} })
+			r := f.do("GET", path, tok, nil, header, escapedPEM(tt.cert))
+			if r.StatusCode != tt.status {
+				t.Fatalf("got %d %s, want %d", r.StatusCode, r.body, tt.status)
+			}
+			o := f.oneOutcome(t)
+			if tt.status == 200 {
+				return
+			}
+			p := r.problem(t)
+			if p["type"] != "https://obhub.dev/problems/invalid-token" || r.Header.Get("WWW-Authenticate") != `Bearer error="invalid_token"` {
+				t.Errorf("problem %v, challenge %q: want invalid-token", p, r.Header.Get("WWW-Authenticate"))
+			}
+			if o.Reason != tt.reason || f.up.count() != 0 {
+				t.Errorf("reason %q, upstream calls %d; want %q and none", o.Reason, f.up.count(), tt.reason)
+			}
+		})
+	}
 }

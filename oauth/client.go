@@ -6,6 +6,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"net/url"
 	"slices"
@@ -132,6 +133,8 @@ type clientAuth struct {
 	issuer     string
 	tokenURL   string
 	clientCAs  *x509.CertPool // for tls_client_auth (mtls.go); nil refuses it
+	clientCRL  CertRevocation // nil checks no revocation (mtls.go)
+	log        *slog.Logger
 }
 
 func (a *clientAuth) authenticate(ctx context.Context, r *http.Request, form url.Values) (fosite.Client, error) {

@@ -101,6 +101,7 @@ func (s *Server) compose(clients Clients) (*fosite.Fosite, error) {
 	s.clientAuth = &clientAuth{
 		provider: provider, store: store, assertions: s.store, clock: s.clock,
 		issuer: s.issuer, tokenURL: s.endpoint(PathToken), clientCAs: s.clientCAs,
+		clientCRL: s.clientCRL, log: s.log,
 	}
 	s.fositeStore = store
 	cfg.ClientAuthenticationStrategy = s.clientAuth.authenticate

@@ -7,6 +7,8 @@ import (
 	"crypto/x509"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
+	"log/slog"
 	"net/http"
 	"slices"
 	"strings"
@@ -15,6 +17,7 @@ import (
 	"github.com/ory/fosite"
 
 	"github.com/obhub/obhub"
+	"github.com/obhub/obhub/internal/crl"
 	"github.com/obhub/obhub/partners"
 )
 
@@ -27,6 +30,19 @@ import (
 // this handler directly fills r.TLS. The TLS layer asks for a certificate
 // without verifying it (self-signed certificates must get through), so
 // every check is made here.
+//
+// A certificate issued by a CA of Config.ClientCAs is also checked
+// against that CA's CRL (Config.ClientCRL): when it authenticates the
+// client, and when it only binds the client's tokens. Self-signed
+// certificates are pinned by the app's JWKS, which is their revocation.
+
+// CertRevocation says whether a client certificate is revoked
+// (internal/crl.List). Check returns nil for a certificate that is not,
+// or that no configured CA issued; an error, which names the serial and
+// the CA but nothing of the subject, refuses it.
+type CertRevocation interface {
+	Check(cert *x509.Certificate) error
+}
 
 // clientCert returns the request's client certificate, or nil.
 func clientCert(r *http.Request) *x509.Certificate {
@@ -72,7 +88,28 @@ func (a *clientAuth) authenticateTLS(r *http.Request, c *client) (*client, error
 	if !ok {
 		return nil, fosite.ErrInvalidClient.WithHint("The client certificate does not match the client's registration.")
 	}
+	if err := a.checkRevocation(r.Context(), c, cert); err != nil {
+		return nil, err
+	}
 	return c, nil
+}
+
+// checkRevocation refuses, with invalid_client, a certificate its CA
+// revoked, or whose revocation cannot be checked (internal/crl), and logs
+// it: a revoked certificate in use is worth an operator's look.
+func (a *clientAuth) checkRevocation(ctx context.Context, c *client, cert *x509.Certificate) error {
+	if a.clientCRL == nil {
+		return nil
+	}
+	err := a.clientCRL.Check(cert)
+	if err == nil {
+		return nil
+	}
+	a.log.WarnContext(ctx, "client certificate refused", slog.String("client_id", c.app.ClientID), slog.Any("err", err))
+	if errors.Is(err, crl.ErrRevoked) {
+		return fosite.ErrInvalidClient.WithHint("The client certificate was revoked by its CA.")
+	}
+	return fosite.ErrInvalidClient.WithHint("The revocation status of the client certificate cannot be checked.")
 }
 
 // chainsToClientCA verifies cert against the configured client CAs.
@@ -145,14 +182,20 @@ func withX5T(ctx context.Context, x5t string) context.Context {
 // tokenCertBinding returns the x5t#S256 the access token is bound to: the
 // certificate of a token request from an app that authenticated with it
 // or registered tls_client_certificate_bound_access_tokens. Such an app
-// must present a certificate.
-func tokenCertBinding(r *http.Request, c *client) (string, error) {
+// must present a certificate, and not one its CA revoked: the gateway
+// would refuse the token with it.
+func (a *clientAuth) tokenCertBinding(r *http.Request, c *client) (string, error) {
 	if !c.app.TLSBound && !isTLSAuth(c.app) {
 		return "", nil
 	}
 	cert := clientCert(r)
 	if cert == nil {
 		return "", fosite.ErrInvalidRequest.WithHint("This client's tokens are certificate-bound: connect with a TLS client certificate.")
+	}
+	if !isTLSAuth(c.app) { // an mTLS client's was checked when it authenticated
+		if err := a.checkRevocation(r.Context(), c, cert); err != nil {
+			return "", err
+		}
 	}
 	return certThumbprint(cert), nil
 }

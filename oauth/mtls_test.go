@@ -57,7 +57,7 @@ func newCert(t testing.TB, subject pkix.Name, dns []string, parent *testCert, is
 	}
 	if isCA {
 		tmpl.IsCA, tmpl.BasicConstraintsValid = true, true
-		tmpl.KeyUsage |= x509.KeyUsageCertSign
+		tmpl.KeyUsage |= x509.KeyUsageCertSign | x509.KeyUsageCRLSign
 	}
 	signer, signerKey := tmpl, key
 	if parent != nil {

@@ -95,6 +95,9 @@ type Config struct {
 	// ClientCAs are the CAs a tls_client_auth certificate must chain to
 	// (--tls-client-ca); nil refuses tls_client_auth.
 	ClientCAs *x509.CertPool
+	// ClientCRL refuses client certificates their CA revoked
+	// (--tls-client-crl, mtls.go); nil checks no revocation.
+	ClientCRL CertRevocation
 	// DPoPNonce says which clients must put a server nonce in their DPoP
 	// proofs (dpop_nonce.go); "" means dpop.NonceFAPI. Nonces are keyed
 	// with HMACSecret, so every node accepts every node's nonces.
@@ -115,8 +118,9 @@ type Server struct {
 	clock    obhub.Clock
 	log      *slog.Logger
 	keys     *Keys
-	// clientCAs: see Config.ClientCAs.
+	// clientCAs and clientCRL: see Config.ClientCAs and Config.ClientCRL.
 	clientCAs *x509.CertPool
+	clientCRL CertRevocation
 	// nonces and noncePolicy: DPoP server nonces (dpop_nonce.go).
 	nonces      *dpop.Nonces
 	noncePolicy dpop.NoncePolicy
@@ -179,6 +183,7 @@ func New(cfg Config, clients Clients, keys *Keys) (*Server, error) {
 		keys:     keys,
 
 		clientCAs:  cfg.ClientCAs,
+		clientCRL:  cfg.ClientCRL,
 		clients:    clients,
 		store:      cfg.Store,
 		customers:  cfg.Customers,

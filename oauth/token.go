@@ -58,7 +58,7 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ctx = withJKT(ctx, jkt)
-	x5t, err := tokenCertBinding(r, c) // mtls.go
+	x5t, err := s.clientAuth.tokenCertBinding(r, c) // mtls.go
 	if err != nil {
 		s.tokenError(ctx, w, r, ar, err)
 		return

@@ -107,6 +107,7 @@ func (m *Main) newMetrics() *nodeMetrics {
 		return 1
 	})
 	m.registerClusterMetrics(reg) // audit queue, spool and lag; per-store health (metrics_stores.go)
+	m.registerCRLMetrics(reg)     // --tls-client-crl (crl.go)
 	return nm
 }
 

@@ -64,7 +64,8 @@ func (m *Main) openOAuth(ctx context.Context, issuer string, keys *oauth.Keys) (
 		Customers:  oauth.SandboxCustomers{BankList: m.snapshotBanks},
 		// Production apps' customers sign in at their bank (bankoidc.go).
 		BankSignIn: m.bankSignIn(),
-		ClientCAs:  m.clientCAs, // --tls-client-ca (tls.go)
+		ClientCAs:  m.clientCAs,  // --tls-client-ca (tls.go)
+		ClientCRL:  m.oauthCRL(), // --tls-client-crl (crl.go)
 		// --dpop-nonce, and dynamic client registration (register.go).
 		DPoPNonce:    dpop.NoncePolicy(m.Config.DPoPNonce),
 		Registration: m.oauthRegistration(),

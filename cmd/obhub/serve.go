@@ -17,6 +17,7 @@ import (
 	"github.com/obhub/obhub/admin"
 	"github.com/obhub/obhub/config"
 	"github.com/obhub/obhub/gateway"
+	"github.com/obhub/obhub/internal/crl"
 	"github.com/obhub/obhub/oauth"
 	"github.com/obhub/obhub/partners"
 	"github.com/obhub/obhub/policies"
@@ -49,6 +50,8 @@ type Main struct {
 	tracing     *tracing     // nil unless --otlp-endpoint (tracing.go)
 	revocations *oauth.RevocationList
 	clientCAs   *x509.CertPool // --tls-client-ca (tls.go)
+	clientCRL   *crl.List      // --tls-client-crl, nil without it (crl.go)
+	crlReload   time.Duration  // how often clientCRL looks at its files; 0: crl.ReloadInterval
 	keyReload   time.Duration  // how often watchKeys re-reads the key file; 0: oauth.KeyReloadInterval (keys.go)
 	store       *config.Store
 	// portalStore: the developer portal's accounts (portal.go).
@@ -142,7 +145,7 @@ func (m *Main) Run(ctx context.Context) error {
 		publicLn.Close()
 		return fmt.Errorf("admin listener: %w", err)
 	}
-	publicLn, scheme, err := m.servePublicTLS(publicLn) // --tls-cert (tls.go)
+	publicLn, scheme, err := m.servePublicTLS(ctx, publicLn) // --tls-cert, --tls-client-crl (tls.go)
 	if err != nil {
 		publicLn.Close()
 		adminLn.Close()
@@ -201,8 +204,10 @@ func (m *Main) Run(ctx context.Context) error {
 		Sandbox:         sb,
 		Tracer:          m.tracing.gatewayTracer(),
 	}
-	// A trusted proxy's client certificate header (gateway/mtls.go).
+	// A trusted proxy's client certificate header (gateway/mtls.go), and
+	// the CRLs of --tls-client-crl (crl.go).
 	gwCfg.ClientCertHeader = m.Config.ClientCertHeader
+	gwCfg.ClientCRL = m.gatewayCRL()
 	if err := m.gatewayPolicies(&gwCfg); err != nil { // policies.go
 		publicLn.Close()
 		adminLn.Close()
