@@ -54,10 +54,15 @@ func (m *Main) openConfig(ctx context.Context) error {
 	m.kv = config.LastKnownKV{KV: kv, LastKnown: lk, Watcher: m.watcher}
 	lctx, cancel := context.WithTimeout(ctx, etcdStartTimeout)
 	err := m.watcher.Load(lctx)
-	cancel()
 	if err == nil {
+		_, merr := kv.Get(lctx, importMarkerKey) // import.go
+		cancel()
+		if merr == nil {
+			return errors.New("etcd holds an unfinished `obhub cluster import`: run it again to finish it before starting nodes")
+		}
 		return nil
 	}
+	cancel()
 	rev, lerr := m.watcher.LoadLastKnown()
 	if lerr != nil {
 		if obhub.ErrorCode(lerr) == obhub.EINVALID {

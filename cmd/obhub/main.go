@@ -3,6 +3,7 @@
 //
 //	obhub serve [--demo] [flags]   run a node
 //	obhub apply -f alliance.yaml   apply a declaration through the admin API
+//	obhub cluster import [flags]   move a single node's data into a cluster
 //	obhub version                  print the version
 //
 // This package is the only place that chooses implementations and wires
@@ -53,6 +54,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 		err = auditCommand(ctx, args[1:], stdout, stderr, getenv)
 	case "keys":
 		err = keysCommand(ctx, args[1:], stdout, stderr, getenv)
+	case "cluster":
+		err = clusterCommand(ctx, args[1:], stdout, stderr, getenv)
 	case "version", "--version":
 		fmt.Fprintln(stdout, "obhub", versionString())
 		return 0
@@ -83,6 +86,7 @@ Usage:
   obhub apply -f alliance.yaml      apply a declaration through the admin API
   obhub audit verify|export|report check, export or summarise the audit log
   obhub keys rotate|withdraw|list   rotate, withdraw (a leaked one) or list the OAuth signing keys
+  obhub cluster import              move a stopped single node's data folder into a cluster's etcd and PostgreSQL
   obhub version                     print the version
 `)
 }

@@ -15,6 +15,10 @@ func TestConsoleStoreConformance(t *testing.T) {
 	consoletest.Run(t, func(t *testing.T) console.Store { return pgtest.Open(t).Console() })
 }
 
+func TestConsolePorterConformance(t *testing.T) {
+	consoletest.RunPorter(t, func(t *testing.T) consoletest.PorterStore { return pgtest.Open(t).Console() })
+}
+
 // An operator created through one node (pool) signs in on the other, and
 // a session started on one is seen, and ended, on both.
 func TestConsoleSharedAcrossNodes(t *testing.T) {

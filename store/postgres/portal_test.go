@@ -18,6 +18,10 @@ func TestPortalStoreConformance(t *testing.T) {
 	portaltest.Run(t, func(t *testing.T) portal.Store { return pgtest.Open(t).Portal() })
 }
 
+func TestPortalPorterConformance(t *testing.T) {
+	portaltest.RunPorter(t, func(t *testing.T) portaltest.PorterStore { return pgtest.Open(t).Portal() })
+}
+
 // Two nodes (two pools on one database): a session made on one is read
 // on the other, and a reset token is taken once across both.
 func TestPortalAcrossNodes(t *testing.T) {

@@ -27,3 +27,7 @@ func TestConsoleStoreConformance(t *testing.T) {
 func TestConsoleDirectoryConformance(t *testing.T) {
 	consoletest.RunDirectory(t, func(t *testing.T) consoletest.DirectoryStore { return openConsole(t) })
 }
+
+func TestConsolePorterConformance(t *testing.T) {
+	consoletest.RunPorter(t, func(t *testing.T) consoletest.PorterStore { return openConsole(t) })
+}

@@ -24,6 +24,17 @@ func TestPortalStoreConformance(t *testing.T) {
 	})
 }
 
+func TestPortalPorterConformance(t *testing.T) {
+	portaltest.RunPorter(t, func(t *testing.T) portaltest.PorterStore {
+		s := sqlite.NewPortalStore(filepath.Join(t.TempDir(), "portal.db"))
+		if err := s.Open(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { s.Close() })
+		return s
+	})
+}
+
 // A portal.db made before e-mail verification and mail delivery existed
 // opens: its accounts read as not verified, and its mails as delivery
 // none (the operator forwarded them), which no sweep takes.

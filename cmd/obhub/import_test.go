@@ -1,0 +1,231 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+
+	"github.com/obhub/obhub/config"
+	"github.com/obhub/obhub/store/etcd"
+	"github.com/obhub/obhub/store/etcd/etcdtest"
+)
+
+// importRun runs `obhub cluster import` with args and the key-encryption
+// key kek, and returns its exit status and output.
+func importRun(t testing.TB, kek string, args ...string) (int, string) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	env := func(k string) string {
+		if k == config.KeyEncryptionKeyEnv {
+			return kek
+		}
+		return ""
+	}
+	code := run(context.Background(), append([]string{"cluster", "import"}, args...), &out, &errb, env)
+	return code, out.String() + errb.String()
+}
+
+// etcdKeys returns the number of keys under /obhub/ in the etcd at endpoint.
+func etcdKeys(t testing.TB, endpoint string) int {
+	t.Helper()
+	kv := etcd.New(etcd.ParseEndpoints(endpoint), etcd.Options{})
+	defer kv.Close()
+	if err := kv.Open(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	l, err := kv.List(context.Background(), config.Root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return len(l.KVs)
+}
+
+// TestClusterImport moves a single node that served an alliance, a
+// developer and a customer into a cluster: after `obhub cluster import`,
+// a cluster node with a fresh data folder issues tokens to the app's old
+// client secret, accepts the access token the single node issued, signs
+// the developer in with the old password, answers the old admin token and
+// lists the same objects.
+func TestClusterImport(t *testing.T) {
+	dsn, _, _ := pgThroughProxy(t)
+	srv := etcdtest.Start(t)
+	kek := newKEK()
+	core := newCoreSystem(t)
+	dir := t.TempDir()
+
+	// The single node.
+	var out1 bytes.Buffer
+	m1 := newTestMain(t, withData(dir), withAdminToken(""), withIssuer(clusterIssuer), withStdout(&out1))
+	if err := m1.Run(context.Background()); err != nil {
+		m1.Close()
+		t.Fatal(err)
+	}
+	adminToken := m1.AdminToken
+	h1, _ := hubBehindLB(t, m1, clusterIssuer)
+	h1.adminToken = adminToken
+	a := setupAlliance(t, h1, core)
+	farm := "/" + a.bank + farmBase
+	oldToken := h1.token(t, a.web.ClientID, a.web.ClientSecret, "")
+	if r := h1.call(t, "GET", farm+"/accounts", oldToken, nil); r.status != http.StatusOK {
+		t.Fatalf("call on the single node: %s", r)
+	}
+	const email, password = "wang.fang@riverside.example", "river side pass phrase 42"
+	b := newConsoleBrowser(t)
+	if code, body, at := b.post(m1.PublicURL+"/portal/signup", m1.PublicURL+"/portal/signup", url.Values{
+		"org": {"Riverside Fintech"}, "name": {"Wang Fang"}, "email": {email}, "password": {password}}); code != http.StatusOK || at != "/portal/apps" {
+		t.Fatalf("sign-up on the single node: %d at %s\n%s", code, at, body)
+	}
+	var before struct{ Items []map[string]any }
+	h1.adminCall(t, "GET", "/partners", nil, http.StatusOK, &before)
+
+	t.Run("a running node's folder is refused", func(t *testing.T) {
+		code, out := importRun(t, kek, "--data", dir, "--etcd", srv.Endpoint(), "--db", dsn)
+		if code != 1 || !strings.Contains(out, "stop the node first") {
+			t.Fatalf("import of a running node's folder: exit %d\n%s", code, out)
+		}
+	})
+	if err := m1.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	t.Run("a dry run changes nothing", func(t *testing.T) {
+		code, out := importRun(t, kek, "--data", dir, "--etcd", srv.Endpoint(), "--db", dsn, "--dry-run")
+		if code != 0 || !strings.Contains(out, "dry run: nothing was written") || !strings.Contains(out, "apps") {
+			t.Fatalf("dry run: exit %d\n%s", code, out)
+		}
+		if n := etcdKeys(t, srv.Endpoint()); n != 0 {
+			t.Fatalf("after the dry run etcd holds %d keys", n)
+		}
+		if strings.Contains(out, adminToken) {
+			t.Fatal("the output shows the admin token")
+		}
+	})
+
+	code, out := importRun(t, kek, "--data", dir, "--etcd", srv.Endpoint(), "--db", dsn)
+	if code != 0 {
+		t.Fatalf("import: exit %d\n%s", code, out)
+	}
+	imported := etcdKeys(t, srv.Endpoint())
+
+	t.Run("a second import refuses and changes nothing", func(t *testing.T) {
+		code, out := importRun(t, kek, "--data", dir, "--etcd", srv.Endpoint(), "--db", dsn)
+		if code != 1 || !strings.Contains(out, "already holds a configuration") {
+			t.Fatalf("second import: exit %d\n%s", code, out)
+		}
+		if n := etcdKeys(t, srv.Endpoint()); n != imported {
+			t.Fatalf("etcd holds %d keys after the refused import, want %d", n, imported)
+		}
+	})
+
+	// A cluster node with a fresh data folder.
+	m2 := runMain(t, withEtcd(srv.Endpoint(), kek), withDB(dsn), withIssuer(clusterIssuer), withAdminToken(""))
+	h2, _ := hubBehindLB(t, m2, clusterIssuer)
+	h2.adminToken = adminToken
+
+	t.Run("the admin API shows the same objects to the old admin token", func(t *testing.T) {
+		var after struct{ Items []map[string]any }
+		h2.adminCall(t, "GET", "/partners", nil, http.StatusOK, &after)
+		if len(after.Items) != len(before.Items) || len(after.Items) == 0 {
+			t.Fatalf("partners after the move: %d, before: %d", len(after.Items), len(before.Items))
+		}
+		h2.adminCall(t, "GET", "/apps/"+a.web.ClientID, nil, http.StatusOK, nil)
+		h2.adminCall(t, "GET", "/banks/"+a.bank, nil, http.StatusOK, nil)
+	})
+	t.Run("the access token issued before the move is accepted", func(t *testing.T) {
+		if r := h2.call(t, "GET", farm+"/accounts", oldToken, nil); r.status != http.StatusOK {
+			t.Fatalf("old token at the cluster node: %s", r)
+		}
+	})
+	t.Run("the app's old client secret gets a token", func(t *testing.T) {
+		tok := h2.token(t, a.web.ClientID, a.web.ClientSecret, "")
+		if r := h2.call(t, "GET", farm+"/accounts", tok, nil); r.status != http.StatusOK {
+			t.Fatalf("new token at the cluster node: %s", r)
+		}
+	})
+	t.Run("the developer signs in with the old password", func(t *testing.T) {
+		b := newConsoleBrowser(t)
+		code, body, at := b.post(m2.PublicURL+"/portal/signin", m2.PublicURL+"/portal/signin",
+			url.Values{"email": {email}, "password": {password}})
+		if code != http.StatusOK || at != "/portal/apps" || !strings.Contains(body, "Wang Fang") {
+			t.Fatalf("sign-in at the cluster node: %d at %s\n%s", code, at, body)
+		}
+	})
+}
+
+// TestClusterImportRefusesNonEmptyEtcd: an etcd that a cluster already
+// uses is refused before anything is written.
+func TestClusterImportRefusesNonEmptyEtcd(t *testing.T) {
+	srv := etcdtest.Start(t)
+	kek := newKEK()
+	dir := t.TempDir()
+	m1 := newTestMain(t, withData(dir))
+	if err := m1.Run(context.Background()); err != nil {
+		m1.Close()
+		t.Fatal(err)
+	}
+	h1 := newHub(t, m1, testAdminToken)
+	h1.adminCall(t, "POST", "/banks", map[string]any{"id": "lake-rcb", "name": "Lake RCB"}, http.StatusCreated, nil)
+	m1.Close()
+
+	runMain(t, withEtcd(srv.Endpoint(), kek)) // a cluster in use
+	n := etcdKeys(t, srv.Endpoint())
+	for _, args := range [][]string{{}, {"--dry-run"}} {
+		code, out := importRun(t, kek, append([]string{"--data", dir, "--etcd", srv.Endpoint()}, args...)...)
+		if code != 1 || !strings.Contains(out, "already holds a configuration") {
+			t.Fatalf("import %v into a cluster in use: exit %d\n%s", args, code, out)
+		}
+	}
+	if got := etcdKeys(t, srv.Endpoint()); got != n {
+		t.Fatalf("etcd holds %d keys after the refused import, want %d", got, n)
+	}
+}
+
+// TestClusterImportResumes: an import that stopped half-way leaves its
+// marker in etcd; a node refuses to start on it, and running the import
+// again finishes it.
+func TestClusterImportResumes(t *testing.T) {
+	srv := etcdtest.Start(t)
+	kek := newKEK()
+	dir := t.TempDir()
+	m1 := newTestMain(t, withData(dir))
+	if err := m1.Run(context.Background()); err != nil {
+		m1.Close()
+		t.Fatal(err)
+	}
+	h1 := newHub(t, m1, testAdminToken)
+	for _, id := range []string{"lake-rcb", "hill-rcb", "dale-rcb"} {
+		h1.adminCall(t, "POST", "/banks", map[string]any{"id": id, "name": id}, http.StatusCreated, nil)
+	}
+	m1.Close()
+	if code, out := importRun(t, kek, "--data", dir, "--etcd", srv.Endpoint()); code != 0 {
+		t.Fatalf("import: exit %d\n%s", code, out)
+	}
+	full := etcdKeys(t, srv.Endpoint())
+
+	// Stopped half-way: the marker is there, two banks are not.
+	ctx := context.Background()
+	kv := etcd.New(etcd.ParseEndpoints(srv.Endpoint()), etcd.Options{})
+	defer kv.Close()
+	if err := kv.Open(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := kv.Txn(ctx, config.Put(importMarkerKey, []byte("{}"), config.Absent),
+		config.Delete(config.BanksPrefix+"hill-rcb", config.Any), config.Delete(config.BanksPrefix+"lake-rcb", config.Any)); err != nil {
+		t.Fatal(err)
+	}
+	if err := startErr(t, withEtcd(srv.Endpoint(), kek)); err == nil || !strings.Contains(err.Error(), "unfinished") {
+		t.Fatalf("a node on a half-imported etcd: %v, want a refusal naming the unfinished import", err)
+	}
+	code, out := importRun(t, kek, "--data", dir, "--etcd", srv.Endpoint())
+	if code != 0 || !strings.Contains(out, "unfinished import") {
+		t.Fatalf("import run again: exit %d\n%s", code, out)
+	}
+	if n := etcdKeys(t, srv.Endpoint()); n != full {
+		t.Fatalf("after the resumed import etcd holds %d keys, want %d", n, full)
+	}
+	m2 := runMain(t, withEtcd(srv.Endpoint(), kek))
+	newHub(t, m2, testAdminToken).adminCall(t, "GET", "/banks/hill-rcb", nil, http.StatusOK, nil)
+}
