@@ -12,13 +12,16 @@
 #   nginx   nginx as a plain reverse proxy: proxy_pass as shipped
 #           (HTTP/1.0 upstream, one upstream connection per request)
 #   nginx-ka nginx tuned: HTTP/1.1 keep-alive pool to the upstream
+#   fiber   fiber's own proxy middleware and nothing else
+#           (scripts/benchproxy): the floor of a fiber-based gateway
 #   obhub   obhub: JWT validation, routing by OpenAPI operation, scope and
 #           subscription checks, plan rate and quota counted (never
 #           reached), request validation (on by default), audit, proxy to
 #           the same upstream
 #
-# It prints requests/s and p99 latency for each, then obhub/nginx as a
-# ratio and obhub's p99 over the direct upstream, and last where node 1's
+# It prints requests/s and p99 latency for each, then obhub/nginx and
+# obhub/fiber as ratios and each target's p99 over the direct upstream,
+# and last where node 1's
 # audit time went (group size, append and flush times, a strict
 # response's wait). Ratios are what to compare across machines; absolute
 # figures depend on the machine's load.
@@ -54,6 +57,7 @@ ADMIN2_PORT=$((BASE_PORT + 7))
 LB_PORT=$((BASE_PORT + 8))
 ETCD_PORT=$((BASE_PORT + 9))
 ETCD_PEER_PORT=$((BASE_PORT + 10))
+FIBER_PORT=$((BASE_PORT + 11))
 BENCH_DB=${BENCH_DB:-postgres://postgres@127.0.0.1:5432/test?sslmode=disable}
 BENCH_REDIS=${BENCH_REDIS:-redis://127.0.0.1:6379/10}
 case $NODES in 1 | 2) ;; *) echo "NODES must be 1 or 2" >&2; exit 2 ;; esac
@@ -95,6 +99,7 @@ trap cleanup EXIT
 
 log "building obhub"
 go build -o "$WORK/obhub" ./cmd/obhub
+[ "$NODES" = 2 ] || go build -o "$WORK/benchproxy" ./scripts/benchproxy
 
 # A 1 KB JSON document, served by nginx as the upstream.
 mkdir -p "$WORK/www/bench/v1"
@@ -198,6 +203,11 @@ start_node() {
 	exit 1
 }
 start_node 1 "$GW_PORT" "$ADMIN_PORT"
+if [ "$NODES" = 1 ]; then
+	log "starting fiber's bare proxy (:$FIBER_PORT)"
+	"$WORK/benchproxy" "127.0.0.1:$FIBER_PORT" "http://127.0.0.1:$UP_PORT" >"$WORK/benchproxy.out" 2>&1 &
+	PIDS+=($!)
+fi
 if [ "$NODES" = 2 ]; then start_node 2 "$GW2_PORT" "$ADMIN2_PORT"; fi
 
 cat >"$WORK/bench-api.yaml" <<'EOF'
@@ -233,10 +243,15 @@ TOKEN=$(curl -sf -u "$CLIENT_ID:$CLIENT_SECRET" -d grant_type=client_credentials
 DIRECT_URL="http://127.0.0.1:$UP_PORT/bench/v1/items"
 PROXY_URL="http://127.0.0.1:$PROXY_PORT/bench/v1/items"
 TUNED_URL="http://127.0.0.1:$TUNED_PORT/bench/v1/items"
+FIBER_URL="http://127.0.0.1:$FIBER_PORT/bench/v1/items"
 GW_URL="http://127.0.0.1:$GW_PORT/bench-bank/bench/v1/items"
 GW2_URL="http://127.0.0.1:$GW2_PORT/bench-bank/bench/v1/items"
 LB_URL="http://127.0.0.1:$LB_PORT/bench-bank/bench/v1/items"
 for url in "$DIRECT_URL" "$PROXY_URL" "$TUNED_URL"; do curl -sf -o /dev/null "$url"; done
+if [ "$NODES" = 1 ]; then
+	for _ in $(seq 1 50); do curl -sf -o /dev/null "$FIBER_URL" && break; sleep 0.1; done
+	curl -sf -o /dev/null "$FIBER_URL" || { echo "the bare fiber proxy did not answer:" >&2; cat "$WORK/benchproxy.out" >&2; exit 1; }
+fi
 CHECK=("$GW_URL")
 if [ "$NODES" = 2 ]; then CHECK+=("$GW2_URL" "$LB_URL" "$LB_URL"); fi
 for url in "${CHECK[@]}"; do
@@ -270,8 +285,8 @@ if [ "$NODES" = 2 ]; then
 	TARGETS=(direct "$DIRECT_URL" "" nginx-ka "$TUNED_URL" "" obhub-1 "$GW_URL" "$AUTH" cluster "$LB_URL" "$AUTH")
 	RATIOS="cluster/nginx-ka obhub-1/nginx-ka cluster/obhub-1"
 else
-	TARGETS=(direct "$DIRECT_URL" "" nginx "$PROXY_URL" "" nginx-ka "$TUNED_URL" "" obhub "$GW_URL" "$AUTH")
-	RATIOS="obhub/nginx obhub/nginx-ka"
+	TARGETS=(direct "$DIRECT_URL" "" nginx "$PROXY_URL" "" nginx-ka "$TUNED_URL" "" fiber "$FIBER_URL" "" obhub "$GW_URL" "$AUTH")
+	RATIOS="obhub/nginx obhub/nginx-ka obhub/fiber"
 fi
 
 log "wrk: $THREADS threads, $CONNS connections, $DURATION per target, $ROUNDS rounds (targets interleaved)"
@@ -310,16 +325,21 @@ if any(by[r][n][2] for r in by for n in names if n.startswith(("obhub", "cluster
     print("warning: obhub answered non-2xx responses", file=sys.stderr)
 EOF
 
-# Where node 1's audit time went over the whole run (its /metrics): the
+# Where node 1's time went over the whole run (its /metrics): the audit
 # group commit's size, append and flush times, and what a strict response
-# waited for its record (docs/performance.md).
+# waited for its record; then how often a runnable goroutine waited for a
+# processor, and the garbage collector's stop-the-world pauses
+# (docs/performance.md).
 curl -sf -H "Authorization: Bearer $ADMIN_TOKEN" "http://127.0.0.1:$ADMIN_PORT/metrics" | python3 -c '
-import sys
-m = {}
+import re, sys
+m, sched, gc = {}, [], []
 for line in sys.stdin:
     if line.startswith("obhub_audit_"):
         k, v = line.split()[:2]
         m[k] = float(v)
+    b = re.match(r"go_sched_(latencies|pauses_total_gc)_seconds_bucket\{le=\"([^\"]+)\"\} (\S+)", line)
+    if b:
+        (sched if b.group(1) == "latencies" else gc).append((float(b.group(2)), float(b.group(3))))
 g = lambda k: m.get("obhub_audit_" + k + "_total", 0.0)
 if g("batches"):
     print("audit (node 1): %d records in groups of %.1f; append %.2f ms per group, flush %.2f ms" % (
@@ -327,5 +347,19 @@ if g("batches"):
         1000 * g("flush_seconds") / max(1, g("flushes"))), end="")
     if g("waits"):
         print("; a strict response waited %.2f ms for its record" % (1000 * g("wait_seconds") / g("waits")), end="")
+    print()
+def over(hist, limit):
+    # the share of a cumulative histogram above the first bound >= limit
+    total = hist[-1][1] if hist else 0
+    below = next((n for le, n in hist if le >= limit), total)
+    return total, (total - below) / total if total else 0
+n, late = over(sched, 0.0009)
+if n:
+    _, very = over(sched, 0.01)
+    print("scheduler (node 1): of %d goroutine wake-ups, %.2f%% waited over ~1 ms for a processor, %.3f%% over ~10 ms" % (n, 100 * late, 100 * very), end="")
+    k, _ = over(gc, 0)
+    if k:
+        _, long = over(gc, 0.0009)
+        print("; %d garbage-collector pauses, %.1f%% over ~1 ms" % (k, 100 * long), end="")
     print()
 ' || true
