@@ -30,12 +30,14 @@ import (
 //     beside it (as the first node of a cluster offers them), so that
 //     credentials and tokens issued before the move stay valid;
 //   - with --db, the portal's and the console's accounts into PostgreSQL
-//     (import_db.go).
+//     (import_db.go), then the authorization server's tokens, revoked
+//     grants and client registrations (import_oauth.go).
 //
 // Every target is checked before anything is written: etcd must hold no
-// configuration, PostgreSQL no accounts. The configuration goes into etcd
-// in transactions of at most importMaxOps keys; the first one also writes
-// importMarkerKey, the last one removes it. A node refuses to start while
+// configuration, PostgreSQL no accounts and no OAuth state. The
+// configuration goes into etcd in transactions of at most importMaxOps
+// keys; the first one also writes importMarkerKey, the last one removes
+// it. A node refuses to start while
 // the marker is there, and running the command again finishes an import
 // that stopped half-way (a key already there must hold the same bytes).
 
@@ -117,6 +119,7 @@ type importer struct {
 	resume  bool           // etcd holds an import that stopped half-way
 	present map[string][]byte
 	accts   *accountsCopy // import_db.go; nil without --db
+	oauth   *oauthCopy    // import_oauth.go; nil without --db
 }
 
 // run checks the source and every target, then copies (or, dry, says
@@ -172,6 +175,9 @@ func (imp *importer) run(ctx context.Context) error {
 		if imp.accts, err = readAccounts(ctx, imp.data, db); err != nil {
 			return err
 		}
+		if imp.oauth, err = readOAuth(ctx, imp.data, db, time.Now()); err != nil {
+			return err
+		}
 	}
 
 	imp.report()
@@ -187,10 +193,15 @@ func (imp *importer) run(ctx context.Context) error {
 	fmt.Fprintf(imp.out, "configuration: %d keys and %d key files written to etcd\n", n, len(imp.secrets))
 	if imp.accts != nil {
 		if err := imp.accts.copy(ctx, imp.out); err != nil {
-			return err
+			return fmt.Errorf("%w\nThe OAuth state was not copied", err)
+		}
+		if err := imp.oauth.copy(ctx, imp.out); err != nil {
+			return fmt.Errorf("OAuth state: %w\nThe configuration is in etcd and the accounts are in PostgreSQL; of the OAuth state "+
+				"nothing was written (one transaction). The cluster works without it: customers of authorization-code apps consent again "+
+				"and the registration access tokens of dynamically registered clients no longer work. To move it as well, empty etcd (%s) and PostgreSQL and run the same command again", err, config.Root)
 		}
 	} else {
-		fmt.Fprintln(imp.out, "accounts: not copied (no --db): portal developers and console operators sign up again")
+		fmt.Fprintln(imp.out, "accounts and OAuth state: not copied (no --db): portal developers and console operators sign up again, customers consent again")
 	}
 	fmt.Fprintln(imp.out, "done: start the cluster's nodes with fresh data folders; keep this data folder (its audit.db is the archive of the time before the move)")
 	return nil
@@ -365,6 +376,9 @@ func (imp *importer) report() {
 	}
 	if imp.accts != nil {
 		imp.accts.report(imp.out)
+	}
+	if imp.oauth != nil {
+		imp.oauth.report(imp.out)
 	}
 }
 

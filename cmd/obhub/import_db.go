@@ -108,8 +108,7 @@ func (c *accountsCopy) report(w io.Writer) {
 	fmt.Fprintf(w, "  %-14s %d (%d verified, in %d organisations)\n", "developers", len(c.portal.Accounts), verified, len(partners))
 	fmt.Fprintf(w, "  %-14s %d\n", "outbox mails", len(c.portal.Outbox))
 	fmt.Fprintf(w, "  %-14s %d\n", "operators", len(c.operators))
-	fmt.Fprintln(w, "not copied: portal and console sessions, e-mailed links (people sign in again, ask for a new link);")
-	fmt.Fprintln(w, "  OAuth state (customers re-consent; refresh tokens and authorization codes of the single node end)")
+	fmt.Fprintln(w, "not copied: portal and console sessions, e-mailed links (people sign in again, ask for a new link)")
 }
 
 // copy writes the accounts, one transaction per store.

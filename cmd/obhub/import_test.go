@@ -3,10 +3,13 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"net/http"
 	"net/url"
 	"strings"
 	"testing"
+
+	"golang.org/x/oauth2"
 
 	"github.com/obhub/obhub/config"
 	"github.com/obhub/obhub/store/etcd"
@@ -80,6 +83,7 @@ func TestClusterImport(t *testing.T) {
 	}
 	var before struct{ Items []map[string]any }
 	h1.adminCall(t, "GET", "/partners", nil, http.StatusOK, &before)
+	grants := customerGrants(t, h1, a)
 
 	t.Run("a running node's folder is refused", func(t *testing.T) {
 		code, out := importRun(t, kek, "--data", dir, "--etcd", srv.Endpoint(), "--db", dsn)
@@ -102,11 +106,17 @@ func TestClusterImport(t *testing.T) {
 		if strings.Contains(out, adminToken) {
 			t.Fatal("the output shows the admin token")
 		}
+		if !strings.Contains(out, "refresh tokens") || !strings.Contains(out, "registrations") {
+			t.Fatalf("the dry run does not count the OAuth state:\n%s", out)
+		}
 	})
 
 	code, out := importRun(t, kek, "--data", dir, "--etcd", srv.Endpoint(), "--db", dsn)
 	if code != 0 {
 		t.Fatalf("import: exit %d\n%s", code, out)
+	}
+	if !strings.Contains(out, "oauth: 4 refresh tokens") || grants.leaks(out) {
+		t.Fatalf("import: the summary should count 4 refresh tokens (3 grants, one rotated) and show no token\n%s", out)
 	}
 	imported := etcdKeys(t, srv.Endpoint())
 
@@ -144,6 +154,9 @@ func TestClusterImport(t *testing.T) {
 		if r := h2.call(t, "GET", farm+"/accounts", tok, nil); r.status != http.StatusOK {
 			t.Fatalf("new token at the cluster node: %s", r)
 		}
+	})
+	t.Run("the customer's refresh token from before the move gets a token the gateway accepts", func(t *testing.T) {
+		grants.checkOnCluster(t, h2, a)
 	})
 	t.Run("the developer signs in with the old password", func(t *testing.T) {
 		b := newConsoleBrowser(t)
@@ -228,4 +241,104 @@ func TestClusterImportResumes(t *testing.T) {
 	}
 	m2 := runMain(t, withEtcd(srv.Endpoint(), kek))
 	newHub(t, m2, testAdminToken).adminCall(t, "GET", "/banks/hill-rcb", nil, http.StatusOK, nil)
+}
+
+// grantsBeforeMove is OAuth state a single node made for a customer and a
+// partner, to find again on the cluster after the import.
+type grantsBeforeMove struct {
+	conf             *oauth2.Config
+	live             string // a refresh token never used
+	revoked, rotated string // refresh tokens revoked, and already rotated, on the single node
+	reg              registration
+}
+
+// customerGrants has a sandbox customer authorize an authorization-code
+// app on the single node three times, revokes the second grant's refresh
+// token and rotates the third's; and registers a client dynamically.
+func customerGrants(t testing.TB, h *hub, a alliance) grantsBeforeMove {
+	t.Helper()
+	const redirect = "http://127.0.0.1:8400/callback"
+	var web app
+	h.adminCall(t, "POST", "/partners/"+a.partner+"/apps", map[string]any{"name": "web-moving", "environment": "sandbox",
+		"scopes": []string{"accounts:read"}, "grant_types": []string{"authorization_code", "refresh_token"},
+		"redirect_uris": []string{redirect}}, http.StatusCreated, &web)
+	subscribe(t, h, web.ClientID, a.product)
+	d := discover(t, h)
+	g := grantsBeforeMove{conf: &oauth2.Config{ClientID: web.ClientID, ClientSecret: web.ClientSecret, RedirectURL: redirect,
+		Scopes: []string{"accounts:read"}, Endpoint: oauth2.Endpoint{AuthURL: d.AuthorizationEndpoint, TokenURL: d.TokenEndpoint,
+			AuthStyle: oauth2.AuthStyleInHeader}}}
+	var toks [3]*oauth2.Token
+	for i := range toks {
+		if toks[i] = authorizeWithPAR(t, h, d, g.conf, h.c); toks[i].RefreshToken == "" {
+			t.Fatal("no refresh token from the single node")
+		}
+	}
+	g.live, g.revoked, g.rotated = toks[0].RefreshToken, toks[1].RefreshToken, toks[2].RefreshToken
+	if r := postForm(t, h, d.RevocationEndpoint, g.conf, url.Values{"token": {g.revoked}, "token_type_hint": {"refresh_token"}}); r.status != http.StatusOK {
+		t.Fatalf("revoke on the single node: %s", r)
+	}
+	if _, ok := refresh(t, h, g.conf, g.rotated); !ok {
+		t.Fatal("refresh on the single node failed")
+	}
+
+	var iat struct{ Token string }
+	h.adminCall(t, "POST", "/partners/"+a.partner+"/registration-tokens", map[string]any{"expiresIn": "1h"}, http.StatusCreated, &iat)
+	r := h.sendJSON(t, "POST", h.public+"/oauth2/register", iat.Token, map[string]any{
+		"client_name": "Tiller CLI", "grant_types": []string{"client_credentials"}, "scope": "accounts:read"})
+	if r.status != http.StatusCreated || json.Unmarshal(r.body, &g.reg) != nil || g.reg.RegistrationAccessToken == "" {
+		t.Fatalf("registration on the single node: %d", r.status)
+	}
+	return g
+}
+
+// refresh exchanges a refresh token at h and returns the access token,
+// or false with the request refused as invalid_grant.
+func refresh(t testing.TB, h *hub, conf *oauth2.Config, rt string) (string, bool) {
+	t.Helper()
+	r := postForm(t, h, conf.Endpoint.TokenURL, conf, url.Values{"grant_type": {"refresh_token"}, "refresh_token": {rt}})
+	var answer struct {
+		AccessToken string `json:"access_token"`
+		Error       string `json:"error"`
+	}
+	json.Unmarshal(r.body, &answer)
+	switch {
+	case r.status == http.StatusOK && answer.AccessToken != "":
+		return answer.AccessToken, true
+	case r.status == http.StatusBadRequest && answer.Error == "invalid_grant":
+		return "", false
+	}
+	t.Fatalf("refresh: %d %s", r.status, answer.Error)
+	return "", false
+}
+
+// checkOnCluster checks the grants at a cluster node after the import.
+func (g grantsBeforeMove) checkOnCluster(t *testing.T, h *hub, a alliance) {
+	at, ok := refresh(t, h, g.conf, g.live)
+	if !ok {
+		t.Fatal("the refresh token from before the move is refused")
+	}
+	if r := h.call(t, "GET", "/sandbox/"+a.bank+farmBase+"/accounts", at, nil); r.status != http.StatusOK {
+		t.Fatalf("the refreshed access token at the gateway: %d", r.status)
+	}
+	if _, ok := refresh(t, h, g.conf, g.revoked); ok {
+		t.Error("a refresh token revoked before the move is accepted")
+	}
+	if _, ok := refresh(t, h, g.conf, g.rotated); ok {
+		t.Error("a refresh token rotated before the move is accepted again")
+	}
+	r := h.sendJSON(t, "GET", g.reg.RegistrationClientURI, g.reg.RegistrationAccessToken, nil)
+	var got registration
+	if r.status != http.StatusOK || json.Unmarshal(r.body, &got) != nil || got.ClientID != g.reg.ClientID {
+		t.Errorf("RFC 7592 read of a client registered before the move: %d", r.status)
+	}
+}
+
+// leaks reports whether out shows one of the grants' tokens.
+func (g grantsBeforeMove) leaks(out string) bool {
+	for _, s := range []string{g.live, g.revoked, g.rotated, g.reg.RegistrationAccessToken} {
+		if strings.Contains(out, s) {
+			return true
+		}
+	}
+	return false
 }

@@ -21,6 +21,10 @@ func TestOAuthStoreConformance(t *testing.T) {
 	oauthtest.Run(t, func(t *testing.T) oauth.Store { return pgtest.Open(t).OAuth() })
 }
 
+func TestOAuthPorterConformance(t *testing.T) {
+	oauthtest.RunPorter(t, func(t *testing.T) oauthtest.PorterStore { return pgtest.Open(t).OAuth() })
+}
+
 // Two nodes (two pools on one database) race to redeem one code and to
 // use one assertion jti: exactly one wins each.
 func TestOAuthSingleUseAcrossNodes(t *testing.T) {

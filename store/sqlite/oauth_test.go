@@ -14,6 +14,10 @@ func TestOAuthStoreConformance(t *testing.T) {
 	oauthtest.Run(t, func(t *testing.T) oauth.Store { return openOAuthStore(t) })
 }
 
+func TestOAuthPorterConformance(t *testing.T) {
+	oauthtest.RunPorter(t, func(t *testing.T) oauthtest.PorterStore { return openOAuthStore(t) })
+}
+
 func TestOAuthStoreClosed(t *testing.T) {
 	s := sqlite.NewOAuthStore(filepath.Join(t.TempDir(), "oauth.db"))
 	if err := s.Close(); err != nil {
