@@ -92,13 +92,20 @@ func (s *AuditStore) checkpointer(db *sql.DB) {
 		case <-s.stopCP:
 			return
 		case <-t.C:
-			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-			var busy, frames, copied int64 // a failure is retried on the next tick
-			if err := db.QueryRowContext(ctx, "PRAGMA wal_checkpoint(PASSIVE)").Scan(&busy, &frames, &copied); err == nil && frames > walRestartFrames {
-				s.restartDue.Store(true) // restartLog
-			}
-			cancel()
+			s.checkpointRound(db)
 		}
+	}
+}
+
+// checkpointRound is one round of the checkpointer on its connection db:
+// a passive checkpoint, and the flag for restartLog when the log holds
+// more than walRestartFrames. A failure is retried on the next round.
+func (s *AuditStore) checkpointRound(db *sql.DB) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	var busy, frames, copied int64
+	if err := db.QueryRowContext(ctx, "PRAGMA wal_checkpoint(PASSIVE)").Scan(&busy, &frames, &copied); err == nil && frames > walRestartFrames {
+		s.restartDue.Store(true) // restartLog
 	}
 }
 
