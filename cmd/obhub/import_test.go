@@ -125,6 +125,9 @@ func TestClusterImport(t *testing.T) {
 		if code != 1 || !strings.Contains(out, "already holds a configuration") {
 			t.Fatalf("second import: exit %d\n%s", code, out)
 		}
+		if strings.Contains(out, "obhub: conflict") {
+			t.Errorf("the refusal shows the error's internal code: %s", out)
+		}
 		if n := etcdKeys(t, srv.Endpoint()); n != imported {
 			t.Fatalf("etcd holds %d keys after the refused import, want %d", n, imported)
 		}

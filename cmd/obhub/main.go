@@ -19,7 +19,10 @@ import (
 	"os"
 	"os/signal"
 	"runtime/debug"
+	"strings"
 	"syscall"
+
+	"github.com/obhub/obhub"
 )
 
 // version is set at build time with -ldflags "-X main.version=…".
@@ -73,9 +76,21 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 	case errors.Is(err, flag.ErrHelp):
 		return 0
 	default:
-		fmt.Fprintln(stderr, "obhub:", err)
+		fmt.Fprintln(stderr, "obhub:", cliMessage(err))
 		return 1
 	}
+}
+
+// cliMessage is err for a person at a terminal: an *obhub.Error's own
+// "obhub: conflict: " prefix is dropped, as the line already starts with
+// "obhub:" and the code means nothing there.
+func cliMessage(err error) string {
+	s := err.Error()
+	var e *obhub.Error
+	if errors.As(err, &e) {
+		s = strings.Replace(s, "obhub: "+e.Code+": ", "", 1)
+	}
+	return s
 }
 
 func usage(w io.Writer) {
