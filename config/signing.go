@@ -49,6 +49,18 @@ func (s *Static) LoadKeyEncryptionKeyFile() error {
 	return nil
 }
 
+// CommandKEK is the key-encryption key of a subcommand that runs beside
+// the nodes (obhub keys, obhub cluster import): env is
+// OBHUB_KEY_ENCRYPTION_KEY's value, file --key-encryption-key-file's (at
+// most one of them set); nil when neither is.
+func CommandKEK(env, file string) ([]byte, error) {
+	s := Static{KeyEncryptionKey: env, KeyEncryptionKeyFile: file}
+	if err := s.LoadKeyEncryptionKeyFile(); err != nil {
+		return nil, err
+	}
+	return s.KEK()
+}
+
 // KEK returns the key-encryption key in bytes, or nil when none is
 // configured (the signing keys then stay in plaintext on the node's
 // disk).

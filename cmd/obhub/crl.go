@@ -36,19 +36,7 @@ func (m *Main) openClientCRL(ctx context.Context, cas []*x509.Certificate) error
 	}
 	l.LogLoaded()
 	m.clientCRL = l
-	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	prev := m.cancel
-	m.cancel = func() {
-		cancel()
-		if prev != nil {
-			prev()
-		}
-	}
-	m.bg.Add(1)
-	go func() {
-		defer m.bg.Done()
-		l.Run(runCtx, m.crlReload)
-	}()
+	m.goUntilClose(ctx, func(ctx context.Context) { l.Run(ctx, m.crlReload) })
 	return nil
 }
 

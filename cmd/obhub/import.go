@@ -86,11 +86,7 @@ func clusterCommand(ctx context.Context, args []string, stdout, stderr io.Writer
 	if imp.etcd == "" {
 		return errors.New("cluster import: --etcd is required (the cluster's etcd endpoints)")
 	}
-	static := config.Static{KeyEncryptionKey: getenv(config.KeyEncryptionKeyEnv), KeyEncryptionKeyFile: kekFile}
-	if err := static.LoadKeyEncryptionKeyFile(); err != nil {
-		return fmt.Errorf("cluster import: %w", err)
-	}
-	kek, err := static.KEK()
+	kek, err := config.CommandKEK(getenv(config.KeyEncryptionKeyEnv), kekFile)
 	if err != nil {
 		return fmt.Errorf("cluster import: %w", err)
 	}

@@ -171,20 +171,30 @@ func TestClusterImport(t *testing.T) {
 	})
 }
 
+// stoppedNodeWithBanks runs a single node on a new data folder, adds the
+// banks, stops it and returns the folder.
+func stoppedNodeWithBanks(t *testing.T, ids ...string) string {
+	t.Helper()
+	dir := t.TempDir()
+	m := newTestMain(t, withData(dir))
+	if err := m.Run(context.Background()); err != nil {
+		m.Close()
+		t.Fatal(err)
+	}
+	h := newHub(t, m, testAdminToken)
+	for _, id := range ids {
+		h.adminCall(t, "POST", "/banks", map[string]any{"id": id, "name": id}, http.StatusCreated, nil)
+	}
+	m.Close()
+	return dir
+}
+
 // TestClusterImportRefusesNonEmptyEtcd: an etcd that a cluster already
 // uses is refused before anything is written.
 func TestClusterImportRefusesNonEmptyEtcd(t *testing.T) {
 	srv := etcdtest.Start(t)
 	kek := newKEK()
-	dir := t.TempDir()
-	m1 := newTestMain(t, withData(dir))
-	if err := m1.Run(context.Background()); err != nil {
-		m1.Close()
-		t.Fatal(err)
-	}
-	h1 := newHub(t, m1, testAdminToken)
-	h1.adminCall(t, "POST", "/banks", map[string]any{"id": "lake-rcb", "name": "Lake RCB"}, http.StatusCreated, nil)
-	m1.Close()
+	dir := stoppedNodeWithBanks(t, "lake-rcb")
 
 	runMain(t, withEtcd(srv.Endpoint(), kek)) // a cluster in use
 	n := etcdKeys(t, srv.Endpoint())
@@ -205,17 +215,7 @@ func TestClusterImportRefusesNonEmptyEtcd(t *testing.T) {
 func TestClusterImportResumes(t *testing.T) {
 	srv := etcdtest.Start(t)
 	kek := newKEK()
-	dir := t.TempDir()
-	m1 := newTestMain(t, withData(dir))
-	if err := m1.Run(context.Background()); err != nil {
-		m1.Close()
-		t.Fatal(err)
-	}
-	h1 := newHub(t, m1, testAdminToken)
-	for _, id := range []string{"lake-rcb", "hill-rcb", "dale-rcb"} {
-		h1.adminCall(t, "POST", "/banks", map[string]any{"id": id, "name": id}, http.StatusCreated, nil)
-	}
-	m1.Close()
+	dir := stoppedNodeWithBanks(t, "lake-rcb", "hill-rcb", "dale-rcb")
 	if code, out := importRun(t, kek, "--data", dir, "--etcd", srv.Endpoint()); code != 0 {
 		t.Fatalf("import: exit %d\n%s", code, out)
 	}

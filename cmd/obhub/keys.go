@@ -73,11 +73,7 @@ func keysCommand(ctx context.Context, args []string, stdout, stderr io.Writer, g
 	if args[0] == "withdraw" && kid == "" {
 		return errors.New("keys withdraw: name the key id to withdraw (obhub keys list shows them)")
 	}
-	static := config.Static{KeyEncryptionKey: getenv(config.KeyEncryptionKeyEnv), KeyEncryptionKeyFile: kekFile}
-	if err := static.LoadKeyEncryptionKeyFile(); err != nil {
-		return fmt.Errorf("keys: %w", err)
-	}
-	kek, err := static.KEK()
+	kek, err := config.CommandKEK(getenv(config.KeyEncryptionKeyEnv), kekFile)
 	if err != nil {
 		return fmt.Errorf("keys: %w", err)
 	}

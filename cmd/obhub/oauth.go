@@ -37,24 +37,10 @@ func (m *Main) openOAuth(ctx context.Context, issuer string, keys *oauth.Keys) (
 	if err := m.revocations.Load(ctx); err != nil {
 		return nil, fmt.Errorf("revocation list: %w", err)
 	}
-	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	prev := m.cancel
-	m.cancel = func() {
-		cancel()
-		if prev != nil {
-			prev()
-		}
-	}
-	m.bg.Add(1)
-	go func() {
-		defer m.bg.Done()
-		_ = m.revocations.Run(runCtx)
-	}()
-	m.bg.Add(1)
-	go func() {
-		defer m.bg.Done()
-		m.watchKeys(runCtx, keys, m.keyReload) // obhub keys rotate without restart (keys.go)
-	}()
+	m.goUntilClose(ctx, func(ctx context.Context) { _ = m.revocations.Run(ctx) })
+	m.goUntilClose(ctx, func(ctx context.Context) {
+		m.watchKeys(ctx, keys, m.keyReload) // obhub keys rotate without restart (keys.go)
+	})
 	return oauth.New(oauth.Config{
 		Issuer:     issuer,
 		Clock:      m.Clock,

@@ -121,13 +121,7 @@ func (m *Main) Run(ctx context.Context) error {
 	if err := m.openConfig(ctx); err != nil { // SQLite, or etcd with --etcd (cluster.go)
 		return err
 	}
-	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	m.cancel = cancel
-	m.bg.Add(1)
-	go func() {
-		defer m.bg.Done()
-		_ = m.watcher.Run(runCtx)
-	}()
+	m.goUntilClose(ctx, func(ctx context.Context) { _ = m.watcher.Run(ctx) })
 	m.store = config.NewStore(config.SyncKV{KV: m.kv, Watcher: m.watcher}, m.Clock)
 	token, err := m.ensureAdminToken(ctx)
 	if err != nil {
@@ -396,4 +390,23 @@ func (c snapshotClients) Client(ctx context.Context, clientID string) (*partners
 		return nil, nil, obhub.Errorf(obhub.ENOTFOUND, "unknown client")
 	}
 	return app, p, nil
+}
+
+// goUntilClose runs fn in the background for the node's life: its context
+// is ctx's values, cancelled by Close (m.cancel), which then waits for fn
+// to return (m.bg).
+func (m *Main) goUntilClose(ctx context.Context, fn func(context.Context)) {
+	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	prev := m.cancel
+	m.cancel = func() {
+		cancel()
+		if prev != nil {
+			prev()
+		}
+	}
+	m.bg.Add(1)
+	go func() {
+		defer m.bg.Done()
+		fn(runCtx)
+	}()
 }
