@@ -1,22 +1,18 @@
 package config_test
 
 import (
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
 	"io"
-	"math/big"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/obhub/obhub/config"
+	"github.com/obhub/obhub/internal/testpki"
 )
 
 // TestClientCRLSettings: --tls-client-crl and --tls-client-crl-strict
@@ -74,14 +70,7 @@ func TestClientCRLSettings(t *testing.T) {
 func TestClientCAs(t *testing.T) {
 	dir := t.TempDir()
 	ca := func(cn string) []byte {
-		key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-		tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: cn}, IsCA: true, BasicConstraintsValid: true,
-			NotBefore: time.Now(), NotAfter: time.Now().Add(time.Hour)}
-		der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
+		return testpki.CA(t, &x509.Certificate{Subject: pkix.Name{CommonName: cn}}).CertPEM()
 	}
 	write := func(name string, parts ...[]byte) string {
 		p := filepath.Join(dir, name)

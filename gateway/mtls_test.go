@@ -1,16 +1,10 @@
 package gateway
 
 import (
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/sha256"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/base64"
-	"encoding/pem"
 	"fmt"
-	"math/big"
 	"net/netip"
 	"net/url"
 	"os"
@@ -21,34 +15,16 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/obhub/obhub/internal/crl"
+	"github.com/obhub/obhub/internal/testpki"
 )
 
-func selfSignedCert(t testing.TB, cn string) *x509.Certificate {
+func selfSignedCert(t testing.TB, cn string) testpki.Cert {
 	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: cn},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour)}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := x509.ParseCertificate(der)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return c
+	return testpki.New(t, &x509.Certificate{Subject: pkix.Name{CommonName: cn}}, nil)
 }
 
-func x5tOf(c *x509.Certificate) string {
-	sum := sha256.Sum256(c.Raw)
-	return base64.RawURLEncoding.EncodeToString(sum[:])
-}
-
-func escapedPEM(c *x509.Certificate) string {
-	return url.QueryEscape(string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: c.Raw})))
+func escapedPEM(c testpki.Cert) string {
+	return url.QueryEscape(string(c.CertPEM()))
 }
 
 // TestCertificateBoundTokens: a token bound to a certificate (cnf.x5t#S256)
@@ -62,7 +38,7 @@ func TestCertificateBoundTokens(t *testing.T) {
 		c.ClientCertHeader = header
 		c.TrustedProxies = []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}
 	})
-	bound := proxied.sign(func(c jwt.MapClaims, _ map[string]any) { c["cnf"] = map[string]any{"x5t#S256": x5tOf(cert)} })
+	bound := proxied.sign(func(c jwt.MapClaims, _ map[string]any) { c["cnf"] = map[string]any{"x5t#S256": cert.Thumbprint()} })
 
 	tests := []struct {
 		name   string
@@ -70,7 +46,7 @@ func TestCertificateBoundTokens(t *testing.T) {
 		status int
 	}{
 		{"URL-encoded PEM from the proxy", []string{header, escapedPEM(cert)}, 200},
-		{"base64 DER (RFC 9440)", []string{header, ":" + base64.StdEncoding.EncodeToString(cert.Raw) + ":"}, 200},
+		{"base64 DER (RFC 9440)", []string{header, ":" + base64.StdEncoding.EncodeToString(cert.Cert.Raw) + ":"}, 200},
 		{"no certificate", nil, 401},
 		{"another certificate", []string{header, escapedPEM(other)}, 401},
 		{"garbage", []string{header, "not a certificate"}, 401},
@@ -98,7 +74,7 @@ func TestCertificateBoundTokens(t *testing.T) {
 
 	// The same header from a peer that is not a trusted proxy is ignored.
 	direct := newFixture(t, func(c *Config) { c.ClientCertHeader = header })
-	tok := direct.sign(func(c jwt.MapClaims, _ map[string]any) { c["cnf"] = map[string]any{"x5t#S256": x5tOf(cert)} })
+	tok := direct.sign(func(c jwt.MapClaims, _ map[string]any) { c["cnf"] = map[string]any{"x5t#S256": cert.Thumbprint()} })
 	if r := direct.do("GET", path, tok, nil, header, escapedPEM(cert)); r.StatusCode != 401 {
 		t.Errorf("certificate header from an untrusted peer: %d %s, want 401", r.StatusCode, r.body)
 	}
@@ -124,36 +100,16 @@ func TestCertificateBoundTokenRevoked(t *testing.T) {
 	const header = "X-Client-Cert"
 	const path = "/bank1/v1/accounts/acc-1"
 	dir := t.TempDir()
-	caKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	caTmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "Partner CA"}, IsCA: true, BasicConstraintsValid: true,
-		KeyUsage: x509.KeyUsageCertSign | x509.KeyUsageCRLSign, NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour)}
-	caDER, err := x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, &caKey.PublicKey, caKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ca, _ := x509.ParseCertificate(caDER)
-	issue := func(serial int64) *x509.Certificate {
-		key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-		der, err := x509.CreateCertificate(rand.Reader, &x509.Certificate{SerialNumber: big.NewInt(serial), Subject: pkix.Name{CommonName: "acme"},
-			NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour), ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}}, ca, &key.PublicKey, caKey)
-		if err != nil {
-			t.Fatal(err)
-		}
-		c, _ := x509.ParseCertificate(der)
-		return c
-	}
-	good, revoked, self := issue(10), issue(11), selfSignedCert(t, "acme")
+	ca := testpki.CA(t, &x509.Certificate{Subject: pkix.Name{CommonName: "Partner CA"}})
+	acme := &x509.Certificate{Subject: pkix.Name{CommonName: "acme"}}
+	good, revoked, self := testpki.Client(t, acme, &ca), testpki.Client(t, acme, &ca), selfSignedCert(t, "acme")
 	list := func(next time.Time, strict bool) *crl.List {
-		der, err := x509.CreateRevocationList(rand.Reader, &x509.RevocationList{Number: big.NewInt(1), ThisUpdate: time.Now().Add(-2 * time.Hour), NextUpdate: next,
-			RevokedCertificateEntries: []x509.RevocationListEntry{{SerialNumber: revoked.SerialNumber, RevocationTime: time.Now()}}}, ca, caKey)
-		if err != nil {
-			t.Fatal(err)
-		}
+		der := testpki.CRL(t, ca, &x509.RevocationList{ThisUpdate: time.Now().Add(-2 * time.Hour), NextUpdate: next}, revoked)
 		file := filepath.Join(dir, fmt.Sprintf("crl-%v.der", strict))
 		if err := os.WriteFile(file, der, 0o600); err != nil {
 			t.Fatal(err)
 		}
-		l := crl.New(crl.Config{Files: []string{file}, CAs: []*x509.Certificate{ca}, Strict: strict})
+		l := crl.New(crl.Config{Files: []string{file}, CAs: []*x509.Certificate{ca.Cert}, Strict: strict})
 		if err := l.Load(); err != nil {
 			t.Fatal(err)
 		}
@@ -164,7 +120,7 @@ func TestCertificateBoundTokenRevoked(t *testing.T) {
 	tests := []struct {
 		name   string
 		list   *crl.List
-		cert   *x509.Certificate
+		cert   testpki.Cert
 		status int
 		reason string
 	}{
@@ -181,7 +137,7 @@ func TestCertificateBoundTokenRevoked(t *testing.T) {
 				c.TrustedProxies = []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}
 				c.ClientCRL = tt.list
 			})
-			tok := f.sign(func(c jwt.MapClaims, _ map[string]any) { c["cnf"] = map[string]any{"x5t#S256": x5tOf(tt.cert)} })
+			tok := f.sign(func(c jwt.MapClaims, _ map[string]any) { c["cnf"] = map[string]any{"x5t#S256": tt.cert.Thumbprint()} })
 			r := f.do("GET", path, tok, nil, header, escapedPEM(tt.cert))
 			if r.StatusCode != tt.status {
 				t.Fatalf("got %d %s, want %d", r.StatusCode, r.body, tt.status)

@@ -1,11 +1,8 @@
 package oauth_test
 
 import (
-	"crypto/rand"
 	"crypto/x509"
 	"crypto/x509/pkix"
-	"encoding/pem"
-	"math/big"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -14,25 +11,18 @@ import (
 	"time"
 
 	"github.com/obhub/obhub/internal/crl"
+	"github.com/obhub/obhub/internal/testpki"
 	"github.com/obhub/obhub/oauth"
 	"github.com/obhub/obhub/partners"
 )
 
 // crlFile writes a PEM CRL of ca revoking the certificates, with the
 // nextUpdate given, and returns its path.
-func crlFile(t testing.TB, ca testCert, next time.Time, revoked ...testCert) string {
+func crlFile(t testing.TB, ca testpki.Cert, next time.Time, revoked ...testpki.Cert) string {
 	t.Helper()
-	tmpl := &x509.RevocationList{Number: big.NewInt(1), ThisUpdate: testNow.Add(-48 * time.Hour), NextUpdate: next}
-	for _, r := range revoked {
-		tmpl.RevokedCertificateEntries = append(tmpl.RevokedCertificateEntries,
-			x509.RevocationListEntry{SerialNumber: r.cert.SerialNumber, RevocationTime: testNow.Add(-time.Hour)})
-	}
-	der, err := x509.CreateRevocationList(rand.Reader, tmpl, ca.cert, ca.key)
-	if err != nil {
-		t.Fatal(err)
-	}
+	der := testpki.CRL(t, ca, &x509.RevocationList{ThisUpdate: testNow.Add(-48 * time.Hour), NextUpdate: next}, revoked...)
 	path := filepath.Join(t.TempDir(), "ca.crl")
-	if err := os.WriteFile(path, pem.EncodeToMemory(&pem.Block{Type: "X509 CRL", Bytes: der}), 0o600); err != nil {
+	if err := os.WriteFile(path, testpki.CRLPEM(der), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	return path
@@ -45,17 +35,16 @@ func crlFile(t testing.TB, ca testCert, next time.Time, revoked ...testCert) str
 // a CRL past its nextUpdate, the default enforces it; strict mode refuses
 // every certificate of the CA instead.
 func TestMTLSRevokedCertificate(t *testing.T) {
-	ca := newCert(t, pkix.Name{CommonName: "Alliance partner CA"}, nil, nil, true)
+	ca := testpki.CA(t, certTemplate(pkix.Name{CommonName: "Alliance partner CA"}))
 	subject := pkix.Name{CommonName: "acme-payments", Organization: []string{"Acme Pay"}}
-	good, revoked := newCert(t, subject, nil, &ca, false), newCert(t, subject, nil, &ca, false)
-	self := newCert(t, pkix.Name{CommonName: "acme self-signed"}, nil, nil, false)
-	pool := x509.NewCertPool()
-	pool.AddCert(ca.cert)
+	good, revoked := testpki.Client(t, certTemplate(subject), &ca), testpki.Client(t, certTemplate(subject), &ca)
+	self := testpki.Client(t, certTemplate(pkix.Name{CommonName: "acme self-signed"}), nil)
+	pool := ca.Pool()
 	fresh := crlFile(t, ca, testNow.Add(24*time.Hour), revoked)
 	stale := crlFile(t, ca, testNow.Add(-time.Hour), revoked)
 
 	server := func(t *testing.T, file string, strict bool) (*fixture, map[string][2]string) {
-		l := crl.New(crl.Config{Files: []string{file}, CAs: []*x509.Certificate{ca.cert}, Strict: strict,
+		l := crl.New(crl.Config{Files: []string{file}, CAs: []*x509.Certificate{ca.Cert}, Strict: strict,
 			Clock: func() time.Time { return testNow }})
 		if err := l.Load(); err != nil {
 			t.Fatal(err)
@@ -81,7 +70,7 @@ func TestMTLSRevokedCertificate(t *testing.T) {
 		crl    string
 		strict bool
 		app    string
-		cert   *testCert
+		cert   *testpki.Cert
 		status int
 		hint   string
 	}{
@@ -118,7 +107,7 @@ func TestMTLSRevokedCertificate(t *testing.T) {
 			}
 			logs := f.logs.String()
 			if !strings.Contains(logs, "client certificate refused") || !strings.Contains(logs, "client_id="+app[0]) ||
-				!strings.Contains(logs, tt.cert.cert.SerialNumber.Text(16)) || strings.Contains(logs, "acme-payments") {
+				!strings.Contains(logs, tt.cert.Cert.SerialNumber.Text(16)) || strings.Contains(logs, "acme-payments") {
 				t.Errorf("log %q: want the refusal with the client id and the serial, not the subject", logs)
 			}
 		})

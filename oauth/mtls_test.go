@@ -1,17 +1,12 @@
 package oauth_test
 
 import (
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/base64"
 	"encoding/json"
 	"io"
-	"math/big"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -21,62 +16,20 @@ import (
 
 	jose "github.com/go-jose/go-jose/v3"
 
+	"github.com/obhub/obhub/internal/testpki"
 	"github.com/obhub/obhub/oauth"
 	"github.com/obhub/obhub/partners"
 )
 
-// testCert is a certificate with its key.
-type testCert struct {
-	cert *x509.Certificate
-	key  *ecdsa.PrivateKey
+// certTemplate is a template for subject and its DNS names, valid around
+// testNow, the fixture's clock.
+func certTemplate(subject pkix.Name, dns ...string) *x509.Certificate {
+	return &x509.Certificate{Subject: subject, DNSNames: dns, NotBefore: testNow.Add(-time.Hour), NotAfter: testNow.Add(24 * time.Hour)}
 }
 
-func (c testCert) tls() tls.Certificate {
-	return tls.Certificate{Certificate: [][]byte{c.cert.Raw}, PrivateKey: c.key, Leaf: c.cert}
-}
-
-func (c testCert) x5t() string {
-	sum := sha256.Sum256(c.cert.Raw)
-	return base64.RawURLEncoding.EncodeToString(sum[:])
-}
-
-// newCert makes a client certificate signed by parent (self-signed when
-// parent is nil), valid around testNow.
-func newCert(t testing.TB, subject pkix.Name, dns []string, parent *testCert, isCA bool) testCert {
+func jwksOf(t testing.TB, c testpki.Cert) map[string]any {
 	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	serial, _ := rand.Int(rand.Reader, big.NewInt(1<<62))
-	tmpl := &x509.Certificate{
-		SerialNumber: serial, Subject: subject, DNSNames: dns,
-		NotBefore: testNow.Add(-time.Hour), NotAfter: testNow.Add(24 * time.Hour),
-		KeyUsage:    x509.KeyUsageDigitalSignature,
-		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
-	}
-	if isCA {
-		tmpl.IsCA, tmpl.BasicConstraintsValid = true, true
-		tmpl.KeyUsage |= x509.KeyUsageCertSign | x509.KeyUsageCRLSign
-	}
-	signer, signerKey := tmpl, key
-	if parent != nil {
-		signer, signerKey = parent.cert, parent.key
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, signer, &key.PublicKey, signerKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cert, err := x509.ParseCertificate(der)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return testCert{cert: cert, key: key}
-}
-
-func jwksOf(t testing.TB, c testCert) map[string]any {
-	t.Helper()
-	b, _ := json.Marshal(jose.JSONWebKeySet{Keys: []jose.JSONWebKey{{Key: &c.key.PublicKey, KeyID: "mtls", Use: "sig"}}})
+	b, _ := json.Marshal(jose.JSONWebKeySet{Keys: []jose.JSONWebKey{{Key: &c.Key.PublicKey, KeyID: "mtls", Use: "sig"}}})
 	var m map[string]any
 	if err := json.Unmarshal(b, &m); err != nil {
 		t.Fatal(err)
@@ -96,12 +49,11 @@ func mtlsServer(t testing.TB, f *fixture) *httptest.Server {
 }
 
 // postTLS sends a token request over TLS with an optional client certificate.
-func postTLS(t testing.TB, srv *httptest.Server, cert *testCert, form url.Values, basic [2]string) response {
+func postTLS(t testing.TB, srv *httptest.Server, cert *testpki.Cert, form url.Values, basic [2]string) response {
 	t.Helper()
 	tr := srv.Client().Transport.(*http.Transport).Clone()
 	if cert != nil {
-		c := cert.tls()
-		tr.TLSClientConfig.Certificates = []tls.Certificate{c}
+		tr.TLSClientConfig.Certificates = []tls.Certificate{cert.TLS()}
 	}
 	cl := &http.Client{Transport: tr}
 	defer tr.CloseIdleConnections()
@@ -140,17 +92,15 @@ func cnfOf(t testing.TB, raw string) map[string]any {
 }
 
 func TestMTLSClientAuthentication(t *testing.T) {
-	ca := newCert(t, pkix.Name{CommonName: "Alliance partner CA"}, nil, nil, true)
-	otherCA := newCert(t, pkix.Name{CommonName: "Someone else's CA"}, nil, nil, true)
-	pool := x509.NewCertPool()
-	pool.AddCert(ca.cert)
-	f := newFixture(t, func(c *oauth.Config) { c.ClientCAs = pool })
+	ca := testpki.CA(t, certTemplate(pkix.Name{CommonName: "Alliance partner CA"}))
+	otherCA := testpki.CA(t, certTemplate(pkix.Name{CommonName: "Someone else's CA"}))
+	f := newFixture(t, func(c *oauth.Config) { c.ClientCAs = ca.Pool() })
 
-	acme := newCert(t, pkix.Name{CommonName: "acme-payments", Organization: []string{"Acme Pay"}}, []string{"client.acme.example"}, &ca, false)
-	forged := newCert(t, pkix.Name{CommonName: "acme-payments", Organization: []string{"Acme Pay"}}, []string{"client.acme.example"}, &otherCA, false)
-	other := newCert(t, pkix.Name{CommonName: "other"}, []string{"other.example"}, &ca, false)
-	self := newCert(t, pkix.Name{CommonName: "acme self-signed"}, nil, nil, false)
-	selfOther := newCert(t, pkix.Name{CommonName: "acme self-signed"}, nil, nil, false)
+	acme := testpki.Client(t, certTemplate(pkix.Name{CommonName: "acme-payments", Organization: []string{"Acme Pay"}}, "client.acme.example"), &ca)
+	forged := testpki.Client(t, certTemplate(pkix.Name{CommonName: "acme-payments", Organization: []string{"Acme Pay"}}, "client.acme.example"), &otherCA)
+	other := testpki.Client(t, certTemplate(pkix.Name{CommonName: "other"}, "other.example"), &ca)
+	self := testpki.Client(t, certTemplate(pkix.Name{CommonName: "acme self-signed"}), nil)
+	selfOther := testpki.Client(t, certTemplate(pkix.Name{CommonName: "acme self-signed"}), nil)
 
 	base := func(id, method string) *partners.App {
 		return &partners.App{ClientID: id, Partner: "acme", Environment: partners.Sandbox,
@@ -179,12 +129,12 @@ func TestMTLSClientAuthentication(t *testing.T) {
 	}
 	tests := []struct {
 		name   string
-		cert   *testCert
+		cert   *testpki.Cert
 		form   url.Values
 		basic  [2]string
 		status int
 		code   string
-		bound  *testCert // the certificate the token must be bound to
+		bound  *testpki.Cert // the certificate the token must be bound to
 	}{
 		{"subject DN", &acme, cc(dn.ClientID), [2]string{}, 200, "", &acme},
 		{"dNSName SAN", &acme, cc(san.ClientID), [2]string{}, 200, "", &acme},
@@ -216,8 +166,8 @@ func TestMTLSClientAuthentication(t *testing.T) {
 			switch {
 			case tc.bound == nil && cnf != nil:
 				t.Errorf("token bound %v, want a bearer token", cnf)
-			case tc.bound != nil && cnf["x5t#S256"] != tc.bound.x5t():
-				t.Errorf("cnf %v, want x5t#S256 %s", cnf, tc.bound.x5t())
+			case tc.bound != nil && cnf["x5t#S256"] != tc.bound.Thumbprint():
+				t.Errorf("cnf %v, want x5t#S256 %s", cnf, tc.bound.Thumbprint())
 			}
 		})
 	}
@@ -225,8 +175,8 @@ func TestMTLSClientAuthentication(t *testing.T) {
 
 func TestMTLSWithoutClientCA(t *testing.T) {
 	f := newFixture(t) // no --tls-client-ca: tls_client_auth cannot succeed
-	ca := newCert(t, pkix.Name{CommonName: "CA"}, nil, nil, true)
-	c := newCert(t, pkix.Name{CommonName: "acme"}, nil, &ca, false)
+	ca := testpki.CA(t, certTemplate(pkix.Name{CommonName: "CA"}))
+	c := testpki.Client(t, certTemplate(pkix.Name{CommonName: "acme"}), &ca)
 	app := &partners.App{ClientID: "app-dn", Partner: "acme", Environment: partners.Sandbox,
 		GrantTypes: []string{partners.GrantClientCredentials}, TokenEndpointAuthMethod: partners.AuthTLSClient,
 		MTLS: partners.MTLS{TLSClientAuthSubjectDN: "CN=acme"}}

@@ -1,14 +1,11 @@
 package main
 
 import (
-	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/json"
-	"encoding/pem"
 	"math/big"
-	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -17,13 +14,15 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/obhub/obhub/internal/testpki"
 )
 
 // testPKI is a CA that signs certificates and CRLs, a server
 // certificate for the public listener, and the files a node reads.
 type testPKI struct {
 	dir    string
-	ca     pkiCert
+	ca     testpki.Cert
 	caFile string
 	crl    string // the --tls-client-crl file
 	number int64  // the last CRL's cRLNumber
@@ -32,41 +31,26 @@ type testPKI struct {
 func newTestPKI(t testing.TB, cn string) *testPKI {
 	t.Helper()
 	p := &testPKI{dir: t.TempDir()}
-	p.ca = issueCert(t, &x509.Certificate{Subject: pkix.Name{CommonName: cn}, IsCA: true, BasicConstraintsValid: true,
-		KeyUsage: x509.KeyUsageCertSign | x509.KeyUsageCRLSign}, nil)
+	p.ca = testpki.CA(t, &x509.Certificate{Subject: pkix.Name{CommonName: cn}})
 	p.caFile = filepath.Join(p.dir, "ca.pem")
-	writePEM(t, p.caFile, "CERTIFICATE", p.ca.cert.Raw)
+	writeFile(t, p.caFile, p.ca.CertPEM())
 	p.crl = filepath.Join(p.dir, "ca.crl")
 	return p
 }
 
 // client issues a client certificate of the CA.
-func (p *testPKI) client(t testing.TB, subject pkix.Name) pkiCert {
+func (p *testPKI) client(t testing.TB, subject pkix.Name) testpki.Cert {
 	t.Helper()
-	return issueCert(t, &x509.Certificate{Subject: subject,
-		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}}, &p.ca)
+	return testpki.Client(t, &x509.Certificate{Subject: subject}, &p.ca)
 }
 
 // publishCRL writes the CA's next CRL, revoking the certificates, to the
 // file as a CA's publishing job does: a new file renamed over the old.
-func (p *testPKI) publishCRL(t testing.TB, revoked ...pkiCert) {
+func (p *testPKI) publishCRL(t testing.TB, revoked ...testpki.Cert) {
 	t.Helper()
 	p.number++
-	writeCRLFile(t, p.crl, p.ca, p.number, revoked...)
-}
-
-func writeCRLFile(t testing.TB, path string, ca pkiCert, number int64, revoked ...pkiCert) {
-	t.Helper()
-	tmpl := &x509.RevocationList{Number: big.NewInt(number), ThisUpdate: time.Now().Add(-time.Minute), NextUpdate: time.Now().Add(24 * time.Hour)}
-	for _, r := range revoked {
-		tmpl.RevokedCertificateEntries = append(tmpl.RevokedCertificateEntries,
-			x509.RevocationListEntry{SerialNumber: r.cert.SerialNumber, RevocationTime: time.Now().Add(-time.Minute)})
-	}
-	der, err := x509.CreateRevocationList(rand.Reader, tmpl, ca.cert, ca.key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	replaceFile(t, path, pem.EncodeToMemory(&pem.Block{Type: "X509 CRL", Bytes: der}))
+	der := testpki.CRL(t, p.ca, &x509.RevocationList{Number: big.NewInt(p.number)}, revoked...)
+	replaceFile(t, p.crl, testpki.CRLPEM(der))
 }
 
 func replaceFile(t testing.TB, path string, b []byte) {
@@ -83,14 +67,10 @@ func replaceFile(t testing.TB, path string, b []byte) {
 // serveTLS has the node serve TLS with the CA's server certificate, take
 // the CA for client certificates and read the CRL file every 10 ms.
 func (p *testPKI) serveTLS(t testing.TB) mainOption {
-	server := issueCert(t, &x509.Certificate{Subject: pkix.Name{CommonName: "obhub"}, IPAddresses: []net.IP{net.ParseIP("127.0.0.1")},
-		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}}, &p.ca)
-	writePEM(t, filepath.Join(p.dir, "server.pem"), "CERTIFICATE", server.cert.Raw)
-	keyDER, _ := x509.MarshalPKCS8PrivateKey(server.key)
-	writePEM(t, filepath.Join(p.dir, "server-key.pem"), "PRIVATE KEY", keyDER)
+	certFile, keyFile := serverFiles(t, p.dir, p.ca)
 	return func(m *Main) {
-		m.Config.TLSCert = filepath.Join(p.dir, "server.pem")
-		m.Config.TLSKey = filepath.Join(p.dir, "server-key.pem")
+		m.Config.TLSCert = certFile
+		m.Config.TLSKey = keyFile
 		m.Config.TLSClientCA = p.caFile
 		m.Config.TLSClientCRL = p.crl
 		m.crlReload = 10 * time.Millisecond
@@ -98,14 +78,12 @@ func (p *testPKI) serveTLS(t testing.TB) mainOption {
 }
 
 // hubWithCert is a client of the node presenting cert (none when nil).
-func (p *testPKI) hubWithCert(t testing.TB, m *Main, cert *pkiCert) *hub {
+func (p *testPKI) hubWithCert(t testing.TB, m *Main, cert *testpki.Cert) *hub {
 	t.Helper()
 	h := newHub(t, m, testAdminToken)
-	roots := x509.NewCertPool()
-	roots.AddCert(p.ca.cert)
-	cfg := &tls.Config{RootCAs: roots}
+	cfg := &tls.Config{RootCAs: p.ca.Pool()}
 	if cert != nil {
-		cfg.Certificates = []tls.Certificate{{Certificate: [][]byte{cert.cert.Raw}, PrivateKey: cert.key}}
+		cfg.Certificates = []tls.Certificate{cert.TLS()}
 	}
 	h.c.Transport.(*http.Transport).TLSClientConfig = cfg
 	return h
@@ -233,9 +211,9 @@ func TestClientCRLRefusesStart(t *testing.T) {
 		write func(path string)
 		want  string
 	}{
-		{"signed by a CA not in --tls-client-ca", func(path string) { writeCRLFile(t, path, other.ca, 1) },
+		{"signed by a CA not in --tls-client-ca", func(path string) { writeFile(t, path, testpki.CRLPEM(testpki.CRL(t, other.ca, nil))) },
 			`--tls-client-crl: ` + regexp.QuoteMeta(filepath.Join(p.dir, "crl-0.pem")) + `: CRL of "CN=Some other CA": not issued by any CA of --tls-client-ca`},
-		{"not a CRL", func(path string) { writePEM(t, path, "CERTIFICATE", p.ca.cert.Raw) }, `want X509 CRL`},
+		{"not a CRL", func(path string) { writeFile(t, path, p.ca.CertPEM()) }, `want X509 CRL`},
 		{"missing", func(string) {}, `no such file`},
 	}
 	for i, tt := range tests {

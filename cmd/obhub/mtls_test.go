@@ -1,17 +1,10 @@
 package main
 
 import (
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
-	"encoding/base64"
 	"encoding/json"
-	"encoding/pem"
-	"math/big"
 	"net"
 	"net/http"
 	"net/url"
@@ -19,38 +12,25 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
+
+	"github.com/obhub/obhub/internal/testpki"
 )
 
-type pkiCert struct {
-	cert *x509.Certificate
-	key  *ecdsa.PrivateKey
+// serverFiles writes a server certificate of ca for 127.0.0.1, and its
+// key, to dir for --tls-cert and --tls-key, and returns their paths.
+func serverFiles(t testing.TB, dir string, ca testpki.Cert) (certFile, keyFile string) {
+	t.Helper()
+	server := testpki.New(t, &x509.Certificate{Subject: pkix.Name{CommonName: "obhub"}, IPAddresses: []net.IP{net.ParseIP("127.0.0.1")},
+		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}}, &ca)
+	certFile, keyFile = filepath.Join(dir, "server.pem"), filepath.Join(dir, "server-key.pem")
+	writeFile(t, certFile, server.CertPEM())
+	writeFile(t, keyFile, server.KeyPEM())
+	return certFile, keyFile
 }
 
-func issueCert(t testing.TB, tmpl *x509.Certificate, parent *pkiCert) pkiCert {
+func writeFile(t testing.TB, path string, b []byte) {
 	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	serial, _ := rand.Int(rand.Reader, big.NewInt(1<<62))
-	tmpl.SerialNumber = serial
-	tmpl.NotBefore, tmpl.NotAfter = time.Now().Add(-time.Hour), time.Now().Add(24*time.Hour)
-	signer, signerKey := tmpl, key
-	if parent != nil {
-		signer, signerKey = parent.cert, parent.key
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, signer, &key.PublicKey, signerKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, _ := x509.ParseCertificate(der)
-	return pkiCert{cert: c, key: key}
-}
-
-func writePEM(t testing.TB, path, typ string, der []byte) {
-	t.Helper()
-	if err := os.WriteFile(path, pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: der}), 0o600); err != nil {
+	if err := os.WriteFile(path, b, 0o600); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -61,31 +41,23 @@ func writePEM(t testing.TB, path, typ string, der []byte) {
 // accepts that token only on a connection presenting the certificate.
 func TestMutualTLS(t *testing.T) {
 	dir := t.TempDir()
-	ca := issueCert(t, &x509.Certificate{Subject: pkix.Name{CommonName: "Test CA"}, IsCA: true, BasicConstraintsValid: true,
-		KeyUsage: x509.KeyUsageCertSign | x509.KeyUsageDigitalSignature}, nil)
-	server := issueCert(t, &x509.Certificate{Subject: pkix.Name{CommonName: "obhub"}, IPAddresses: []net.IP{net.ParseIP("127.0.0.1")},
-		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}}, &ca)
-	client := issueCert(t, &x509.Certificate{Subject: pkix.Name{CommonName: "tiller-batch", Organization: []string{"Tiller"}},
-		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}}, &ca)
-	writePEM(t, filepath.Join(dir, "ca.pem"), "CERTIFICATE", ca.cert.Raw)
-	writePEM(t, filepath.Join(dir, "server.pem"), "CERTIFICATE", server.cert.Raw)
-	keyDER, _ := x509.MarshalPKCS8PrivateKey(server.key)
-	writePEM(t, filepath.Join(dir, "server-key.pem"), "PRIVATE KEY", keyDER)
+	ca := testpki.CA(t, &x509.Certificate{Subject: pkix.Name{CommonName: "Test CA"}})
+	client := testpki.Client(t, &x509.Certificate{Subject: pkix.Name{CommonName: "tiller-batch", Organization: []string{"Tiller"}}}, &ca)
+	writeFile(t, filepath.Join(dir, "ca.pem"), ca.CertPEM())
+	certFile, keyFile := serverFiles(t, dir, ca)
 
 	m := runMain(t, func(m *Main) {
-		m.Config.TLSCert = filepath.Join(dir, "server.pem")
-		m.Config.TLSKey = filepath.Join(dir, "server-key.pem")
+		m.Config.TLSCert = certFile
+		m.Config.TLSKey = keyFile
 		m.Config.TLSClientCA = filepath.Join(dir, "ca.pem")
 	})
 	if !strings.HasPrefix(m.PublicURL, "https://") {
 		t.Fatalf("public URL %s, want https", m.PublicURL)
 	}
-	roots := x509.NewCertPool()
-	roots.AddCert(ca.cert)
 	withCert, noCert := newHub(t, m, testAdminToken), newHub(t, m, testAdminToken)
-	withCert.c.Transport.(*http.Transport).TLSClientConfig = &tls.Config{RootCAs: roots,
-		Certificates: []tls.Certificate{{Certificate: [][]byte{client.cert.Raw}, PrivateKey: client.key}}}
-	noCert.c.Transport.(*http.Transport).TLSClientConfig = &tls.Config{RootCAs: roots}
+	withCert.c.Transport.(*http.Transport).TLSClientConfig = &tls.Config{RootCAs: ca.Pool(),
+		Certificates: []tls.Certificate{client.TLS()}}
+	noCert.c.Transport.(*http.Transport).TLSClientConfig = &tls.Config{RootCAs: ca.Pool()}
 
 	a := setupAlliance(t, withCert, newCoreSystem(t))
 	var mtlsApp app
@@ -123,8 +95,7 @@ func TestMutualTLS(t *testing.T) {
 		t.Fatalf("token with the certificate: %s", r)
 	}
 	_, claims := jwtParts(t, tr.AccessToken)
-	sum := sha256.Sum256(client.cert.Raw)
-	if cnf, _ := claims["cnf"].(map[string]any); cnf["x5t#S256"] != base64.RawURLEncoding.EncodeToString(sum[:]) {
+	if cnf, _ := claims["cnf"].(map[string]any); cnf["x5t#S256"] != client.Thumbprint() {
 		t.Errorf("cnf %v, want the certificate's x5t#S256", claims["cnf"])
 	}
 
