@@ -39,6 +39,24 @@ func startMailer(t *testing.T, outbox *mail.Outbox, addr string, tune func(*mail
 	return m
 }
 
+// silentRelay listens on loopback, accepts one connection and never says
+// a word: a relay that hangs. The connection comes out of accepted.
+func silentRelay(t *testing.T) (net.Listener, <-chan net.Conn) {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	accepted := make(chan net.Conn, 1)
+	go func() {
+		if c, err := l.Accept(); err == nil {
+			accepted <- c
+		}
+	}()
+	return l, accepted
+}
+
 // deadAddr returns a loopback address where nothing listens: dialling it
 // is refused.
 func deadAddr(t *testing.T) string {
@@ -180,17 +198,7 @@ func TestSMTPRelayRefuses(t *testing.T) {
 // node's first sweep, at start, delivers it.
 func TestSMTPPendingLeftByAStoppedNode(t *testing.T) {
 	ctx := context.Background()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	accepted := make(chan net.Conn, 1)
-	go func() { // accepts and never says a word
-		if c, err := l.Accept(); err == nil {
-			accepted <- c
-		}
-	}()
+	l, accepted := silentRelay(t)
 	outbox, store := openOutbox(t)
 	first := startMailer(t, outbox, l.Addr().String(), func(c *mail.SMTPConfig) { c.Timeout = time.Minute })
 	if err := first.Send(ctx, mail.Message{Kind: mail.KindInvite, To: "zhao@hemupay.example", Subject: "s", Text: "t"}); err != nil {

@@ -49,17 +49,7 @@ func settled(t *testing.T, m *mail.SMTP) (sent, failed int64) {
 // is cut and the message stays in the outbox, pending and unclaimed, for
 // the next sweep; the cut delivery is not counted as an attempt.
 func TestSMTPCloseDoesNotWaitForARelay(t *testing.T) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	accepted := make(chan net.Conn, 1)
-	go func() { // accepts and never says a word
-		if c, err := l.Accept(); err == nil {
-			accepted <- c
-		}
-	}()
+	l, accepted := silentRelay(t)
 	outbox, store := openOutbox(t)
 	m, err := mail.NewSMTP(mail.SMTPConfig{URL: "smtp+plain://" + l.Addr().String(), From: "a@b.example", Timeout: time.Minute}, outbox, nil)
 	if err != nil {
