@@ -2,7 +2,7 @@
 // admin listener: alliance admins, bank admins and compliance auditors
 // sign in (apart from the partners of the developer portal) and work the
 // approvals queue, the partners and APIs, the audit log and the usage
-// report.
+// report; alliance admins also read the portal's mail outbox (mail.go).
 //
 // Like the portal it is server-rendered html/template pages with embedded
 // CSS, in Simplified Chinese and English. It reads and changes the
@@ -84,6 +84,13 @@ type Config struct {
 	// Audit is the ledger the audit and report pages read; nil shows
 	// those pages as unavailable.
 	Audit audit.Store
+	// Outbox is the portal's mail outbox for the Mail page (alliance
+	// admins); nil leaves the page out.
+	Outbox Outbox
+	// MailRetry sends a failed mail again through the node's relay
+	// (--smtp-url: mail.SMTP); nil offers no retry, the mails being
+	// forwarded by hand.
+	MailRetry MailRetry
 	// Record writes an administrative change to the audit ledger (the
 	// node's audit.Writer); nil records nothing.
 	Record        func(audit.Record) error
@@ -110,7 +117,7 @@ func New(cfg Config) *Handler {
 	}
 	h := &Handler{cfg: cfg, pages: map[string]*template.Template{}, hasher: passwd.NewHasher(2), site: site(cfg)}
 	for _, name := range []string{"signin", "setup", "approvals", "partners", "apis", "audit", "reports", "error",
-		"apps", "app", "products", "product", "upload", "history", "change", "operators"} {
+		"apps", "app", "products", "product", "upload", "history", "change", "operators", "mail"} {
 		h.pages[name] = template.Must(template.New("layout.html").Funcs(funcs).
 			ParseFS(templateFiles, "templates/layout.html", "templates/"+name+".html"))
 	}
@@ -146,6 +153,8 @@ func New(cfg Config) *Handler {
 	mux.HandleFunc("GET /console/operators", h.operatorsPage)
 	mux.HandleFunc("POST /console/operators", h.addOperator)
 	mux.HandleFunc("POST /console/operators/{id}/{verb}", h.changeOperator)
+	mux.HandleFunc("GET /console/mail", h.mailPage)
+	mux.HandleFunc("POST /console/mail/{seq}/retry", h.retryMail)
 	mux.HandleFunc("GET /console/audit", h.auditPage)
 	mux.HandleFunc("GET /console/reports", h.reportsPage)
 	mux.HandleFunc("GET /console", func(w http.ResponseWriter, r *http.Request) {
@@ -195,16 +204,17 @@ type visitor struct {
 	Session  *Session
 	Operator *Operator
 	Path     string
-	// directory tells whether the node has an operators page.
-	directory bool
+	// directory tells whether the node has an operators page; outbox,
+	// a Mail page.
+	directory, outbox bool
 }
 
 // SignedIn reports whether an operator is signed in.
 func (v *visitor) SignedIn() bool { return v != nil && v.Operator != nil }
 
 // Can reports whether the operator may open a section: "approvals",
-// "partners", "apps", "apis", "products" (admins), "operators" (alliance
-// admins) or "audit", "reports", "history" (everyone).
+// "partners", "apps", "apis", "products" (admins), "operators", "mail"
+// (alliance admins) or "audit", "reports", "history" (everyone).
 func (v *visitor) Can(section string) bool {
 	if !v.SignedIn() {
 		return false
@@ -214,6 +224,8 @@ func (v *visitor) Can(section string) bool {
 		return true
 	case "operators":
 		return v.directory && v.Operator.Role == RoleAllianceAdmin
+	case "mail":
+		return v.outbox && v.Operator.Role == RoleAllianceAdmin
 	}
 	return v.Operator.Role == RoleAllianceAdmin || v.Operator.Role == RoleBankAdmin
 }
@@ -227,7 +239,8 @@ func (v *visitor) Bank() string {
 }
 
 func (h *Handler) visit(w http.ResponseWriter, r *http.Request) (*visitor, error) {
-	v := &visitor{L: h.pickLang(w, r), Path: r.URL.Path, directory: h.cfg.Directory != nil}
+	v := &visitor{L: h.pickLang(w, r), Path: r.URL.Path, directory: h.cfg.Directory != nil,
+		outbox: h.cfg.Outbox != nil}
 	s, o, err := h.session(r.Context(), r)
 	if err != nil {
 		return v, err

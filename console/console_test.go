@@ -52,7 +52,9 @@ func (e *env) recorded() []audit.Record {
 	return append([]audit.Record(nil), e.changes...)
 }
 
-func newEnv(t testing.TB) *env {
+// newEnv builds the console; opts change its configuration (the Mail
+// page's outbox, say) before it is built.
+func newEnv(t testing.TB, opts ...func(*console.Config)) *env {
 	t.Helper()
 	ctx := context.Background()
 	dir := t.TempDir()
@@ -85,12 +87,16 @@ func newEnv(t testing.TB) *env {
 		{Time: e.now.Add(-1 * time.Hour), Category: audit.CategoryAccess, Bank: "hexi-bank", API: "hexi-loans",
 			Method: "GET", Path: "/hexi-bank/secret-loans-path", Partner: "river-pay", ClientID: e.riverApp, Status: 200, Decision: "allow", Latency: 30 * time.Millisecond},
 	})
-	h := console.New(console.Config{Catalog: store, Operators: ops, Directory: ops, Audit: ledger, Record: func(r audit.Record) error {
+	cfg := console.Config{Catalog: store, Operators: ops, Directory: ops, Audit: ledger, Record: func(r audit.Record) error {
 		e.mu.Lock()
 		defer e.mu.Unlock()
 		e.changes = append(e.changes, r)
 		return nil
-	}})
+	}}
+	for _, opt := range opts {
+		opt(&cfg)
+	}
+	h := console.New(cfg)
 	// Mounted as on the admin listener: the console sees /console/ only.
 	mux := http.NewServeMux()
 	mux.Handle("/console/", h)

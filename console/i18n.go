@@ -30,8 +30,8 @@ func (h *Handler) pickLang(w http.ResponseWriter, r *http.Request) lang {
 }
 
 // messages are the console's texts: the first pages' (baseMessages) and
-// the pages added after (i18n_pages.go).
-var messages = websession.MergeMessages(baseMessages, pageMessages, profileMessages)
+// the pages added after (i18n_pages.go, i18n_profile.go, i18n_mail.go).
+var messages = websession.MergeMessages(baseMessages, pageMessages, profileMessages, mailMessages)
 
 var baseMessages = map[lang]map[string]string{
 	langEN: {

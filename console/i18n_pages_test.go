@@ -15,3 +15,14 @@ func TestPageMessagesTranslated(t *testing.T) {
 		}
 	}
 }
+
+// Every text of the Mail page is in both languages.
+func TestMailMessagesTranslated(t *testing.T) {
+	for _, pair := range [][2]lang{{langEN, langZH}, {langZH, langEN}} {
+		for k := range mailMessages[pair[0]] {
+			if mailMessages[pair[1]][k] == "" {
+				t.Errorf("%q has no %s text", k, pair[1])
+			}
+		}
+	}
+}

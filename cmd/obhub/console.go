@@ -16,7 +16,8 @@ import (
 // (<data>/console.db, or with --db PostgreSQL, shared by every node) and
 // builds the console, served at /console/ on the admin listener. Its audit
 // and report pages read the same ledger as the admin API's audit routes
-// (auditReader).
+// (auditReader); its Mail page the portal's outbox, as the admin API's
+// outbox routes do (adminOutboxOptions).
 func (m *Main) openConsole(ctx context.Context, issuer string) (http.Handler, error) {
 	ops, err := m.openConsoleStore(ctx)
 	if err != nil {
@@ -25,11 +26,23 @@ func (m *Main) openConsole(ctx context.Context, issuer string) (http.Handler, er
 	// The operators page needs a store that lists operators and resets
 	// passwords (console.Directory: the SQLite store does).
 	dir, _ := ops.(console.Directory)
+	// The Mail page reads the portal's outbox (opened before, portal.go)
+	// and, with --smtp-url, sends failed mails again through the relay.
+	var outbox console.Outbox
+	var retry console.MailRetry
+	if m.portalStore != nil {
+		outbox = m.portalStore
+		if m.portalStore.mailer != nil {
+			retry = m.portalStore.mailer
+		}
+	}
 	// Large-text mode: /console/text-size and /console/text-size.css.
 	return websession.TextSize(console.New(console.Config{
 		Catalog:       m.store,
 		Operators:     ops,
 		Directory:     dir,
+		Outbox:        outbox,
+		MailRetry:     retry,
 		Audit:         m.auditReader(),
 		Record:        m.recordChange(),
 		SecureCookies: strings.HasPrefix(issuer, "https://"),
