@@ -6,7 +6,6 @@ import (
 	"net/http"
 	"net/mail"
 	"strconv"
-	"time"
 
 	"github.com/obhub/obhub"
 	obmail "github.com/obhub/obhub/internal/mail"
@@ -41,15 +40,7 @@ func WithMailRetry(r MailRetry) Option {
 // MailDelivery is a mail's delivery state without its address, subject or
 // text: the answer of a retry, which the audit ledger keeps as the change's
 // state after, and which must hold no live link and no personal data.
-type MailDelivery struct {
-	Seq       int64     `json:"seq"`
-	Kind      string    `json:"kind"`
-	CreatedAt time.Time `json:"createdAt"`
-	Delivery  string    `json:"delivery"`
-	Attempts  int       `json:"attempts"`
-	SentAt    time.Time `json:"sentAt,omitzero"`
-	LastError string    `json:"lastError,omitempty"`
-}
+type MailDelivery = obmail.DeliveryState
 
 // listOutbox serves GET /admin/v1/outbox: the mails the hub sent, newest
 // first, with their delivery states. They may hold live single-use links:
@@ -124,6 +115,5 @@ func (h *Handler) retryMail(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	return writeJSON(w, http.StatusAccepted, MailDelivery{Seq: m.Seq, Kind: m.Kind, CreatedAt: m.CreatedAt,
-		Delivery: m.Delivery, Attempts: m.Attempts, SentAt: m.SentAt, LastError: m.LastError})
+	return writeJSON(w, http.StatusAccepted, m.DeliveryState())
 }

@@ -153,21 +153,6 @@ func cmpOr(s, def string) string {
 	return s
 }
 
-// mailState is what the audit record keeps of a mail around a retry: its
-// delivery state, never its address, subject or text (admin.MailDelivery,
-// the admin API's answer and state after).
-func mailState(m mail.Message) any {
-	return struct {
-		Seq       int64     `json:"seq"`
-		Kind      string    `json:"kind"`
-		CreatedAt time.Time `json:"createdAt"`
-		Delivery  string    `json:"delivery"`
-		Attempts  int       `json:"attempts"`
-		SentAt    time.Time `json:"sentAt,omitzero"`
-		LastError string    `json:"lastError,omitempty"`
-	}{m.Seq, m.Kind, m.CreatedAt, m.Delivery, m.Attempts, m.SentAt, m.LastError}
-}
-
 // retryMail serves POST /console/mail/{seq}/retry: a failed mail is made
 // pending again and delivered at once, as by the admin API's retry. The
 // form carries the list's filter, shown again after.
@@ -223,6 +208,7 @@ func (h *Handler) retryMail(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	h.cfg.Logger.Info("console: mail sent again", "operator", v.Operator.ID, "seq", seq, "kind", after.Kind)
-	h.recordChange(r, v, "", "outbox/"+strconv.FormatInt(seq, 10), "retry", mailState(before), mailState(after))
+	// The delivery states only, never the address, subject or text.
+	h.recordChange(r, v, "", "outbox/"+strconv.FormatInt(seq, 10), "retry", before.DeliveryState(), after.DeliveryState())
 	h.showMail(w, r, v, http.StatusOK, nil, v.L.T("mail.retried", seq), in)
 }

@@ -77,6 +77,26 @@ type Message struct {
 	LastError string `json:"lastError,omitempty"`
 }
 
+// DeliveryState is a message's delivery without its address, subject or
+// text: what may be shown or kept where a live link and personal data
+// must not be — the admin API's answer to a retry, and the state before
+// and after a retry in the audit ledger.
+type DeliveryState struct {
+	Seq       int64     `json:"seq"`
+	Kind      string    `json:"kind"`
+	CreatedAt time.Time `json:"createdAt"`
+	Delivery  string    `json:"delivery"`
+	Attempts  int       `json:"attempts"`
+	SentAt    time.Time `json:"sentAt,omitzero"`
+	LastError string    `json:"lastError,omitempty"`
+}
+
+// DeliveryState returns m's delivery state.
+func (m Message) DeliveryState() DeliveryState {
+	return DeliveryState{Seq: m.Seq, Kind: m.Kind, CreatedAt: m.CreatedAt, Delivery: m.Delivery,
+		Attempts: m.Attempts, SentAt: m.SentAt, LastError: m.LastError}
+}
+
 // Mailer sends messages. Send returns once the message is accepted for
 // delivery (for Outbox: stored durably); an error means it was not.
 type Mailer interface {
