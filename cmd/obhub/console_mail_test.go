@@ -19,10 +19,7 @@ import (
 func TestConsoleMailPageRetry(t *testing.T) {
 	relay := mailtest.Start(t, nil)
 	relay.Refuse(550)
-	m := runMain(t, func(m *Main) {
-		m.Config.SMTPURL = "smtp+plain://" + relay.Addr
-		m.Config.MailFrom = "Qingshan alliance <noreply@alliance.example>"
-	})
+	m := runMain(t, withRelay(relay.Addr))
 	h := newHub(t, m, testAdminToken)
 	const email = "sun.li@hemupay.example"
 	dev := newConsoleBrowser(t)

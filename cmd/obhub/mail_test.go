@@ -17,15 +17,21 @@ import (
 	"github.com/obhub/obhub/internal/mail/mailtest"
 )
 
+// withRelay makes a node deliver its mails to the SMTP relay at addr
+// (smtp+plain: a relay on this machine).
+func withRelay(addr string) func(*Main) {
+	return func(m *Main) {
+		m.Config.SMTPURL = "smtp+plain://" + addr
+		m.Config.MailFrom = "Qingshan alliance <noreply@alliance.example>"
+	}
+}
+
 // With --smtp-url, the portal's mails reach the relay (here a real SMTP
 // server on this machine, smtp+plain) and stay in the outbox as well; the
 // link in the delivered mail verifies the address.
 func TestPortalMailThroughRelay(t *testing.T) {
 	relay := mailtest.Start(t, nil)
-	m := runMain(t, func(m *Main) {
-		m.Config.SMTPURL = "smtp+plain://" + relay.Addr
-		m.Config.MailFrom = "Qingshan alliance <noreply@alliance.example>"
-	})
+	m := runMain(t, withRelay(relay.Addr))
 	h := newHub(t, m, testAdminToken)
 	const email = "wang.fang@hemupay.example"
 	b := newConsoleBrowser(t)
@@ -69,10 +75,7 @@ func TestPortalMailThroughRelay(t *testing.T) {
 func TestPortalMailRetriedAfterRefusal(t *testing.T) {
 	relay := mailtest.Start(t, nil)
 	relay.Refuse(550)
-	m := runMain(t, func(m *Main) {
-		m.Config.SMTPURL = "smtp+plain://" + relay.Addr
-		m.Config.MailFrom = "Qingshan alliance <noreply@alliance.example>"
-	})
+	m := runMain(t, withRelay(relay.Addr))
 	h := newHub(t, m, testAdminToken)
 	const email = "zhou.min@hemupay.example"
 	b := newConsoleBrowser(t)
