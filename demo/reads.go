@@ -16,17 +16,23 @@ func (u *upstream) listAccounts(w http.ResponseWriter, r *http.Request, b *bank)
 	if !ok {
 		return
 	}
-	all := make([]accountJSON, len(b.accounts))
+	all := make([]accountJSON, 0, len(b.accounts))
 	for i := range b.accounts {
-		all[i] = b.accounts[i].json(b)
+		if mayUse(r, b, b.accounts[i].id) {
+			all = append(all, b.accounts[i].json(b))
+		}
 	}
 	items, meta := paginate(all, page, size)
 	writeJSON(w, http.StatusOK, data{Data: items, Meta: meta})
 }
 
-// lookupAccount finds the path's account or answers 404.
+// lookupAccount finds the path's account or answers 404 (also for
+// another customer's account: see CustomerHeader).
 func lookupAccount(w http.ResponseWriter, r *http.Request, b *bank) *account {
 	a := b.account(r.PathValue("accountId"))
+	if a != nil && !mayUse(r, b, a.id) {
+		a = nil
+	}
 	if a == nil {
 		writeError(w, http.StatusNotFound, "ACCOUNT_NOT_FOUND", "no account "+r.PathValue("accountId"))
 	}

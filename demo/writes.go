@@ -101,6 +101,9 @@ func (u *upstream) createPayment(w http.ResponseWriter, r *http.Request, b *bank
 	}
 	now := u.clock()
 	debtor := b.account(req.DebtorAccount.AccountID)
+	if debtor != nil && !mayUse(r, b, debtor.id) {
+		debtor = nil // another customer's account
+	}
 	switch {
 	case debtor == nil:
 		writeError(w, http.StatusUnprocessableEntity, "DEBTOR_ACCOUNT_NOT_FOUND", "no account "+req.DebtorAccount.AccountID)

@@ -398,7 +398,7 @@ func (g *Gateway) serve(c *fiber.Ctx) error {
 
 	// 8. Answer: the sandbox, or the bank's upstream.
 	if t.env == partners.Sandbox {
-		return g.sandbox(c, rq, t, &m, app)
+		return g.sandbox(c, rq, t, &m, app, tok.customer)
 	}
 	return g.proxy(c, rq, t, &m, app)
 }

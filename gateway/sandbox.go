@@ -44,6 +44,10 @@ type SandboxRequest struct {
 	ClientID  string
 	Partner   string
 	RequestID string
+	// Customer is the token's sub when the token was issued on a
+	// customer's behalf (it names the customer's bank, obhub_bank), else
+	// "" (client credentials: the app itself).
+	Customer string
 }
 
 // SandboxResponse is the sandbox's answer.
@@ -54,7 +58,7 @@ type SandboxResponse struct {
 }
 
 // sandbox answers an authorised sandbox call through Config.Sandbox.
-func (g *Gateway) sandbox(c *fiber.Ctx, rq *request, t target, m *catalog.Match, app *partners.App) error {
+func (g *Gateway) sandbox(c *fiber.Ctx, rq *request, t target, m *catalog.Match, app *partners.App, customer string) error {
 	if g.cfg.Sandbox == nil {
 		_ = g.refuse(c, rq, DecisionAllow, "sandbox_not_implemented", httpx.NotImplemented, "the sandbox is not enabled on this node")
 		deprecationHeaders(&c.Context().Response.Header, m.API)
@@ -80,6 +84,7 @@ func (g *Gateway) sandbox(c *fiber.Ctx, rq *request, t target, m *catalog.Match,
 		ClientID:   app.ClientID,
 		Partner:    app.Partner,
 		RequestID:  rq.out.RequestID,
+		Customer:   customer,
 	}
 	for k, v := range m.Params() {
 		req.PathParams[k] = v

@@ -65,6 +65,7 @@ type token struct {
 	key      crypto.PublicKey // the key that verified the signature
 	jkt      string           // cnf.jkt: the DPoP key the token is bound to, or ""
 	x5t      string           // cnf.x5t#S256: the client certificate it is bound to, or "" (mtls.go)
+	customer string           // sub of a token issued on a customer's behalf (obhub_bank set), or ""
 }
 
 // hasScope reports whether the token grants scope s.
@@ -85,6 +86,10 @@ type accessClaims struct {
 	Scope    string `json:"scope"`
 	Env      string `json:"obhub_env"`
 	Partner  string `json:"obhub_partner"`
+	// Bank is set only in a token issued on a customer's behalf
+	// (authorization code grant): the customer's bank; sub is then the
+	// customer.
+	Bank string `json:"obhub_bank"`
 	// Cnf binds a DPoP-bound token to a key (RFC 9449 section 6).
 	Cnf *struct {
 		JKT string `json:"jkt"`
@@ -240,7 +245,12 @@ func (v *verifier) parse(raw string) (*token, string) {
 			return nil, "token_bad_cnf" // a binding the gateway cannot check
 		}
 	}
+	customer := ""
+	if claims.Bank != "" {
+		customer = claims.Subject
+	}
 	return &token{
+		customer: customer,
 		jkt:      jkt,
 		x5t:      x5t,
 		clientID: claims.ClientID,

@@ -39,38 +39,105 @@ type SandboxToken struct {
 // here: the gateway refuses the calls of an unapproved partner's apps,
 // and the portal shows that refusal as the sandbox's answer.
 func (s *Server) IssueSandboxToken(ctx context.Context, clientID string, scopes []string, lifetime time.Duration) (SandboxToken, error) {
+	c, err := s.sandboxClient(ctx, clientID, scopes)
+	if err != nil {
+		return SandboxToken{}, err
+	}
+	sess := newSession()
+	ar := s.sandboxRequest(c, sess, partners.GrantClientCredentials, scopes)
+	grantClientCredentials(ar, sess, c, s.audience) // token.go: the claims of every client credentials token
+	return s.mintSandboxToken(ctx, c, ar, sess, lifetime, "")
+}
+
+// IssueSandboxCustomerToken issues an access token to a sandbox app on
+// behalf of one of the sandbox's simulated customers, as if the customer
+// (bank, login: an entry of SandboxLogins) had signed in at the
+// authorization endpoint and consented to scopes: it is for the try-it
+// console's operations that need a customer's consent.
+//
+// The token carries exactly the claims of a token from the authorization
+// code grant for that customer (sub "<bank>:<login>", client_id,
+// obhub_env, obhub_partner, obhub_bank), so the gateway and the sandbox
+// cannot tell it from one; it is recorded like it (introspection,
+// revocation) and lives at most MaxSandboxTokenLifetime. Every check of
+// IssueSandboxToken applies — a production app is refused with
+// EFORBIDDEN whatever the caller says, scopes must be registered for the
+// app — and the customer must be one the server's Customers sign in for
+// a sandbox app at that bank (the sandbox customers' shared password is
+// used), else EUNAUTHORIZED. The app need not have the
+// authorization_code grant: no redirect is involved.
+func (s *Server) IssueSandboxCustomerToken(ctx context.Context, clientID, bank, login string, scopes []string, lifetime time.Duration) (SandboxToken, error) {
+	c, err := s.sandboxClient(ctx, clientID, scopes)
+	if err != nil {
+		return SandboxToken{}, err
+	}
+	if s.customers == nil {
+		return SandboxToken{}, obhub.Errorf(obhub.EUNAUTHORIZED, "no customer can sign in")
+	}
+	cust, err := s.customers.Authenticate(ctx, c.app.Environment, bank, login, SandboxPassword)
+	if err != nil {
+		return SandboxToken{}, fmt.Errorf("issue sandbox customer token: %w", err)
+	}
+	sess := newSession()
+	ar := s.sandboxRequest(c, sess, partners.GrantAuthorizationCode, scopes)
+	for _, sc := range scopes {
+		ar.GrantScope(sc)
+	}
+	ar.GrantAudience(s.audience)
+	// The claims authorizeSubmit (authorize.go) gives a customer's grant.
+	sess.Subject = cust.ID
+	sess.JWTClaims.Subject = cust.ID
+	sess.JWTClaims.Add("client_id", c.app.ClientID)
+	sess.JWTClaims.Add(ClaimEnvironment, string(c.app.Environment))
+	sess.JWTClaims.Add(ClaimPartner, c.partner.ID)
+	sess.JWTClaims.Add(ClaimBank, bank)
+	return s.mintSandboxToken(ctx, c, ar, sess, lifetime, cust.ID)
+}
+
+// sandboxClient is the checks of every token issued outside the token
+// endpoint: a known sandbox app, and scopes registered for it.
+func (s *Server) sandboxClient(ctx context.Context, clientID string, scopes []string) (*client, error) {
 	app, partner, err := s.clients.Client(ctx, clientID)
 	if err != nil {
-		return SandboxToken{}, fmt.Errorf("issue sandbox token: %w", err)
+		return nil, fmt.Errorf("issue sandbox token: %w", err)
 	}
 	if app == nil || partner == nil {
-		return SandboxToken{}, obhub.Errorf(obhub.ENOTFOUND, "unknown client")
+		return nil, obhub.Errorf(obhub.ENOTFOUND, "unknown client")
 	}
 	if app.Environment != partners.Sandbox {
-		return SandboxToken{}, obhub.Errorf(obhub.EFORBIDDEN, "only sandbox apps get tokens outside the token endpoint")
+		return nil, obhub.Errorf(obhub.EFORBIDDEN, "only sandbox apps get tokens outside the token endpoint")
 	}
 	if len(scopes) == 0 {
-		return SandboxToken{}, obhub.Errorf(obhub.EINVALID, "no scope requested")
+		return nil, obhub.Errorf(obhub.EINVALID, "no scope requested")
 	}
 	for _, sc := range scopes {
 		if !slices.Contains(app.Scopes, sc) {
-			return SandboxToken{}, obhub.Errorf(obhub.EINVALID, "scope %q is not registered for the app", sc)
+			return nil, obhub.Errorf(obhub.EINVALID, "scope %q is not registered for the app", sc)
 		}
+	}
+	return &client{app: app, partner: partner, audience: []string{s.audience}, hash: []byte(app.SecretHash)}, nil
+}
+
+// sandboxRequest is the access request of a token issued outside the
+// token endpoint.
+func (s *Server) sandboxRequest(c *client, sess *oauth2.JWTSession, grant string, scopes []string) *fosite.AccessRequest {
+	ar := fosite.NewAccessRequest(sess)
+	ar.Client = c
+	ar.GrantTypes = fosite.Arguments{grant}
+	ar.RequestedAt = s.clock.Now().UTC()
+	ar.SetRequestedScopes(scopes)
+	ar.SetRequestedAudience(fosite.Arguments{s.audience})
+	return ar
+}
+
+// mintSandboxToken signs and records the token of ar.
+func (s *Server) mintSandboxToken(ctx context.Context, c *client, ar *fosite.AccessRequest, sess *oauth2.JWTSession, lifetime time.Duration, sub string) (SandboxToken, error) {
+	if c.app.Environment != partners.Sandbox { // sandboxClient checked it; never mint otherwise
+		return SandboxToken{}, obhub.Errorf(obhub.EFORBIDDEN, "only sandbox apps get tokens outside the token endpoint")
 	}
 	if lifetime <= 0 || lifetime > MaxSandboxTokenLifetime {
 		lifetime = MaxSandboxTokenLifetime
 	}
-
-	sess := newSession()
-	c := &client{app: app, partner: partner, audience: []string{s.audience}, hash: []byte(app.SecretHash)}
-	ar := fosite.NewAccessRequest(sess)
-	ar.Client = c
-	ar.GrantTypes = fosite.Arguments{partners.GrantClientCredentials}
-	ar.RequestedAt = s.clock.Now().UTC()
-	ar.SetRequestedScopes(scopes)
-	ar.SetRequestedAudience(fosite.Arguments{s.audience})
-	grantClientCredentials(ar, sess, c, s.audience) // token.go: the claims of every client credentials token
-
 	strategy := &accessTokenStrategy{
 		DefaultJWTStrategy: &oauth2.DefaultJWTStrategy{Signer: s.keys.signer(), Config: s.provider.Config},
 		clock:              s.clock,
@@ -84,6 +151,6 @@ func (s *Server) IssueSandboxToken(ctx context.Context, clientID string, scopes 
 		return SandboxToken{}, fmt.Errorf("issue sandbox token: record: %w", err)
 	}
 	s.log.DebugContext(ctx, "sandbox access token issued for the portal",
-		"client_id", app.ClientID, "jti", sess.JWTClaims.JTI)
-	return SandboxToken{AccessToken: token, ExpiresAt: sess.GetExpiresAt(fosite.AccessToken), Scopes: slices.Clone(scopes)}, nil
+		"client_id", c.app.ClientID, "grant_type", ar.GrantTypes[0], "sub", sub, "jti", sess.JWTClaims.JTI)
+	return SandboxToken{AccessToken: token, ExpiresAt: sess.GetExpiresAt(fosite.AccessToken), Scopes: slices.Clone(ar.GetGrantedScopes())}, nil
 }

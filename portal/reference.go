@@ -30,10 +30,16 @@ type refOperation struct {
 	Description string
 	Deprecated  bool
 	Scopes      []string
-	Parameters  []refParam
-	Body        []refContent
-	BodyNote    string // description of the request body
-	Responses   []refResponse
+	// Consent: the operation's security requirement (its own, else the
+	// document's) names an oauth2 scheme with an authorizationCode flow,
+	// so it is made for a customer who consented; AppToken: one names a
+	// scheme with a clientCredentials flow, so the app may call it as
+	// itself (securityKinds).
+	Consent, AppToken bool
+	Parameters        []refParam
+	Body              []refContent
+	BodyNote          string // description of the request body
+	Responses         []refResponse
 	// BodyType and BodyExample prefill the try-it console: the first
 	// JSON media type of the request body and an example of it (the
 	// document's, or one built from the schema).
@@ -79,7 +85,12 @@ type rawDoc struct {
 		Description string `json:"description"`
 	} `json:"info"`
 	Paths      map[string]map[string]json.RawMessage `json:"paths"`
+	Security   []map[string][]string                 `json:"security"`
 	Components struct {
+		SecuritySchemes map[string]struct {
+			Type  string                     `json:"type"`
+			Flows map[string]json.RawMessage `json:"flows"`
+		} `json:"securitySchemes"`
 		Schemas       map[string]json.RawMessage `json:"schemas"`
 		Parameters    map[string]json.RawMessage `json:"parameters"`
 		RequestBodies map[string]json.RawMessage `json:"requestBodies"`
@@ -137,6 +148,34 @@ type rawSchema struct {
 
 var methodOrder = []string{"get", "put", "post", "delete", "options", "head", "patch", "trace"}
 
+// securityKinds tells what tokens an operation's security requirement
+// (the operation's own, else the document's) accepts: consent when one of
+// its oauth2 schemes has an authorizationCode flow (a customer's
+// consent), app when one has a clientCredentials flow (the app itself).
+// An operation with neither kind — no requirement, or only other flows —
+// is tried with the app's own token, as before.
+func (d *rawDoc) securityKinds(own []map[string][]string) (consent, app bool) {
+	reqs := own
+	if reqs == nil {
+		reqs = d.Security
+	}
+	for _, req := range reqs {
+		for name := range req {
+			sc, ok := d.Components.SecuritySchemes[name]
+			if !ok || sc.Type != "oauth2" {
+				continue
+			}
+			if _, ok := sc.Flows["authorizationCode"]; ok {
+				consent = true
+			}
+			if _, ok := sc.Flows["clientCredentials"]; ok {
+				app = true
+			}
+		}
+	}
+	return consent, app
+}
+
 // parseReference builds the view model of a canonical JSON document.
 func parseReference(doc []byte) (*reference, error) {
 	var d rawDoc
@@ -169,6 +208,7 @@ func parseReference(doc []byte) (*reference, error) {
 				Description: o.Description, Deprecated: o.Deprecated,
 			}
 			op.Anchor = anchor(op.Method + " " + p)
+			op.Consent, op.AppToken = d.securityKinds(o.Security)
 			for _, req := range o.Security {
 				for _, scopes := range req {
 					for _, s := range scopes {

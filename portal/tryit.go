@@ -33,10 +33,26 @@ import (
 // the server (form post) through Config.Gateway.
 
 // TokenIssuer issues the try-it console's access tokens (implemented in
-// cmd/obhub over oauth.Server.IssueSandboxToken). It must refuse any app
-// that is not a sandbox app, and scopes the app does not hold.
+// cmd/obhub over oauth.Server.IssueSandboxToken and
+// IssueSandboxCustomerToken). It must refuse any app that is not a
+// sandbox app, and scopes the app does not hold.
 type TokenIssuer interface {
+	// SandboxToken is the app's own token (client credentials).
 	SandboxToken(ctx context.Context, clientID string, scopes []string, lifetime time.Duration) (token string, expires time.Time, err error)
+	// SandboxCustomers lists the sandbox's simulated customers of a bank,
+	// those its sign-in page offers.
+	SandboxCustomers(ctx context.Context, bank string) ([]SandboxCustomer, error)
+	// SandboxCustomerToken is a token of the app on behalf of a sandbox
+	// customer of bank, as if they had signed in and consented to scopes
+	// (the authorization code grant). It must refuse a customer its
+	// sign-in would refuse.
+	SandboxCustomerToken(ctx context.Context, clientID, bank, login string, scopes []string, lifetime time.Duration) (token string, expires time.Time, err error)
+}
+
+// SandboxCustomer is one of a bank's simulated sandbox customers: Login
+// is what they sign in with, Name their (synthetic) display name.
+type SandboxCustomer struct {
+	Login, Name string
 }
 
 // Doer sends HTTP requests (an *http.Client).
@@ -80,10 +96,16 @@ type tryPage struct {
 	Op       *refOperation
 	Apps     []tryApp
 	App      *tryApp
-	Fields   []tryField
-	Body     string
-	Snippets []snippet
-	Result   *tryResult
+	// Customers are the bank's sandbox customers, offered for an
+	// operation that needs a customer's consent (refOperation.Consent);
+	// Customer is the chosen one's login ("" for the app's own token,
+	// allowed only when the operation also takes one: Op.AppToken).
+	Customers []SandboxCustomer
+	Customer  string
+	Fields    []tryField
+	Body      string
+	Snippets  []snippet
+	Result    *tryResult
 }
 
 // tryContext is what every try-it request resolves first: the visitor,
@@ -162,6 +184,16 @@ func (h *Handler) tryLoad(w http.ResponseWriter, r *http.Request) *tryContext {
 		// never used, and as absent as a missing page.
 		h.notFound(w, r, v)
 		return nil
+	}
+	if pg.Op.Consent {
+		if pg.Customers, err = h.cfg.TryIt.SandboxCustomers(ctx, a.Bank); err != nil {
+			h.fail(w, r, v, err)
+			return nil
+		}
+		pg.Customer = r.FormValue("customer")
+		if _, ok := r.Form["customer"]; !ok && !pg.Op.AppToken && len(pg.Customers) > 0 {
+			pg.Customer = pg.Customers[0].Login // the form's default
+		}
 	}
 	return &tryContext{v: v, api: a, pg: pg}
 }
@@ -297,16 +329,45 @@ func (h *Handler) tryCall(r *http.Request, tc *tryContext) (call, string, []stri
 	if len(errs) > 0 {
 		return call{}, "", errs
 	}
+	login, ok := tc.customer()
+	if !ok {
+		return call{}, "", []string{v.L.T("try.nocustomer")}
+	}
 	scopes, err := h.tryScopes(r.Context(), tc)
 	if err != nil {
 		return call{}, "", []string{v.L.T("try.noscope")}
 	}
-	tok, _, err := h.cfg.TryIt.SandboxToken(r.Context(), pg.App.App.ClientID, scopes, tryTokenLifetime)
+	var tok string
+	if login != "" {
+		tok, _, err = h.cfg.TryIt.SandboxCustomerToken(r.Context(), pg.App.App.ClientID, tc.api.Bank, login, scopes, tryTokenLifetime)
+	} else {
+		tok, _, err = h.cfg.TryIt.SandboxToken(r.Context(), pg.App.App.ClientID, scopes, tryTokenLifetime)
+	}
 	if err != nil {
 		h.cfg.Logger.Warn("portal: try-it token refused", "client_id", pg.App.App.ClientID, "err", err)
 		return call{}, "", []string{v.L.T("try.notoken")}
 	}
 	return c, tok, nil
+}
+
+// customer returns the login of the sandbox customer the call is made
+// for ("" for the app's own token). It is false for a login that is not
+// one of the API's bank's sandbox customers (another bank's, an unknown
+// one, or none where the operation needs one).
+func (tc *tryContext) customer() (string, bool) {
+	pg := tc.pg
+	if !pg.Op.Consent {
+		return "", true
+	}
+	if pg.Customer == "" {
+		return "", pg.Op.AppToken
+	}
+	for _, c := range pg.Customers {
+		if c.Login == pg.Customer {
+			return c.Login, true
+		}
+	}
+	return "", false
 }
 
 // tryScopes are the scopes of the try-it token: the operation's (or, for

@@ -18,6 +18,8 @@ import (
 	"github.com/obhub/obhub/audit/audittest"
 	"github.com/obhub/obhub/catalog"
 	"github.com/obhub/obhub/config"
+	"github.com/obhub/obhub/demo"
+	"github.com/obhub/obhub/openapi"
 	"github.com/obhub/obhub/partners"
 	"github.com/obhub/obhub/portal"
 	"github.com/obhub/obhub/store/sqlite"
@@ -33,6 +35,7 @@ type issued struct {
 	client   string
 	scopes   []string
 	lifetime time.Duration
+	customer string // bank:login, or "" for the app's own token
 }
 
 type fakeIssuer struct {
@@ -43,8 +46,19 @@ type fakeIssuer struct {
 func (f *fakeIssuer) SandboxToken(_ context.Context, clientID string, scopes []string, lifetime time.Duration) (string, time.Time, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.calls = append(f.calls, issued{clientID, scopes, lifetime})
+	f.calls = append(f.calls, issued{clientID, scopes, lifetime, ""})
 	return "tok-" + clientID, time.Now().Add(lifetime), nil
+}
+
+func (f *fakeIssuer) SandboxCustomers(_ context.Context, bank string) ([]portal.SandboxCustomer, error) {
+	return []portal.SandboxCustomer{{Login: "zhangsan", Name: "张三 (Zhang San)"}, {Login: "lisi", Name: "李四 (Li Si)"}}, nil
+}
+
+func (f *fakeIssuer) SandboxCustomerToken(_ context.Context, clientID, bank, login string, scopes []string, lifetime time.Duration) (string, time.Time, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.calls = append(f.calls, issued{clientID, scopes, lifetime, bank + ":" + login})
+	return "tok-" + clientID + "-" + login, time.Now().Add(lifetime), nil
 }
 
 func (f *fakeIssuer) issued() []issued {
@@ -260,6 +274,84 @@ func TestTryIt(t *testing.T) {
 	t.Run("in Chinese", func(t *testing.T) {
 		mustContain(t, a.get(tryPath+"?lang=zh"), "试用 Qingshan RCB Accounts API", "快速入门", "发送", "大字号")
 	})
+
+	t.Run("consent operation: the bank's sandbox customers are offered", func(t *testing.T) {
+		p := a.get(tryPath + "?op=" + getAccount + "&app=" + app + "&lang=en")
+		mustContain(t, p, `<label for="try-customer">Sandbox customer</label>`, `<select id="try-customer" name="customer"`,
+			`<option value="" selected>None — the app itself (client credentials)</option>`,
+			`<option value="zhangsan">张三 (Zhang San)</option>`, "authorization code grant")
+		mustContain(t, a.get(tryPath+"?op="+getAccount+"&app="+app+"&lang=zh"), "沙箱客户", "授权码模式")
+	})
+
+	t.Run("operation needing no customer: no customer list", func(t *testing.T) {
+		raw, err := demo.Spec("qingshan-loans.yaml")
+		if err != nil {
+			t.Fatal(err)
+		}
+		doc, err := openapi.Import(ctx, raw)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := e.store.CreateAPI(ctx, config.APIInput{ID: "qingshan-loans", Bank: "qingshan-rcb", Upstream: "http://127.0.0.1:9", Visibility: catalog.VisibilityPublic, Spec: doc.Spec()}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := e.store.PublishAPI(ctx, "qingshan-loans"); err != nil {
+			t.Fatal(err)
+		}
+		p := a.get("/portal/apis/qingshan-loans/try?app=" + app + "&lang=en")
+		if p.status != http.StatusOK {
+			t.Fatalf("%d", p.status)
+		}
+		mustContain(t, p, "This operation needs no customer")
+		mustNotContain(t, p, `id="try-customer"`, "Zhang San")
+	})
+
+	t.Run("send as a sandbox customer", func(t *testing.T) {
+		p := a.post(tryPath, url.Values{"csrf_token": {a.csrf(tryPath)}, "op": {getAccount}, "app": {app}, "customer": {"lisi"}, "p.path.accountId": {"qs-10003"}})
+		if p.status != http.StatusOK {
+			t.Fatalf("%d\n%s", p.status, p.body)
+		}
+		mustContain(t, p, `<option value="lisi" selected>李四 (Li Si)</option>`)
+		calls := gw.calls()
+		if last := calls[len(calls)-1]; last.auth != "Bearer tok-"+app+"-lisi" {
+			t.Errorf("gateway saw %+v, want the customer's token", last)
+		}
+		is := iss.issued()
+		if got := is[len(is)-1]; got.client != app || got.customer != "qingshan-rcb:lisi" || strings.Join(got.scopes, " ") != "accounts:read" || got.lifetime > 5*time.Minute {
+			t.Errorf("token asked for %+v: want the app on behalf of qingshan-rcb:lisi", got)
+		}
+	})
+
+	t.Run("prepare as a sandbox customer", func(t *testing.T) {
+		p := a.post(tryPath+"/prepare", url.Values{"csrf_token": {a.csrf(tryPath)}, "op": {getAccount}, "app": {app}, "customer": {"zhangsan"}, "p.path.accountId": {"qs-10001"}})
+		if p.status != http.StatusOK {
+			t.Fatalf("%d\n%s", p.status, p.body)
+		}
+		mustContain(t, p, `"Authorization":"Bearer tok-`+app+`-zhangsan"`)
+	})
+
+	customerRefused := []struct {
+		name, app, customer string
+		status              int
+		text                string
+	}{
+		{"unknown customer", app, "nobody", http.StatusUnprocessableEntity, "Choose one of this bank&#39;s sandbox customers."},
+		{"another bank's customer", app, "hexi-rcc:zhangsan", http.StatusUnprocessableEntity, "Choose one of this bank&#39;s sandbox customers."},
+		{"production app", prod.ClientID, "zhangsan", http.StatusNotFound, ""},
+	}
+	for _, tt := range customerRefused {
+		t.Run("refused: "+tt.name, func(t *testing.T) {
+			before := len(iss.issued())
+			p := a.post(tryPath, url.Values{"csrf_token": {a.csrf(tryPath)}, "op": {getAccount}, "app": {tt.app}, "customer": {tt.customer}, "p.path.accountId": {"qs-10001"}})
+			if p.status != tt.status {
+				t.Errorf("status %d, want %d", p.status, tt.status)
+			}
+			mustContain(t, p, tt.text)
+			if len(iss.issued()) != before {
+				t.Error("a token was issued")
+			}
+		})
+	}
 
 	t.Run("signed out: sign in first", func(t *testing.T) {
 		resp, err := (&http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}).Get(e.srv.URL + tryPath)

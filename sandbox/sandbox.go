@@ -75,6 +75,12 @@ type Request struct {
 	ClientID   string
 	Partner    string
 	RequestID  string
+	// Customer is the customer the call is made for — the token's sub
+	// when it was issued on a customer's behalf (authorization code
+	// grant), "<bank>:<login>" — or "" for the app itself (client
+	// credentials). The stateful demo bank answers a customer's call
+	// with that customer's accounts only (demo.CustomerHeader).
+	Customer string
 }
 
 // Response is the sandbox's answer (Response).
@@ -279,6 +285,10 @@ func (s *Sandbox) stateful(ctx context.Context, bank string, req Request) (Respo
 	hr.Header.Set("X-Obhub-Client-Id", req.ClientID)
 	hr.Header.Set("X-Obhub-Partner-Id", req.Partner)
 	hr.Header.Set("X-Request-Id", req.RequestID)
+	hr.Header.Del(demo.CustomerHeader) // never the caller's
+	if req.Customer != "" {
+		hr.Header.Set(demo.CustomerHeader, req.Customer)
+	}
 	rec, err := s.serve(ctx, req.ClientID, hr, req.Body)
 	if err != nil {
 		return Response{}, err

@@ -3,9 +3,11 @@ package main
 import (
 	"context"
 	"crypto/tls"
+	"maps"
 	"net"
 	"net/http"
 	"net/url"
+	"slices"
 	"time"
 
 	"github.com/obhub/obhub/oauth"
@@ -23,6 +25,26 @@ var _ portal.TokenIssuer = tryItTokens{}
 
 func (t tryItTokens) SandboxToken(ctx context.Context, clientID string, scopes []string, lifetime time.Duration) (string, time.Time, error) {
 	tok, err := t.s.IssueSandboxToken(ctx, clientID, scopes, lifetime)
+	if err != nil {
+		return "", time.Time{}, err
+	}
+	return tok.AccessToken, tok.ExpiresAt, nil
+}
+
+// SandboxCustomers lists the simulated customers the sandbox sign-in page
+// offers (oauth.SandboxLogins), the same at every bank, by login.
+func (t tryItTokens) SandboxCustomers(context.Context, string) ([]portal.SandboxCustomer, error) {
+	out := make([]portal.SandboxCustomer, 0, len(oauth.SandboxLogins))
+	for _, login := range slices.Sorted(maps.Keys(oauth.SandboxLogins)) {
+		out = append(out, portal.SandboxCustomer{Login: login, Name: oauth.SandboxLogins[login]})
+	}
+	return out, nil
+}
+
+// SandboxCustomerToken is a token of a sandbox app on behalf of a
+// sandbox customer (oauth.Server.IssueSandboxCustomerToken).
+func (t tryItTokens) SandboxCustomerToken(ctx context.Context, clientID, bank, login string, scopes []string, lifetime time.Duration) (string, time.Time, error) {
+	tok, err := t.s.IssueSandboxCustomerToken(ctx, clientID, bank, login, scopes, lifetime)
 	if err != nil {
 		return "", time.Time{}, err
 	}

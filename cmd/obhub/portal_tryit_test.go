@@ -8,6 +8,7 @@ import (
 	"net/http/cookiejar"
 	"net/url"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -253,4 +254,63 @@ func TestLargeTextBothSites(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestPortalTryItAsCustomer: an account-information operation tried as
+// two different sandbox customers returns each one's own accounts,
+// through the real authorization server, gateway and sandbox; each call
+// is one audit record of the app.
+func TestPortalTryItAsCustomer(t *testing.T) {
+	m := runMain(t, withDemo())
+	h := newHub(t, m, testAdminToken)
+	u := newPortalUser(t, m)
+	app := onboard(t, m, h, u, "Green Valley Fintech", "li@greenvalley.example")
+	try := "/portal/apis/qingshan-accounts/try"
+	const listAccounts = "op-get--accounts"
+
+	_, form := u.page(try + "?op=" + listAccounts)
+	if !strings.Contains(form, `<select id="try-customer" name="customer"`) || !strings.Contains(form, "李四 (Li Si)") {
+		t.Fatalf("no customer choice on the form:\n%.3000s", form)
+	}
+	want := map[string][]string{ // the demo core's accounts of each customer
+		"zhangsan": {"qs-10001", "qs-10002"},
+		"lisi":     {"qs-10003"},
+	}
+	for login, own := range want {
+		st, body := u.post(try+"?op="+listAccounts, try, url.Values{"op": {listAccounts}, "app": {app}, "customer": {login}})
+		if st != http.StatusOK || !strings.Contains(body, `id="try-status" class="code">200 OK<`) {
+			t.Fatalf("%s: %d\n%.3000s", login, st, body)
+		}
+		for _, id := range []string{"qs-10001", "qs-10002", "qs-10003", "qs-10004", "qs-10005"} {
+			if got := strings.Contains(body, `&#34;accountId&#34;: &#34;`+id+`&#34;`); got != slices.Contains(own, id) {
+				t.Errorf("%s: account %s shown %v, want %v", login, id, got, !got)
+			}
+		}
+	}
+	// Another customer's account is not found for this customer.
+	st, body := u.post(try+"?op="+tryGetAccount, try, url.Values{"op": {tryGetAccount}, "app": {app}, "customer": {"lisi"}, "p.path.accountId": {"qs-10001"}})
+	if st != http.StatusOK || !strings.Contains(body, `id="try-status" class="code">404 Not Found<`) {
+		t.Errorf("lisi reading zhangsan's account: %d\n%.2000s", st, body)
+	}
+
+	var ledger struct {
+		Items []struct {
+			ClientID    string `json:"clientId"`
+			Environment string `json:"environment"`
+			Path        string `json:"path"`
+		} `json:"items"`
+	}
+	eventually(t, 10*time.Second, func() string {
+		h.adminCall(t, "GET", "/audit?app="+url.QueryEscape(app)+"&status=200", nil, http.StatusOK, &ledger)
+		n := 0
+		for _, it := range ledger.Items {
+			if it.ClientID == app && it.Environment == "sandbox" && it.Path == "/sandbox/qingshan-rcb/open-banking/accounts/v1/accounts" {
+				n++
+			}
+		}
+		if n != 2 {
+			return fmt.Sprintf("audit records of the two customers' calls naming the app: %d", n)
+		}
+		return ""
+	})
 }
