@@ -40,6 +40,12 @@ func authorize(dir *partners.Directory, t *token, env partners.Environment, api 
 		return nil, &denial{kind: httpx.NotSubscribed, reason: "api_not_visible",
 			detail: "the app's partner may not use this API"}
 	}
+	if t.bank != "" && t.bank != api.Bank {
+		// A customer consented at their own bank: the token speaks for
+		// them there and nowhere else.
+		return nil, &denial{kind: httpx.Forbidden, reason: "customer_other_bank",
+			detail: "the token was issued for a customer of another bank"}
+	}
 	var missing []string
 	for _, s := range op.Scopes {
 		if !t.hasScope(s) {

@@ -400,7 +400,7 @@ func (g *Gateway) serve(c *fiber.Ctx) error {
 	if t.env == partners.Sandbox {
 		return g.sandbox(c, rq, t, &m, app, tok.customer)
 	}
-	return g.proxy(c, rq, t, &m, app)
+	return g.proxy(c, rq, t, &m, app, tok.customer)
 }
 
 // begin starts a request's record and settles its request id.
@@ -579,7 +579,13 @@ func allowedMethods(err error) []string {
 
 // proxy forwards an authorised call to the API's upstream and streams the
 // answer back.
-func (g *Gateway) proxy(c *fiber.Ctx, rq *request, t target, m *catalog.Match, app *partners.App) error {
+//
+// customer is the token's subject when a customer consented (the
+// authorization code grant), passed to the bank as X-Obhub-Customer so
+// that it answers with that customer's data only; "" for the app itself
+// (client credentials), and then the header is absent (a client's own
+// X-Obhub-* headers never reach the bank: copyRequestHeaders).
+func (g *Gateway) proxy(c *fiber.Ctx, rq *request, t target, m *catalog.Match, app *partners.App, customer string) error {
 	api := m.API
 	up, err := g.upstreams.get(api.Upstream)
 	if err != nil {
@@ -619,6 +625,9 @@ func (g *Gateway) proxy(c *fiber.Ctx, rq *request, t target, m *catalog.Match, a
 	}
 	out.Header.Set(headerClientID, app.ClientID)
 	out.Header.Set(headerPartnerID, app.Partner)
+	if customer != "" {
+		out.Header.Set(headerCustomer, customer)
+	}
 	out.Header.Set(headerRequestID, rq.out.RequestID)
 	rq.traceUpstream(&out.Header)
 	var body *limitedBody

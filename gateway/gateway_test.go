@@ -43,6 +43,7 @@ func TestPassThrough(t *testing.T) {
 		"Forwarded", "for=6.6.6.6",
 		"X-Obhub-Client-Id", "spoofed",
 		"X-Obhub-Partner-Id", "spoofed",
+		"X-Obhub-Customer", "spoofed",
 		"X-Custom", "kept",
 	)
 	if r.StatusCode != 200 {
@@ -97,7 +98,9 @@ func TestPassThrough(t *testing.T) {
 			t.Errorf("upstream header %s = %q, want [%q]", k, v, want)
 		}
 	}
-	for _, h := range []string{"Authorization", "X-Drop-Me", "Keep-Alive", "Proxy-Authorization", "Te", "Upgrade", "X-Real-Ip", "Forwarded"} {
+	// X-Obhub-Customer too: a client-credentials token speaks for the app,
+	// and a client never names a customer itself.
+	for _, h := range []string{"Authorization", "X-Drop-Me", "Keep-Alive", "Proxy-Authorization", "Te", "Upgrade", "X-Real-Ip", "Forwarded", "X-Obhub-Customer"} {
 		if v := got.Header.Get(h); v != "" {
 			t.Errorf("upstream received %s = %q", h, v)
 		}
@@ -108,6 +111,43 @@ func TestPassThrough(t *testing.T) {
 		Method: "GET", Path: "/bank1/v1/accounts/acc-1", Query: query[1:], ClientID: appProd, Partner: "fin",
 		Environment: "production", Status: 200, Decision: DecisionAllow, Revision: 1}
 	checkOutcome(t, o, want, f.clock.Now())
+}
+
+// A token a customer consented to (authorization code grant: obhub_bank
+// names the customer's bank, sub the customer) tells the bank whose data
+// the call is for, in X-Obhub-Customer, and is refused at another bank's
+// APIs.
+func TestCustomerToken(t *testing.T) {
+	f := newFixture(t)
+	customerToken := func(bank string) string {
+		return f.sign(func(c jwt.MapClaims, _ map[string]any) {
+			c["sub"], c["obhub_bank"] = bank+":c-1024", bank
+		})
+	}
+
+	r := f.do("GET", "/bank1/v1/accounts/acc-1", customerToken("bank1"), nil, "X-Obhub-Customer", "bank1:someone-else")
+	if r.StatusCode != 200 {
+		t.Fatalf("customer token at the customer's bank: status %d, body %s", r.StatusCode, r.body)
+	}
+	if v := f.up.last(t).Header.Values("X-Obhub-Customer"); len(v) != 1 || v[0] != "bank1:c-1024" {
+		t.Errorf("upstream X-Obhub-Customer = %q, want the token's customer only", v)
+	}
+	f.takeOutcomes()
+
+	calls := f.up.count()
+	r = f.do("GET", "/bank1/v1/accounts/acc-1", customerToken("bank2"), nil)
+	if r.StatusCode != 403 {
+		t.Fatalf("another bank's customer token: status %d, want 403; body %s", r.StatusCode, r.body)
+	}
+	if p := r.problem(t); p["type"] != "https://obhub.dev/problems/forbidden" {
+		t.Errorf("problem type = %v, want forbidden", p["type"])
+	}
+	if f.up.count() != calls {
+		t.Error("the bank was called with another bank's customer token")
+	}
+	if o := f.oneOutcome(t); o.Decision != DecisionDeny || o.Reason != "customer_other_bank" {
+		t.Errorf("outcome = %s %s, want deny customer_other_bank", o.Decision, o.Reason)
+	}
 }
 
 // checkOutcome compares an outcome with want, ignoring Latency (which

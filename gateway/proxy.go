@@ -25,6 +25,7 @@ const (
 	headerRequestID     = "X-Request-Id"
 	headerClientID      = "X-Obhub-Client-Id"
 	headerPartnerID     = "X-Obhub-Partner-Id"
+	headerCustomer      = "X-Obhub-Customer" // the consenting customer (gateway.proxy)
 	headerForwardedFor  = "X-Forwarded-For"
 	headerForwardedHost = "X-Forwarded-Host"
 	headerForwardedProt = "X-Forwarded-Proto"

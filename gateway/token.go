@@ -66,6 +66,7 @@ type token struct {
 	jkt      string           // cnf.jkt: the DPoP key the token is bound to, or ""
 	x5t      string           // cnf.x5t#S256: the client certificate it is bound to, or "" (mtls.go)
 	customer string           // sub of a token issued on a customer's behalf (obhub_bank set), or ""
+	bank     string           // obhub_bank: the bank of that customer, whose APIs alone the token may call; or ""
 }
 
 // hasScope reports whether the token grants scope s.
@@ -251,6 +252,7 @@ func (v *verifier) parse(raw string) (*token, string) {
 	}
 	return &token{
 		customer: customer,
+		bank:     claims.Bank,
 		jkt:      jkt,
 		x5t:      x5t,
 		clientID: claims.ClientID,
