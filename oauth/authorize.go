@@ -290,16 +290,7 @@ func (s *Server) authorizeSubmit(w http.ResponseWriter, r *http.Request) {
 	dropInternalParams(ar) // kept out of the code and its tokens
 
 	sess := newSession()
-	for _, sc := range ar.GetRequestedScopes() {
-		ar.GrantScope(sc)
-	}
-	ar.GrantAudience(s.audience)
-	sess.Subject = cust.ID
-	sess.JWTClaims.Subject = cust.ID
-	sess.JWTClaims.Add("client_id", c.app.ClientID)
-	sess.JWTClaims.Add(ClaimEnvironment, string(c.app.Environment))
-	sess.JWTClaims.Add(ClaimPartner, c.partner.ID)
-	sess.JWTClaims.Add(ClaimBank, bank)
+	s.grantCustomer(ar, sess, c, ar.GetRequestedScopes(), cust.ID, bank)
 	if jkt := ar.GetRequestForm().Get(ParamDPoPJKT); jkt != "" {
 		if !validJKT(jkt) {
 			s.authorizeError(ctx, w, r, ar, fosite.ErrInvalidRequest.WithHint("dpop_jkt must be the base64url SHA-256 thumbprint of a JWK (43 characters)."))

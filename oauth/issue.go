@@ -80,18 +80,27 @@ func (s *Server) IssueSandboxCustomerToken(ctx context.Context, clientID, bank, 
 	}
 	sess := newSession()
 	ar := s.sandboxRequest(c, sess, partners.GrantAuthorizationCode, scopes)
+	s.grantCustomer(ar, sess, c, scopes, cust.ID, bank) // as authorizeSubmit does
+	return s.mintSandboxToken(ctx, c, ar, sess, lifetime, cust.ID)
+}
+
+// grantCustomer grants ar the scopes and the hub's audience, and gives
+// sess the claims of a customer's grant to client c: sub the customer,
+// client_id, environment, partner, and obhub_bank the customer's bank —
+// the gateway sends the customer to that bank's APIs only. The consent
+// screen (authorizeSubmit) and IssueSandboxCustomerToken share it, so
+// that the two tokens cannot differ.
+func (s *Server) grantCustomer(ar fosite.Requester, sess *oauth2.JWTSession, c *client, scopes []string, customer, bank string) {
 	for _, sc := range scopes {
 		ar.GrantScope(sc)
 	}
 	ar.GrantAudience(s.audience)
-	// The claims authorizeSubmit (authorize.go) gives a customer's grant.
-	sess.Subject = cust.ID
-	sess.JWTClaims.Subject = cust.ID
+	sess.Subject = customer
+	sess.JWTClaims.Subject = customer
 	sess.JWTClaims.Add("client_id", c.app.ClientID)
 	sess.JWTClaims.Add(ClaimEnvironment, string(c.app.Environment))
 	sess.JWTClaims.Add(ClaimPartner, c.partner.ID)
 	sess.JWTClaims.Add(ClaimBank, bank)
-	return s.mintSandboxToken(ctx, c, ar, sess, lifetime, cust.ID)
 }
 
 // sandboxClient is the checks of every token issued outside the token
