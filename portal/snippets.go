@@ -14,10 +14,15 @@ import (
 // Getting-started snippets: for one app and one operation, the token
 // request (client credentials, the secret read from the environment
 // variable CLIENT_SECRET, never a real one) and the call, in curl, Go,
-// Java and Python. They are generated on the server with text/template
-// from the same call the try-it console sends, and every value is quoted
-// for its language by a function of this file (sh, goStr, javaStr,
-// pyStr), never pasted raw.
+// Java and Python. For a call made as a customer (Consent), the token
+// comes from the authorization code flow with PKCE instead, as
+// docs/oauth.md describes it: verifier and S256 challenge, pushed
+// authorization request, the authorize URL for the customer's browser,
+// the code exchange, then the call; the redirect URI is read from the
+// environment variable REDIRECT_URI. They are generated on the server
+// with text/template from the same call the try-it console sends, and
+// every value is quoted for its language by a function of this file (sh,
+// goStr, javaStr, pyStr, urlq), never pasted raw.
 
 // snippetInput is what a snippet shows.
 type snippetInput struct {
@@ -25,6 +30,11 @@ type snippetInput struct {
 	ClientID string
 	Scope    string // space-separated
 	Call     call
+	// Consent: the call is made for a customer who consents, with a
+	// token from the authorization code flow; PARURL and AuthorizeURL
+	// are then its endpoints.
+	Consent              bool
+	PARURL, AuthorizeURL string
 }
 
 // snippet is one language's code, ready for a <pre>.
@@ -43,6 +53,7 @@ var snippetTemplates = template.Must(template.New("snippets").Funcs(template.Fun
 	"javaStr": javaQuote,
 	"pyStr":   pyQuote,
 	"lower":   strings.ToLower,
+	"urlq":    url.QueryEscape,
 }).Parse(`
 {{define "curl"}}# 1. An access token (client credentials). Set CLIENT_SECRET first;
 #    the secret was shown once, when the app was created.
@@ -51,12 +62,14 @@ TOKEN=$(curl -s -u {{sh .ClientID}}:"$CLIENT_SECRET" \
   {{sh .TokenURL}} | sed -E 's/.*"access_token":"([^"]+)".*/\1/')
 
 # 2. The call.
-curl -i -X {{.Call.Method}} {{sh .Call.URL}} \
+{{template "curl.call" .}}
+{{end}}
+
+{{define "curl.call"}}curl -i -X {{.Call.Method}} {{sh .Call.URL}} \
   -H "Authorization: Bearer $TOKEN"{{range .Call.Headers}} \
   -H {{sh (print .Name ": " .Value)}}{{end}}{{if .Call.Body}} \
   -H {{sh (print "Content-Type: " .Call.BodyType)}} \
-  --data-binary {{sh .Call.Body}}{{end}}
-{{end}}
+  --data-binary {{sh .Call.Body}}{{end}}{{end}}
 
 {{define "go"}}// Command call gets an access token and calls the API once.
 // Set CLIENT_SECRET first: the secret was shown once, when the app was
@@ -155,7 +168,12 @@ public class Call {
         String token = m.group(1);
 
         // 2. The call.
-        HttpRequest call = HttpRequest.newBuilder(URI.create({{javaStr .Call.URL}}))
+        {{template "java.call" .}}
+    }
+}
+{{end}}
+
+{{define "java.call"}}HttpRequest call = HttpRequest.newBuilder(URI.create({{javaStr .Call.URL}}))
             .header("Authorization", "Bearer " + token){{range .Call.Headers}}
             .header({{javaStr .Name}}, {{javaStr .Value}}){{end}}{{if .Call.Body}}
             .header("Content-Type", {{javaStr .Call.BodyType}})
@@ -164,10 +182,7 @@ public class Call {
             .build();
         HttpResponse<String> response = http.send(call, HttpResponse.BodyHandlers.ofString());
         System.out.println(response.statusCode());
-        System.out.println(response.body());
-    }
-}
-{{end}}
+        System.out.println(response.body());{{end}}
 
 {{define "python"}}# call.py: gets an access token and calls the API once.
 # pip install requests; set CLIENT_SECRET first: the secret was shown
@@ -187,7 +202,10 @@ token.raise_for_status()
 access_token = token.json()["access_token"]
 
 # 2. The call.
-headers = {"Authorization": "Bearer " + access_token}{{range .Call.Headers}}
+{{template "python.call" .}}
+{{end}}
+
+{{define "python.call"}}headers = {"Authorization": "Bearer " + access_token}{{range .Call.Headers}}
 headers[{{pyStr .Name}}] = {{pyStr .Value}}{{end}}{{if .Call.Body}}
 headers["Content-Type"] = {{pyStr .Call.BodyType}}{{end}}
 response = requests.request(
@@ -198,7 +216,349 @@ response = requests.request(
     timeout=30,
 )
 print(response.status_code)
-print(response.text)
+print(response.text){{end}}
+
+{{define "curl.consent"}}# A token for a customer: the authorization code flow with PKCE; the
+# customer signs in and allows in their browser. Set CLIENT_SECRET (the
+# secret was shown once, when the app was created) and REDIRECT_URI (one
+# of the app's redirect URIs, exactly as registered).
+# Apps marked fapi or with DPoP-bound tokens must also send DPoP proofs:
+# see docs/oauth.md, "DPoP: binding tokens to your key".
+
+# 1. A PKCE verifier, its S256 challenge, and a state.
+VERIFIER=$(openssl rand -base64 48 | tr -d '\n=' | tr '+/' '-_')
+CHALLENGE=$(printf '%s' "$VERIFIER" | openssl dgst -sha256 -binary | openssl base64 -A | tr -d '=' | tr '+/' '-_')
+STATE=$(openssl rand -hex 16)
+
+# 2. Push the authorization request (PAR).
+REQUEST_URI=$(curl -s -u {{sh .ClientID}}:"$CLIENT_SECRET" \
+  -d response_type=code --data-urlencode client_id={{sh .ClientID}} \
+  --data-urlencode redirect_uri="$REDIRECT_URI" --data-urlencode scope={{sh .Scope}} \
+  -d code_challenge="$CHALLENGE" -d code_challenge_method=S256 -d state="$STATE" \
+  {{sh .PARURL}} | sed -E 's/.*"request_uri":"([^"]+)".*/\1/')
+
+# 3. Send the customer's browser to this URL; they sign in and allow.
+echo {{sh (print .AuthorizeURL "?client_id=" (urlq .ClientID) "&request_uri=")}}"$REQUEST_URI"
+
+# 4. The browser comes back to REDIRECT_URI?code=...&state=...&iss=...
+#    Check that state is $STATE, then paste the code: it works once,
+#    for 60 seconds.
+printf 'code: '; read -r CODE
+TOKEN=$(curl -s -u {{sh .ClientID}}:"$CLIENT_SECRET" \
+  -d grant_type=authorization_code --data-urlencode code="$CODE" \
+  --data-urlencode redirect_uri="$REDIRECT_URI" -d code_verifier="$VERIFIER" \
+  {{sh .TokenURL}} | sed -E 's/.*"access_token":"([^"]+)".*/\1/')
+
+# 5. The call, as the customer.
+{{template "curl.call" .}}
+{{end}}
+
+{{define "go.consent"}}// Command call gets a customer's consent (authorization code with PKCE)
+// and calls the API once on their behalf.
+// Set CLIENT_SECRET (the secret was shown once, when the app was
+// created) and REDIRECT_URI (one of the app's redirect URIs, exactly as
+// registered). Apps marked fapi or with DPoP-bound tokens must also send
+// DPoP proofs: see docs/oauth.md, "DPoP: binding tokens to your key".
+package main
+
+import (
+	"bufio"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log"
+	"net/http"
+	"net/url"
+	"os"
+	"strings"
+)
+
+const (
+	clientID = {{goStr .ClientID}}
+	scope    = {{goStr .Scope}}
+)
+
+// post sends form to endpoint with the app's credentials and decodes the
+// JSON answer into v.
+func post(endpoint string, form url.Values, v any) {
+	req, err := http.NewRequest("POST", endpoint, strings.NewReader(form.Encode()))
+	if err != nil {
+		log.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.SetBasicAuth(clientID, os.Getenv("CLIENT_SECRET"))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode/100 != 2 {
+		b, _ := io.ReadAll(resp.Body)
+		log.Fatalf("%s: %s %s", endpoint, resp.Status, b)
+	}
+	if err := json.NewDecoder(resp.Body).Decode(v); err != nil {
+		log.Fatal(err)
+	}
+}
+
+// random returns n random bytes, base64url-encoded.
+func random(n int) string {
+	b := make([]byte, n)
+	if _, err := rand.Read(b); err != nil {
+		log.Fatal(err)
+	}
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+func main() {
+	redirectURI := os.Getenv("REDIRECT_URI")
+
+	// 1. A PKCE verifier, its S256 challenge, and a state.
+	verifier := random(32)
+	sum := sha256.Sum256([]byte(verifier))
+	challenge := base64.RawURLEncoding.EncodeToString(sum[:])
+	state := random(16)
+
+	// 2. Push the authorization request (PAR).
+	var par struct {
+		RequestURI string ` + "`json:\"request_uri\"`" + `
+	}
+	post({{goStr .PARURL}}, url.Values{
+		"response_type": {"code"}, "client_id": {clientID}, "redirect_uri": {redirectURI}, "scope": {scope},
+		"code_challenge": {challenge}, "code_challenge_method": {"S256"}, "state": {state},
+	}, &par)
+
+	// 3. Send the customer's browser to this URL; they sign in and allow.
+	fmt.Println("Open:", {{goStr .AuthorizeURL}}+"?"+url.Values{"client_id": {clientID}, "request_uri": {par.RequestURI}}.Encode())
+
+	// 4. The browser comes back to REDIRECT_URI?code=...&state=...&iss=...:
+	// paste that URL. The code works once, for 60 seconds.
+	fmt.Print("Redirect URL: ")
+	line, err := bufio.NewReader(os.Stdin).ReadString('\n')
+	if err != nil && line == "" {
+		log.Fatal(err)
+	}
+	back, err := url.Parse(strings.TrimSpace(line))
+	if err != nil {
+		log.Fatal(err)
+	}
+	q := back.Query()
+	if e := q.Get("error"); e != "" {
+		log.Fatalf("authorization refused: %s %s", e, q.Get("error_description"))
+	}
+	if q.Get("state") != state {
+		log.Fatal("the state does not match: not this program's request")
+	}
+	var tok struct {
+		AccessToken string ` + "`json:\"access_token\"`" + `
+	}
+	post({{goStr .TokenURL}}, url.Values{
+		"grant_type": {"authorization_code"}, "code": {q.Get("code")},
+		"redirect_uri": {redirectURI}, "code_verifier": {verifier},
+	}, &tok)
+
+	// 5. The call, as the customer.
+	var body io.Reader{{if .Call.Body}}
+	body = strings.NewReader({{goStr .Call.Body}}){{end}}
+	req, err := http.NewRequest({{goStr .Call.Method}}, {{goStr .Call.URL}}, body)
+	if err != nil {
+		log.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+tok.AccessToken){{range .Call.Headers}}
+	req.Header.Set({{goStr .Name}}, {{goStr .Value}}){{end}}{{if .Call.Body}}
+	req.Header.Set("Content-Type", {{goStr .Call.BodyType}}){{end}}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer resp.Body.Close()
+	out, err := io.ReadAll(resp.Body)
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(resp.Status)
+	fmt.Println(string(out))
+}
+{{end}}
+
+{{define "java.consent"}}// Call.java: gets a customer's consent (authorization code with PKCE)
+// and calls the API once on their behalf (Java 11+).
+// Set CLIENT_SECRET (the secret was shown once, when the app was
+// created) and REDIRECT_URI (one of the app's redirect URIs, exactly as
+// registered). Apps marked fapi or with DPoP-bound tokens must also send
+// DPoP proofs: see docs/oauth.md, "DPoP: binding tokens to your key".
+import java.io.BufferedReader;
+import java.io.InputStreamReader;
+import java.net.URI;
+import java.net.URLDecoder;
+import java.net.URLEncoder;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
+import java.security.MessageDigest;
+import java.security.SecureRandom;
+import java.util.Base64;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+
+public class Call {
+    static final String CLIENT_ID = {{javaStr .ClientID}};
+    static final HttpClient http = HttpClient.newHttpClient();
+
+    static String enc(String s) {
+        return URLEncoder.encode(s, StandardCharsets.UTF_8);
+    }
+
+    // post sends a form to endpoint with the app's credentials and returns
+    // the field of its JSON answer.
+    static String post(String endpoint, String form, String field) throws Exception {
+        String basic = Base64.getEncoder().encodeToString(
+            (CLIENT_ID + ":" + System.getenv("CLIENT_SECRET")).getBytes(StandardCharsets.UTF_8));
+        HttpRequest request = HttpRequest.newBuilder(URI.create(endpoint))
+            .header("Authorization", "Basic " + basic)
+            .header("Content-Type", "application/x-www-form-urlencoded")
+            .POST(HttpRequest.BodyPublishers.ofString(form))
+            .build();
+        String json = http.send(request, HttpResponse.BodyHandlers.ofString()).body();
+        Matcher m = Pattern.compile("\"" + field + "\"\\s*:\\s*\"([^\"]+)\"").matcher(json);
+        if (!m.find()) {
+            throw new IllegalStateException(endpoint + " failed: " + json);
+        }
+        return m.group(1);
+    }
+
+    // param returns the query parameter name of a redirect URL ("" if absent).
+    static String param(URI uri, String name) {
+        String query = uri.getRawQuery();
+        if (query != null) {
+            for (String kv : query.split("&")) {
+                int i = kv.indexOf('=');
+                if (i > 0 && kv.substring(0, i).equals(name)) {
+                    return URLDecoder.decode(kv.substring(i + 1), StandardCharsets.UTF_8);
+                }
+            }
+        }
+        return "";
+    }
+
+    public static void main(String[] args) throws Exception {
+        String redirectUri = System.getenv("REDIRECT_URI");
+        SecureRandom random = new SecureRandom();
+        Base64.Encoder b64 = Base64.getUrlEncoder().withoutPadding();
+
+        // 1. A PKCE verifier, its S256 challenge, and a state.
+        byte[] b = new byte[32];
+        random.nextBytes(b);
+        String verifier = b64.encodeToString(b);
+        String challenge = b64.encodeToString(
+            MessageDigest.getInstance("SHA-256").digest(verifier.getBytes(StandardCharsets.US_ASCII)));
+        random.nextBytes(b);
+        String state = b64.encodeToString(b);
+
+        // 2. Push the authorization request (PAR).
+        String requestUri = post({{javaStr .PARURL}},
+            "response_type=code&client_id=" + enc(CLIENT_ID) + "&redirect_uri=" + enc(redirectUri)
+            + "&scope=" + enc({{javaStr .Scope}}) + "&code_challenge=" + challenge
+            + "&code_challenge_method=S256&state=" + state, "request_uri");
+
+        // 3. Send the customer's browser to this URL; they sign in and allow.
+        System.out.println("Open: " + {{javaStr .AuthorizeURL}}
+            + "?client_id=" + enc(CLIENT_ID) + "&request_uri=" + enc(requestUri));
+
+        // 4. The browser comes back to REDIRECT_URI?code=...&state=...&iss=...:
+        // paste that URL. The code works once, for 60 seconds.
+        System.out.print("Redirect URL: ");
+        String line = new BufferedReader(new InputStreamReader(System.in, StandardCharsets.UTF_8)).readLine();
+        URI back = URI.create(line == null ? "" : line.trim());
+        if (!param(back, "error").isEmpty()) {
+            throw new IllegalStateException("authorization refused: " + param(back, "error"));
+        }
+        if (!param(back, "state").equals(state)) {
+            throw new IllegalStateException("the state does not match: not this program's request");
+        }
+        String token = post({{javaStr .TokenURL}},
+            "grant_type=authorization_code&code=" + enc(param(back, "code"))
+            + "&redirect_uri=" + enc(redirectUri) + "&code_verifier=" + verifier, "access_token");
+
+        // 5. The call, as the customer.
+        {{template "java.call" .}}
+    }
+}
+{{end}}
+
+{{define "python.consent"}}# call.py: gets a customer's consent (authorization code with PKCE) and
+# calls the API once on their behalf.
+# pip install requests; set CLIENT_SECRET (the secret was shown once,
+# when the app was created) and REDIRECT_URI (one of the app's redirect
+# URIs, exactly as registered). Apps marked fapi or with DPoP-bound
+# tokens must also send DPoP proofs: see docs/oauth.md, "DPoP: binding
+# tokens to your key".
+import base64
+import hashlib
+import os
+import secrets
+from urllib.parse import parse_qs, urlencode, urlparse
+
+import requests
+
+client_id = {{pyStr .ClientID}}
+auth = (client_id, os.environ["CLIENT_SECRET"])
+redirect_uri = os.environ["REDIRECT_URI"]
+
+# 1. A PKCE verifier, its S256 challenge, and a state.
+verifier = secrets.token_urlsafe(32)
+digest = hashlib.sha256(verifier.encode("ascii")).digest()
+challenge = base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
+state = secrets.token_urlsafe(16)
+
+# 2. Push the authorization request (PAR).
+par = requests.post(
+    {{pyStr .PARURL}},
+    auth=auth,
+    data={
+        "response_type": "code",
+        "client_id": client_id,
+        "redirect_uri": redirect_uri,
+        "scope": {{pyStr .Scope}},
+        "code_challenge": challenge,
+        "code_challenge_method": "S256",
+        "state": state,
+    },
+    timeout=30,
+)
+par.raise_for_status()
+
+# 3. Send the customer's browser to this URL; they sign in and allow.
+query = urlencode({"client_id": client_id, "request_uri": par.json()["request_uri"]})
+print("Open:", {{pyStr .AuthorizeURL}} + "?" + query)
+
+# 4. The browser comes back to REDIRECT_URI?code=...&state=...&iss=...:
+# paste that URL. The code works once, for 60 seconds.
+back = parse_qs(urlparse(input("Redirect URL: ").strip()).query)
+if "error" in back:
+    raise SystemExit("authorization refused: " + back["error"][0])
+if back.get("state", [""])[0] != state:
+    raise SystemExit("the state does not match: not this program's request")
+token = requests.post(
+    {{pyStr .TokenURL}},
+    auth=auth,
+    data={
+        "grant_type": "authorization_code",
+        "code": back["code"][0],
+        "redirect_uri": redirect_uri,
+        "code_verifier": verifier,
+    },
+    timeout=30,
+)
+token.raise_for_status()
+access_token = token.json()["access_token"]
+
+# 5. The call, as the customer.
+{{template "python.call" .}}
 {{end}}
 `))
 
@@ -206,8 +566,12 @@ print(response.text)
 func snippets(in snippetInput) ([]snippet, error) {
 	out := make([]snippet, 0, len(snippetLangs))
 	for _, l := range snippetLangs {
+		name := l.ID
+		if in.Consent {
+			name += ".consent"
+		}
 		var b strings.Builder
-		if err := snippetTemplates.ExecuteTemplate(&b, l.ID, in); err != nil {
+		if err := snippetTemplates.ExecuteTemplate(&b, name, in); err != nil {
 			return nil, fmt.Errorf("snippet %s: %w", l.ID, err)
 		}
 		out = append(out, snippet{ID: l.ID, Lang: l.Lang, Code: strings.TrimLeft(b.String(), "\n")})

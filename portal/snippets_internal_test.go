@@ -1,6 +1,7 @@
 package portal
 
 import (
+	"flag"
 	"go/parser"
 	"go/token"
 	"os"
@@ -76,25 +77,7 @@ func TestSnippets(t *testing.T) {
 	}
 
 	t.Run("go parses and builds", func(t *testing.T) {
-		if _, err := parser.ParseFile(token.NewFileSet(), "call.go", got["go"], parser.AllErrors); err != nil {
-			t.Fatalf("the Go snippet is not valid Go: %v\n%s", err, got["go"])
-		}
-		// Parsing misses unused or doubled imports: compile it too.
-		if gobin, err := exec.LookPath("go"); err == nil {
-			dir := t.TempDir()
-			if err := os.WriteFile(filepath.Join(dir, "go.mod"), []byte("module snippet\n\ngo 1.22\n"), 0o644); err != nil {
-				t.Fatal(err)
-			}
-			if err := os.WriteFile(filepath.Join(dir, "main.go"), []byte(got["go"]), 0o644); err != nil {
-				t.Fatal(err)
-			}
-			cmd := exec.Command(gobin, "vet", ".")
-			cmd.Dir = dir
-			cmd.Env = append(os.Environ(), "GOFLAGS=-mod=mod", "GOTOOLCHAIN=local")
-			if out, err := cmd.CombinedOutput(); err != nil {
-				t.Fatalf("go vet of the Go snippet: %v\n%s\n%s", err, out, got["go"])
-			}
-		}
+		checkGoSnippet(t, got["go"])
 		for _, want := range []string{`"POST"`, `os.Getenv("CLIENT_SECRET")`, `"https://hub.example/oauth2/token"`, `"X-Idempotency-Key"`} {
 			if !strings.Contains(got["go"], want) {
 				t.Errorf("Go snippet lacks %s", want)
@@ -141,15 +124,7 @@ printf 'TOKEN=<%s>\n' "$TOKEN"`
 	})
 
 	t.Run("python parses", func(t *testing.T) {
-		py, err := exec.LookPath("python3")
-		if err != nil {
-			t.Skip("no python3 on this machine")
-		}
-		cmd := exec.Command(py, "-c", "import ast,sys; ast.parse(sys.stdin.read())")
-		cmd.Stdin = strings.NewReader(got["python"])
-		if out, err := cmd.CombinedOutput(); err != nil {
-			t.Fatalf("the Python snippet does not parse: %v\n%s\n%s", err, out, got["python"])
-		}
+		checkPythonSnippet(t, got["python"])
 	})
 
 	t.Run("java literals", func(t *testing.T) {
@@ -163,14 +138,169 @@ printf 'TOKEN=<%s>\n' "$TOKEN"`
 		if strings.ContainsAny(javaQuote(hostile), "\n青🌾") {
 			t.Errorf("javaQuote left raw characters: %s", javaQuote(hostile))
 		}
-		if javac, err := exec.LookPath("javac"); err == nil {
-			dir := t.TempDir()
-			if err := os.WriteFile(dir+"/Call.java", []byte(j), 0o644); err != nil {
-				t.Fatal(err)
-			}
-			if out, err := exec.Command(javac, "-d", dir, dir+"/Call.java").CombinedOutput(); err != nil {
-				t.Fatalf("javac: %v\n%s", err, out)
+		checkJavaSnippet(t, j)
+	})
+}
+
+// checkGoSnippet parses the Go snippet and, where go exists, vets it in
+// a scratch module.
+func checkGoSnippet(t *testing.T, code string) {
+	t.Helper()
+	if _, err := parser.ParseFile(token.NewFileSet(), "call.go", code, parser.AllErrors); err != nil {
+		t.Fatalf("the Go snippet is not valid Go: %v\n%s", err, code)
+	}
+	// Parsing misses unused or doubled imports: compile it too.
+	if gobin, err := exec.LookPath("go"); err == nil {
+		dir := t.TempDir()
+		if err := os.WriteFile(filepath.Join(dir, "go.mod"), []byte("module snippet\n\ngo 1.22\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, "main.go"), []byte(code), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		cmd := exec.Command(gobin, "vet", ".")
+		cmd.Dir = dir
+		cmd.Env = append(os.Environ(), "GOFLAGS=-mod=mod", "GOTOOLCHAIN=local")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("go vet of the Go snippet: %v\n%s\n%s", err, out, code)
+		}
+	}
+}
+
+// checkPythonSnippet parses the Python snippet where python3 exists.
+func checkPythonSnippet(t *testing.T, code string) {
+	t.Helper()
+	py, err := exec.LookPath("python3")
+	if err != nil {
+		t.Skip("no python3 on this machine")
+	}
+	cmd := exec.Command(py, "-c", "import ast,sys; ast.parse(sys.stdin.read())")
+	cmd.Stdin = strings.NewReader(code)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("the Python snippet does not parse: %v\n%s\n%s", err, out, code)
+	}
+}
+
+// checkJavaSnippet compiles the Java snippet where javac exists.
+func checkJavaSnippet(t *testing.T, code string) {
+	t.Helper()
+	if javac, err := exec.LookPath("javac"); err == nil {
+		dir := t.TempDir()
+		if err := os.WriteFile(dir+"/Call.java", []byte(code), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if out, err := exec.Command(javac, "-d", dir, dir+"/Call.java").CombinedOutput(); err != nil {
+			t.Fatalf("javac: %v\n%s", err, out)
+		}
+	}
+}
+
+// TestSnippetsConsent: for a call made as a customer, every language
+// gets the token by the authorization code flow with PKCE (PAR,
+// authorize URL, code exchange), never by client credentials.
+func TestSnippetsConsent(t *testing.T) {
+	in, _ := snippetCase(t)
+	in.Consent = true
+	in.PARURL, in.AuthorizeURL = "https://hub.example/oauth2/par", "https://hub.example/oauth2/authorize"
+	sn, err := snippets(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]string{}
+	for _, s := range sn {
+		got[s.ID] = s.Code
+		for _, want := range []string{"CLIENT_SECRET", "REDIRECT_URI", "https://hub.example/oauth2/par",
+			"https://hub.example/oauth2/authorize", "code_challenge", "S256", "state", "authorization_code",
+			"code_verifier", "request_uri", "docs/oauth.md"} {
+			if !strings.Contains(s.Code, want) {
+				t.Errorf("%s: consent snippet lacks %q:\n%s", s.ID, want, s.Code)
 			}
 		}
+		if strings.Contains(s.Code, "client_credentials") {
+			t.Errorf("%s: consent snippet asks for a client_credentials token", s.ID)
+		}
+		if strings.Contains(s.Code, "Bearer stolen") {
+			t.Errorf("%s: an Authorization header parameter was copied in", s.ID)
+		}
+	}
+	if len(got) != 4 {
+		t.Fatalf("languages %v", got)
+	}
+	t.Run("go", func(t *testing.T) { checkGoSnippet(t, got["go"]) })
+	t.Run("python", func(t *testing.T) { checkPythonSnippet(t, got["python"]) })
+	t.Run("java", func(t *testing.T) { checkJavaSnippet(t, got["java"]) })
+
+	t.Run("curl runs the flow in order", func(t *testing.T) {
+		sh, err := exec.LookPath("sh")
+		if err != nil {
+			t.Skip("no sh")
+		}
+		// curl, sed and openssl replaced by functions: the shell parses
+		// the snippet for real, and nothing in the values is executed.
+		pwned := t.TempDir() + "/pwned"
+		in := in
+		in.Call.Body = strings.ReplaceAll(in.Call.Body, "/tmp/pwned", pwned)
+		in.Scope = "accounts:read $(touch " + pwned + ")"
+		sn, err := snippets(in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		script := `curl() { for a in "$@"; do printf '<%s>\n' "$a"; done; }; sed() { cat; }; openssl() { if [ "$1" != rand ]; then cat >/dev/null; fi; printf 'abc+/='; }; ` +
+			`CLIENT_SECRET=s3cret; REDIRECT_URI=https://app.example/cb; ` + sn[0].Code
+		cmd := exec.Command(sh, "-c", script)
+		cmd.Stdin = strings.NewReader("the-code\n")
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("sh: %v\n%s", err, out)
+		}
+		for _, want := range []string{
+			"https://hub.example/oauth2/authorize?client_id=app_abc&request_uri=<-s>\n<-u>\n<app_abc:s3cret>\n<-d>\n<response_type=code>",
+			"<redirect_uri=https://app.example/cb>",
+			"<scope=accounts:read $(touch " + pwned + ")>",
+			"<code_challenge=abc-_>", "<code_challenge_method=S256>",
+			"<https://hub.example/oauth2/par>",
+			"<grant_type=authorization_code>\n<--data-urlencode>\n<code=the-code>",
+			"<code_verifier=abc-_>\n<https://hub.example/oauth2/token>",
+			"<-X>\n<POST>\n<" + in.Call.URL + ">",
+			"<--data-binary>\n<" + in.Call.Body + ">",
+		} {
+			if !strings.Contains(string(out), want) {
+				t.Errorf("curl snippet: output lacks %q:\n%s", want, out)
+			}
+		}
+		if _, err := os.Stat(pwned); err == nil {
+			t.Error("a value in the curl snippet was executed by the shell")
+		}
 	})
+}
+
+var updateSnippets = flag.Bool("update", false, "rewrite testdata/snippets/*.golden")
+
+// TestSnippetsAppGolden pins the client-credentials snippets: an
+// operation the app calls as itself keeps exactly these.
+func TestSnippetsAppGolden(t *testing.T) {
+	in, _ := snippetCase(t)
+	sn, err := snippets(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range sn {
+		golden := filepath.Join("testdata", "snippets", "app-"+s.ID+".golden")
+		if *updateSnippets {
+			if err := os.MkdirAll(filepath.Dir(golden), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(golden, []byte(s.Code), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			continue
+		}
+		want, err := os.ReadFile(golden)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if s.Code != string(want) {
+			t.Errorf("%s snippet differs from %s:\n%s", s.ID, golden, s.Code)
+		}
+	}
 }

@@ -105,7 +105,10 @@ type tryPage struct {
 	Fields    []tryField
 	Body      string
 	Snippets  []snippet
-	Result    *tryResult
+	// SnippetsConsent: the snippets get the token by the authorization
+	// code flow (a customer's consent), not with client credentials.
+	SnippetsConsent bool
+	Result          *tryResult
 }
 
 // tryContext is what every try-it request resolves first: the visitor,
@@ -286,15 +289,19 @@ func (h *Handler) withSnippets(tc *tryContext) {
 	if len(scopes) == 0 {
 		scopes = pg.App.App.Scopes
 	}
+	// As a customer: the one chosen in the form, or always when the
+	// operation takes no app token.
+	consent := pg.Op.Consent && (pg.Customer != "" || !pg.Op.AppToken)
 	sn, err := snippets(snippetInput{
 		TokenURL: h.cfg.PublicURL + "/oauth2/token", ClientID: pg.App.App.ClientID,
-		Scope: strings.Join(scopes, " "), Call: c,
+		Scope: strings.Join(scopes, " "), Call: c, Consent: consent,
+		PARURL: h.cfg.PublicURL + "/oauth2/par", AuthorizeURL: h.cfg.PublicURL + "/oauth2/authorize",
 	})
 	if err != nil {
 		h.cfg.Logger.Error("portal: snippets", "err", err)
 		return
 	}
-	pg.Snippets = sn
+	pg.Snippets, pg.SnippetsConsent = sn, consent
 }
 
 func (h *Handler) tryForm(w http.ResponseWriter, r *http.Request) {

@@ -166,6 +166,8 @@ func TestTryIt(t *testing.T) {
 		mustContain(t, p, `name="p.path.accountId" value="qs-10001"`, app, "Farm ledger", "Not subscribed (not subscribed to this API)",
 			"Getting started", "CLIENT_SECRET", `http://hub.example/sandbox/qingshan-rcb/open-banking/accounts/v1/accounts/qs-10001`)
 		mustNotContain(t, p, prod.ClientID, "Live ledger")
+		mustContain(t, p, "grant_type=client_credentials") // no customer chosen: the app's own token
+		mustNotContain(t, p, "REDIRECT_URI")
 	})
 
 	t.Run("send: the server makes the call with a short token", func(t *testing.T) {
@@ -311,7 +313,10 @@ func TestTryIt(t *testing.T) {
 		if p.status != http.StatusOK {
 			t.Fatalf("%d\n%s", p.status, p.body)
 		}
-		mustContain(t, p, `<option value="lisi" selected>李四 (Li Si)</option>`)
+		mustContain(t, p, `<option value="lisi" selected>李四 (Li Si)</option>`,
+			// The snippets get the customer's token by the authorization code flow.
+			"REDIRECT_URI", "http://hub.example/oauth2/par", "http://hub.example/oauth2/authorize", "grant_type=authorization_code")
+		mustNotContain(t, p, "client_credentials")
 		calls := gw.calls()
 		if last := calls[len(calls)-1]; last.auth != "Bearer tok-"+app+"-lisi" {
 			t.Errorf("gateway saw %+v, want the customer's token", last)
