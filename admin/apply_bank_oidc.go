@@ -18,6 +18,9 @@ type BankOIDCDecl struct {
 	Scopes          []string `yaml:"scopes"`
 	CustomerIDClaim string   `yaml:"customerIdClaim"`
 	ACRValues       []string `yaml:"acrValues"`
+	// TokenEndpointAuthMethod: client_secret_basic (default),
+	// client_secret_post or private_key_jwt (then no clientSecretEnv).
+	TokenEndpointAuthMethod string `yaml:"tokenEndpointAuthMethod"`
 
 	secret string // from ClientSecretEnv
 }
@@ -43,7 +46,7 @@ func (d *Declaration) ResolveSecrets(getenv func(string) string) error {
 // API applies.
 func (o *BankOIDCDecl) settings() catalog.BankOIDC {
 	return catalog.BankOIDC{Issuer: o.Issuer, ClientID: o.ClientID, Scopes: o.Scopes,
-		CustomerIDClaim: o.CustomerIDClaim, ACRValues: o.ACRValues}.WithDefaults()
+		CustomerIDClaim: o.CustomerIDClaim, ACRValues: o.ACRValues, TokenEndpointAuthMethod: o.TokenEndpointAuthMethod}.WithDefaults()
 }
 
 // differs reports whether the bank's current provider is not the one
@@ -58,7 +61,8 @@ func (o *BankOIDCDecl) differs(cur *catalog.BankOIDC) bool {
 	want, have := o.settings(), *cur
 	have.ClientSecretUpdatedAt = want.ClientSecretUpdatedAt
 	return want.Issuer != have.Issuer || want.ClientID != have.ClientID || !slices.Equal(want.Scopes, have.Scopes) ||
-		want.CustomerIDClaim != have.CustomerIDClaim || !slices.Equal(want.ACRValues, have.ACRValues)
+		want.CustomerIDClaim != have.CustomerIDClaim || !slices.Equal(want.ACRValues, have.ACRValues) ||
+		want.TokenEndpointAuthMethod != have.TokenEndpointAuthMethod
 }
 
 // body is the "oidc" object apply sends for a bank whose provider is cur
@@ -72,7 +76,7 @@ func (o *BankOIDCDecl) body(bank string, cur *catalog.BankOIDC) (*bankOIDCBody, 
 	out := oidcBody(&s)
 	if o.secret != "" {
 		out.ClientSecret = &o.secret
-	} else if cur == nil || cur.Issuer != s.Issuer || cur.ClientID != s.ClientID {
+	} else if s.NeedsSecret() && (cur == nil || cur.Issuer != s.Issuer || cur.ClientID != s.ClientID) {
 		return nil, fmt.Errorf("bank %s: oidc needs its client secret: set clientSecretEnv and that environment variable", bank)
 	}
 	return out, nil

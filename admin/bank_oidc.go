@@ -27,6 +27,9 @@ type bankOIDCBody struct {
 	Scopes          []string `json:"scopes,omitempty"`
 	CustomerIDClaim string   `json:"customerIdClaim,omitempty"`
 	ACRValues       []string `json:"acrValues,omitempty"`
+	// TokenEndpointAuthMethod: client_secret_basic (default),
+	// client_secret_post or private_key_jwt (no secret needed).
+	TokenEndpointAuthMethod string `json:"tokenEndpointAuthMethod,omitempty"`
 	// ClientSecretUpdatedAt is read-only; it is declared so that a body
 	// repeating it gets "is read-only" rather than "unknown".
 	ClientSecretUpdatedAt *time.Time `json:"clientSecretUpdatedAt,omitempty"`
@@ -42,13 +45,14 @@ func oidcBody(o *catalog.BankOIDC) *bankOIDCBody {
 		return nil
 	}
 	return &bankOIDCBody{Issuer: o.Issuer, ClientID: o.ClientID, Scopes: o.Scopes,
-		CustomerIDClaim: o.CustomerIDClaim, ACRValues: o.ACRValues}
+		CustomerIDClaim: o.CustomerIDClaim, ACRValues: o.ACRValues, TokenEndpointAuthMethod: o.TokenEndpointAuthMethod}
 }
 
 // bankOIDC turns a body's "oidc" object into the bank's settings, given
 // the current ones (nil on create) and whether the body's client secret
 // was sealed (oidcSecretOps). A secret stays with its provider: changing
-// the issuer or the client id needs a new one.
+// the issuer or the client id needs a new one, unless the hub
+// authenticates with private_key_jwt there.
 func bankOIDC(in *bankOIDCBody, cur *catalog.BankOIDC, sealed bool, ps *problems) *catalog.BankOIDC {
 	if in == nil {
 		return nil
@@ -57,13 +61,17 @@ func bankOIDC(in *bankOIDCBody, cur *catalog.BankOIDC, sealed bool, ps *problems
 		ps.add("/oidc/clientSecretUpdatedAt", "is read-only")
 	}
 	out := catalog.BankOIDC{Issuer: in.Issuer, ClientID: in.ClientID, Scopes: in.Scopes,
-		CustomerIDClaim: in.CustomerIDClaim, ACRValues: in.ACRValues}.WithDefaults()
+		CustomerIDClaim: in.CustomerIDClaim, ACRValues: in.ACRValues, TokenEndpointAuthMethod: in.TokenEndpointAuthMethod}.WithDefaults()
 	switch {
 	case sealed:
 		out.ClientSecretUpdatedAt = time.Now().UTC()
 	case in.ClientSecret != nil: // refused: oidcSecretOps said why
 	case cur != nil && cur.Issuer == out.Issuer && cur.ClientID == out.ClientID:
 		out.ClientSecretUpdatedAt = cur.ClientSecretUpdatedAt
+	case !out.NeedsSecret():
+		// private_key_jwt at another provider: no secret is needed, and
+		// the old provider's one may never be used again (a switch back
+		// to a secret needs a new one).
 	case cur != nil:
 		ps.add("/oidc/clientSecret", "is required when the issuer or the client id changes")
 	} // no secret at all: Validate says it is required

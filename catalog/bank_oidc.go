@@ -37,6 +37,14 @@ type BankOIDC struct {
 	// ACRValues, when set, are sent as acr_values, and the ID token's acr
 	// must be one of them.
 	ACRValues []string `json:"acrValues,omitempty"`
+	// TokenEndpointAuthMethod is how the hub authenticates at the
+	// provider's token endpoint: AuthClientSecretBasic,
+	// AuthClientSecretPost or AuthPrivateKeyJWT. Empty means
+	// client_secret_basic, or client_secret_post when the provider offers
+	// only that. With private_key_jwt no client secret is needed: the hub
+	// signs a client assertion with its relying-party key, whose public
+	// keys the bank registers (<issuer>/oauth2/rp-jwks).
+	TokenEndpointAuthMethod string `json:"tokenEndpointAuthMethod,omitempty"`
 	// ClientSecretUpdatedAt is when the client secret was last set (read
 	// only); zero means none is stored yet.
 	ClientSecretUpdatedAt time.Time `json:"clientSecretUpdatedAt,omitzero"`
@@ -47,6 +55,18 @@ const (
 	DefaultOIDCScope       = "openid"
 	DefaultCustomerIDClaim = "sub"
 )
+
+// The ways the hub authenticates at a bank provider's token endpoint
+// (BankOIDC.TokenEndpointAuthMethod).
+const (
+	AuthClientSecretBasic = "client_secret_basic"
+	AuthClientSecretPost  = "client_secret_post"
+	AuthPrivateKeyJWT     = "private_key_jwt"
+)
+
+// NeedsSecret reports whether the hub authenticates at the provider with
+// a client secret (every method but private_key_jwt).
+func (o BankOIDC) NeedsSecret() bool { return o.TokenEndpointAuthMethod != AuthPrivateKeyJWT }
 
 // WithDefaults returns o with empty Scopes and CustomerIDClaim set to
 // their defaults (["openid"], "sub").
@@ -90,7 +110,12 @@ func (o *BankOIDC) Check(ds []obhub.Detail, loc string) []obhub.Detail {
 		ds = append(ds, obhub.Detail{Location: loc + "/customerIdClaim", Message: "must be a claim name: 1-64 letters, digits, '_', '.', ':' or '-'"})
 	}
 	ds = checkTokens(ds, loc+"/acrValues", o.ACRValues)
-	if o.ClientSecretUpdatedAt.IsZero() {
+	switch o.TokenEndpointAuthMethod {
+	case "", AuthClientSecretBasic, AuthClientSecretPost, AuthPrivateKeyJWT:
+	default:
+		ds = append(ds, obhub.Detail{Location: loc + "/tokenEndpointAuthMethod", Message: "must be client_secret_basic, client_secret_post or private_key_jwt"})
+	}
+	if o.NeedsSecret() && o.ClientSecretUpdatedAt.IsZero() {
 		ds = append(ds, obhub.Detail{Location: loc + "/clientSecret", Message: "is required"})
 	}
 	return ds

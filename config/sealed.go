@@ -22,6 +22,11 @@ const SigningKeyKey = Root + "secrets/oauth-signing-key"
 // codes, refresh tokens), sealed like SigningKeyKey.
 const HMACSecretKey = Root + "secrets/oauth-hmac-secret"
 
+// RPSigningKeyKey holds the key file of the hub's relying-party keys,
+// which sign its private_key_jwt client assertions at the banks' OpenID
+// providers, sealed like SigningKeyKey.
+const RPSigningKeyKey = Root + "secrets/oauth-rp-signing-key"
+
 // KeyEncryptionKeyEnv is the environment variable that holds the
 // key-encryption key of a cluster.
 const KeyEncryptionKeyEnv = "OBHUB_KEY_ENCRYPTION_KEY"

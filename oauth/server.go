@@ -33,6 +33,7 @@ import (
 const (
 	PathToken         = "/oauth2/token"
 	PathJWKS          = "/oauth2/jwks"
+	PathRPJWKS        = "/oauth2/rp-jwks" // the hub's relying-party keys (keys_rp.go)
 	PathMetadata      = "/.well-known/oauth-authorization-server"
 	PathOpenIDConfig  = "/.well-known/openid-configuration"
 	PathAuthorize     = "/oauth2/authorize"
@@ -92,6 +93,11 @@ type Config struct {
 	// OpenID provider (banksignin.go); nil means no production app's
 	// customer can sign in.
 	BankSignIn BankSignIn
+	// RPKeys are the hub's keys as relying party of the banks' providers:
+	// they sign private_key_jwt client assertions (keys_rp.go), and their
+	// public keys are served at PathRPJWKS, apart from the token-signing
+	// keys. nil serves no such document.
+	RPKeys *Keys
 	// ClientCAs are the CAs a tls_client_auth certificate must chain to
 	// (--tls-client-ca); nil refuses tls_client_auth.
 	ClientCAs *x509.CertPool
@@ -131,6 +137,7 @@ type Server struct {
 	store       Store
 	customers   Customers
 	bankSignIn  BankSignIn
+	rpKeys      *Keys
 	hmacSecret  []byte
 	secure      bool
 	clientAuth  *clientAuth
@@ -188,6 +195,7 @@ func New(cfg Config, clients Clients, keys *Keys) (*Server, error) {
 		store:      cfg.Store,
 		customers:  cfg.Customers,
 		bankSignIn: cfg.BankSignIn,
+		rpKeys:     cfg.RPKeys,
 		hmacSecret: cfg.HMACSecret,
 		secure:     strings.HasPrefix(cfg.Issuer, "https:"),
 	}
@@ -211,6 +219,11 @@ func New(cfg Config, clients Clients, keys *Keys) (*Server, error) {
 	// with an RFC 6749 invalid_request.
 	s.mux.HandleFunc(PathToken, s.token)
 	s.mux.HandleFunc("GET "+PathJWKS, s.jwks)
+	if s.rpKeys != nil {
+		s.mux.HandleFunc("GET "+PathRPJWKS, func(w http.ResponseWriter, _ *http.Request) {
+			writeJSON(w, "application/json", s.rpKeys.JWKS())
+		})
+	}
 	s.mux.HandleFunc("GET "+PathMetadata, s.serveMetadata)
 	s.mux.HandleFunc("GET "+PathOpenIDConfig, s.serveMetadata)
 	s.mux.HandleFunc("GET "+PathAuthorize, s.authorize)

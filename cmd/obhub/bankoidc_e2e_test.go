@@ -3,12 +3,14 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"log/slog"
 	"net/http"
 	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -420,4 +422,112 @@ func wantDetail(t testing.TB, r result, loc, text string) {
 	if !bytes.Contains(r.body, []byte(`"location":"`+loc+`"`)) || !bytes.Contains(r.body, []byte(text)) {
 		t.Fatalf("want a problem at %s saying %q: %s", loc, text, r.body)
 	}
+}
+
+// TestBankSignInPrivateKeyJWT: at a bank set to private_key_jwt the hub
+// authenticates at the provider's token endpoint with a client assertion
+// signed by its relying-party key (published at /oauth2/rp-jwks, apart
+// from the token-signing keys), never with a secret, so no key-encryption
+// key is needed.
+func TestBankSignInPrivateKeyJWT(t *testing.T) {
+	log, clock := &logBuffer{}, &testClock{}
+	m := runMain(t, withClock(clock), func(m *Main) { m.Logger = slog.New(slog.NewTextHandler(log, nil)) }) // no key-encryption key
+	h := newHub(t, m, testAdminToken)
+	d := discover(t, h)
+	idp := bankoidctest.Start(t, h.public+"/oauth2/authorize/callback",
+		bankoidctest.Customer{Subject: valeCustomer, Name: "赵六 (Zhao Liu)", Password: valePassword})
+	idp.RequirePrivateKeyJWT(h.public + "/oauth2/rp-jwks")
+
+	t.Run("admin rules for the method", func(t *testing.T) {
+		for _, c := range []struct {
+			oidc map[string]any
+			loc  string
+		}{
+			{map[string]any{"issuer": idp.Issuer, "clientId": idp.ClientID, "tokenEndpointAuthMethod": "tls_client_auth"}, "/oidc/tokenEndpointAuthMethod"},
+			{map[string]any{"issuer": idp.Issuer, "clientId": idp.ClientID, "tokenEndpointAuthMethod": "client_secret_basic"}, "/oidc/clientSecret"},
+			{map[string]any{"issuer": idp.Issuer, "clientId": idp.ClientID}, "/oidc/clientSecret"},
+		} {
+			r := h.adminCall(t, "POST", "/banks", map[string]any{"id": valeBank, "name": "Vale", "oidc": c.oidc}, http.StatusUnprocessableEntity, nil)
+			wantDetail(t, r, c.loc, "")
+		}
+	})
+	oidc := map[string]any{"issuer": idp.Issuer, "clientId": idp.ClientID, "scopes": []string{"openid", "profile"},
+		"tokenEndpointAuthMethod": "private_key_jwt"}
+	r := h.adminCall(t, "POST", "/banks", map[string]any{"id": valeBank, "name": "Vale Rural Bank", "oidc": oidc}, http.StatusCreated, nil)
+	if !bytes.Contains(r.body, []byte(`"tokenEndpointAuthMethod":"private_key_jwt"`)) || bytes.Contains(r.body, []byte("clientSecretUpdatedAt")) {
+		t.Fatalf("bank as created: %s", r.body)
+	}
+	h.adminCall(t, "POST", "/partners", map[string]any{"id": "furrow", "name": "Furrow Pay", "kind": "fintech"}, http.StatusCreated, nil)
+	h.adminCall(t, "POST", "/partners/furrow/approve", nil, http.StatusOK, nil)
+	const redirect = "https://furrow.example/callback"
+	var web app
+	h.adminCall(t, "POST", "/partners/furrow/apps", map[string]any{
+		"name": "Furrow", "environment": "production", "grant_types": []string{"authorization_code"},
+		"redirect_uris": []string{redirect}, "scopes": []string{"accounts:read"},
+	}, http.StatusCreated, &web)
+	conf := &oauth2.Config{ClientID: web.ClientID, ClientSecret: web.ClientSecret, RedirectURL: redirect,
+		Scopes: []string{"accounts:read"}, Endpoint: oauth2.Endpoint{AuthURL: d.AuthorizationEndpoint,
+			TokenURL: d.TokenEndpoint, AuthStyle: oauth2.AuthStyleInHeader}}
+	s := bankSetup{m: m, h: h, d: d, idp: idp, conf: conf, log: log, clock: clock}
+
+	t.Run("the relying-party keys are not the token-signing keys", func(t *testing.T) {
+		kids := func(path string) []string {
+			t.Helper()
+			resp, err := h.c.Get(h.public + path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			var set struct {
+				Keys []struct {
+					Kid, Alg string
+					D        string `json:"d"`
+				} `json:"keys"`
+			}
+			if err := json.NewDecoder(resp.Body).Decode(&set); err != nil || resp.StatusCode != http.StatusOK || len(set.Keys) == 0 {
+				t.Fatalf("%s: %d, %v", path, resp.StatusCode, err)
+			}
+			var out []string
+			for _, k := range set.Keys {
+				if k.D != "" {
+					t.Fatalf("%s publishes a private key", path)
+				}
+				out = append(out, k.Kid+"/"+k.Alg)
+			}
+			return out
+		}
+		rp, tokens := kids("/oauth2/rp-jwks"), kids("/oauth2/jwks")
+		if len(rp) != 1 || !strings.HasSuffix(rp[0], "/ES256") || slices.Contains(tokens, rp[0]) {
+			t.Fatalf("rp-jwks %v, jwks %v", rp, tokens)
+		}
+	})
+
+	t.Run("sign-in at the bank with a client assertion, consent, code, token", func(t *testing.T) {
+		p, toIdP := s.toBank(t, valeBank)
+		cb := s.loginAtBank(t, p, toIdP)
+		consent := browse(t, p.browser, newRequest(t, http.MethodGet, cb.String(), nil))
+		if consent.status != http.StatusOK || !strings.Contains(string(consent.body), "Signed in at Vale Rural Bank") {
+			t.Fatalf("consent after the bank: %s", consent)
+		}
+		if n := idp.AcceptedAssertions(); n != 1 {
+			t.Fatalf("the provider accepted %d client assertions, want 1", n)
+		}
+		back := submitForm(t, p.browser, s.d, consent, url.Values{"action": {"allow"}})
+		tok := p.exchange(t, s.h, s.d, s.conf, back, nil)
+		if _, claims := jwtParts(t, tok.AccessToken); claims["sub"] != valeBank+":"+valeCustomer {
+			t.Fatalf("access token claims: %v", claims)
+		}
+	})
+
+	t.Run("a provider that refuses the assertion ends the sign-in", func(t *testing.T) {
+		// The bank registered the wrong keys: the hub's token-signing ones.
+		idp.RequirePrivateKeyJWT(h.public + "/oauth2/jwks")
+		defer idp.RequirePrivateKeyJWT(h.public + "/oauth2/rp-jwks")
+		p, toIdP := s.toBank(t, valeBank)
+		cb := s.loginAtBank(t, p, toIdP)
+		wantPage(t, browse(t, p.browser, newRequest(t, http.MethodGet, cb.String(), nil)), http.StatusBadGateway, "could not be verified")
+		if !strings.Contains(log.String(), "bank provider refused the authorization code") || !strings.Contains(log.String(), "invalid_client") {
+			t.Errorf("the log does not give the reason:\n%s", log.String())
+		}
+	})
 }

@@ -33,6 +33,10 @@ func (m *Main) openOAuth(ctx context.Context, issuer string, keys *oauth.Keys) (
 			return nil, err
 		}
 	}
+	rpKeys, err := m.openRPKeys(ctx) // private_key_jwt at the banks' providers (bankoidc.go)
+	if err != nil {
+		return nil, err
+	}
 	m.revocations = oauth.NewRevocationList(m.oauthStore, m.Clock, m.Logger)
 	if err := m.revocations.Load(ctx); err != nil {
 		return nil, fmt.Errorf("revocation list: %w", err)
@@ -49,7 +53,8 @@ func (m *Main) openOAuth(ctx context.Context, issuer string, keys *oauth.Keys) (
 		HMACSecret: secret,
 		Customers:  oauth.SandboxCustomers{BankList: m.snapshotBanks},
 		// Production apps' customers sign in at their bank (bankoidc.go).
-		BankSignIn: m.bankSignIn(),
+		BankSignIn: m.bankSignIn(rpKeys),
+		RPKeys:     rpKeys,       // served at /oauth2/rp-jwks
 		ClientCAs:  m.clientCAs,  // --tls-client-ca (tls.go)
 		ClientCRL:  m.oauthCRL(), // --tls-client-crl (crl.go)
 		// --dpop-nonce, and dynamic client registration (register.go).

@@ -9,6 +9,7 @@ package bankoidc
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -38,7 +39,29 @@ type Settings struct {
 	// ACRValues, when set, are requested and the ID token's acr must be
 	// one of them.
 	ACRValues []string
+	// AuthMethod is how the hub authenticates at the token endpoint:
+	// "client_secret_basic", "client_secret_post", "private_key_jwt", or
+	// "" for client_secret_basic (client_secret_post when the provider
+	// offers only that). With private_key_jwt ClientSecret is not used.
+	AuthMethod string
 }
+
+// Token endpoint authentication methods (Settings.AuthMethod).
+const (
+	AuthClientSecretBasic = "client_secret_basic"
+	AuthClientSecretPost  = "client_secret_post"
+	AuthPrivateKeyJWT     = "private_key_jwt"
+)
+
+// AssertionSigner signs the hub's private_key_jwt client assertions
+// (oauth.Keys.SignJWT, with the relying-party keys).
+type AssertionSigner interface {
+	SignJWT(ctx context.Context, claims map[string]any) (string, error)
+}
+
+// assertionLifetime is how long a client assertion is valid: FAPI 2.0
+// wants it short; providers commonly refuse more than a few minutes.
+const assertionLifetime = 60 * time.Second
 
 // Directory finds the banks' provider settings in force. It is
 // implemented by the caller (from the configuration snapshot and the
@@ -66,6 +89,9 @@ type Options struct {
 	Clock obhub.Clock
 	// Logger receives failures with their reasons; nil discards.
 	Logger *slog.Logger
+	// Assertions signs client assertions for banks whose AuthMethod is
+	// private_key_jwt; nil: such banks' sign-ins fail (EUNAVAILABLE).
+	Assertions AssertionSigner
 }
 
 // RP is the hub as relying party of every bank's provider. Build it with
@@ -77,6 +103,7 @@ type RP struct {
 	stale   time.Duration
 	clock   obhub.Clock
 	log     *slog.Logger
+	signer  AssertionSigner
 
 	mu    sync.Mutex
 	cache map[string]*discovered // by issuer
@@ -86,9 +113,9 @@ type RP struct {
 type discovered struct {
 	provider  *oidc.Provider
 	fetchedAt time.Time
-	// basicAuth: the token endpoint takes client_secret_basic (the
-	// default) rather than only client_secret_post.
-	basicAuth bool
+	// authMethods are the token endpoint's authentication methods
+	// (token_endpoint_auth_methods_supported; empty: not said).
+	authMethods []string
 	// issParameter: the provider sends iss in authorization responses
 	// (RFC 9207), so an answer without it is refused.
 	issParameter bool
@@ -115,7 +142,7 @@ func New(dir Directory, opts Options) *RP {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
 	return &RP{dir: dir, client: opts.HTTPClient, refresh: opts.Refresh, stale: opts.MaxStale,
-		clock: opts.Clock, log: opts.Logger, cache: map[string]*discovered{}}
+		clock: opts.Clock, log: opts.Logger, signer: opts.Assertions, cache: map[string]*discovered{}}
 }
 
 // Banks implements oauth.BankSignIn.
@@ -137,7 +164,7 @@ func (rp *RP) AuthCodeURL(ctx context.Context, bank string, p oauth.SignInParams
 }
 
 // Exchange implements oauth.BankSignIn: it redeems code with the PKCE
-// verifier and client secret, verifies the ID token and returns the
+// verifier and the client secret or a client assertion (private_key_jwt), verifies the ID token and returns the
 // customer "<bank>:<claim>".
 func (rp *RP) Exchange(ctx context.Context, bank string, p oauth.SignInParams, code, iss string) (oauth.Customer, error) {
 	s, d, err := rp.provider(ctx, bank)
@@ -149,7 +176,17 @@ func (rp *RP) Exchange(ctx context.Context, bank string, p oauth.SignInParams, c
 		rp.log.WarnContext(ctx, "bank ID token refused", "bank", bank, "reason", "the authorization response's iss is not the bank's issuer")
 		return oauth.Customer{}, obhub.Errorf(obhub.EUNAUTHORIZED, "the bank's sign-in answer could not be verified")
 	}
-	tok, err := rp.config(s, d, p).Exchange(oidc.ClientContext(ctx, rp.client), code, oauth2.VerifierOption(p.Verifier))
+	opts := []oauth2.AuthCodeOption{oauth2.VerifierOption(p.Verifier)}
+	if s.AuthMethod == AuthPrivateKeyJWT {
+		assertion, err := rp.assertion(ctx, s)
+		if err != nil {
+			rp.log.ErrorContext(ctx, "bank client assertion cannot be signed", "bank", bank, "err", err)
+			return oauth.Customer{}, obhub.Errorf(obhub.EUNAVAILABLE, "the hub cannot authenticate at the bank's provider")
+		}
+		opts = append(opts, oauth2.SetAuthURLParam("client_assertion_type", "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"),
+			oauth2.SetAuthURLParam("client_assertion", assertion))
+	}
+	tok, err := rp.config(s, d, p).Exchange(oidc.ClientContext(ctx, rp.client), code, opts...)
 	if err != nil {
 		var re *oauth2.RetrieveError
 		if errors.As(err, &re) && re.Response != nil && re.Response.StatusCode < 500 {
@@ -171,6 +208,21 @@ func (rp *RP) Exchange(ctx context.Context, bank string, p oauth.SignInParams, c
 		return oauth.Customer{}, obhub.Errorf(obhub.EUNAUTHORIZED, "the bank's sign-in answer could not be verified")
 	}
 	return cust, nil
+}
+
+// assertion is a private_key_jwt client assertion for s's provider
+// (RFC 7523 section 2.2, FAPI 2.0 section 5.3.2.1): iss and sub the hub's
+// client id, aud the provider's issuer, a random jti, iat now and exp
+// within 60 s.
+func (rp *RP) assertion(ctx context.Context, s Settings) (string, error) {
+	if rp.signer == nil {
+		return "", errors.New("no relying-party key configured")
+	}
+	now := rp.now()
+	return rp.signer.SignJWT(ctx, map[string]any{
+		"iss": s.ClientID, "sub": s.ClientID, "aud": s.Issuer, "jti": rand.Text(),
+		"iat": now.Unix(), "exp": now.Add(assertionLifetime).Unix(),
+	})
 }
 
 // verify checks the ID token and finds the customer in it. Its errors
@@ -221,12 +273,35 @@ func (rp *RP) now() time.Time {
 // config is the OAuth client of bank's provider for one sign-in.
 func (rp *RP) config(s Settings, d *discovered, p oauth.SignInParams) *oauth2.Config {
 	ep := d.provider.Endpoint()
-	ep.AuthStyle = oauth2.AuthStyleInParams
-	if d.basicAuth {
+	ep.AuthStyle = oauth2.AuthStyleInParams // client_id in the body
+	secret := s.ClientSecret
+	switch authMethod(s, d) {
+	case AuthClientSecretBasic:
 		ep.AuthStyle = oauth2.AuthStyleInHeader
+	case AuthPrivateKeyJWT:
+		secret = "" // the assertion authenticates (Exchange)
 	}
-	return &oauth2.Config{ClientID: s.ClientID, ClientSecret: s.ClientSecret, Endpoint: ep,
+	return &oauth2.Config{ClientID: s.ClientID, ClientSecret: secret, Endpoint: ep,
 		RedirectURL: p.RedirectURI, Scopes: s.Scopes}
+}
+
+// authMethod is the method the hub uses at d's token endpoint for s: the
+// one the bank set, or by default client_secret_basic unless the
+// provider lists client_secret_post and not client_secret_basic.
+func authMethod(s Settings, d *discovered) string {
+	if s.AuthMethod != "" {
+		return s.AuthMethod
+	}
+	if len(d.authMethods) > 0 && !slices.Contains(d.authMethods, AuthClientSecretBasic) && slices.Contains(d.authMethods, AuthClientSecretPost) {
+		return AuthClientSecretPost
+	}
+	return AuthClientSecretBasic
+}
+
+// offers reports whether d's token endpoint takes the method the hub
+// uses for s (a provider that does not list its methods takes them all).
+func offers(s Settings, d *discovered) bool {
+	return len(d.authMethods) == 0 || slices.Contains(d.authMethods, authMethod(s, d))
 }
 
 // provider returns bank's settings and its provider's discovery, fetched
@@ -241,7 +316,7 @@ func (rp *RP) provider(ctx context.Context, bank string) (Settings, *discovered,
 	d := rp.cache[s.Issuer]
 	rp.mu.Unlock()
 	if d != nil && now.Sub(d.fetchedAt) < rp.refresh {
-		return s, d, nil
+		return rp.offered(ctx, bank, s, d)
 	}
 	fresh, err := rp.discover(ctx, s.Issuer, now)
 	switch {
@@ -249,13 +324,24 @@ func (rp *RP) provider(ctx context.Context, bank string) (Settings, *discovered,
 		rp.mu.Lock()
 		rp.cache[s.Issuer] = fresh
 		rp.mu.Unlock()
-		return s, fresh, nil
+		return rp.offered(ctx, bank, s, fresh)
 	case d != nil && now.Sub(d.fetchedAt) < rp.stale:
 		rp.log.WarnContext(ctx, "bank provider discovery failed; using the cached document", "bank", bank, "err", err)
-		return s, d, nil
+		return rp.offered(ctx, bank, s, d)
 	}
 	rp.log.WarnContext(ctx, "bank provider discovery failed", "bank", bank, "issuer", s.Issuer, "err", err)
 	return Settings{}, nil, obhub.Errorf(obhub.EUNAVAILABLE, "the bank's provider cannot be reached")
+}
+
+// offered returns s and d when d's token endpoint takes the method the
+// bank set for the hub, and EUNAVAILABLE otherwise.
+func (rp *RP) offered(ctx context.Context, bank string, s Settings, d *discovered) (Settings, *discovered, error) {
+	if !offers(s, d) {
+		rp.log.ErrorContext(ctx, "bank provider does not take the bank's token endpoint authentication method",
+			"bank", bank, "method", authMethod(s, d), "offered", d.authMethods)
+		return Settings{}, nil, obhub.Errorf(obhub.EUNAVAILABLE, "the bank's provider cannot be reached")
+	}
+	return s, d, nil
 }
 
 // discover fetches issuer's discovery document (go-oidc checks that it
@@ -283,11 +369,7 @@ func (rp *RP) discover(ctx context.Context, issuer string, now time.Time) (*disc
 	if len(meta.PKCE) > 0 && !slices.Contains(meta.PKCE, "S256") {
 		return nil, errors.New("the provider does not support PKCE S256")
 	}
-	basic := len(meta.AuthMethods) == 0 || slices.Contains(meta.AuthMethods, "client_secret_basic")
-	if !basic && !slices.Contains(meta.AuthMethods, "client_secret_post") {
-		return nil, errors.New("the provider's token endpoint takes neither client_secret_basic nor client_secret_post")
-	}
-	return &discovered{provider: p, fetchedAt: now, basicAuth: basic, issParameter: meta.IssParameter}, nil
+	return &discovered{provider: p, fetchedAt: now, authMethods: meta.AuthMethods, issParameter: meta.IssParameter}, nil
 }
 
 // checkEndpoint holds a provider's endpoints to the rule of its issuer:

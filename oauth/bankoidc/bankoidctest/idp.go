@@ -13,6 +13,8 @@ import (
 	"crypto/rand"
 	"crypto/rsa"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"html/template"
 	"maps"
 	"net/http"
@@ -68,6 +70,11 @@ type IdP struct {
 	last      map[string]string
 	down      bool // every request answers 503
 	discovery int  // discovery requests received
+	// rpJWKS, when set, is where the hub's client publishes its keys: the
+	// client then authenticates with private_key_jwt only.
+	rpJWKS     string
+	jtis       map[string]bool // client assertion ids seen
+	assertions int             // client assertions accepted
 }
 
 const kid = "bank-idp-1"
@@ -84,7 +91,7 @@ func Start(t testing.TB, redirectURI string, customers ...Customer) *IdP {
 	if err != nil {
 		t.Fatal(err)
 	}
-	idp := &IdP{ClientID: "obhub-rp", ClientSecret: rand.Text(), key: key, other: other, customers: map[string]Customer{}}
+	idp := &IdP{ClientID: "obhub-rp", ClientSecret: rand.Text(), key: key, other: other, customers: map[string]Customer{}, jtis: map[string]bool{}}
 	for _, c := range customers {
 		idp.customers[c.Subject] = c
 	}
@@ -117,6 +124,26 @@ func Start(t testing.TB, redirectURI string, customers ...Customer) *IdP {
 		Signer:                     &jwt.DefaultSigner{GetPrivateKey: keyGetter},
 	}, compose.OAuth2AuthorizeExplicitFactory, compose.OpenIDConnectExplicitFactory, compose.OAuth2PKCEFactory)
 	return idp
+}
+
+// RequirePrivateKeyJWT makes the hub's client authenticate with
+// private_key_jwt (RFC 7523 section 2.2) only, with the keys published at
+// jwksURL, which the provider fetches for every assertion. An assertion
+// is refused (401 invalid_client) unless it is signed (ES256 or PS256)
+// by a key of that set named by kid, iss and sub are the client id, aud
+// is the issuer, exp is in the future and at most 60 s after iat, and
+// its jti was never seen; a client secret sent besides is refused too.
+func (idp *IdP) RequirePrivateKeyJWT(jwksURL string) {
+	idp.mu.Lock()
+	defer idp.mu.Unlock()
+	idp.rpJWKS = jwksURL
+}
+
+// AcceptedAssertions is how many client assertions the provider accepted.
+func (idp *IdP) AcceptedAssertions() int {
+	idp.mu.Lock()
+	defer idp.mu.Unlock()
+	return idp.assertions
 }
 
 // URL is the provider's base URL.
@@ -176,16 +203,17 @@ func (idp *IdP) serve(w http.ResponseWriter, r *http.Request) {
 	switch r.URL.Path {
 	case "/.well-known/openid-configuration":
 		writeJSON(w, map[string]any{
-			"issuer":                                idp.Issuer,
-			"authorization_endpoint":                idp.Issuer + "/authorize",
-			"token_endpoint":                        idp.Issuer + "/token",
-			"jwks_uri":                              idp.Issuer + "/jwks",
-			"response_types_supported":              []string{"code"},
-			"subject_types_supported":               []string{"public"},
-			"id_token_signing_alg_values_supported": []string{"RS256"},
-			"code_challenge_methods_supported":      []string{"S256"},
-			"token_endpoint_auth_methods_supported": []string{"client_secret_basic", "client_secret_post"},
-			"scopes_supported":                      []string{"openid", "profile"},
+			"issuer":                                           idp.Issuer,
+			"authorization_endpoint":                           idp.Issuer + "/authorize",
+			"token_endpoint":                                   idp.Issuer + "/token",
+			"jwks_uri":                                         idp.Issuer + "/jwks",
+			"response_types_supported":                         []string{"code"},
+			"subject_types_supported":                          []string{"public"},
+			"id_token_signing_alg_values_supported":            []string{"RS256"},
+			"code_challenge_methods_supported":                 []string{"S256"},
+			"token_endpoint_auth_methods_supported":            idp.authMethods(),
+			"token_endpoint_auth_signing_alg_values_supported": []string{"ES256", "PS256"},
+			"scopes_supported":                                 []string{"openid", "profile"},
 		})
 	case "/jwks":
 		writeJSON(w, jose.JSONWebKeySet{Keys: []jose.JSONWebKey{{Key: idp.key.Public(), KeyID: kid, Algorithm: "RS256", Use: "sig"}}})
@@ -260,10 +288,90 @@ func (idp *IdP) authorize(w http.ResponseWriter, r *http.Request) {
 	idp.provider.WriteAuthorizeResponse(ctx, w, ar, resp)
 }
 
+func (idp *IdP) authMethods() []string {
+	idp.mu.Lock()
+	defer idp.mu.Unlock()
+	if idp.rpJWKS != "" {
+		return []string{"private_key_jwt"}
+	}
+	return []string{"client_secret_basic", "client_secret_post"}
+}
+
+// checkAssertion authenticates the hub's client by its client assertion
+// (RequirePrivateKeyJWT) and hands fosite the request as if it had come
+// with the client secret, which fosite's store knows.
+func (idp *IdP) checkAssertion(r *http.Request) error {
+	idp.mu.Lock()
+	jwksURL := idp.rpJWKS
+	idp.mu.Unlock()
+	if err := r.ParseForm(); err != nil {
+		return err
+	}
+	if _, _, basic := r.BasicAuth(); basic || r.PostForm.Has("client_secret") {
+		return errors.New("a client secret was sent")
+	}
+	if r.PostForm.Get("client_assertion_type") != "urn:ietf:params:oauth:client-assertion-type:jwt-bearer" {
+		return errors.New("client_assertion_type is not jwt-bearer")
+	}
+	claims := gojwt.MapClaims{}
+	_, err := gojwt.ParseWithClaims(r.PostForm.Get("client_assertion"), claims, func(t *gojwt.Token) (any, error) {
+		resp, err := http.Get(jwksURL)
+		if err != nil {
+			return nil, err
+		}
+		defer resp.Body.Close()
+		var set jose.JSONWebKeySet
+		if err := json.NewDecoder(resp.Body).Decode(&set); err != nil {
+			return nil, err
+		}
+		kid, _ := t.Header["kid"].(string)
+		for _, k := range set.Key(kid) {
+			if k.Algorithm == t.Method.Alg() {
+				return k.Key, nil
+			}
+		}
+		return nil, fmt.Errorf("no key %q of %s in the client's JWKS", kid, t.Method.Alg())
+	}, gojwt.WithValidMethods([]string{"ES256", "PS256"}), gojwt.WithIssuer(idp.ClientID), gojwt.WithSubject(idp.ClientID),
+		gojwt.WithAudience(idp.Issuer), gojwt.WithExpirationRequired(), gojwt.WithIssuedAt())
+	if err != nil {
+		return err
+	}
+	iat, _ := claims.GetIssuedAt()
+	exp, _ := claims.GetExpirationTime()
+	jti, _ := claims["jti"].(string)
+	if iat == nil || exp.Sub(iat.Time) > time.Minute || r.PostForm.Get("client_id") != "" && r.PostForm.Get("client_id") != idp.ClientID {
+		return errors.New("iat missing, lifetime over 60 s, or another client_id")
+	}
+	idp.mu.Lock()
+	defer idp.mu.Unlock()
+	if jti == "" || idp.jtis[jti] {
+		return errors.New("jti missing or replayed")
+	}
+	idp.jtis[jti] = true
+	idp.assertions++
+	r.PostForm.Del("client_assertion")
+	r.PostForm.Del("client_assertion_type")
+	r.PostForm.Del("client_id")
+	r.Form = r.PostForm
+	r.SetBasicAuth(idp.ClientID, idp.ClientSecret) // what fosite's store checks
+	return nil
+}
+
 // token redeems a code; for WrongAudience and WrongKey it re-signs the
 // ID token fosite made.
 func (idp *IdP) token(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
+	idp.mu.Lock()
+	pkjwt := idp.rpJWKS != ""
+	idp.mu.Unlock()
+	if pkjwt {
+		if err := idp.checkAssertion(r); err != nil {
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusUnauthorized)
+			_ = json.NewEncoder(w).Encode(map[string]string{"error": "invalid_client", "error_description": err.Error()})
+			return
+		}
+	}
 	ar, err := idp.provider.NewAccessRequest(ctx, r, openid.NewDefaultSession())
 	if err != nil {
 		idp.provider.WriteAccessError(ctx, w, ar, err)
