@@ -203,8 +203,9 @@ func (imp *importer) run(ctx context.Context) error {
 	return nil
 }
 
-// readKeys reads the node's signing key set and OAuth HMAC secret and
-// seals them for etcd as a cluster's first node does (shareKeyFile). A
+// readKeys reads the node's signing key set, OAuth HMAC secret and
+// relying-party key set, and seals them for etcd as a cluster's first
+// node does (shareKeyFile). A
 // file sealed at rest must open with the cluster's key-encryption key:
 // every node will open the copy it gets from etcd with it.
 func (imp *importer) readKeys() error {
@@ -215,6 +216,9 @@ func (imp *importer) readKeys() error {
 	}{
 		{oauth.KeyFile, config.SigningKeyKey, oauth.OpenKeySetFile},
 		{oauth.SecretFile, config.HMACSecretKey, oauth.OpenSecretFile},
+		// The relying-party keys (bankoidc.go): the banks' providers
+		// registered their public half for private_key_jwt.
+		{filepath.Join("rp", oauth.KeyFile), config.RPSigningKeyKey, oauth.OpenKeySetFile},
 	}
 	for _, f := range files {
 		if imp.has(f.key) {
@@ -366,7 +370,7 @@ func (imp *importer) report() {
 		}
 	}
 	fmt.Fprintf(imp.out, "  %-14s %d\n", "admin token", admin)
-	fmt.Fprintf(imp.out, "  %-14s %d (signing keys, OAuth HMAC secret; sealed with the key-encryption key)\n", "key files", len(imp.secrets))
+	fmt.Fprintf(imp.out, "  %-14s %d (signing keys, OAuth HMAC secret, relying-party keys; sealed with the key-encryption key)\n", "key files", len(imp.secrets))
 	if imp.resume {
 		fmt.Fprintf(imp.out, "etcd holds %d keys of an unfinished import of this folder: the rest will be written\n", len(imp.present)-1)
 	}

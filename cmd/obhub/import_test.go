@@ -83,6 +83,10 @@ func TestClusterImport(t *testing.T) {
 	}
 	var before struct{ Items []map[string]any }
 	h1.adminCall(t, "GET", "/partners", nil, http.StatusOK, &before)
+	rpJWKS := h1.get(t, m1.PublicURL+"/oauth2/rp-jwks") // the banks registered it for private_key_jwt
+	if rpJWKS.status != http.StatusOK || !strings.Contains(string(rpJWKS.body), `"kid"`) {
+		t.Fatalf("rp-jwks on the single node: %s", rpJWKS)
+	}
 	grants := customerGrants(t, h1, a)
 
 	t.Run("a running node's folder is refused", func(t *testing.T) {
@@ -146,6 +150,11 @@ func TestClusterImport(t *testing.T) {
 		}
 		h2.adminCall(t, "GET", "/apps/"+a.web.ClientID, nil, http.StatusOK, nil)
 		h2.adminCall(t, "GET", "/banks/"+a.bank, nil, http.StatusOK, nil)
+	})
+	t.Run("the relying-party keys the banks registered move too", func(t *testing.T) {
+		if r := h2.get(t, m2.PublicURL+"/oauth2/rp-jwks"); r.status != http.StatusOK || string(r.body) != string(rpJWKS.body) {
+			t.Fatalf("rp-jwks on the cluster node: %s\nwant the single node's: %s", r, rpJWKS.body)
+		}
 	})
 	t.Run("the access token issued before the move is accepted", func(t *testing.T) {
 		if r := h2.call(t, "GET", farm+"/accounts", oldToken, nil); r.status != http.StatusOK {
