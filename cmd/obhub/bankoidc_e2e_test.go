@@ -91,6 +91,18 @@ func setupBankSignIn(t *testing.T) bankSetup {
 			t.Fatalf("apply #%d: exit %d, want bank %s\nstdout: %s\nstderr: %s", i+1, code, want, stdout, stderr)
 		}
 	}
+	conf := furrowApp(t, h, d)
+	return bankSetup{m: m, h: h, d: d, idp: idp, conf: conf, log: log, clock: clock}
+}
+
+// toBank pushes an authorization, chooses bank on the hub's sign-in
+// screen and returns the answer: normally a redirect to the bank's
+// provider.
+// furrowApp approves the partner Furrow Pay and registers its production
+// app for the authorization code grant; it returns the app's OAuth client
+// configuration at the hub.
+func furrowApp(t *testing.T, h *hub, d discovery) *oauth2.Config {
+	t.Helper()
 	h.adminCall(t, "POST", "/partners", map[string]any{"id": "furrow", "name": "Furrow Pay", "kind": "fintech"}, http.StatusCreated, nil)
 	h.adminCall(t, "POST", "/partners/furrow/approve", nil, http.StatusOK, nil)
 	const redirect = "https://furrow.example/callback"
@@ -99,15 +111,11 @@ func setupBankSignIn(t *testing.T) bankSetup {
 		"name": "Furrow", "environment": "production", "grant_types": []string{"authorization_code"},
 		"redirect_uris": []string{redirect}, "scopes": []string{"accounts:read"},
 	}, http.StatusCreated, &web)
-	conf := &oauth2.Config{ClientID: web.ClientID, ClientSecret: web.ClientSecret, RedirectURL: redirect,
+	return &oauth2.Config{ClientID: web.ClientID, ClientSecret: web.ClientSecret, RedirectURL: redirect,
 		Scopes: []string{"accounts:read"}, Endpoint: oauth2.Endpoint{AuthURL: d.AuthorizationEndpoint,
 			TokenURL: d.TokenEndpoint, AuthStyle: oauth2.AuthStyleInHeader}}
-	return bankSetup{m: m, h: h, d: d, idp: idp, conf: conf, log: log, clock: clock}
 }
 
-// toBank pushes an authorization, chooses bank on the hub's sign-in
-// screen and returns the answer: normally a redirect to the bank's
-// provider.
 func (s bankSetup) toBank(t *testing.T, bank string, extra ...url.Values) (pushed, result) {
 	t.Helper()
 	p := pushAuthorization(t, s.h, s.d, s.conf, extra...)
@@ -457,17 +465,7 @@ func TestBankSignInPrivateKeyJWT(t *testing.T) {
 	if !bytes.Contains(r.body, []byte(`"tokenEndpointAuthMethod":"private_key_jwt"`)) || bytes.Contains(r.body, []byte("clientSecretUpdatedAt")) {
 		t.Fatalf("bank as created: %s", r.body)
 	}
-	h.adminCall(t, "POST", "/partners", map[string]any{"id": "furrow", "name": "Furrow Pay", "kind": "fintech"}, http.StatusCreated, nil)
-	h.adminCall(t, "POST", "/partners/furrow/approve", nil, http.StatusOK, nil)
-	const redirect = "https://furrow.example/callback"
-	var web app
-	h.adminCall(t, "POST", "/partners/furrow/apps", map[string]any{
-		"name": "Furrow", "environment": "production", "grant_types": []string{"authorization_code"},
-		"redirect_uris": []string{redirect}, "scopes": []string{"accounts:read"},
-	}, http.StatusCreated, &web)
-	conf := &oauth2.Config{ClientID: web.ClientID, ClientSecret: web.ClientSecret, RedirectURL: redirect,
-		Scopes: []string{"accounts:read"}, Endpoint: oauth2.Endpoint{AuthURL: d.AuthorizationEndpoint,
-			TokenURL: d.TokenEndpoint, AuthStyle: oauth2.AuthStyleInHeader}}
+	conf := furrowApp(t, h, d)
 	s := bankSetup{m: m, h: h, d: d, idp: idp, conf: conf, log: log, clock: clock}
 
 	t.Run("the relying-party keys are not the token-signing keys", func(t *testing.T) {

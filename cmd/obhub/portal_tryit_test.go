@@ -143,29 +143,7 @@ func TestPortalTryItEndToEnd(t *testing.T) {
 	}
 
 	// Both sandbox calls are ordinary audited gateway calls of the app.
-	var ledger struct {
-		Items []struct {
-			ClientID    string `json:"clientId"`
-			Environment string `json:"environment"`
-			Status      int    `json:"status"`
-			Path        string `json:"path"`
-			Decision    string `json:"decision"`
-		} `json:"items"`
-	}
-	eventually(t, 10*time.Second, func() string {
-		h.adminCall(t, "GET", "/audit?app="+url.QueryEscape(app)+"&status=200", nil, http.StatusOK, &ledger)
-		n := 0
-		for _, it := range ledger.Items {
-			if it.ClientID == app && it.Environment == "sandbox" && it.Decision == "allow" &&
-				it.Path == "/sandbox/qingshan-rcb/open-banking/accounts/v1/accounts/qs-10001" {
-				n++
-			}
-		}
-		if n != 2 {
-			return "audit records of the app's two sandbox calls: " + strings.Repeat("x", n)
-		}
-		return ""
-	})
+	waitSandboxCalls(t, h, app, "/sandbox/qingshan-rcb/open-banking/accounts/v1/accounts/qs-10001", 2)
 
 	// The usage page counts them and the refused production call (3
 	// calls, 1 denied); the starter quota counts the 2 let through.
@@ -293,23 +271,32 @@ func TestPortalTryItAsCustomer(t *testing.T) {
 		t.Errorf("lisi reading zhangsan's account: %d\n%.2000s", st, body)
 	}
 
+	// The two customers' calls are audited under the app.
+	waitSandboxCalls(t, h, app, "/sandbox/qingshan-rcb/open-banking/accounts/v1/accounts", 2)
+}
+
+// waitSandboxCalls waits until the audit ledger holds want allowed,
+// answered (200) sandbox calls of app on path.
+func waitSandboxCalls(t *testing.T, h *hub, app, path string, want int) {
+	t.Helper()
 	var ledger struct {
 		Items []struct {
 			ClientID    string `json:"clientId"`
 			Environment string `json:"environment"`
 			Path        string `json:"path"`
+			Decision    string `json:"decision"`
 		} `json:"items"`
 	}
 	eventually(t, 10*time.Second, func() string {
 		h.adminCall(t, "GET", "/audit?app="+url.QueryEscape(app)+"&status=200", nil, http.StatusOK, &ledger)
 		n := 0
 		for _, it := range ledger.Items {
-			if it.ClientID == app && it.Environment == "sandbox" && it.Path == "/sandbox/qingshan-rcb/open-banking/accounts/v1/accounts" {
+			if it.ClientID == app && it.Environment == "sandbox" && it.Decision == "allow" && it.Path == path {
 				n++
 			}
 		}
-		if n != 2 {
-			return fmt.Sprintf("audit records of the two customers' calls naming the app: %d", n)
+		if n != want {
+			return fmt.Sprintf("audit records of the app's sandbox calls on %s: %d, want %d", path, n, want)
 		}
 		return ""
 	})
