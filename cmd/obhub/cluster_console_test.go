@@ -53,6 +53,17 @@ func (b *consoleBrowser) post(form, action string, f url.Values) (int, string, s
 	return resp.StatusCode, string(body), resp.Request.URL.Path
 }
 
+// signUp signs a developer up on the portal at base (a node's public
+// URL) and fails the test unless it lands on their apps, signed in.
+func (b *consoleBrowser) signUp(base, org, name, email, password string) {
+	b.t.Helper()
+	code, body, at := b.post(base+"/portal/signup", base+"/portal/signup", url.Values{
+		"org": {org}, "name": {name}, "email": {email}, "password": {password}})
+	if code != http.StatusOK || at != "/portal/apps" {
+		b.t.Fatalf("sign-up of %s at %s: %d at %s\n%s", email, base, code, at, body)
+	}
+}
+
 var csrfInput = regexp.MustCompile(`name="csrf_token" value="([^"]+)"`)
 
 func (b *consoleBrowser) csrf(page string) string {

@@ -23,10 +23,7 @@ func TestConsoleMailPageRetry(t *testing.T) {
 	h := newHub(t, m, testAdminToken)
 	const email = "sun.li@hemupay.example"
 	dev := newConsoleBrowser(t)
-	if code, body, at := dev.post(m.PublicURL+"/portal/signup", m.PublicURL+"/portal/signup", url.Values{
-		"org": {"Hemu Pay"}, "name": {"Sun Li"}, "email": {email}, "password": {"correct horse battery staple"}}); code != http.StatusOK || at != "/portal/apps" {
-		t.Fatalf("sign-up: %d at %s\n%s", code, at, body)
-	}
+	dev.signUp(m.PublicURL, "Hemu Pay", "Sun Li", email, "correct horse battery staple")
 
 	op := newConsoleBrowser(t)
 	if code, body, _ := op.post(m.AdminURL+"/console/setup", m.AdminURL+"/console/setup", url.Values{"admin_token": {testAdminToken},

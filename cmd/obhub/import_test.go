@@ -77,10 +77,7 @@ func TestClusterImport(t *testing.T) {
 	}
 	const email, password = "wang.fang@riverside.example", "river side pass phrase 42"
 	b := newConsoleBrowser(t)
-	if code, body, at := b.post(m1.PublicURL+"/portal/signup", m1.PublicURL+"/portal/signup", url.Values{
-		"org": {"Riverside Fintech"}, "name": {"Wang Fang"}, "email": {email}, "password": {password}}); code != http.StatusOK || at != "/portal/apps" {
-		t.Fatalf("sign-up on the single node: %d at %s\n%s", code, at, body)
-	}
+	b.signUp(m1.PublicURL, "Riverside Fintech", "Wang Fang", email, password)
 	var before struct{ Items []map[string]any }
 	h1.adminCall(t, "GET", "/partners", nil, http.StatusOK, &before)
 	rpJWKS := h1.get(t, m1.PublicURL+"/oauth2/rp-jwks") // the banks registered it for private_key_jwt

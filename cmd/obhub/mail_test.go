@@ -35,11 +35,7 @@ func TestPortalMailThroughRelay(t *testing.T) {
 	h := newHub(t, m, testAdminToken)
 	const email = "wang.fang@hemupay.example"
 	b := newConsoleBrowser(t)
-	code, body, at := b.post(m.PublicURL+"/portal/signup", m.PublicURL+"/portal/signup", url.Values{
-		"org": {"Hemu Pay"}, "name": {"Wang Fang"}, "email": {email}, "password": {"correct horse battery staple"}})
-	if code != http.StatusOK || at != "/portal/apps" {
-		t.Fatalf("sign-up: %d at %s\n%s", code, at, body)
-	}
+	b.signUp(m.PublicURL, "Hemu Pay", "Wang Fang", email, "correct horse battery staple")
 
 	d := relay.Next(t)
 	if d.From != "noreply@alliance.example" || d.To != email {
@@ -79,10 +75,7 @@ func TestPortalMailRetriedAfterRefusal(t *testing.T) {
 	h := newHub(t, m, testAdminToken)
 	const email = "zhou.min@hemupay.example"
 	b := newConsoleBrowser(t)
-	if code, body, at := b.post(m.PublicURL+"/portal/signup", m.PublicURL+"/portal/signup", url.Values{
-		"org": {"Hemu Pay"}, "name": {"Zhou Min"}, "email": {email}, "password": {"correct horse battery staple"}}); code != http.StatusOK || at != "/portal/apps" {
-		t.Fatalf("sign-up: %d at %s\n%s", code, at, body)
-	}
+	b.signUp(m.PublicURL, "Hemu Pay", "Zhou Min", email, "correct horse battery staple")
 
 	type item struct {
 		Seq                int64

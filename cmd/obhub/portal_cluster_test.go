@@ -28,12 +28,8 @@ func TestPortalAcrossNodesOnPostgres(t *testing.T) {
 
 	const email, password = "li.ming@greenvalley.example", "correct horse battery staple"
 	b := newConsoleBrowser(t) // one browser: Go's cookie jar ignores ports, as a load balancer would
-	code, body, at := b.post(m1.PublicURL+"/portal/signup", m1.PublicURL+"/portal/signup", url.Values{
-		"org": {"Green Valley Fintech"}, "name": {"Li Ming"}, "email": {email}, "password": {password}})
-	if code != http.StatusOK || at != "/portal/apps" {
-		t.Fatalf("sign-up on node 1: %d at %s\n%s", code, at, body)
-	}
-	code, body, at = b.get(m2.PublicURL + "/portal/apps")
+	b.signUp(m1.PublicURL, "Green Valley Fintech", "Li Ming", email, password)
+	code, body, at := b.get(m2.PublicURL + "/portal/apps")
 	if code != http.StatusOK || at != "/portal/apps" || !strings.Contains(body, "Signed in as Li Ming (Green Valley Fintech)") {
 		t.Fatalf("node 2 with node 1's session cookie: %d at %s\n%s", code, at, body)
 	}
@@ -102,10 +98,7 @@ func TestPortalPostgresOutage(t *testing.T) {
 	m := runMain(t, withDB(dsn))
 	b := newConsoleBrowser(t)
 	const email, password = "zhao.lei@terraced.example", "correct horse battery staple"
-	if code, body, at := b.post(m.PublicURL+"/portal/signup", m.PublicURL+"/portal/signup", url.Values{
-		"org": {"Terraced Fields Credit"}, "name": {"Zhao Lei"}, "email": {email}, "password": {password}}); code != http.StatusOK || at != "/portal/apps" {
-		t.Fatalf("sign-up: %d at %s\n%s", code, at, body)
-	}
+	b.signUp(m.PublicURL, "Terraced Fields Credit", "Zhao Lei", email, password)
 	other := newConsoleBrowser(t)
 	csrf := other.csrf(m.PublicURL + "/portal/signin")
 	proxy.setDown(true)
