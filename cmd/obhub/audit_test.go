@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"database/sql"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -18,6 +17,7 @@ import (
 	"time"
 
 	"github.com/obhub/obhub/audit"
+	"github.com/obhub/obhub/store/sqlite/sqlitetest"
 )
 
 // auditCall is one request of the mixed load and the status it must get.
@@ -308,15 +308,12 @@ func TestAuditOneRecordPerRequest(t *testing.T) {
 	if err := m.Close(); err != nil {
 		t.Fatal(err)
 	}
-	db, err := sql.Open("sqlite", filepath.Join(m.Config.Data, auditFile))
-	if err != nil {
-		t.Fatal(err)
-	}
 	target := byID["t1k-0004"][0].Seq
-	if _, err := db.Exec("UPDATE audit_records SET status = 200, decision = 'allow' WHERE seq = ?", target); err != nil {
-		t.Fatal(err)
-	}
-	db.Close()
+	sqlitetest.EditAuditLedger(t, filepath.Join(m.Config.Data, auditFile), func(recs []audit.Record) []audit.Record {
+		r := &recs[target-1]
+		r.Status, r.Decision = 200, "allow"
+		return recs
+	})
 	out.Reset()
 	if code := run(context.Background(), []string{"audit", "verify", "--data", m.Config.Data}, &out, &errOut, noEnv); code != 1 ||
 		!strings.Contains(out.String(), fmt.Sprintf("BAD: record %d (request t1k-0004)", target)) {

@@ -28,21 +28,20 @@ var (
 // apart from the configuration store so that the two never contend for
 // SQLite's single write lock.
 //
-// Records are rows of audit_records keyed by their chain Seq, with
-// indexes by time, request id, and partner, app, bank and API (each
-// with time, for newest-first pages); status, decision and category are
-// filtered within a time range (schema 3 dropped their indexes: every
-// append paid for them). Appends are one IMMEDIATE
-// transaction per batch in WAL mode. The writer connection runs with
+// Each group commit's records are one block (audit_blocks.go): a row of
+// audit_blocks holding the records packed in Seq order, and rows of
+// audit_keys naming the blocks that hold each request id, bank, API,
+// partner, client, category, status and decision, which Find reads by.
+// Schema 4 moved the older ledgers' row per record into blocks. Appends
+// are one IMMEDIATE transaction per batch in WAL mode. The writer connection runs with
 // synchronous=NORMAL — a commit reaches the operating system, so it
 // survives the process being killed, but is not flushed to the disk —
 // and Sync flushes the write-ahead log with one fsync: Append is
 // AppendBuffered then Sync, so when it returns the batch survives a power
 // cut too. The audit Writer calls the two apart, so that the next batch
 // is written while the previous one is flushed (audit.BufferedAppender).
-// Checkpoints are rows
-// of audit_checkpoints. A purged record keeps seq, time, category, digest
-// and hash, so the chain still verifies.
+// Checkpoints are rows of audit_checkpoints. A purged record keeps seq,
+// time, category, digest and hash, so the chain still verifies.
 //
 // A read-only AuditStore (ReadOnly) takes no lock and never writes: the
 // CLI reads a running node's ledger with it.
@@ -55,12 +54,11 @@ type AuditStore struct {
 	conns
 	abs string // the database file's absolute path
 
-	// The writer's two statements, prepared once on its connection:
-	// parsing them for every batch cost as much as inserting a small
-	// batch.
-	insert, last *sql.Stmt
-	restartDue   atomic.Bool  // the log is over walRestartFrames: restartLog soon
-	appends      atomic.Int64 // appends while restartDue, to space restartLog's attempts
+	// The writer's statements, prepared once on its connection: parsing
+	// them for every batch cost as much as inserting a small batch.
+	bw         *blockWriter
+	restartDue atomic.Bool  // the log is over walRestartFrames: restartLog soon
+	appends    atomic.Int64 // appends while restartDue, to space restartLog's attempts
 
 	walMu sync.Mutex // Sync: one fsync at a time, on the current log file
 	wal   *os.File
@@ -124,7 +122,7 @@ func NewAudit(path string, opts ...AuditOption) *AuditStore {
 	return s
 }
 
-const auditSchemaVersion = 3
+const auditSchemaVersion = 4
 
 const auditSchema = `
 CREATE TABLE audit_records (
@@ -187,7 +185,13 @@ var auditSteps = [auditSchemaVersion]string{
 	2: `DROP INDEX IF EXISTS audit_status;
 	DROP INDEX IF EXISTS audit_decision;
 	DROP INDEX IF EXISTS audit_category;`,
+	// 4: records packed in blocks, one per group commit (audit_blocks.go);
+	// blocksFromRows moves the rows there.
+	3: auditBlocksSchema,
 }
+
+// auditMoves[v] runs after auditSteps[v], in the same transaction.
+var auditMoves = map[int]func(context.Context, *sql.Tx) error{3: blocksFromRows}
 
 // Open creates or opens the file. After a failed Open, Close is safe.
 func (s *AuditStore) Open(ctx context.Context) (err error) {
@@ -222,10 +226,7 @@ func (s *AuditStore) Open(ctx context.Context) (err error) {
 		if err := migrateAudit(ctx, s.wdb); err != nil {
 			return err
 		}
-		if s.insert, err = s.wdb.PrepareContext(ctx, "INSERT INTO audit_records ("+recordColumns+") VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"); err != nil {
-			return err
-		}
-		if s.last, err = s.wdb.PrepareContext(ctx, "SELECT coalesce(max(seq), 0) FROM audit_records"); err != nil {
+		if s.bw, err = prepareBlockWriter(ctx, s.wdb); err != nil {
 			return err
 		}
 	}
@@ -235,12 +236,19 @@ func (s *AuditStore) Open(ctx context.Context) (err error) {
 	s.rdb.SetMaxOpenConns(4)
 	s.rdb.SetMaxIdleConns(4)
 	if s.readOnly {
-		var n int
-		if err := s.rdb.QueryRowContext(ctx, "SELECT count(*) FROM sqlite_master WHERE name = 'audit_records'").Scan(&n); err != nil {
+		var n, version int
+		if err := s.rdb.QueryRowContext(ctx, "SELECT count(*) FROM sqlite_master WHERE name IN ('audit_blocks', 'audit_records')").Scan(&n); err != nil {
 			return err
 		}
 		if n == 0 {
 			return obhub.Errorf(obhub.ENOTFOUND, "no audit log in %s", s.path)
+		}
+		if err := s.rdb.QueryRowContext(ctx, "PRAGMA user_version").Scan(&version); err != nil {
+			return err
+		}
+		if version < auditSchemaVersion {
+			// Only a writer migrates: the node does at its next start.
+			return obhub.Errorf(obhub.ECONFLICT, "the audit log in %s has schema version %d, older than this obhub's %d: start the node once with this version to upgrade it", s.path, version, auditSchemaVersion)
 		}
 	} else if err := s.rdb.PingContext(ctx); err != nil {
 		return err
@@ -270,9 +278,10 @@ func auditDSN(abs string, reader bool, busy time.Duration) string {
 		q.Add("_pragma", "journal_mode(WAL)")
 		q.Add("_pragma", "synchronous(NORMAL)") // Sync flushes (see AuditStore)
 		q.Add("_pragma", "journal_size_limit(67108864)")
-		// 64 MiB of page cache: the nine indexes' pages stay in memory
-		// instead of being read back on every append (a benchmark of 51 200
-		// appended records made 42% fewer system calls with it).
+		// 64 MiB of page cache: the pages appends touch stay in memory
+		// instead of being read back (with a row and index entries per
+		// record, a benchmark of 51 200 appended records made 42% fewer
+		// system calls with it).
 		q.Add("_pragma", "cache_size(-65536)")
 		// Appends never checkpoint: copying the log into the database
 		// file (reads, writes and two fsyncs) is done by the
@@ -311,6 +320,11 @@ func migrateAudit(ctx context.Context, db *sql.DB) error {
 		if _, err := tx.ExecContext(ctx, auditSteps[v]); err != nil {
 			return fmt.Errorf("migrate audit schema to version %d: %w", v+1, err)
 		}
+		if move := auditMoves[v]; move != nil {
+			if err := move(ctx, tx); err != nil {
+				return fmt.Errorf("migrate audit schema to version %d: %w", v+1, err)
+			}
+		}
 	}
 	if _, err := tx.ExecContext(ctx, fmt.Sprintf("PRAGMA user_version = %d", auditSchemaVersion)); err != nil {
 		return err
@@ -345,12 +359,10 @@ func (s *AuditStore) Close() error {
 
 // releaseAll closes the writer's statements, then what Open opened.
 func (s *AuditStore) releaseAll() error {
-	for _, st := range []*sql.Stmt{s.insert, s.last} {
-		if st != nil {
-			st.Close()
-		}
+	if s.bw != nil {
+		s.bw.close()
+		s.bw = nil
 	}
-	s.insert, s.last = nil, nil
 	return s.release()
 }
 
@@ -386,20 +398,12 @@ func (s *AuditStore) Head(ctx context.Context) (audit.Head, error) {
 	if w != nil {
 		r = w // the writer sees its own last commit at once
 	}
-	var h audit.Head
-	err = r.QueryRowContext(ctx, "SELECT seq, hash FROM audit_records ORDER BY seq DESC LIMIT 1").Scan(&h.Seq, &h.Hash)
-	if errors.Is(err, sql.ErrNoRows) {
-		return audit.Head{}, nil
-	}
+	h, err := blocksHead(ctx, r)
 	if err != nil {
 		return audit.Head{}, fmt.Errorf("audit head: %w", err)
 	}
 	return h, nil
 }
-
-const recordColumns = `seq, time, category, request_id, bank, api, operation, method, path, query, client_id, partner, environment,
-	status, latency_us, decision, reason, revision, actor, object, before, after, purged, digest, hash,
-	request_body, response_body`
 
 // Append implements audit.Store: AppendBuffered, then Sync.
 func (s *AuditStore) Append(ctx context.Context, recs []audit.Record) error {
@@ -467,12 +471,12 @@ func syncDir(dir string) error {
 // AppendBuffered implements audit.BufferedAppender: Append without the
 // flush. The records are stored and visible, and survive the process
 // being killed; they survive a power cut after the next Sync.
-func (s *AuditStore) AppendBuffered(ctx context.Context, recs []audit.Record) (err error) {
+func (s *AuditStore) AppendBuffered(ctx context.Context, recs []audit.Record) error {
 	if len(recs) == 0 {
 		return nil
 	}
 	s.mu.Lock()
-	w, insert, lastSeq := s.wdb, s.insert, s.last
+	w, bw := s.wdb, s.bw
 	open := s.state == stateOpen
 	s.mu.Unlock()
 	if !open {
@@ -481,34 +485,7 @@ func (s *AuditStore) AppendBuffered(ctx context.Context, recs []audit.Record) (e
 	if w == nil {
 		return obhub.Errorf(obhub.EINVALID, "audit store opened read-only")
 	}
-	tx, err := w.BeginTx(ctx, nil)
-	if err != nil {
-		return fmt.Errorf("audit append: %w", err)
-	}
-	defer func() {
-		if err != nil {
-			tx.Rollback()
-		}
-	}()
-	var last int64
-	if err := tx.StmtContext(ctx, lastSeq).QueryRowContext(ctx).Scan(&last); err != nil {
-		return fmt.Errorf("audit append: %w", err)
-	}
-	for i := range recs {
-		if recs[i].Seq != last+1+int64(i) {
-			return obhub.Errorf(obhub.ECONFLICT, "audit append: record %d does not follow the head %d", recs[i].Seq, last)
-		}
-	}
-	stmt := tx.StmtContext(ctx, insert)
-	for i := range recs {
-		r := &recs[i]
-		if _, err := stmt.ExecContext(ctx, r.Seq, r.Time.UnixNano(), r.Category, r.RequestID, r.Bank, r.API, r.Operation, r.Method,
-			r.Path, r.Query, r.ClientID, r.Partner, r.Environment, r.Status, r.Latency.Microseconds(), r.Decision, r.Reason,
-			r.Revision, r.Actor, r.Object, r.Before, r.After, r.Purged, r.Digest, r.Hash, r.RequestBody, r.ResponseBody); err != nil {
-			return fmt.Errorf("audit append: %w", err)
-		}
-	}
-	if err := tx.Commit(); err != nil {
+	if err := bw.appendBlock(ctx, w, recs); err != nil {
 		return fmt.Errorf("audit append: %w", err)
 	}
 	// Every 8th append while due: a long report holding an old snapshot
@@ -543,23 +520,6 @@ func (s *AuditStore) restartLog(ctx context.Context, w *sql.DB) {
 	}
 }
 
-// scanRecord reads one row of recordColumns into r.
-func scanRecord(rows *sql.Rows, r *audit.Record) error {
-	var t, lat int64
-	if err := rows.Scan(&r.Seq, &t, &r.Category, &r.RequestID, &r.Bank, &r.API, &r.Operation, &r.Method, &r.Path, &r.Query,
-		&r.ClientID, &r.Partner, &r.Environment, &r.Status, &lat, &r.Decision, &r.Reason, &r.Revision, &r.Actor, &r.Object,
-		&r.Before, &r.After, &r.Purged, &r.Digest, &r.Hash, &r.RequestBody, &r.ResponseBody); err != nil {
-		return err
-	}
-	r.Time = time.Unix(0, t).UTC()
-	r.Latency = time.Duration(lat) * time.Microsecond
-	return nil
-}
-
-// scanBatch is how many rows Scan reads per query: short read
-// transactions, so that the WAL can be checkpointed during a long scan.
-const scanBatch = 20000
-
 // Scan implements audit.Store.
 func (s *AuditStore) Scan(ctx context.Context, from int64, fn func(*audit.Record) error) error {
 	return s.ScanRange(ctx, from, math.MaxInt64, fn)
@@ -572,35 +532,7 @@ func (s *AuditStore) ScanRange(ctx context.Context, from, to int64, fn func(*aud
 	if err != nil {
 		return err
 	}
-	var rec audit.Record
-	for {
-		rows, err := r.QueryContext(ctx, "SELECT "+recordColumns+" FROM audit_records WHERE seq >= ? AND seq < ? ORDER BY seq LIMIT ?", from, to, scanBatch)
-		if err != nil {
-			return fmt.Errorf("audit scan: %w", err)
-		}
-		n := 0
-		for rows.Next() {
-			if err := scanRecord(rows, &rec); err != nil {
-				rows.Close()
-				return fmt.Errorf("audit scan: %w", err)
-			}
-			n++
-			if err := fn(&rec); err != nil {
-				rows.Close()
-				return err
-			}
-		}
-		if err := rows.Close(); err != nil {
-			return fmt.Errorf("audit scan: %w", err)
-		}
-		if err := rows.Err(); err != nil {
-			return fmt.Errorf("audit scan: %w", err)
-		}
-		if n < scanBatch || rec.Seq == math.MaxInt64 {
-			return nil
-		}
-		from = rec.Seq + 1
-	}
+	return callerErr("audit scan", fn, func(fn func(*audit.Record) error) error { return scanRange(ctx, r, from, to, fn) })
 }
 
 var _ audit.RangeScanner = (*AuditStore)(nil)
@@ -611,60 +543,21 @@ func (s *AuditStore) Find(ctx context.Context, f audit.Filter, fn func(*audit.Re
 	if err != nil {
 		return err
 	}
-	where := []string{"purged = 0"}
-	var args []any
-	add := func(cond string, v any) {
-		where = append(where, cond)
-		args = append(args, v)
+	return callerErr("audit find", fn, func(fn func(*audit.Record) error) error { return findBlocks(ctx, r, f, fn) })
+}
+
+// callerErr runs op with fn, and returns an error of fn's own as it is
+// (it stopped the reading) and any other wrapped with what.
+func callerErr(what string, fn func(*audit.Record) error, op func(func(*audit.Record) error) error) error {
+	var fnErr error
+	err := op(func(r *audit.Record) error {
+		fnErr = fn(r)
+		return fnErr
+	})
+	if err == nil || (fnErr != nil && err == fnErr) {
+		return err
 	}
-	if !f.From.IsZero() {
-		add("time >= ?", f.From.UnixNano())
-	}
-	if !f.To.IsZero() {
-		add("time < ?", f.To.UnixNano())
-	}
-	for _, c := range []struct{ col, v string }{
-		{"category", f.Category}, {"partner", f.Partner}, {"client_id", f.ClientID}, {"bank", f.Bank},
-		{"api", f.API}, {"decision", f.Decision}, {"request_id", f.RequestID},
-	} {
-		if c.v != "" {
-			add(c.col+" = ?", c.v)
-		}
-	}
-	if f.Status != 0 {
-		add("status = ?", f.Status)
-	}
-	if f.BeforeSeq > 0 {
-		add("seq < ?", f.BeforeSeq)
-	}
-	q := "SELECT " + recordColumns + " FROM audit_records WHERE " + strings.Join(where, " AND ")
-	if f.OldestFirst {
-		q += " ORDER BY seq"
-	} else {
-		q += " ORDER BY seq DESC"
-	}
-	if f.Limit > 0 {
-		q += " LIMIT ?"
-		args = append(args, f.Limit)
-	}
-	rows, err := r.QueryContext(ctx, q, args...)
-	if err != nil {
-		return fmt.Errorf("audit find: %w", err)
-	}
-	defer rows.Close()
-	var rec audit.Record
-	for rows.Next() {
-		if err := scanRecord(rows, &rec); err != nil {
-			return fmt.Errorf("audit find: %w", err)
-		}
-		if err := fn(&rec); err != nil {
-			return err
-		}
-	}
-	if err := rows.Err(); err != nil {
-		return fmt.Errorf("audit find: %w", err)
-	}
-	return nil
+	return fmt.Errorf("%s: %w", what, err)
 }
 
 // AddCheckpoint implements audit.Store.
@@ -714,15 +607,10 @@ func (s *AuditStore) Purge(ctx context.Context, category string, before time.Tim
 	if err != nil {
 		return 0, err
 	}
-	res, err := w.ExecContext(ctx, `UPDATE audit_records SET request_id = '', bank = '', api = '', operation = '', method = '',
-		path = '', query = '', client_id = '', partner = '', environment = '', status = 0, latency_us = 0, decision = '',
-		reason = '', revision = 0, actor = '', object = '', before = '', after = '',
-		request_body = '', response_body = '', purged = 1
-		WHERE category = ? AND time < ? AND purged = 0`, category, before.UnixNano())
-	if err != nil {
-		return 0, fmt.Errorf("audit purge: %w", err)
-	}
-	n, err := res.RowsAffected()
+	s.mu.Lock()
+	bw := s.bw
+	s.mu.Unlock()
+	n, err := bw.purgeBlocks(ctx, w, category, before)
 	if err != nil {
 		return 0, fmt.Errorf("audit purge: %w", err)
 	}

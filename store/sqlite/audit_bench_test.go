@@ -76,11 +76,11 @@ func BenchmarkAppend(b *testing.B) {
 		for i := range recs {
 			seq++
 			recs[i].Seq = seq
-			// As the gateway writes them: time moves forward and each
-			// record has a fresh time-ordered request id (UUIDv7,
-			// internal/requestid), so the indexes see what they see in
+			// As the gateway writes them: the time of the request and a
+			// fresh request id made at that time (UUIDv7,
+			// internal/requestid), so the keys are what they are in
 			// production.
-			recs[i].Time = audittest.Base.Add(time.Duration(seq) * time.Millisecond)
+			recs[i].Time = time.Now()
 			recs[i].RequestID = uuid.Must(uuid.NewV7()).String()
 		}
 		if err := s.AppendBuffered(ctx, recs); err != nil {

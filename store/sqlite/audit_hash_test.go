@@ -2,7 +2,6 @@ package sqlite_test
 
 import (
 	"context"
-	"database/sql"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -10,6 +9,7 @@ import (
 	"github.com/obhub/obhub/audit"
 	"github.com/obhub/obhub/audit/audittest"
 	"github.com/obhub/obhub/store/sqlite"
+	"github.com/obhub/obhub/store/sqlite/sqlitetest"
 )
 
 // TestAuditSM3: a ledger chained with SM3 records it, verifies without
@@ -62,14 +62,10 @@ func TestAuditSM3(t *testing.T) {
 	}
 	ro.Close()
 
-	db, err := sql.Open("sqlite", path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := db.Exec("UPDATE audit_records SET status = 200 WHERE seq = 77"); err != nil {
-		t.Fatal(err)
-	}
-	db.Close()
+	sqlitetest.EditAuditLedger(t, path, func(recs []audit.Record) []audit.Record {
+		recs[76].Status = 200 // record 77
+		return recs
+	})
 	ro = openAudit(t, path, sqlite.ReadOnly())
 	res, err = audit.Verify(ctx, ro, audit.VerifyOptions{Keys: signer.Public()})
 	if err != nil {
