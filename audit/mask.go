@@ -23,14 +23,18 @@ const maskChar = '*'
 
 // Mask returns s with every resident ID, card and mobile number masked.
 func Mask(s string) string {
+	if countDigits(s) < minNumber { // most paths, queries and reasons
+		return s
+	}
 	var out []byte // allocated on the first change
+	var g group
 	i := 0
 	for i < len(s) {
 		if !isDigit(s[i]) {
 			i += skipNonDigit(s, i)
 			continue
 		}
-		g := scanGroup(s, i)
+		g.scan(s, i)
 		if out == nil && g.any(s) {
 			out = []byte(s)
 		}
@@ -54,6 +58,18 @@ func MaskFields(m map[string]string) {
 
 func isDigit(c byte) bool { return '0' <= c && c <= '9' }
 
+// countDigits returns how many digits s holds: a text with fewer digits
+// than the shortest number to mask (minNumber) needs no closer look.
+func countDigits(s string) int {
+	n := 0
+	for i := 0; i < len(s); i++ {
+		if isDigit(s[i]) {
+			n++
+		}
+	}
+	return n
+}
+
 func isHex(c byte) bool {
 	return isDigit(c) || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F'
 }
@@ -68,11 +84,17 @@ func skipNonDigit(s string, i int) int {
 	return 1
 }
 
-// group is a run of digit runs separated by single separators.
+// group is a run of digit runs separated by single separators. It lives
+// on the stack: Mask runs on several fields of every audit record, and
+// most of them hold digits (paths, request ids) but nothing to mask.
 type group struct {
-	runs [][2]int // [start, end) of each digit run
-	end  int      // where scanning goes on
+	runs [maxRuns][2]int // [start, end) of each digit run
+	n    int             // runs in use
+	end  int             // where scanning goes on
 }
+
+// maxRuns is the most digit runs a group joins.
+const maxRuns = 8
 
 // separatorLen returns the length of a group separator at s[i], or 0.
 func separatorLen(s string, i int) int {
@@ -87,8 +109,9 @@ func separatorLen(s string, i int) int {
 	return 0
 }
 
-func scanGroup(s string, i int) group {
-	var g group
+// scan reads the group that starts at s[i] into g.
+func (g *group) scan(s string, i int) {
+	g.n = 0
 	for {
 		j := i
 		for j < len(s) && isDigit(s[j]) {
@@ -98,34 +121,62 @@ func scanGroup(s string, i int) group {
 		if j-i == 17 && j < len(s) && (s[j] == 'X' || s[j] == 'x') {
 			j++
 		}
-		g.runs = append(g.runs, [2]int{i, j})
+		g.runs[g.n] = [2]int{i, j}
+		g.n++
 		g.end = j
 		n := separatorLen(s, j)
-		if n == 0 || j+n >= len(s) || !isDigit(s[j+n]) || len(g.runs) >= 8 {
-			return g
+		if n == 0 || j+n >= len(s) || !isDigit(s[j+n]) || g.n >= maxRuns {
+			return
 		}
 		i = j + n
 	}
 }
 
-// digits returns the digits (and a final X) of runs, joined.
-func digits(s string, runs [][2]int) []byte {
-	var d []byte
+// The lengths of the numbers classify recognises: a mobile number is the
+// shortest, a card number the longest.
+const (
+	minNumber = 11
+	maxNumber = 19
+)
+
+// number copies the digits (and a final X) of runs, joined, into buf. ok
+// is false when they are too short or too long to be any number to mask:
+// most digit runs (ids, dates, amounts) end there, without a copy.
+func number(buf *[maxNumber]byte, s string, runs [][2]int) (d []byte, ok bool) {
+	n := 0
+	for _, r := range runs {
+		n += r[1] - r[0]
+	}
+	if n < minNumber || n > maxNumber {
+		return nil, false
+	}
+	d = buf[:0]
 	for _, r := range runs {
 		d = append(d, s[r[0]:r[1]]...)
 	}
-	return d
+	return d, true
+}
+
+// classifyRuns classifies the digits of runs, joined.
+func classifyRuns(s string, runs [][2]int) (keep, bool) {
+	var buf [maxNumber]byte
+	d, ok := number(&buf, s, runs)
+	if !ok {
+		return keep{}, false
+	}
+	return classify(d)
 }
 
 // any reports whether the group holds a number to mask.
 func (g *group) any(s string) bool {
-	if len(g.runs) > 1 {
-		if _, ok := classify(digits(s, g.runs)); ok {
+	runs := g.runs[:g.n]
+	if len(runs) > 1 {
+		if _, ok := classifyRuns(s, runs); ok {
 			return true
 		}
 	}
-	for _, r := range g.runs {
-		if _, ok := classify([]byte(s[r[0]:r[1]])); ok {
+	for i := range runs {
+		if _, ok := classifyRuns(s, runs[i:i+1]); ok {
 			return true
 		}
 	}
@@ -134,15 +185,16 @@ func (g *group) any(s string) bool {
 
 // mask masks the group's numbers into out (a copy of s).
 func (g *group) mask(s string, out []byte) {
-	if len(g.runs) > 1 {
-		if keep, ok := classify(digits(s, g.runs)); ok {
-			maskRuns(out, g.runs, keep)
+	runs := g.runs[:g.n]
+	if len(runs) > 1 {
+		if k, ok := classifyRuns(s, runs); ok {
+			maskRuns(out, runs, k)
 			return
 		}
 	}
-	for _, r := range g.runs {
-		if keep, ok := classify([]byte(s[r[0]:r[1]])); ok {
-			maskRuns(out, [][2]int{r}, keep)
+	for i := range runs {
+		if k, ok := classifyRuns(s, runs[i:i+1]); ok {
+			maskRuns(out, runs[i:i+1], k)
 		}
 	}
 }

@@ -294,9 +294,12 @@ func (g *Gateway) Handler() fasthttp.RequestHandler { return g.handler }
 // request is the state of one request in the pipeline.
 type request struct {
 	start time.Time
-	out   Outcome
-	pol   requestPolicies
-	span  Span // nil unless Config.Tracer (trace.go)
+	// rawPath is the path as sent, copied once for cleanPath, the DPoP
+	// check and, when it is valid UTF-8, out.Path.
+	rawPath string
+	out     Outcome
+	pol     requestPolicies
+	span    Span // nil unless Config.Tracer (trace.go)
 }
 
 func (rq *request) decide(decision, reason string) {
@@ -324,7 +327,7 @@ func (g *Gateway) serve(c *fiber.Ctx) error {
 	if g.uriTooLong(c, rq) {
 		return nil
 	}
-	path, bad := cleanPath(c.Request().URI().PathOriginal())
+	path, bad := cleanPath(rq.rawPath)
 	if bad != "" {
 		return g.refuse(c, rq, DecisionReject, "bad_path", httpx.InvalidRequest, bad)
 	}
@@ -371,7 +374,7 @@ func (g *Gateway) serve(c *fiber.Ctx) error {
 		if tok, reason = g.tokens.verify(raw); tok == nil {
 			d = invalidToken(reason, detailInvalidToken)
 		} else {
-			d = g.dpop.check(&c.Request().Header, rq.out.Method, string(c.Request().URI().PathOriginal()), tok, raw, dpopScheme)
+			d = g.dpop.check(&c.Request().Header, rq.out.Method, rq.rawPath, tok, raw, dpopScheme)
 			if d == nil {
 				d = g.checkCertBinding(c, tok) // mtls.go
 			}
@@ -405,15 +408,22 @@ func (g *Gateway) serve(c *fiber.Ctx) error {
 
 // begin starts a request's record and settles its request id.
 func (g *Gateway) begin(c *fiber.Ctx) *request {
-	rq := &request{start: time.Now()}
+	// One reading of the clock times the request and, unless a test
+	// clock is set, dates its record.
+	now := time.Now()
+	at := now
+	if g.cfg.Clock != nil {
+		at = g.cfg.Clock.Now()
+	}
+	rq := &request{start: now, rawPath: string(c.Context().URI().PathOriginal())}
 	h := &c.Context().Request.Header
 	id := requestid.FromHeader(string(h.Peek(headerRequestID)))
 	c.Context().SetUserValue(obhub.RequestIDKey, id)
 	rq.out = Outcome{
-		Time:      g.cfg.Clock.Now(),
+		Time:      at,
 		RequestID: id,
 		Method:    string(h.Method()),
-		Path:      strings.ToValidUTF8(string(c.Context().URI().PathOriginal()), "\uFFFD"),
+		Path:      strings.ToValidUTF8(rq.rawPath, "\uFFFD"), // rawPath itself when valid
 		Query:     string(c.Context().URI().QueryString()),
 	}
 	g.startSpan(rq, h)
@@ -615,7 +625,7 @@ func (g *Gateway) proxy(c *fiber.Ctx, rq *request, t target, m *catalog.Match, a
 	u.SetPath(up.prefix + t.rest)
 	u.SetQueryStringBytes(in.URI().QueryString())
 	out.Header.SetHost(up.host)
-	out.Header.Set(headerForwardedFor, g.clientIP(c).String())
+	setForwardedFor(&out.Header, g.clientIP(c))
 	if g.cfg.ClientCertHeader != "" { // a client certificate is the hub's business (mtls.go)
 		out.Header.Del(g.cfg.ClientCertHeader)
 	}
@@ -641,12 +651,12 @@ func (g *Gateway) proxy(c *fiber.Ctx, rq *request, t target, m *catalog.Match, a
 	}
 
 	resp := &c.Context().Response
-	done, ok := g.gateUpstream(c, rq, api) // bank in-flight ceiling, circuit breaker
+	call, ok := g.gateUpstream(c, rq, api) // bank in-flight ceiling, circuit breaker
 	if !ok {
 		return nil
 	}
 	err = up.do(out, resp, timeout)
-	done(err, resp.StatusCode())
+	call.done(err, resp.StatusCode())
 	switch {
 	case body != nil && body.exceeded:
 		return g.tooLarge(c, rq, limit)
@@ -667,6 +677,17 @@ func (g *Gateway) proxy(c *fiber.Ctx, rq *request, t target, m *catalog.Match, a
 	deprecationHeaders(&resp.Header, api)
 	rq.decide(DecisionAllow, "")
 	return nil
+}
+
+// setForwardedFor names the client's address in X-Forwarded-For,
+// formatted in a buffer on the stack: the header copies it.
+func setForwardedFor(h *fasthttp.RequestHeader, a netip.Addr) {
+	if !a.IsValid() {
+		h.Set(headerForwardedFor, a.String()) // "invalid IP", which AppendTo would leave out
+		return
+	}
+	var buf [64]byte
+	h.SetBytesV(headerForwardedFor, a.AppendTo(buf[:0]))
 }
 
 func forwardedProto(c *fiber.Ctx) string {

@@ -177,32 +177,41 @@ func (g *Gateway) enforce(c *fiber.Ctx, rq *request, snap *config.Snapshot, t ta
 
 // gateUpstream admits a call to api's upstream: the bank's ceiling of
 // calls in flight and the upstream's circuit breaker, both answered 503
-// with Retry-After. When it admits, done must be called with the outcome.
-func (g *Gateway) gateUpstream(c *fiber.Ctx, rq *request, api *catalog.API) (done func(err error, status int), ok bool) {
-	var release func()
+// with Retry-After. When it admits, the call's done must be called with
+// the outcome.
+func (g *Gateway) gateUpstream(c *fiber.Ctx, rq *request, api *catalog.API) (call upstreamCall, ok bool) {
+	call = upstreamCall{breakers: &g.pol.breakers, upstream: api.Upstream}
 	if rq.pol.bank != nil {
-		release, ok = g.pol.inflight.Acquire(api.Bank, rq.pol.bank.MaxInFlight)
+		call.slot, ok = g.pol.inflight.Acquire(api.Bank, rq.pol.bank.MaxInFlight)
 		if !ok {
 			_ = g.refuse(c, rq, DecisionAllow, "bank_busy", httpx.Unavailable, "too many calls in progress to the bank's system; try again later")
 			retryAfter(&c.Context().Response.Header, 1)
-			return nil, false
+			return upstreamCall{}, false
 		}
 	}
 	if ok, wait := g.pol.breakers.Allow(api.Upstream); !ok {
-		if release != nil {
-			release()
-		}
+		call.slot.Release()
 		_ = g.refuse(c, rq, DecisionAllow, "circuit_open", httpx.Unavailable, "the bank's system is failing; calls are paused")
 		retryAfter(&c.Context().Response.Header, int64(math.Ceil(wait.Seconds())))
-		return nil, false
+		return upstreamCall{}, false
 	}
-	return func(err error, status int) {
-		if release != nil {
-			release()
-		}
-		failed := err != nil || status == fiber.StatusBadGateway || status == fiber.StatusServiceUnavailable || status == fiber.StatusGatewayTimeout
-		g.pol.breakers.Done(api.Upstream, failed)
-	}, true
+	return call, true
+}
+
+// upstreamCall is a call gateUpstream admitted. It is a value, not a
+// closure: one is made for every proxied call.
+type upstreamCall struct {
+	breakers *policies.Breakers
+	upstream string
+	slot     policies.Slot // the bank's in-flight slot, if it has a ceiling
+}
+
+// done gives the bank's slot back and tells the circuit breaker how the
+// exchange went.
+func (u upstreamCall) done(err error, status int) {
+	u.slot.Release()
+	failed := err != nil || status == fiber.StatusBadGateway || status == fiber.StatusServiceUnavailable || status == fiber.StatusGatewayTimeout
+	u.breakers.Done(u.upstream, failed)
 }
 
 func retryAfter(h *fasthttp.ResponseHeader, s int64) {

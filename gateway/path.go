@@ -47,24 +47,25 @@ const (
 )
 
 // cleanPath checks the raw request path (as sent, before any decoding)
-// and returns its normal form, or why it is refused.
-func cleanPath(raw []byte) (clean string, bad string) {
+// and returns its normal form, or why it is refused. A path without
+// escapes is its own normal form: raw itself, not a copy.
+func cleanPath(raw string) (clean string, bad string) {
 	if len(raw) == 0 || raw[0] != '/' {
 		return "", badPathStart
 	}
 	escaped := false
-	for _, b := range raw {
-		switch {
+	for i := 0; i < len(raw); i++ {
+		switch b := raw[i]; {
 		case b == '%':
 			escaped = true
 		case b == '\\' || b < 0x20 || b == 0x7f:
 			return "", badPathChar
 		}
 	}
-	if !utf8.Valid(raw) {
+	if !utf8.ValidString(raw) {
 		return "", badPathUTF8
 	}
-	p := string(raw)
+	p := raw
 	if escaped {
 		var ok bool
 		if p, bad, ok = decodeUnreserved(p); !ok {
@@ -173,11 +174,14 @@ func splitTarget(path string) (t target, ok bool) {
 		t.env = partners.Sandbox
 		p = rest
 	}
-	bank, rest, _ := strings.Cut(p, "/")
+	bank, _, found := strings.Cut(p, "/")
 	if reserved[bank] || !validBankID(bank) {
 		return target{}, false
 	}
-	t.bank, t.rest = bank, "/"+rest
+	t.bank, t.rest = bank, "/"
+	if found {
+		t.rest = p[len(bank):] // the slash and what follows, without a copy
+	}
 	return t, true
 }
 

@@ -62,7 +62,7 @@ func TestCleanPath(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.raw, func(t *testing.T) {
-			got, bad := cleanPath([]byte(tt.raw))
+			got, bad := cleanPath(tt.raw)
 			if got != tt.want || bad != tt.bad {
 				t.Errorf("cleanPath(%q) = %q, %q; want %q, %q", tt.raw, got, bad, tt.want, tt.bad)
 			}
@@ -112,7 +112,7 @@ func FuzzCleanPath(f *testing.F) {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, raw []byte) {
-		clean, bad := cleanPath(raw)
+		clean, bad := cleanPath(string(raw))
 		if bad != "" {
 			if clean != "" {
 				t.Fatalf("refused path %q came with a result %q", raw, clean)
@@ -134,7 +134,7 @@ func FuzzCleanPath(f *testing.F) {
 				t.Fatalf("cleanPath(%q) = %q has segment %q", raw, clean, seg)
 			}
 		}
-		again, bad := cleanPath([]byte(clean))
+		again, bad := cleanPath(clean)
 		if bad != "" || again != clean {
 			t.Fatalf("cleanPath not idempotent: %q → %q → %q (%s)", raw, clean, again, bad)
 		}

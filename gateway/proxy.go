@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/valyala/fasthttp"
 
@@ -225,18 +226,37 @@ func hasPrefixFold(b []byte, prefix string) bool {
 
 // connectionTokens returns the header names a Connection header lists, in
 // lower case. Content-Length is never among them: it frames the message.
+// The usual values ("keep-alive", "close") name no header and cost no
+// allocation: both directions of every proxied call read one.
 func connectionTokens(v []byte) []string {
-	if len(v) == 0 {
-		return nil
-	}
 	var names []string
-	for _, f := range strings.Split(string(v), ",") {
-		f = strings.ToLower(strings.TrimSpace(f))
-		if f != "" && f != "close" && f != "keep-alive" && f != "content-length" {
-			names = append(names, f)
+	for len(v) > 0 {
+		var f []byte
+		f, v, _ = bytes.Cut(v, []byte(","))
+		if f = bytes.TrimSpace(f); len(f) == 0 {
+			continue
 		}
+		var buf [32]byte
+		lower, ok := lowerASCII(buf[:0], f)
+		if !ok || !isASCII(f) { // rare: strings.ToLower knows the rest of Unicode
+			lower = []byte(strings.ToLower(string(f)))
+		}
+		switch string(lower) {
+		case "close", "keep-alive", "content-length":
+			continue
+		}
+		names = append(names, string(lower))
 	}
 	return names
+}
+
+func isASCII(b []byte) bool {
+	for _, c := range b {
+		if c >= utf8.RuneSelf {
+			return false
+		}
+	}
+	return true
 }
 
 func listed(names []string, key []byte) bool {

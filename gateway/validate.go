@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"strings"
 
 	"github.com/gofiber/fiber/v2"
 	"github.com/valyala/fasthttp"
@@ -59,7 +60,7 @@ func (g *Gateway) validate(c *fiber.Ctx, rq *request, t target, m *catalog.Match
 	body := in.Body()
 	r := &http.Request{
 		Method:        rq.out.Method,
-		URL:           &url.URL{Path: t.rest, RawQuery: string(in.URI().QueryString())},
+		URL:           &url.URL{Path: t.rest, RawQuery: rq.out.Query},
 		Header:        make(http.Header, in.Header.Len()),
 		ContentLength: int64(len(body)),
 		Body:          http.NoBody,
@@ -89,23 +90,36 @@ func (g *Gateway) validate(c *fiber.Ctx, rq *request, t target, m *catalog.Match
 }
 
 // copyHeader copies a request's header fields into h for the validator,
-// with fewer allocations than Header.Add: the values share one backing
-// slice and the names of common fields are not copied. fasthttp already
-// gives the names in canonical form.
+// with fewer allocations than Header.Add: the values are cut from one
+// string holding them all and share one backing slice, and the names of
+// common fields are not copied. fasthttp already gives the names in
+// canonical form.
 func copyHeader(h http.Header, in *fasthttp.RequestHeader) {
+	n := 0
+	for _, v := range in.All() {
+		n += len(v)
+	}
+	var b strings.Builder
+	b.Grow(n)
+	for _, v := range in.All() {
+		b.Write(v)
+	}
+	all := b.String()
 	vals := make([]string, 0, in.Len())
-	in.VisitAll(func(k, v []byte) {
+	for k, v := range in.All() {
 		name, ok := commonHeaders[string(k)] // no allocation for the lookup
 		if !ok {
 			name = http.CanonicalHeaderKey(string(k))
 		}
+		val := all[:len(v)]
+		all = all[len(v):]
 		if prev, ok := h[name]; ok {
-			h[name] = append(prev[:len(prev):len(prev)], string(v))
-			return
+			h[name] = append(prev[:len(prev):len(prev)], val)
+			continue
 		}
-		vals = append(vals, string(v))
+		vals = append(vals, val)
 		h[name] = vals[len(vals)-1 : len(vals) : len(vals)]
-	})
+	}
 }
 
 // commonHeaders interns the field names most requests carry.

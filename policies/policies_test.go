@@ -131,7 +131,7 @@ func TestInFlight(t *testing.T) {
 	if !ok1 || !ok2 || ok3 {
 		t.Fatalf("acquire: %v %v %v, want true true false", ok1, ok2, ok3)
 	}
-	r1()
+	r1.Release()
 	if _, ok := f.Acquire("b", 2); !ok {
 		t.Fatal("a released slot is free again")
 	}
@@ -360,5 +360,23 @@ func TestRedisDownFallsBackAndRecovers(t *testing.T) {
 	if d.Fallback || !d.Allowed || d.Remaining != 9 {
 		// The restarted Redis lost its counters (no persistence): shared counting starts again.
 		t.Fatalf("after Redis returned: %+v, want shared counting again (remaining 9)", d)
+	}
+}
+
+// A success resets the count of consecutive failures, whether it comes
+// while the breaker is closed or from a probe.
+func TestBreakerSuccessResets(t *testing.T) {
+	bs := &policies.Breakers{Failures: 3}
+	for range 3 {
+		for range 2 {
+			if ok, _ := bs.Allow("u"); !ok {
+				t.Fatal("breaker opened before 3 consecutive failures")
+			}
+			bs.Done("u", true)
+		}
+		if ok, _ := bs.Allow("u"); !ok {
+			t.Fatal("breaker opened before 3 consecutive failures")
+		}
+		bs.Done("u", false)
 	}
 }

@@ -11,12 +11,25 @@ type InFlight struct {
 	m sync.Map // key → *atomic.Int64
 }
 
-// Acquire takes a slot under key if fewer than max calls are in progress
-// (max <= 0: no ceiling). The caller must call the returned release
+// Slot is a call in progress counted by InFlight. It is a value, not a
+// release closure, so taking one costs no allocation on every call.
+type Slot struct {
+	n *atomic.Int64 // nil when no ceiling counted the call
+}
+
+// Release gives the slot back.
+func (s Slot) Release() {
+	if s.n != nil {
+		s.n.Add(-1)
+	}
+}
+
+// Acquire takes a slot under key if fewer than limit calls are in
+// progress (limit <= 0: no ceiling). The caller must Release the slot
 // exactly once when ok.
-func (f *InFlight) Acquire(key string, limit int) (release func(), ok bool) {
+func (f *InFlight) Acquire(key string, limit int) (slot Slot, ok bool) {
 	if limit <= 0 {
-		return func() {}, true
+		return Slot{}, true
 	}
 	v, found := f.m.Load(key)
 	if !found {
@@ -25,9 +38,9 @@ func (f *InFlight) Acquire(key string, limit int) (release func(), ok bool) {
 	n := v.(*atomic.Int64)
 	if n.Add(1) > int64(limit) {
 		n.Add(-1)
-		return nil, false
+		return Slot{}, false
 	}
-	return func() { n.Add(-1) }, true
+	return Slot{n: n}, true
 }
 
 // Breaker defaults.
@@ -50,10 +63,19 @@ type Breakers struct {
 }
 
 type breaker struct {
+	// healthy says the breaker is closed with no failure counted, the
+	// state of nearly every call: Allow and a successful Done then return
+	// at once, without the lock or the clock. It changes only under mu.
+	healthy   atomic.Bool
 	mu        sync.Mutex
 	failures  int
 	openUntil time.Time
 	probing   bool
+}
+
+// settle updates healthy after a change of state; mu is held.
+func (b *breaker) settle() {
+	b.healthy.Store(b.failures == 0 && b.openUntil.IsZero() && !b.probing)
 }
 
 // Allow reports whether a call to upstream may go ahead; when not, wait
@@ -61,6 +83,9 @@ type breaker struct {
 // followed by Done.
 func (bs *Breakers) Allow(upstream string) (ok bool, wait time.Duration) {
 	b := bs.get(upstream)
+	if b.healthy.Load() {
+		return true, 0
+	}
 	now := bs.now()
 	b.mu.Lock()
 	defer b.mu.Unlock()
@@ -74,14 +99,19 @@ func (bs *Breakers) Allow(upstream string) (ok bool, wait time.Duration) {
 		return false, bs.open()
 	}
 	b.probing = true
+	b.settle()
 	return true, 0
 }
 
 // Done records the result of a call Allow let through.
 func (bs *Breakers) Done(upstream string, failed bool) {
 	b := bs.get(upstream)
+	if !failed && b.healthy.Load() {
+		return // nothing to reset
+	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	defer b.settle()
 	if !failed {
 		b.failures, b.openUntil, b.probing = 0, time.Time{}, false
 		return
@@ -97,7 +127,9 @@ func (bs *Breakers) get(upstream string) *breaker {
 	if v, ok := bs.m.Load(upstream); ok {
 		return v.(*breaker)
 	}
-	v, _ := bs.m.LoadOrStore(upstream, &breaker{})
+	b := &breaker{}
+	b.healthy.Store(true)
+	v, _ := bs.m.LoadOrStore(upstream, b)
 	return v.(*breaker)
 }
 
