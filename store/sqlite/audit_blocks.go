@@ -20,7 +20,8 @@ import (
 // row of audit_blocks, with the block's Seq and time ranges and its last
 // chain hash. audit_keys says which blocks hold records with a given
 // value of a field Find selects by (the request id, bank, API, partner,
-// client, category, status, decision): Find reads only those blocks and
+// client, category, status, decision) and of the hour of their time: Find
+// reads only those blocks (for a time range, those of its hours) and
 // checks each record they hold against the whole filter.
 //
 // One row per record, with an index per searchable field, cost about
@@ -36,7 +37,6 @@ CREATE TABLE audit_blocks (
 	last_hash BLOB NOT NULL,
 	records   BLOB NOT NULL
 );
-CREATE INDEX audit_blocks_time ON audit_blocks (max_time);
 CREATE TABLE audit_keys (
 	field     TEXT NOT NULL,
 	value     TEXT NOT NULL,
@@ -55,7 +55,26 @@ const (
 	keyClient   = "client"
 	keyStatus   = "status"
 	keyDecision = "decision"
+	keyHour     = "hour" // "2006-01-02T15", UTC: ordered as text as in time
 )
+
+// hourValue is the keyHour value of the hour t falls in.
+func hourValue(t time.Time) string { return t.UTC().Truncate(time.Hour).Format("2006-01-02T15") }
+
+// blockKeys adds the keys of recs, a block's records, to set.
+func blockKeys(set map[blockKey]struct{}, recs []audit.Record) {
+	var lastHour int64 = math.MinInt64
+	for i := range recs {
+		r := &recs[i]
+		recordKeys(set, r)
+		// Records come in time order, nearly: one hour key per block,
+		// formatted once.
+		if h := r.Time.Unix() / 3600; !r.Purged && h != lastHour {
+			set[blockKey{keyHour, hourValue(r.Time)}] = struct{}{}
+			lastHour = h
+		}
+	}
+}
 
 // blockKey is one row of audit_keys for a block.
 type blockKey struct{ field, value string }
@@ -199,8 +218,8 @@ func (bw *blockWriter) writeBlock(ctx context.Context, tx execer, recs []audit.R
 		bw.buf = audit.AppendStored(bw.buf, r)
 		t := r.Time.UnixNano()
 		minT, maxT = min(minT, t), max(maxT, t)
-		recordKeys(bw.set, r)
 	}
+	blockKeys(bw.set, recs)
 	first, last := recs[0].Seq, recs[len(recs)-1]
 	if _, err := tx.StmtContext(ctx, bw.insert).ExecContext(ctx, first, last.Seq, minT, maxT, last.Hash, bw.buf); err != nil {
 		return err
@@ -320,23 +339,36 @@ func scanBlocksFrom(ctx context.Context, db *sql.DB, start, to int64, fn func(*a
 	return n, first + 1, rows.Err()
 }
 
-// findBlocks calls fn for the records f selects, in f's order.
-func findBlocks(ctx context.Context, db *sql.DB, f audit.Filter, fn func(*audit.Record) error) error {
+// findQuery is the query of the blocks that may hold records f selects,
+// in f's order, and its arguments.
+func findQuery(f audit.Filter) (string, []any) {
 	where := []string{"1"}
 	var args []any
-	if !f.From.IsZero() {
-		where = append(where, "max_time >= ?")
-		args = append(args, f.From.UnixNano())
-	}
-	if !f.To.IsZero() {
-		where = append(where, "min_time < ?")
-		args = append(args, f.To.UnixNano())
+	const (
+		keyed = "first_seq IN (SELECT first_seq FROM audit_keys WHERE field = ? AND value = ?)"
+		hours = "first_seq IN (SELECT first_seq FROM audit_keys WHERE field = '" + keyHour + "' AND value >= ? AND value <= ?)"
+	)
+	if !f.From.IsZero() || !f.To.IsZero() {
+		// The blocks of the range's hours, found through their keys:
+		// the query reads no block outside the range.
+		lo, hi := "0", "9"
+		if !f.From.IsZero() {
+			lo = hourValue(f.From)
+			where = append(where, "max_time >= ?")
+			args = append(args, f.From.UnixNano())
+		}
+		if !f.To.IsZero() {
+			hi = hourValue(f.To.Add(-time.Nanosecond))
+			where = append(where, "min_time < ?")
+			args = append(args, f.To.UnixNano())
+		}
+		where = append(where, hours)
+		args = append(args, lo, hi)
 	}
 	if f.BeforeSeq > 0 {
 		where = append(where, "first_seq < ?")
 		args = append(args, f.BeforeSeq)
 	}
-	const keyed = "first_seq IN (SELECT first_seq FROM audit_keys WHERE field = ? AND value = ?)"
 	for _, k := range filterKeys(f) {
 		where = append(where, keyed)
 		args = append(args, k.field, k.value)
@@ -344,8 +376,9 @@ func findBlocks(ctx context.Context, db *sql.DB, f audit.Filter, fn func(*audit.
 	if f.RequestID != "" {
 		// A keyed id, or one the gateway made, in a block of its time.
 		if t, ok := idTime(f.RequestID); ok {
-			where = append(where, "("+keyed+" OR (max_time >= ? AND min_time <= ?))")
-			args = append(args, keyRequest, f.RequestID, t.Add(-idSkew).UnixNano(), t.Add(idSkew).UnixNano())
+			from, to := t.Add(-idSkew), t.Add(idSkew)
+			where = append(where, "("+keyed+" OR ("+hours+" AND max_time >= ? AND min_time <= ?))")
+			args = append(args, keyRequest, f.RequestID, hourValue(from), hourValue(to), from.UnixNano(), to.UnixNano())
 		} else {
 			where = append(where, keyed)
 			args = append(args, keyRequest, f.RequestID)
@@ -355,6 +388,12 @@ func findBlocks(ctx context.Context, db *sql.DB, f audit.Filter, fn func(*audit.
 	if !f.OldestFirst {
 		q += " DESC"
 	}
+	return q, args
+}
+
+// findBlocks calls fn for the records f selects, in f's order.
+func findBlocks(ctx context.Context, db *sql.DB, f audit.Filter, fn func(*audit.Record) error) error {
+	q, args := findQuery(f)
 	rows, err := db.QueryContext(ctx, q, args...)
 	if err != nil {
 		return err
@@ -441,20 +480,21 @@ func (bw *blockWriter) purgeBlocks(ctx context.Context, w *sql.DB, category stri
 	old := make(map[blockKey]struct{})
 	for _, b := range blocks {
 		var recs []audit.Record
-		purged := 0
-		clear(old)
 		err := audit.DecodeStored(b.data, func(r *audit.Record) error {
-			recordKeys(old, r)
-			c := *r
-			if !c.Purged && c.Category == category && c.Time.UnixNano() < cut {
-				c = audit.Record{Seq: c.Seq, Time: c.Time, Category: c.Category, Purged: true, Digest: c.Digest, Hash: c.Hash}
-				purged++
-			}
-			recs = append(recs, c)
+			recs = append(recs, *r)
 			return nil
 		})
 		if err != nil {
 			return 0, fmt.Errorf("block %d: %w", b.first, err)
+		}
+		clear(old)
+		blockKeys(old, recs)
+		purged := 0
+		for i, r := range recs {
+			if !r.Purged && r.Category == category && r.Time.UnixNano() < cut {
+				recs[i] = audit.Record{Seq: r.Seq, Time: r.Time, Category: r.Category, Purged: true, Digest: r.Digest, Hash: r.Hash}
+				purged++
+			}
 		}
 		if purged == 0 {
 			continue
@@ -463,8 +503,8 @@ func (bw *blockWriter) purgeBlocks(ctx context.Context, w *sql.DB, category stri
 		bw.buf = bw.buf[:0]
 		for i := range recs {
 			bw.buf = audit.AppendStored(bw.buf, &recs[i])
-			recordKeys(bw.set, &recs[i])
 		}
+		blockKeys(bw.set, recs)
 		if _, err := tx.ExecContext(ctx, "UPDATE audit_blocks SET records = ? WHERE first_seq = ?", bw.buf, b.first); err != nil {
 			return 0, err
 		}
