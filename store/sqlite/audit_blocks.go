@@ -442,12 +442,36 @@ func findBlocks(ctx context.Context, db *sql.DB, f audit.Filter, fn func(*audit.
 	return rows.Err()
 }
 
+// purgeBatch is how many blocks one transaction of purgeBlocks rewrites:
+// a first purge of a large ledger neither holds it all in memory nor
+// grows the log by all of it at once.
+const purgeBatch = 256
+
 // purgeBlocks removes the content of category's records older than before,
-// block by block, in one transaction, and returns how many it purged.
-func (bw *blockWriter) purgeBlocks(ctx context.Context, w *sql.DB, category string, before time.Time) (n int64, err error) {
+// block by block, purgeBatch blocks per transaction, and returns how many
+// it purged. A purge cut short leaves whole blocks purged or not; the next
+// one goes on where it stopped.
+func (bw *blockWriter) purgeBlocks(ctx context.Context, w *sql.DB, category string, before time.Time) (int64, error) {
+	var total int64
+	var after int64
+	for {
+		n, last, more, err := bw.purgeBatch(ctx, w, category, before, after)
+		total += n
+		if err != nil || !more {
+			return total, err
+		}
+		after = last
+	}
+}
+
+// purgeBatch purges the next purgeBatch blocks after the block at after
+// that hold category's records older than before, in one transaction. It
+// returns how many records it purged, the last block it read, and whether
+// there may be more.
+func (bw *blockWriter) purgeBatch(ctx context.Context, w *sql.DB, category string, before time.Time, after int64) (n, last int64, more bool, err error) {
 	tx, err := w.BeginTx(ctx, nil)
 	if err != nil {
-		return 0, err
+		return 0, 0, false, err
 	}
 	defer func() {
 		if err != nil {
@@ -455,10 +479,11 @@ func (bw *blockWriter) purgeBlocks(ctx context.Context, w *sql.DB, category stri
 		}
 	}()
 	cut := before.UnixNano()
-	rows, err := tx.QueryContext(ctx, `SELECT first_seq, records FROM audit_blocks WHERE min_time < ?
-		AND first_seq IN (SELECT first_seq FROM audit_keys WHERE field = ? AND value = ?) ORDER BY first_seq`, cut, keyCategory, category)
+	rows, err := tx.QueryContext(ctx, `SELECT first_seq, records FROM audit_blocks WHERE first_seq > ? AND min_time < ?
+		AND first_seq IN (SELECT first_seq FROM audit_keys WHERE field = ? AND value = ?) ORDER BY first_seq LIMIT ?`,
+		after, cut, keyCategory, category, purgeBatch)
 	if err != nil {
-		return 0, err
+		return 0, 0, false, err
 	}
 	type block struct {
 		first int64
@@ -469,13 +494,16 @@ func (bw *blockWriter) purgeBlocks(ctx context.Context, w *sql.DB, category stri
 		var b block
 		if err := rows.Scan(&b.first, &b.data); err != nil {
 			rows.Close()
-			return 0, err
+			return 0, 0, false, err
 		}
 		blocks = append(blocks, b)
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {
-		return 0, err
+		return 0, 0, false, err
+	}
+	if len(blocks) == 0 {
+		return 0, after, false, tx.Commit()
 	}
 	old := make(map[blockKey]struct{})
 	for _, b := range blocks {
@@ -485,7 +513,7 @@ func (bw *blockWriter) purgeBlocks(ctx context.Context, w *sql.DB, category stri
 			return nil
 		})
 		if err != nil {
-			return 0, fmt.Errorf("block %d: %w", b.first, err)
+			return 0, 0, false, fmt.Errorf("block %d: %w", b.first, err)
 		}
 		clear(old)
 		blockKeys(old, recs)
@@ -506,20 +534,20 @@ func (bw *blockWriter) purgeBlocks(ctx context.Context, w *sql.DB, category stri
 		}
 		blockKeys(bw.set, recs)
 		if _, err := tx.ExecContext(ctx, "UPDATE audit_blocks SET records = ? WHERE first_seq = ?", bw.buf, b.first); err != nil {
-			return 0, err
+			return 0, 0, false, err
 		}
 		// The keys of values only purged records held go too: a purged
 		// record's request id, partner or client is content.
 		for k := range old {
 			if _, still := bw.set[k]; !still {
 				if _, err := tx.ExecContext(ctx, "DELETE FROM audit_keys WHERE field = ? AND value = ? AND first_seq = ?", k.field, k.value, b.first); err != nil {
-					return 0, err
+					return 0, 0, false, err
 				}
 			}
 		}
 		n += int64(purged)
 	}
-	return n, tx.Commit()
+	return n, blocks[len(blocks)-1].first, len(blocks) == purgeBatch, tx.Commit()
 }
 
 // blocksFromRows is schema step 4: it packs the rows of audit_records
