@@ -229,6 +229,9 @@ func (s *AuditStore) Open(ctx context.Context) (err error) {
 		if s.bw, err = prepareBlockWriter(ctx, s.wdb); err != nil {
 			return err
 		}
+		if err := s.bw.recoverKeys(ctx, s.wdb); err != nil {
+			return fmt.Errorf("write the keys of the last blocks: %w", err)
+		}
 	}
 	if s.rdb, err = sql.Open("sqlite", auditDSN(abs, true, busyWait)); err != nil {
 		return err
@@ -339,12 +342,18 @@ func (s *AuditStore) Close() error {
 	if s.state == stateClosed {
 		return nil
 	}
+	wasOpen := s.state == stateOpen
 	s.state = stateClosed
 	if s.stopCP != nil {
 		close(s.stopCP)
 		<-s.cpDone
 	}
-	err := s.releaseAll() // the last connection copies the log into the file and syncs it
+	var keysErr error
+	if wasOpen && s.bw != nil {
+		// The next Open would write them too (recoverKeys).
+		keysErr = s.bw.flushKeys(context.Background(), s.wdb)
+	}
+	err := errors.Join(keysErr, s.releaseAll()) // the last connection copies the log into the file and syncs it
 	s.walMu.Lock()
 	if s.wal != nil {
 		s.wal.Close()
@@ -610,6 +619,9 @@ func (s *AuditStore) Purge(ctx context.Context, category string, before time.Tim
 	s.mu.Lock()
 	bw := s.bw
 	s.mu.Unlock()
+	if err := bw.flushKeys(ctx, w); err != nil { // the blocks to purge are found by their keys
+		return 0, fmt.Errorf("audit purge: %w", err)
+	}
 	n, err := bw.purgeBlocks(ctx, w, category, before)
 	if err != nil {
 		return 0, fmt.Errorf("audit purge: %w", err)

@@ -28,6 +28,14 @@ import (
 // 16 µs of CPU per record on the gateway's two cores, most of a node's
 // audit cost; a block costs one row for the group plus one key row per
 // distinct value (docs/performance.md).
+//
+// The key rows of the latest blocks are written together, every
+// keysEvery blocks or keysLag, in the transaction of the block that makes
+// them due: each distinct key sits on a page of its own in audit_keys, and
+// writing a small block's dozen keys with it made every commit write a
+// dozen pages to the log. audit_state's keys_through is the last block
+// whose keys are written; Find reads every block after it as a candidate,
+// and Open writes their keys if the node stopped before it did.
 const auditBlocksSchema = `
 CREATE TABLE audit_blocks (
 	first_seq INTEGER PRIMARY KEY,
@@ -43,6 +51,8 @@ CREATE TABLE audit_keys (
 	first_seq INTEGER NOT NULL,
 	PRIMARY KEY (field, value, first_seq)
 ) WITHOUT ROWID;
+CREATE TABLE audit_state (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
+INSERT INTO audit_state (name, value) VALUES ('keys_through', 0);
 `
 
 // Key fields: a record's values of these are listed in audit_keys.
@@ -157,12 +167,31 @@ func selects(f *audit.Filter, r *audit.Record) bool {
 // a block's keys go in a few statements rather than one per key.
 const keysPerInsert = 32
 
-// blockWriter holds the writer connection's prepared statements.
+// Keys of new blocks are written every keysEvery blocks or keysLag,
+// whichever comes first (at the next append), and at Close.
+const (
+	keysEvery = 64
+	keysLag   = time.Second
+)
+
+// blockWriter holds the writer connection's prepared statements and the
+// keys of the blocks appended since keys were last written.
 type blockWriter struct {
-	last, insert, keys, key *sql.Stmt
-	buf                     []byte // the block being packed (AppendBuffered only)
-	set                     map[blockKey]struct{}
-	args                    []any
+	last, insert, keys, key, through *sql.Stmt
+	buf                              []byte // the block being packed (AppendBuffered only)
+	set                              map[blockKey]struct{}
+	args                             []any
+
+	pending        []keyRow  // keys not written yet
+	pendingBlocks  int       // blocks they are the keys of
+	pendingSince   time.Time // when the first of those was appended
+	pendingThrough int64     // the last of those blocks
+}
+
+// keyRow is one row of audit_keys.
+type keyRow struct {
+	blockKey
+	first int64
 }
 
 func prepareBlockWriter(ctx context.Context, db *sql.DB) (*blockWriter, error) {
@@ -180,6 +209,7 @@ func prepareBlockWriter(ctx context.Context, db *sql.DB) (*blockWriter, error) {
 	bw.insert = prep("INSERT INTO audit_blocks (first_seq, last_seq, min_time, max_time, last_hash, records) VALUES (?,?,?,?,?,?)")
 	bw.keys = prep("INSERT OR IGNORE INTO audit_keys (field, value, first_seq) VALUES " + strings.TrimSuffix(strings.Repeat("(?,?,?),", keysPerInsert), ","))
 	bw.key = prep("INSERT OR IGNORE INTO audit_keys (field, value, first_seq) VALUES (?,?,?)")
+	bw.through = prep(setKeysThrough)
 	if err != nil {
 		bw.close()
 		return nil, err
@@ -187,8 +217,10 @@ func prepareBlockWriter(ctx context.Context, db *sql.DB) (*blockWriter, error) {
 	return bw, nil
 }
 
+const setKeysThrough = "UPDATE audit_state SET value = ? WHERE name = 'keys_through'"
+
 func (bw *blockWriter) close() {
-	for _, st := range []*sql.Stmt{bw.last, bw.insert, bw.keys, bw.key} {
+	for _, st := range []*sql.Stmt{bw.last, bw.insert, bw.keys, bw.key, bw.through} {
 		if st != nil {
 			st.Close()
 		}
@@ -207,9 +239,9 @@ type preparedIn struct{}
 
 func (preparedIn) StmtContext(_ context.Context, st *sql.Stmt) *sql.Stmt { return st }
 
-// writeBlock stores recs, packed in buf, as one block with its keys, in
-// tx. recs is not empty and in Seq order.
-func (bw *blockWriter) writeBlock(ctx context.Context, tx execer, recs []audit.Record) error {
+// writeBlock stores recs, packed in buf, as one block in tx, and adds
+// its keys to the pending ones. recs is not empty and in Seq order.
+func (bw *blockWriter) writeBlock(ctx context.Context, tx execer, recs []audit.Record, now time.Time) error {
 	bw.buf = bw.buf[:0]
 	clear(bw.set)
 	minT, maxT := int64(math.MaxInt64), int64(math.MinInt64)
@@ -219,20 +251,37 @@ func (bw *blockWriter) writeBlock(ctx context.Context, tx execer, recs []audit.R
 		t := r.Time.UnixNano()
 		minT, maxT = min(minT, t), max(maxT, t)
 	}
-	blockKeys(bw.set, recs)
 	first, last := recs[0].Seq, recs[len(recs)-1]
 	if _, err := tx.StmtContext(ctx, bw.insert).ExecContext(ctx, first, last.Seq, minT, maxT, last.Hash, bw.buf); err != nil {
 		return err
 	}
-	return bw.writeKeys(ctx, tx, first)
+	blockKeys(bw.set, recs)
+	bw.addPending(first, now)
+	return nil
 }
 
-// writeKeys stores bw.set as the keys of the block at first.
-func (bw *blockWriter) writeKeys(ctx context.Context, tx execer, first int64) error {
+// addPending adds bw.set as the keys of the block at first.
+func (bw *blockWriter) addPending(first int64, now time.Time) {
+	if bw.pendingBlocks == 0 {
+		bw.pendingSince = now
+	}
+	for k := range bw.set {
+		bw.pending = append(bw.pending, keyRow{k, first})
+	}
+	bw.pendingBlocks++
+	bw.pendingThrough = first
+}
+
+// writeKeys writes the pending keys and moves keys_through to their last
+// block, in tx. The caller forgets them once tx commits (keysWritten).
+func (bw *blockWriter) writeKeys(ctx context.Context, tx execer) error {
+	if bw.pendingBlocks == 0 {
+		return nil
+	}
 	bw.args = bw.args[:0]
 	var many, one *sql.Stmt
-	for k := range bw.set {
-		bw.args = append(bw.args, k.field, k.value, first)
+	for _, k := range bw.pending {
+		bw.args = append(bw.args, k.field, k.value, k.first)
 		if len(bw.args) == 3*keysPerInsert {
 			if many == nil {
 				many = tx.StmtContext(ctx, bw.keys)
@@ -251,7 +300,68 @@ func (bw *blockWriter) writeKeys(ctx context.Context, tx execer, first int64) er
 			return err
 		}
 	}
+	_, err := tx.StmtContext(ctx, bw.through).ExecContext(ctx, bw.pendingThrough)
+	return err
+}
+
+// keysWritten forgets the pending keys, written and committed.
+func (bw *blockWriter) keysWritten() {
+	bw.pending, bw.pendingBlocks = bw.pending[:0], 0
+}
+
+// flushKeys writes the pending keys in a transaction of their own.
+func (bw *blockWriter) flushKeys(ctx context.Context, w *sql.DB) (err error) {
+	if bw.pendingBlocks == 0 {
+		return nil
+	}
+	tx, err := w.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	if err := bw.writeKeys(ctx, tx); err != nil {
+		tx.Rollback()
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return err
+	}
+	bw.keysWritten()
 	return nil
+}
+
+// recoverKeys writes the keys of the blocks after keys_through: the node
+// stopped before it wrote them.
+func (bw *blockWriter) recoverKeys(ctx context.Context, w *sql.DB) error {
+	var through int64
+	if err := w.QueryRowContext(ctx, "SELECT value FROM audit_state WHERE name = 'keys_through'").Scan(&through); err != nil {
+		return err
+	}
+	rows, err := w.QueryContext(ctx, "SELECT first_seq, records FROM audit_blocks WHERE first_seq > ? ORDER BY first_seq", through)
+	if err != nil {
+		return err
+	}
+	now := time.Now()
+	for rows.Next() {
+		var first int64
+		var data []byte
+		if err := rows.Scan(&first, &data); err != nil {
+			rows.Close()
+			return err
+		}
+		var recs []audit.Record
+		if err := audit.DecodeStored(data, func(r *audit.Record) error { recs = append(recs, *r); return nil }); err != nil {
+			rows.Close()
+			return fmt.Errorf("block %d: %w", first, err)
+		}
+		clear(bw.set)
+		blockKeys(bw.set, recs)
+		bw.addPending(first, now)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	return bw.flushKeys(ctx, w)
 }
 
 // appendBlock is AppendBuffered's transaction: recs must follow the head.
@@ -274,10 +384,30 @@ func (bw *blockWriter) appendBlock(ctx context.Context, w *sql.DB, recs []audit.
 			return obhub.Errorf(obhub.ECONFLICT, "audit append: record %d does not follow the head %d", recs[i].Seq, last)
 		}
 	}
-	if err := bw.writeBlock(ctx, tx, recs); err != nil {
+	// On failure the block's keys go with it.
+	n0, b0, since, through := len(bw.pending), bw.pendingBlocks, bw.pendingSince, bw.pendingThrough
+	defer func() {
+		if err != nil {
+			bw.pending, bw.pendingBlocks, bw.pendingSince, bw.pendingThrough = bw.pending[:n0], b0, since, through
+		}
+	}()
+	now := time.Now()
+	if err := bw.writeBlock(ctx, tx, recs, now); err != nil {
 		return err
 	}
-	return tx.Commit()
+	due := bw.pendingBlocks >= keysEvery || now.Sub(bw.pendingSince) >= keysLag
+	if due {
+		if err := bw.writeKeys(ctx, tx); err != nil {
+			return err
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return err
+	}
+	if due {
+		bw.keysWritten()
+	}
+	return nil
 }
 
 // head reads the chain's head from the last block.
@@ -344,9 +474,12 @@ func scanBlocksFrom(ctx context.Context, db *sql.DB, start, to int64, fn func(*a
 func findQuery(f audit.Filter) (string, []any) {
 	where := []string{"1"}
 	var args []any
+	// Each key condition also takes the blocks whose keys are not
+	// written yet (blockWriter).
 	const (
-		keyed = "first_seq IN (SELECT first_seq FROM audit_keys WHERE field = ? AND value = ?)"
-		hours = "first_seq IN (SELECT first_seq FROM audit_keys WHERE field = '" + keyHour + "' AND value >= ? AND value <= ?)"
+		tail  = " UNION ALL SELECT first_seq FROM audit_blocks WHERE first_seq > (SELECT value FROM audit_state WHERE name = 'keys_through'))"
+		keyed = "first_seq IN (SELECT first_seq FROM audit_keys WHERE field = ? AND value = ?" + tail
+		hours = "first_seq IN (SELECT first_seq FROM audit_keys WHERE field = '" + keyHour + "' AND value >= ? AND value <= ?" + tail
 	)
 	if !f.From.IsZero() || !f.To.IsZero() {
 		// The blocks of the range's hours, found through their keys:
@@ -565,6 +698,9 @@ func blocksFromRows(ctx context.Context, tx *sql.Tx) error {
 	if bw.key, err = tx.PrepareContext(ctx, "INSERT OR IGNORE INTO audit_keys (field, value, first_seq) VALUES (?,?,?)"); err != nil {
 		return err
 	}
+	if bw.through, err = tx.PrepareContext(ctx, setKeysThrough); err != nil {
+		return err
+	}
 	defer bw.close()
 	const migrateBlock = 512
 	var from int64
@@ -576,10 +712,19 @@ func blocksFromRows(ctx context.Context, tx *sql.Tx) error {
 		if len(recs) == 0 {
 			break
 		}
-		if err := bw.writeBlock(ctx, preparedIn{}, recs); err != nil {
+		if err := bw.writeBlock(ctx, preparedIn{}, recs, time.Now()); err != nil {
 			return err
 		}
+		if bw.pendingBlocks >= keysEvery {
+			if err := bw.writeKeys(ctx, preparedIn{}); err != nil {
+				return err
+			}
+			bw.keysWritten()
+		}
 		from = recs[len(recs)-1].Seq + 1
+	}
+	if err := bw.writeKeys(ctx, preparedIn{}); err != nil {
+		return err
 	}
 	_, err = tx.ExecContext(ctx, "DROP TABLE audit_records")
 	return err

@@ -164,3 +164,56 @@ func TestAuditFindsTimeRanges(t *testing.T) {
 }
 
 func head(s []int64) []int64 { return s[:min(5, len(s))] }
+
+// The keys of the latest blocks are written in groups; until then Find
+// still selects from those blocks, and a node that stopped before writing
+// them writes them when it opens the ledger again.
+func TestAuditKeysOfTheLatestBlocks(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "audit.db")
+	s := NewAudit(path)
+	if err := s.Open(ctx); err != nil {
+		t.Fatal(err)
+	}
+	recs := audittest.Generate(10, audittest.Base) // ten blocks of one record
+	audittest.Fill(t, s, nil, recs)
+	count := func(s *AuditStore, q string) (n int64) {
+		t.Helper()
+		if err := s.rdb.QueryRowContext(ctx, q).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	partner := func(s *AuditStore) (n int) {
+		t.Helper()
+		if err := s.Find(ctx, audit.Filter{Partner: "farmpay", From: audittest.Base}, func(*audit.Record) error { n++; return nil }); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	if n := count(s, "SELECT count(*) FROM audit_keys"); n != 0 {
+		t.Fatalf("%d keys written for 10 new blocks, want none yet", n)
+	}
+	if n := partner(s); n != 3 {
+		t.Fatalf("Find by partner before the keys are written: %d records, want 3", n)
+	}
+	// The node dies before it writes them.
+	s.bw.keysWritten()
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s = NewAudit(path)
+	if err := s.Open(ctx); err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if n := count(s, "SELECT count(*) FROM audit_keys WHERE field = 'partner'"); n != 10 {
+		t.Errorf("%d partner keys after reopening, want 10", n)
+	}
+	if n := count(s, "SELECT value FROM audit_state WHERE name = 'keys_through'"); n != 10 {
+		t.Errorf("keys_through = %d, want 10", n)
+	}
+	if n := partner(s); n != 3 {
+		t.Errorf("Find by partner after reopening: %d records, want 3", n)
+	}
+}
