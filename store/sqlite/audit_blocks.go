@@ -169,10 +169,10 @@ const keysPerInsert = 32
 
 // Keys of new blocks are written every keysEvery blocks or keysLag,
 // whichever comes first (at the next append), and at Close.
-const (
-	keysEvery = 64
-	keysLag   = time.Second
-)
+const keysEvery = 64
+
+// keysLag is a variable for the tests.
+var keysLag = time.Second
 
 // blockWriter holds the writer connection's prepared statements and the
 // keys of the blocks appended since keys were last written.
