@@ -91,10 +91,13 @@ type Stats struct {
 	// strict response pays, queueing included.
 	WaitTime time.Duration
 	Waits    int64
-	Spooled  int64 // records put in the spool because the store failed
-	Drained  int64 // spooled records appended to the store later
-	Queued   int64 // records waiting in the queue now
-	Pending  int64 // records waiting in the spool now
+	// FlushLatency and WaitLatency are the same as histograms: each flush,
+	// and each strict Write's wait.
+	FlushLatency, WaitLatency Histogram
+	Spooled                   int64 // records put in the spool because the store failed
+	Drained                   int64 // spooled records appended to the store later
+	Queued                    int64 // records waiting in the queue now
+	Pending                   int64 // records waiting in the spool now
 	// Lag is how long the oldest record not yet in the store has waited
 	// (the oldest spooled record); 0 when none waits.
 	Lag time.Duration
@@ -127,6 +130,7 @@ type Writer struct {
 	written, dropped, failed, checkpoints, batches atomic.Int64
 	syncs, appendNanos, flushNanos                 atomic.Int64
 	waits, waitNanos                               atomic.Int64
+	flushHist, waitHist                            histogram
 	spooled, drained                               atomic.Int64
 	closeOnce                                      sync.Once
 	closeErr                                       error
@@ -258,8 +262,10 @@ func (w *Writer) Write(r Record) error {
 	w.queue <- item{rec: r, done: done}
 	w.mu.RUnlock()
 	err := <-done
-	w.waitNanos.Add(int64(time.Since(began)))
+	waited := time.Since(began)
+	w.waitNanos.Add(int64(waited))
 	w.waits.Add(1)
+	w.waitHist.observe(waited)
 	return err
 }
 
@@ -312,7 +318,8 @@ func (w *Writer) Stats() Stats {
 		Checkpoints: w.checkpoints.Load(), Batches: w.batches.Load(), Spooled: w.spooled.Load(),
 		Drained: w.drained.Load(), Queued: int64(len(w.queue)),
 		AppendTime: time.Duration(w.appendNanos.Load()), Flushes: w.syncs.Load(), FlushTime: time.Duration(w.flushNanos.Load()),
-		WaitTime: time.Duration(w.waitNanos.Load()), Waits: w.waits.Load()}
+		WaitTime: time.Duration(w.waitNanos.Load()), Waits: w.waits.Load(),
+		FlushLatency: w.flushHist.snapshot(), WaitLatency: w.waitHist.snapshot()}
 	if sp := w.cfg.Spool; sp != nil {
 		var oldest time.Time
 		st.Pending, oldest = sp.Pending()
@@ -544,7 +551,9 @@ func (w *Writer) syncer() {
 		}
 		began := time.Now()
 		err := w.buffered.Sync(ctx)
-		w.flushNanos.Add(int64(time.Since(began)))
+		took := time.Since(began)
+		w.flushNanos.Add(int64(took))
+		w.flushHist.observe(took)
 		w.syncs.Add(1)
 		var n int64
 		for _, f := range group {

@@ -303,3 +303,69 @@ func TestWriteKeepsUUIDRequestIDs(t *testing.T) {
 		t.Errorf("a client's id holding a mobile number was stored as %q", got)
 	}
 }
+
+// slowSync is a memStore whose flushes can be made slow.
+type slowSync struct {
+	*memStore
+	mu   sync.Mutex
+	slow time.Duration // the next Sync takes this long
+}
+
+func (s *slowSync) AppendBuffered(ctx context.Context, recs []audit.Record) error {
+	return s.Append(ctx, recs)
+}
+
+func (s *slowSync) Sync(context.Context) error {
+	s.mu.Lock()
+	d := s.slow
+	s.slow = 0
+	s.mu.Unlock()
+	time.Sleep(d) // a disk that stalls once
+	return nil
+}
+
+// The writer's latency histograms count every flush and every strict
+// wait, and show the one flush that stalled where an average would hide
+// it among the quick ones.
+func TestWriterLatencyHistograms(t *testing.T) {
+	s := &slowSync{memStore: &memStore{}}
+	w, err := audit.NewWriter(s, audit.WriterConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	write := func(n int) {
+		for range n {
+			if err := w.Write(audit.Record{Time: audittest.Base, Category: audit.CategoryAccess}); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	write(20)
+	s.mu.Lock()
+	s.slow = 300 * time.Millisecond
+	s.mu.Unlock()
+	write(1)
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	st := w.Stats()
+	if st.WaitLatency.Count() != 21 || st.WaitLatency.Sum != st.WaitTime {
+		t.Errorf("wait histogram: %d waits summing %v; want 21 summing %v", st.WaitLatency.Count(), st.WaitLatency.Sum, st.WaitTime)
+	}
+	if st.FlushLatency.Count() != st.Flushes || st.FlushLatency.Sum != st.FlushTime {
+		t.Errorf("flush histogram: %d flushes summing %v; want %d summing %v", st.FlushLatency.Count(), st.FlushLatency.Sum, st.Flushes, st.FlushTime)
+	}
+	var over, waitsOver int64
+	for i, c := range st.FlushLatency.Counts {
+		if i > 0 && audit.LatencyBounds[i-1] >= 250*time.Millisecond {
+			over += c
+			waitsOver += st.WaitLatency.Counts[i]
+		}
+	}
+	if over != 1 || waitsOver != 1 {
+		t.Errorf("%d flushes and %d waits over 250 ms, want the one stalled flush and its one wait", over, waitsOver)
+	}
+}

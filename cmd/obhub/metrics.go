@@ -106,6 +106,12 @@ func (m *Main) newMetrics() *nodeMetrics {
 		}
 		return 1
 	})
+	reg.MustRegister(auditLatencies{m: m,
+		flush: prometheus.NewDesc("obhub_audit_flush_duration_seconds",
+			"Each flush that made appended audit records durable; a stalling disk shows in the high buckets.", nil, nil),
+		wait: prometheus.NewDesc("obhub_audit_wait_duration_seconds",
+			"What each strict response waited for its audit record to be durable, queueing included.", nil, nil),
+	})
 	m.registerClusterMetrics(reg) // audit queue, spool and lag; per-store health (metrics_stores.go)
 	m.registerCRLMetrics(reg)     // --tls-client-crl (crl.go)
 	return nm
@@ -124,6 +130,36 @@ func (nm *nodeMetrics) observe(next func(*gateway.Outcome)) func(*gateway.Outcom
 			next(o)
 		}
 	}
+}
+
+// auditLatencies serves the audit writer's latency histograms, read at
+// scrape time (audit.Stats).
+type auditLatencies struct {
+	m           *Main
+	flush, wait *prometheus.Desc
+}
+
+func (c auditLatencies) Describe(ch chan<- *prometheus.Desc) { ch <- c.flush; ch <- c.wait }
+
+func (c auditLatencies) Collect(ch chan<- prometheus.Metric) {
+	w := c.m.auditLog.writer
+	if w == nil {
+		return
+	}
+	st := w.Stats()
+	ch <- constHistogram(c.flush, st.FlushLatency)
+	ch <- constHistogram(c.wait, st.WaitLatency)
+}
+
+// constHistogram is h in Prometheus's cumulative form.
+func constHistogram(d *prometheus.Desc, h audit.Histogram) prometheus.Metric {
+	buckets := make(map[float64]uint64, len(audit.LatencyBounds))
+	var n uint64
+	for i, b := range audit.LatencyBounds {
+		n += uint64(h.Counts[i])
+		buckets[b.Seconds()] = n
+	}
+	return prometheus.MustNewConstHistogram(d, uint64(h.Count()), h.Sum.Seconds(), buckets)
 }
 
 // handler serves the registry in the Prometheus text format.

@@ -240,6 +240,9 @@ func TestMetrics(t *testing.T) {
 	for _, re := range []string{`(?m)^obhub_audit_batches_total [1-9]`, `(?m)^obhub_audit_flushes_total [1-9]`,
 		`(?m)^obhub_audit_append_seconds_total [0-9.e-]+$`, `(?m)^obhub_audit_flush_seconds_total [0-9.e-]+$`,
 		`(?m)^obhub_audit_waits_total [1-9]`, `(?m)^obhub_audit_wait_seconds_total [0-9.e-]+$`,
+		// The same as histograms, where a stalling disk shows.
+		`(?m)^obhub_audit_flush_duration_seconds_bucket\{le="0.0005"\} [0-9]+$`, `(?m)^obhub_audit_flush_duration_seconds_count [1-9]`,
+		`(?m)^obhub_audit_wait_duration_seconds_bucket\{le="\+Inf"\} [1-9]`,
 		// Go's own: how long runnable goroutines waited for a processor,
 		// and the collector's stop-the-world pauses (docs/performance.md).
 		`(?m)^go_sched_latencies_seconds_count [1-9]`, `(?m)^go_sched_pauses_total_gc_seconds_bucket\{le="\+Inf"\} [0-9]+$`} {
