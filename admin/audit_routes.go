@@ -6,7 +6,9 @@ import (
 	"encoding/hex"
 	"io"
 	"net/http"
+	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/obhub/obhub"
@@ -46,11 +48,22 @@ func viewRecord(r *audit.Record) recordView {
 	return recordView{Record: &c, LatencyMS: r.LatencyMS(), Digest: hex.EncodeToString(r.Digest), Hash: hex.EncodeToString(r.Hash)}
 }
 
+// auditParams are the query parameters auditFilter reads.
+var auditParams = []string{"from", "to", "partner", "app", "bank", "api", "status", "decision", "category", "request_id"}
+
 // auditFilter reads the common query parameters of the audit and report
 // routes: from, to (RFC 3339), partner, app, bank, api, status, decision,
-// category, request_id.
-func auditFilter(r *http.Request, ps *problems) audit.Filter {
+// category, request_id. Any parameter that is neither one of those nor
+// one of the route's own (route) is a problem: a filter spelt wrong
+// (requestId for request_id) would otherwise select every record, and
+// compliance staff would take the answer for the one they asked.
+func auditFilter(r *http.Request, ps *problems, route ...string) audit.Filter {
 	q := r.URL.Query()
+	for name := range q {
+		if !slices.Contains(auditParams, name) && !slices.Contains(route, name) {
+			ps.add(name, "is not a parameter of this route; it takes "+strings.Join(append(slices.Clone(auditParams), route...), ", "))
+		}
+	}
 	var f audit.Filter
 	for _, p := range []struct {
 		name string
@@ -86,7 +99,7 @@ func (h *Handler) listAudit(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	var ps problems
-	f := auditFilter(r, &ps)
+	f := auditFilter(r, &ps, "limit", "cursor")
 	f.Limit = defaultLimit
 	q := r.URL.Query()
 	if s := q.Get("limit"); s != "" {
@@ -145,7 +158,7 @@ func (h *Handler) usageReport(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	var ps problems
-	f := auditFilter(r, &ps)
+	f := auditFilter(r, &ps, "by", "format")
 	by := r.URL.Query().Get("by")
 	if by == "" {
 		by = "partner"
@@ -171,7 +184,7 @@ func (h *Handler) partnerStatement(w http.ResponseWriter, r *http.Request) error
 		return err
 	}
 	var ps problems
-	f := auditFilter(r, &ps)
+	f := auditFilter(r, &ps, "format")
 	format := formatOf(r, &ps)
 	if err := ps.err("invalid query"); err != nil {
 		return err

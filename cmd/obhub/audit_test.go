@@ -256,6 +256,13 @@ func TestAuditOneRecordPerRequest(t *testing.T) {
 		t.Fatalf("by request id and status: %+v", page)
 	}
 	h.adminCall(t, "GET", "/audit?from=yesterday", nil, 422, nil)
+	// A filter spelt as its JSON field (requestId) is refused, naming it,
+	// rather than ignored with every record listed.
+	if r := h.adminCall(t, "GET", "/audit?requestId=t1k-0004", nil, 422, nil); !strings.Contains(string(r.body), "requestId") || !strings.Contains(string(r.body), "request_id") {
+		t.Fatalf("an unknown filter: %s", r.body)
+	}
+	h.adminCall(t, "GET", "/reports/usage?by=bank&format=csv&bank="+a.bank, nil, 200, nil)
+	h.adminCall(t, "GET", "/reports/usage?group=bank", nil, 422, nil)
 
 	var v audit.Result
 	h.adminCall(t, "GET", "/audit/verify", nil, 200, &v)
