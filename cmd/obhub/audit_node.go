@@ -49,7 +49,7 @@ func (m *Main) openAudit(ctx context.Context) error {
 		}
 		a.store = s
 	} else {
-		s := sqlite.NewAudit(filepath.Join(m.Config.Data, auditFile))
+		s := sqlite.NewAudit(filepath.Join(m.Config.Data, auditFile), sqlite.AuditLogger(m.Logger))
 		a.store = s
 		if err := s.Open(ctx); err != nil {
 			return err

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"log/slog"
 	"math"
 	"net/url"
 	"os"
@@ -48,6 +49,7 @@ var (
 type AuditStore struct {
 	path     string
 	readOnly bool
+	log      *slog.Logger
 
 	mu    sync.Mutex
 	state state
@@ -112,6 +114,32 @@ type AuditOption func(*AuditStore)
 
 // ReadOnly opens the store for reading only, without the writer's lock.
 func ReadOnly() AuditOption { return func(s *AuditStore) { s.readOnly = true } }
+
+// AuditLogger logs what Open does that takes long: repacking an older
+// ledger into blocks.
+func AuditLogger(l *slog.Logger) AuditOption { return func(s *AuditStore) { s.log = l } }
+
+// migrate brings the schema up to date, saying so when it repacks an
+// older ledger's rows into blocks: that takes about ten seconds per
+// million records, and the node is not ready meanwhile.
+func (s *AuditStore) migrate(ctx context.Context) error {
+	var version int
+	if err := s.wdb.QueryRowContext(ctx, "PRAGMA user_version").Scan(&version); err != nil {
+		return err
+	}
+	repack := version > 0 && version < 4 && s.log != nil // a row ledger: auditMoves[3]
+	if repack {
+		s.log.Info("audit: packing the ledger's records into blocks, once; the node is ready when it is done", "path", s.path)
+	}
+	began := time.Now()
+	if err := migrateAudit(ctx, s.wdb); err != nil {
+		return err
+	}
+	if repack {
+		s.log.Info("audit: ledger packed into blocks", "took", time.Since(began).Round(time.Millisecond))
+	}
+	return nil
+}
 
 // NewAudit returns an audit store for the file at path. It does no I/O.
 func NewAudit(path string, opts ...AuditOption) *AuditStore {
@@ -223,7 +251,7 @@ func (s *AuditStore) Open(ctx context.Context) (err error) {
 		}
 		s.wdb.SetMaxOpenConns(1)
 		s.wdb.SetMaxIdleConns(1)
-		if err := migrateAudit(ctx, s.wdb); err != nil {
+		if err := s.migrate(ctx); err != nil {
 			return err
 		}
 		if s.bw, err = prepareBlockWriter(ctx, s.wdb); err != nil {

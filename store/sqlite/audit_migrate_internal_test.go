@@ -1,10 +1,13 @@
 package sqlite
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
 	"fmt"
+	"log/slog"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -32,11 +35,16 @@ func TestAuditRowLedgerMigrates(t *testing.T) {
 				t.Fatal("a read-only open of the old schema succeeded")
 			}
 
-			s := NewAudit(path)
+			var logged bytes.Buffer
+			s := NewAudit(path, AuditLogger(slog.New(slog.NewTextHandler(&logged, nil))))
 			if err := s.Open(ctx); err != nil {
 				t.Fatal(err)
 			}
 			defer s.Close()
+			// The operator is told why the node takes long to be ready.
+			if !strings.Contains(logged.String(), "packing the ledger's records into blocks") || !strings.Contains(logged.String(), "ledger packed into blocks") {
+				t.Errorf("the repacking was not logged: %s", logged.String())
+			}
 			if h, err := s.Head(ctx); err != nil || h.Seq != 1200 {
 				t.Fatalf("head after migration = %+v, %v", h, err)
 			}
