@@ -97,13 +97,9 @@ type blockKey struct{ field, value string }
 // keyed like any other value.
 const idSkew = 2 * time.Second
 
-// idTime returns the time to look for id's record around, if id is one
-// the gateway made.
-func idTime(id string) (time.Time, bool) { return requestid.Time(id) }
-
 // keyedID reports whether r's request id needs a key row.
 func keyedID(r *audit.Record) bool {
-	t, ok := idTime(r.RequestID)
+	t, ok := requestid.Time(r.RequestID)
 	return !ok || t.Sub(r.Time).Abs() > idSkew
 }
 
@@ -194,7 +190,13 @@ type keyRow struct {
 	first int64
 }
 
-func prepareBlockWriter(ctx context.Context, db *sql.DB) (*blockWriter, error) {
+// preparer is a database or a transaction: where a blockWriter's
+// statements are prepared (a transaction for the migration's).
+type preparer interface {
+	PrepareContext(ctx context.Context, query string) (*sql.Stmt, error)
+}
+
+func prepareBlockWriter(ctx context.Context, db preparer) (*blockWriter, error) {
 	bw := &blockWriter{set: make(map[blockKey]struct{})}
 	var err error
 	prep := func(q string) *sql.Stmt {
@@ -410,7 +412,7 @@ func (bw *blockWriter) appendBlock(ctx context.Context, w *sql.DB, recs []audit.
 	return nil
 }
 
-// head reads the chain's head from the last block.
+// blocksHead reads the chain's head from the last block.
 func blocksHead(ctx context.Context, db *sql.DB) (audit.Head, error) {
 	var h audit.Head
 	err := db.QueryRowContext(ctx, "SELECT last_seq, last_hash FROM audit_blocks ORDER BY first_seq DESC LIMIT 1").Scan(&h.Seq, &h.Hash)
@@ -424,7 +426,7 @@ func blocksHead(ctx context.Context, db *sql.DB) (audit.Head, error) {
 // transactions, so that the log can be checkpointed during a long scan.
 const scanBlocks = 64
 
-// scanBlocks calls fn for every record with from <= Seq < to, in order.
+// scanRange calls fn for every record with from <= Seq < to, in order.
 func scanRange(ctx context.Context, db *sql.DB, from, to int64, fn func(*audit.Record) error) error {
 	// The block holding from starts at or before it.
 	var start int64
@@ -508,7 +510,7 @@ func findQuery(f audit.Filter) (string, []any) {
 	}
 	if f.RequestID != "" {
 		// A keyed id, or one the gateway made, in a block of its time.
-		if t, ok := idTime(f.RequestID); ok {
+		if t, ok := requestid.Time(f.RequestID); ok {
 			from, to := t.Add(-idSkew), t.Add(idSkew)
 			where = append(where, "("+keyed+" OR ("+hours+" AND max_time >= ? AND min_time <= ?))")
 			args = append(args, keyRequest, f.RequestID, hourValue(from), hourValue(to), from.UnixNano(), to.UnixNano())
@@ -687,18 +689,8 @@ func (bw *blockWriter) purgeBatch(ctx context.Context, w *sql.DB, category strin
 // (schema 3 and before) into blocks of up to migrateBlock records, then
 // drops the table. It runs once, in the migration's transaction.
 func blocksFromRows(ctx context.Context, tx *sql.Tx) error {
-	bw := &blockWriter{set: make(map[blockKey]struct{})}
-	var err error
-	if bw.insert, err = tx.PrepareContext(ctx, "INSERT INTO audit_blocks (first_seq, last_seq, min_time, max_time, last_hash, records) VALUES (?,?,?,?,?,?)"); err != nil {
-		return err
-	}
-	if bw.keys, err = tx.PrepareContext(ctx, "INSERT OR IGNORE INTO audit_keys (field, value, first_seq) VALUES "+strings.TrimSuffix(strings.Repeat("(?,?,?),", keysPerInsert), ",")); err != nil {
-		return err
-	}
-	if bw.key, err = tx.PrepareContext(ctx, "INSERT OR IGNORE INTO audit_keys (field, value, first_seq) VALUES (?,?,?)"); err != nil {
-		return err
-	}
-	if bw.through, err = tx.PrepareContext(ctx, setKeysThrough); err != nil {
+	bw, err := prepareBlockWriter(ctx, tx)
+	if err != nil {
 		return err
 	}
 	defer bw.close()
