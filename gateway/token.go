@@ -375,21 +375,14 @@ func wellFormedJWS(b []byte) bool {
 }
 
 // base64url reports whether p holds only base64url characters (a third
-// dot among them too is refused). It reads the whole token on every call,
-// so it tests four bytes per step and branches only at the end.
+// dot among them too is refused). It reads the whole token on every call
+// and branches only at the end.
 func base64url(p []byte) bool {
-	var bad0, bad1, bad2, bad3 byte
-	for len(p) >= 4 {
-		bad0 |= notBase64url[p[0]]
-		bad1 |= notBase64url[p[1]]
-		bad2 |= notBase64url[p[2]]
-		bad3 |= notBase64url[p[3]]
-		p = p[4:]
-	}
+	var bad byte
 	for _, c := range p {
-		bad0 |= notBase64url[c]
+		bad |= notBase64url[c]
 	}
-	return bad0|bad1|bad2|bad3 == 0
+	return bad == 0
 }
 
 // notBase64url is 1 for the bytes outside the base64url alphabet (RFC
