@@ -5,23 +5,26 @@ import (
 	"time"
 )
 
-// LatencyBounds are the upper bounds of the Writer's latency histograms
+// latencyBounds are the upper bounds of the Writer's latency histograms
 // (Stats.FlushLatency, Stats.WaitLatency): from a fast disk's flush to a
 // stall that a client would notice.
-var LatencyBounds = [...]time.Duration{
+var latencyBounds = [...]time.Duration{
 	500 * time.Microsecond, time.Millisecond, 2 * time.Millisecond, 5 * time.Millisecond,
 	10 * time.Millisecond, 20 * time.Millisecond, 50 * time.Millisecond, 100 * time.Millisecond,
 	250 * time.Millisecond, 500 * time.Millisecond, time.Second,
 }
 
-// Histogram counts durations: Counts[i] those up to LatencyBounds[i] and
+// Histogram counts durations: Counts[i] those up to Bounds()[i] and
 // above the bound before it, the last count those above every bound.
 // Averages hide a stall of a few tens of milliseconds in a second of
 // quick flushes; a histogram shows it.
 type Histogram struct {
-	Counts [len(LatencyBounds) + 1]int64
+	Counts [len(latencyBounds) + 1]int64
 	Sum    time.Duration
 }
+
+// Bounds returns the upper bounds of the counts (a copy).
+func (Histogram) Bounds() [len(latencyBounds)]time.Duration { return latencyBounds }
 
 // Count is how many durations were observed.
 func (h Histogram) Count() int64 {
@@ -34,13 +37,13 @@ func (h Histogram) Count() int64 {
 
 // histogram is a Histogram that goroutines observe into concurrently.
 type histogram struct {
-	counts [len(LatencyBounds) + 1]atomic.Int64
+	counts [len(latencyBounds) + 1]atomic.Int64
 	sum    atomic.Int64
 }
 
 func (h *histogram) observe(d time.Duration) {
 	i := 0
-	for i < len(LatencyBounds) && d > LatencyBounds[i] {
+	for i < len(latencyBounds) && d > latencyBounds[i] {
 		i++
 	}
 	h.counts[i].Add(1)

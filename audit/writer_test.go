@@ -360,7 +360,7 @@ func TestWriterLatencyHistograms(t *testing.T) {
 	}
 	var over, waitsOver int64
 	for i, c := range st.FlushLatency.Counts {
-		if i > 0 && audit.LatencyBounds[i-1] >= 250*time.Millisecond {
+		if i > 0 && st.FlushLatency.Bounds()[i-1] >= 250*time.Millisecond {
 			over += c
 			waitsOver += st.WaitLatency.Counts[i]
 		}

@@ -153,9 +153,10 @@ func (c auditLatencies) Collect(ch chan<- prometheus.Metric) {
 
 // constHistogram is h in Prometheus's cumulative form.
 func constHistogram(d *prometheus.Desc, h audit.Histogram) prometheus.Metric {
-	buckets := make(map[float64]uint64, len(audit.LatencyBounds))
+	bounds := h.Bounds()
+	buckets := make(map[float64]uint64, len(bounds))
 	var n uint64
-	for i, b := range audit.LatencyBounds {
+	for i, b := range bounds {
 		n += uint64(h.Counts[i])
 		buckets[b.Seconds()] = n
 	}
