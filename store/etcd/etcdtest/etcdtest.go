@@ -7,6 +7,10 @@
 // (--max-request-bytes 10 MiB), but without fsync: test data need not
 // survive a power cut.
 //
+// Ports are chosen free and then bound a moment later, so another process
+// can take one in between: the first start then chooses again (a restart
+// keeps its ports, which clients already know).
+//
 // Clients reach the server through a small TCP relay on the advertised
 // endpoint. Stop cuts every relayed connection before stopping etcd, as a
 // crash or a network failure would: without it, etcd's graceful stop
@@ -20,6 +24,7 @@ import (
 	"net"
 	"net/url"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -41,6 +46,7 @@ type Server struct {
 	etcdURL   url.URL // etcd's own client listener
 	peerURL   url.URL
 	mu        sync.Mutex
+	started   bool // once started, the ports are known to clients and kept
 	etcd      *embed.Etcd
 	relay     *relay
 }
@@ -48,25 +54,18 @@ type Server struct {
 // New returns a server that keeps its data in dir, on two free ports
 // chosen now and kept across restarts. It does not start it.
 func New(dir string) (*Server, error) {
-	c, err := freePort()
-	if err != nil {
-		return nil, err
+	s := &Server{dir: dir}
+	for _, u := range []*url.URL{&s.clientURL, &s.etcdURL, &s.peerURL} {
+		if err := pickPort(u); err != nil {
+			return nil, err
+		}
 	}
-	e, err := freePort()
-	if err != nil {
-		return nil, err
-	}
-	p, err := freePort()
-	if err != nil {
-		return nil, err
-	}
-	return &Server{
-		dir:       dir,
-		clientURL: url.URL{Scheme: "http", Host: c},
-		etcdURL:   url.URL{Scheme: "http", Host: e},
-		peerURL:   url.URL{Scheme: "http", Host: p},
-	}, nil
+	return s, nil
 }
+
+// portAttempts bounds how many times a first start chooses new ports
+// because another process took one.
+const portAttempts = 5
 
 // Start starts a server in a temporary folder and stops it when the test
 // ends.
@@ -97,6 +96,54 @@ func (s *Server) Start() error {
 	if s.etcd != nil {
 		return nil
 	}
+	ln, err := s.listen(&s.clientURL)
+	if err != nil {
+		return err
+	}
+	for attempt := 1; ; attempt++ {
+		err = s.startEtcd()
+		if err == nil {
+			break
+		}
+		if !s.retryable(err, attempt) {
+			ln.Close()
+			return err
+		}
+		if err := errors.Join(pickPort(&s.etcdURL), pickPort(&s.peerURL)); err != nil {
+			ln.Close()
+			return err
+		}
+	}
+	s.relay = startRelay(ln, s.etcdURL.Host)
+	s.started = true
+	return nil
+}
+
+// listen binds the relay's address, choosing another port if this is the
+// first start and the chosen one was taken meanwhile.
+func (s *Server) listen(u *url.URL) (net.Listener, error) {
+	for attempt := 1; ; attempt++ {
+		ln, err := net.Listen("tcp", u.Host)
+		if err == nil {
+			return ln, nil
+		}
+		if !s.retryable(err, attempt) {
+			return nil, fmt.Errorf("etcdtest: relay: %w", err)
+		}
+		if err := pickPort(u); err != nil {
+			return nil, err
+		}
+	}
+}
+
+// retryable reports whether a failed first start may choose new ports
+// and try again.
+func (s *Server) retryable(err error, attempt int) bool {
+	return !s.started && attempt < portAttempts && errors.Is(err, syscall.EADDRINUSE)
+}
+
+// startEtcd starts etcd on the server's ports and waits until it serves.
+func (s *Server) startEtcd() error {
 	cfg := embed.NewConfig()
 	cfg.Name = "obhub-test"
 	cfg.Dir = s.dir
@@ -122,12 +169,7 @@ func (s *Server) Start() error {
 		e.Close()
 		return errors.New("etcdtest: server not ready in time")
 	}
-	r, err := startRelay(s.clientURL.Host, s.etcdURL.Host)
-	if err != nil {
-		e.Close()
-		return err
-	}
-	s.etcd, s.relay = e, r
+	s.etcd = e
 	return nil
 }
 
@@ -151,15 +193,15 @@ func (s *Server) Running() bool {
 	return s.etcd != nil
 }
 
-// freePort returns a 127.0.0.1 address whose port was free a moment ago.
-func freePort() (string, error) {
+// pickPort sets u's host to a 127.0.0.1 address whose port was free a
+// moment ago.
+func pickPort(u *url.URL) error {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		return "", fmt.Errorf("etcdtest: free port: %w", err)
+		return fmt.Errorf("etcdtest: free port: %w", err)
 	}
-	addr := ln.Addr().String()
-	ln.Close()
-	return addr, nil
+	*u = url.URL{Scheme: "http", Host: ln.Addr().String()}
+	return ln.Close()
 }
 
 // relay forwards TCP connections from one address to another, and can cut
@@ -173,15 +215,12 @@ type relay struct {
 	wg    sync.WaitGroup
 }
 
-func startRelay(from, to string) (*relay, error) {
-	ln, err := net.Listen("tcp", from)
-	if err != nil {
-		return nil, fmt.Errorf("etcdtest: relay: %w", err)
-	}
+// startRelay forwards the connections ln accepts to the address to.
+func startRelay(ln net.Listener, to string) *relay {
 	r := &relay{ln: ln, to: to, conns: map[net.Conn]bool{}}
 	r.wg.Add(1)
 	go r.accept()
-	return r, nil
+	return r
 }
 
 func (r *relay) accept() {
