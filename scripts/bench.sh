@@ -4,7 +4,8 @@
 #
 #   scripts/bench.sh                      # 50 connections, 10 s per target
 #   DURATION=30s CONNS=100 ROUNDS=5 scripts/bench.sh
-#   OBHUB_FLAGS="--audit-mode async" scripts/bench.sh   # extra flags for obhub serve
+#   OBHUB_FLAGS="--log-level info" scripts/bench.sh   # extra flags for obhub serve
+#   PACED="0.25 0.5 0.75" scripts/bench.sh  # loads of the latency runs (below)
 #   NODES=2 scripts/bench.sh              # two nodes behind nginx (see below)
 #
 # Targets (all GET of a 1 KB JSON document over keep-alive connections):
@@ -16,15 +17,25 @@
 #           (scripts/benchproxy): the floor of a fiber-based gateway
 #   obhub   obhub: JWT validation, routing by OpenAPI operation, scope and
 #           subscription checks, plan rate and quota counted (never
-#           reached), request validation (on by default), audit, proxy to
-#           the same upstream
+#           reached), request validation (on by default), audit in the
+#           default strict mode (a response waits until its record is on
+#           disk), proxy to the same upstream
+#   obhub-async the same on a second node with --audit-mode async (every
+#           record written, no response waiting for the disk)
 #
-# It prints requests/s and p99 latency for each, then obhub/nginx and
-# obhub/fiber as ratios and each target's p99 over the direct upstream,
-# and last where node 1's
-# audit time went (group size, append and flush times, a strict
-# response's wait). Ratios are what to compare across machines; absolute
-# figures depend on the machine's load.
+# Saturation rounds: each target as fast as it answers (wrk's closed
+# loop), targets interleaved. It prints requests/s and p99 latency for
+# each, then obhub/nginx and obhub/fiber as ratios and each target's p99
+# over the direct upstream. At saturation a slower target's p99 is mostly
+# its queue (50 connections over its throughput), not what it adds to a
+# request; so then come the latency runs: every target at the same fixed
+# rate (scripts/paced.lua), each of PACED (default "0.25 0.5") times the
+# median requests/s of plain nginx in the saturation rounds (of node 1
+# alone with NODES=2), and each target's p99 over the direct upstream at
+# that rate. Last, where each
+# obhub node's audit time went (group size, append and flush times, a
+# strict response's wait). Ratios are what to compare across machines;
+# absolute figures depend on the machine's load.
 # wrk and nginx are installed from Debian if missing.
 #
 # NODES=2 runs a cluster instead of one node: an etcd of the script's own
@@ -41,6 +52,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 DURATION=${DURATION:-10s}
+PACED=${PACED:-0.25 0.5}
 WARMUP=${WARMUP:-2s}
 CONNS=${CONNS:-50}
 THREADS=${THREADS:-2}
@@ -185,14 +197,15 @@ if [ "$NODES" = 2 ]; then
 		--issuer "http://127.0.0.1:$LB_PORT")
 fi
 
-# start_node N GW_PORT ADMIN_PORT: starts obhub node N and waits until it
-# is ready.
+# start_node N GW_PORT ADMIN_PORT [FLAGS...]: starts obhub node N and waits
+# until it is ready.
 start_node() {
 	local n=$1 gw=$2 admin=$3
-	log "starting obhub node $n (:$gw)"
+	shift 3
+	log "starting obhub node $n (:$gw) $*"
 	OBHUB_ADMIN_TOKEN=$ADMIN_TOKEN "$WORK/obhub" serve --data "$WORK/data$n" \
 		--listen "127.0.0.1:$gw" --admin-listen "127.0.0.1:$admin" --log-level warn \
-		"${CLUSTER_FLAGS[@]}" ${OBHUB_FLAGS:-} >"$WORK/obhub$n.out" 2>&1 &
+		"${CLUSTER_FLAGS[@]}" "$@" ${OBHUB_FLAGS:-} >"$WORK/obhub$n.out" 2>&1 &
 	PIDS+=($!)
 	for _ in $(seq 1 150); do
 		curl -sf "http://127.0.0.1:$admin/readyz" >/dev/null && return 0
@@ -204,6 +217,7 @@ start_node() {
 }
 start_node 1 "$GW_PORT" "$ADMIN_PORT"
 if [ "$NODES" = 1 ]; then
+	start_node 2 "$GW2_PORT" "$ADMIN2_PORT" --audit-mode async
 	log "starting fiber's bare proxy (:$FIBER_PORT)"
 	"$WORK/benchproxy" "127.0.0.1:$FIBER_PORT" "http://127.0.0.1:$UP_PORT" >"$WORK/benchproxy.out" 2>&1 &
 	PIDS+=($!)
@@ -234,11 +248,22 @@ partners: [{id: bench-partner, name: Bench Partner, kind: fintech, approved: tru
 apps:
   - {partner: bench-partner, name: bench-app, environment: production, grant_types: [client_credentials], scopes: ["items:read"], subscriptions: [bench]}
 EOF
-OBHUB_ADMIN_TOKEN=$ADMIN_TOKEN "$WORK/obhub" apply -f "$WORK/alliance.yaml" --admin-url "http://127.0.0.1:$ADMIN_PORT" >"$WORK/apply.out"
-CLIENT_ID=$(sed -n 's/.*client_id=\([^ ]*\) client_secret=.*/\1/p' "$WORK/apply.out")
-CLIENT_SECRET=$(sed -n 's/.*client_secret=\([^ ]*\).*/\1/p' "$WORK/apply.out")
-TOKEN=$(curl -sf -u "$CLIENT_ID:$CLIENT_SECRET" -d grant_type=client_credentials "http://127.0.0.1:$GW_PORT/oauth2/token" |
-	python3 -c 'import json,sys; print(json.load(sys.stdin)["access_token"])')
+# apply_alliance ADMIN_PORT GW_PORT: applies the bench alliance through a
+# node's admin API and prints an access token of the bench app from it.
+apply_alliance() {
+	local out="$WORK/apply-$1.out"
+	OBHUB_ADMIN_TOKEN=$ADMIN_TOKEN "$WORK/obhub" apply -f "$WORK/alliance.yaml" --admin-url "http://127.0.0.1:$1" >"$out"
+	local id secret
+	id=$(sed -n 's/.*client_id=\([^ ]*\) client_secret=.*/\1/p' "$out")
+	secret=$(sed -n 's/.*client_secret=\([^ ]*\).*/\1/p' "$out")
+	curl -sf -u "$id:$secret" -d grant_type=client_credentials "http://127.0.0.1:$2/oauth2/token" |
+		python3 -c 'import json,sys; print(json.load(sys.stdin)["access_token"])'
+}
+TOKEN=$(apply_alliance "$ADMIN_PORT" "$GW_PORT")
+# A single node's second node has a store of its own; a cluster's shares
+# node 1's through etcd.
+TOKEN2=$TOKEN
+if [ "$NODES" = 1 ]; then TOKEN2=$(apply_alliance "$ADMIN2_PORT" "$GW2_PORT"); fi
 
 DIRECT_URL="http://127.0.0.1:$UP_PORT/bench/v1/items"
 PROXY_URL="http://127.0.0.1:$PROXY_PORT/bench/v1/items"
@@ -252,23 +277,28 @@ if [ "$NODES" = 1 ]; then
 	for _ in $(seq 1 50); do curl -sf -o /dev/null "$FIBER_URL" && break; sleep 0.1; done
 	curl -sf -o /dev/null "$FIBER_URL" || { echo "the bare fiber proxy did not answer:" >&2; cat "$WORK/benchproxy.out" >&2; exit 1; }
 fi
-CHECK=("$GW_URL")
-if [ "$NODES" = 2 ]; then CHECK+=("$GW2_URL" "$LB_URL" "$LB_URL"); fi
+CHECK=("$GW_URL" "$GW2_URL")
+if [ "$NODES" = 2 ]; then CHECK+=("$LB_URL" "$LB_URL"); fi
 for url in "${CHECK[@]}"; do
+	tok=$TOKEN
+	[ "$url" = "$GW2_URL" ] && tok=$TOKEN2
 	# Node 2 follows node 1's configuration through etcd within about a second.
 	for _ in $(seq 1 50); do
-		code=$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $TOKEN" "$url")
+		code=$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $tok" "$url")
 		[ "$code" = 200 ] && break
 		sleep 0.1
 	done
 	[ "$code" = 200 ] || { echo "$url answered $code, not 200" >&2; cat "$WORK"/obhub*.out >&2; exit 1; }
 done
 
-# run NAME URL [HEADER]: prints "NAME RPS P99_MS NON2XX".
+# run NAME URL [HEADER [RATE]]: prints "NAME RPS P99_MS NON2XX"; with a
+# RATE, at that many requests/s (scripts/paced.lua), else at saturation.
 run() {
-	local name=$1 url=$2 hdr=${3:-}
+	local name=$1 url=$2 hdr=${3:-} rate=${4:-}
 	local args=(-t"$THREADS" -c"$CONNS" --latency)
 	[ -n "$hdr" ] && args+=(-H "$hdr")
+	[ -n "$rate" ] && args+=(-s scripts/paced.lua)
+	export RATE=$rate THREADS
 	wrk "${args[@]}" -d"$WARMUP" "$url" >/dev/null
 	local out
 	out=$(wrk "${args[@]}" -d"$DURATION" "$url")
@@ -284,9 +314,15 @@ AUTH="Authorization: Bearer $TOKEN"
 if [ "$NODES" = 2 ]; then
 	TARGETS=(direct "$DIRECT_URL" "" nginx-ka "$TUNED_URL" "" obhub-1 "$GW_URL" "$AUTH" cluster "$LB_URL" "$AUTH")
 	RATIOS="cluster/nginx-ka obhub-1/nginx-ka cluster/obhub-1"
+	PACED_TARGETS=(direct "$DIRECT_URL" "" nginx-ka "$TUNED_URL" "" obhub-1 "$GW_URL" "$AUTH" cluster "$LB_URL" "$AUTH")
+	PACED_BASE=obhub-1
 else
-	TARGETS=(direct "$DIRECT_URL" "" nginx "$PROXY_URL" "" nginx-ka "$TUNED_URL" "" fiber "$FIBER_URL" "" obhub "$GW_URL" "$AUTH")
-	RATIOS="obhub/nginx obhub/nginx-ka obhub/fiber"
+	TARGETS=(direct "$DIRECT_URL" "" nginx "$PROXY_URL" "" nginx-ka "$TUNED_URL" "" fiber "$FIBER_URL" ""
+		obhub "$GW_URL" "$AUTH" obhub-async "$GW2_URL" "Authorization: Bearer $TOKEN2")
+	RATIOS="obhub/nginx obhub-async/nginx obhub/nginx-ka obhub/fiber obhub-async/fiber"
+	PACED_TARGETS=(direct "$DIRECT_URL" "" fiber "$FIBER_URL" "" obhub "$GW_URL" "$AUTH"
+		obhub-async "$GW2_URL" "Authorization: Bearer $TOKEN2")
+	PACED_BASE=nginx
 fi
 
 log "wrk: $THREADS threads, $CONNS connections, $DURATION per target, $ROUNDS rounds (targets interleaved)"
@@ -308,11 +344,11 @@ for rnd, name, rps, p99, bad in rows:
     if name not in names:
         names.append(name)
 print()
-print("%-6s %-8s %12s %10s %8s" % ("round", "target", "requests/s", "p99 ms", "non-2xx"))
+print("%-6s %-12s %12s %10s %8s" % ("round", "target", "requests/s", "p99 ms", "non-2xx"))
 for rnd in sorted(by):
     for name in names:
         rps, p99, bad = by[rnd][name]
-        print("%-6d %-8s %12.0f %10.2f %8d" % (rnd, name, rps, p99, bad))
+        print("%-6d %-12s %12.0f %10.2f %8d" % (rnd, name, rps, p99, bad))
 print()
 for pair in sys.argv[2].split():
     a, b = pair.split("/")
@@ -325,13 +361,45 @@ if any(by[r][n][2] for r in by for n in names if n.startswith(("obhub", "cluster
     print("warning: obhub answered non-2xx responses", file=sys.stderr)
 EOF
 
-# Where node 1's time went over the whole run (its /metrics): the audit
-# group commit's size, append and flush times, and what a strict response
-# waited for its record; then how often a runnable goroutine waited for a
-# processor, and the garbage collector's stop-the-world pauses
-# (docs/performance.md).
-curl -sf -H "Authorization: Bearer $ADMIN_TOKEN" "http://127.0.0.1:$ADMIN_PORT/metrics" | python3 -c '
-import re, sys
+# Latency runs: every target at the same fixed rate, a fraction of plain
+# nginx's median requests/s above (node 1's for a cluster).
+BASE_RPS=$(awk -v n="$PACED_BASE" '$2 == n {print $3}' "$WORK/results" | sort -n | awk '{v[NR]=$1} END {print int(v[int((NR+1)/2)])}')
+: >"$WORK/paced"
+for frac in $PACED; do
+	rate=$(awk -v f="$frac" -v b="$BASE_RPS" 'BEGIN {print int(f * b)}')
+	log "latency run: $rate requests/s in all ($frac of $PACED_BASE's $BASE_RPS)"
+	for ((i = 0; i < ${#PACED_TARGETS[@]}; i += 3)); do
+		run "${PACED_TARGETS[i]}" "${PACED_TARGETS[i + 1]}" "${PACED_TARGETS[i + 2]}" "$rate" | sed "s/^/$frac $rate /" >>"$WORK/paced"
+	done
+done
+python3 - "$WORK/paced" "$PACED_BASE" <<'EOF'
+import sys
+rows = [l.split() for l in open(sys.argv[1]) if l.strip()]
+print()
+print("Latency at a fixed rate (every target the same requests/s: %s's median above times the fraction):" % sys.argv[2])
+print("%-9s %-12s %12s %10s %12s %8s" % ("fraction", "target", "requests/s", "p99 ms", "over direct", "non-2xx"))
+direct = {}
+for frac, rate, name, rps, p99, bad in rows:
+    if name == "direct":
+        direct[frac] = float(p99)
+    added = float(p99) - direct.get(frac, float(p99))
+    print("%-9s %-12s %12.0f %10.2f %+12.2f %8d" % (frac, name, float(rps), float(p99), added, int(bad)))
+    if float(rps) < 0.95 * float(rate):
+        print("warning: %s did not keep up with %s requests/s" % (name, rate), file=sys.stderr)
+EOF
+
+# Where each node's time went over the whole run (its /metrics): the
+# audit group commit's size, append and flush times, and what a strict
+# response waited for its record; then how often a runnable goroutine
+# waited for a processor, and the garbage collector's stop-the-world
+# pauses (docs/performance.md).
+echo
+for node in 1 2; do
+	port=$ADMIN_PORT
+	[ "$node" = 2 ] && port=$ADMIN2_PORT
+	curl -sf -H "Authorization: Bearer $ADMIN_TOKEN" "http://127.0.0.1:$port/metrics" | NODE=$node python3 -c '
+import os, re, sys
+node = os.environ["NODE"]
 m, sched, gc = {}, [], []
 for line in sys.stdin:
     if line.startswith("obhub_audit_"):
@@ -342,8 +410,8 @@ for line in sys.stdin:
         (sched if b.group(1) == "latencies" else gc).append((float(b.group(2)), float(b.group(3))))
 g = lambda k: m.get("obhub_audit_" + k + "_total", 0.0)
 if g("batches"):
-    print("audit (node 1): %d records in groups of %.1f; append %.2f ms per group, flush %.2f ms" % (
-        g("written"), g("written") / g("batches"), 1000 * g("append_seconds") / g("batches"),
+    print("audit (node %s): %d records in groups of %.1f; append %.2f ms per group, flush %.2f ms" % (
+        node, g("written"), g("written") / g("batches"), 1000 * g("append_seconds") / g("batches"),
         1000 * g("flush_seconds") / max(1, g("flushes"))), end="")
     if g("waits"):
         print("; a strict response waited %.2f ms for its record" % (1000 * g("wait_seconds") / g("waits")), end="")
@@ -356,10 +424,11 @@ def over(hist, limit):
 n, late = over(sched, 0.0009)
 if n:
     _, very = over(sched, 0.01)
-    print("scheduler (node 1): of %d goroutine wake-ups, %.2f%% waited over ~1 ms for a processor, %.3f%% over ~10 ms" % (n, 100 * late, 100 * very), end="")
+    print("scheduler (node %s): of %d goroutine wake-ups, %.2f%% waited over ~1 ms for a processor, %.3f%% over ~10 ms" % (node, n, 100 * late, 100 * very), end="")
     k, _ = over(gc, 0)
     if k:
         _, long = over(gc, 0.0009)
         print("; %d garbage-collector pauses, %.1f%% over ~1 ms" % (k, 100 * long), end="")
     print()
 ' || true
+done
