@@ -39,10 +39,11 @@ type UsageRow struct {
 }
 
 // Usage is a usage report: API calls (not administrative changes) in
-// [From, To), grouped By one dimension.
+// [From, To), grouped By one dimension. An open end of the period (no
+// from or to asked) is absent from the JSON, not the year 1.
 type Usage struct {
-	From    time.Time  `json:"from"`
-	To      time.Time  `json:"to"`
+	From    time.Time  `json:"from,omitzero"`
+	To      time.Time  `json:"to,omitzero"`
 	By      string     `json:"by"`
 	Bank    string     `json:"bank,omitempty"`    // the bank scope, if any
 	Partner string     `json:"partner,omitempty"` // the partner scope, if any
@@ -139,8 +140,8 @@ func UsageReport(ctx context.Context, s Store, f Filter, by string) (*Usage, err
 // usage by API and by day.
 type Statement struct {
 	Partner string     `json:"partner"`
-	From    time.Time  `json:"from"`
-	To      time.Time  `json:"to"`
+	From    time.Time  `json:"from,omitzero"` // absent when the period has no start
+	To      time.Time  `json:"to,omitzero"`   // absent when it has no end
 	Total   UsageRow   `json:"total"`
 	ByAPI   []UsageRow `json:"byApi"`
 	ByDay   []UsageRow `json:"byDay"`

@@ -283,7 +283,17 @@ func TestAuditOneRecordPerRequest(t *testing.T) {
 	if !found {
 		t.Errorf("no hill-farm row in %+v", u.Rows)
 	}
-	r := h.adminCall(t, "GET", "/reports/usage?by=partner&format=csv", nil, 200, nil)
+	// An open period has no "from" or "to" in the JSON, not the year 1;
+	// an asked one is given back.
+	r := h.adminCall(t, "GET", "/reports/usage?by=bank", nil, 200, nil)
+	if bytes.Contains(r.body, []byte(`"from"`)) || bytes.Contains(r.body, []byte(`"to"`)) {
+		t.Errorf("usage report over the whole ledger: %s", r.body)
+	}
+	r = h.adminCall(t, "GET", "/reports/usage?by=bank&from=2026-01-01T00:00:00Z", nil, 200, nil)
+	if !bytes.Contains(r.body, []byte(`"from":"2026-01-01T00:00:00Z"`)) || bytes.Contains(r.body, []byte(`"to"`)) {
+		t.Errorf("usage report from 2026-01-01: %s", r.body)
+	}
+	r = h.adminCall(t, "GET", "/reports/usage?by=partner&format=csv", nil, 200, nil)
 	if ct := r.header.Get("Content-Type"); !strings.HasPrefix(ct, "text/csv") || !bytes.HasPrefix(r.body, []byte("partner,calls,errors,denials")) {
 		t.Errorf("CSV report: %s\n%s", ct, r.body)
 	}
