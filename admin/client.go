@@ -50,8 +50,14 @@ func (e *ResponseError) Error() string {
 // maxAnswer bounds the answers read (API documents can be large).
 const maxAnswer = 64 << 20
 
-// do sends a call with in (when not nil) as its JSON body and decodes the
-// answer into out (when not nil).
+// Do sends one call of the admin API (path under /admin/v1) with in
+// (when not nil) as its JSON body, and decodes the answer into out (when
+// not nil). An answer other than 2xx is a *ResponseError.
+func (c *Client) Do(ctx context.Context, method, path string, in, out any) error {
+	return c.do(ctx, method, path, in, out)
+}
+
+// do is Do.
 func (c *Client) do(ctx context.Context, method, path string, in, out any) error {
 	var body io.Reader
 	if in != nil {

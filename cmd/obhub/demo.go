@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"sort"
@@ -35,8 +36,10 @@ func (d *demoCore) Close() error {
 }
 
 // seedDemo starts the demo core and applies the demo alliance when the
-// store is empty, or when it was seeded by an earlier --demo start (the
-// core's port changes at every start, so the upstreams are re-pointed).
+// store is empty. When an earlier --demo start seeded the store, it only
+// points the demo APIs at this start's core (its port changes at every
+// start): what the operator changed since — a deprecated API, a new
+// subscription, an edited plan — stays as it is.
 func (m *Main) seedDemo(ctx context.Context) error {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -81,7 +84,15 @@ func (m *Main) seedDemo(ctx context.Context) error {
 		BaseURL: "http://in-process",
 		HTTP:    &http.Client{Transport: admin.HandlerTransport{Handler: admin.New(m.store, m.Logger, admin.InProcess())}},
 	}
-	rep, err := admin.Apply(ctx, c, decl)
+	var changes []admin.Change
+	if seededBefore && !m.storeEmpty() {
+		err = repointDemo(ctx, c, decl)
+	} else {
+		var rep admin.Report
+		if rep, err = admin.Apply(ctx, c, decl); err == nil {
+			changes = rep.Changes
+		}
+	}
 	if err != nil {
 		return err
 	}
@@ -89,7 +100,7 @@ func (m *Main) seedDemo(ctx context.Context) error {
 	if env == nil {
 		env = map[string]string{}
 	}
-	for _, ch := range rep.Changes {
+	for _, ch := range changes {
 		if ch.Kind != "app" || ch.ClientSecret == "" {
 			continue
 		}
@@ -113,6 +124,45 @@ func (m *Main) seedDemo(ctx context.Context) error {
 	m.demoEnv = env
 	m.demoEnvPath = envPath
 	return nil
+}
+
+// repointDemo points each demo API still served by an earlier start's
+// demo core (the same URL but for the port) at this start's core, and
+// changes nothing else. An API the operator deleted or pointed elsewhere
+// is left alone.
+func repointDemo(ctx context.Context, c *admin.Client, decl *admin.Declaration) error {
+	for _, api := range decl.APIs {
+		path := "/apis/" + url.PathEscape(api.ID)
+		var cur struct {
+			Upstream string `json:"upstream"`
+		}
+		var re *admin.ResponseError
+		err := c.Do(ctx, http.MethodGet, path, nil, &cur)
+		if errors.As(err, &re) && re.Status == http.StatusNotFound {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		if cur.Upstream == api.Upstream || !samePortAside(cur.Upstream, api.Upstream) {
+			continue
+		}
+		if err := c.Do(ctx, http.MethodPatch, path, map[string]string{"upstream": api.Upstream}, nil); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// samePortAside reports whether two URLs differ at most in their port.
+func samePortAside(a, b string) bool {
+	ua, errA := url.Parse(a)
+	ub, errB := url.Parse(b)
+	if errA != nil || errB != nil {
+		return false
+	}
+	ua.Host, ub.Host = ua.Hostname(), ub.Hostname()
+	return ua.String() == ub.String()
 }
 
 // storeEmpty reports whether the configuration holds no banks or partners.

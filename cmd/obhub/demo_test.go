@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"unicode"
@@ -87,6 +88,12 @@ func TestDemo(t *testing.T) {
 	var apis1 listing
 	h1.adminCall(t, "GET", "/apis?limit=500", nil, http.StatusOK, &apis1)
 
+	// What the README's walkthrough has the operator do: deprecate the
+	// branch locator, subscribe the production app to payments.
+	h1.adminCall(t, "POST", "/apis/hexi-branches/deprecate", map[string]string{"sunset": "2027-06-30T00:00:00Z"}, http.StatusOK, nil)
+	h1.adminCall(t, "POST", "/apps/"+env["PRODUCTION_CLIENT_ID"]+"/subscriptions", map[string]string{"product": demo.PaymentsProduct}, http.StatusCreated, nil)
+	h1.adminCall(t, "POST", "/apps/"+env["PRODUCTION_CLIENT_ID"]+"/subscriptions/"+demo.PaymentsProduct+"/approve", nil, http.StatusOK, nil)
+
 	h1.c.CloseIdleConnections()
 	if err := m1.Close(); err != nil {
 		t.Fatalf("Close: %v", err)
@@ -129,10 +136,29 @@ func TestDemo(t *testing.T) {
 		if strings.Join(apis1.ids("id"), ",") != strings.Join(apis2.ids("id"), ",") {
 			t.Errorf("APIs %q → %q", apis1.ids("id"), apis2.ids("id"))
 		}
+	})
+	// A restart used to apply the demo declaration again, which failed on
+	// the deprecated API ("cannot go back to published") and stopped the
+	// node.
+	t.Run("restart keeps what the operator changed", func(t *testing.T) {
 		var subs listing
 		h2.adminCall(t, "GET", "/apps/"+env2["PRODUCTION_CLIENT_ID"]+"/subscriptions", nil, http.StatusOK, &subs)
-		if got := subs.ids("product"); len(got) != 1 || got[0] != demo.StarterProduct {
-			t.Errorf("production app subscriptions %q, want [%s]", got, demo.StarterProduct)
+		got := subs.ids("product")
+		slices.Sort(got)
+		if want := []string{demo.PaymentsProduct, demo.StarterProduct}; !slices.Equal(got, want) {
+			t.Errorf("production app subscriptions %q, want %q", got, want)
+		}
+		var api struct {
+			Status string `json:"status"`
+		}
+		h2.adminCall(t, "GET", "/apis/hexi-branches", nil, http.StatusOK, &api)
+		if api.Status != "deprecated" {
+			t.Errorf("hexi-branches is %q after the restart, want deprecated", api.Status)
+		}
+		tok := h2.token(t, env2["PRODUCTION_CLIENT_ID"], env2["PRODUCTION_CLIENT_SECRET"], "")
+		r := h2.call(t, "GET", "/"+demo.Hexi+demo.BranchesBasePath+"/branches", tok, nil)
+		if r.status != http.StatusOK || r.header.Get("Sunset") == "" {
+			t.Errorf("the deprecated API through the new demo core: %d, Sunset %q", r.status, r.header.Get("Sunset"))
 		}
 	})
 }
