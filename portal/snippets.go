@@ -35,6 +35,10 @@ type snippetInput struct {
 	// are then its endpoints.
 	Consent              bool
 	PARURL, AuthorizeURL string
+	// DPoP: the app's tokens are DPoP-bound (dpop_bound_access_tokens,
+	// or fapi), so every token request and call needs a proof. The Go
+	// snippet makes them; the others say they do not.
+	DPoP bool
 }
 
 // snippet is one language's code, ready for a <pre>.
@@ -55,7 +59,10 @@ var snippetTemplates = template.Must(template.New("snippets").Funcs(template.Fun
 	"lower":   strings.ToLower,
 	"urlq":    url.QueryEscape,
 }).Parse(`
-{{define "curl"}}# 1. An access token (client credentials). Set CLIENT_SECRET first;
+{{define "curl"}}{{if .DPoP}}# This app's tokens are DPoP-bound: every request needs a DPoP proof,
+# which this snippet does not make. The Go snippet does; see also
+# docs/oauth.md, "DPoP: binding tokens to your key".
+{{end}}# 1. An access token (client credentials). Set CLIENT_SECRET first;
 #    the secret was shown once, when the app was created.
 TOKEN=$(curl -s -u {{sh .ClientID}}:"$CLIENT_SECRET" \
   -d grant_type=client_credentials -d scope={{sh .Scope}} \
@@ -73,10 +80,18 @@ TOKEN=$(curl -s -u {{sh .ClientID}}:"$CLIENT_SECRET" \
 
 {{define "go"}}// Command call gets an access token and calls the API once.
 // Set CLIENT_SECRET first: the secret was shown once, when the app was
-// created.
+// created.{{template "go.dpop.doc" .}}
 package main
 
 import (
+{{- if .DPoP}}
+	"bytes"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+{{- end}}
 	"encoding/json"
 	"fmt"
 	"io"
@@ -85,6 +100,9 @@ import (
 	"net/url"
 	"os"
 	"strings"
+{{- if .DPoP}}
+	"time"
+{{- end}}
 )
 
 func main() {
@@ -96,7 +114,7 @@ func main() {
 	}
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	req.SetBasicAuth({{goStr .ClientID}}, os.Getenv("CLIENT_SECRET"))
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := {{template "go.send" .}}(req{{if .DPoP}}, ""{{end}})
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -116,10 +134,12 @@ func main() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	req.Header.Set("Authorization", "Bearer "+tok.AccessToken){{range .Call.Headers}}
+{{- if not .DPoP}}
+	req.Header.Set("Authorization", "Bearer "+tok.AccessToken)
+{{- end}}{{range .Call.Headers}}
 	req.Header.Set({{goStr .Name}}, {{goStr .Value}}){{end}}{{if .Call.Body}}
 	req.Header.Set("Content-Type", {{goStr .Call.BodyType}}){{end}}
-	resp, err = http.DefaultClient.Do(req)
+	resp, err = {{template "go.send" .}}(req{{if .DPoP}}, tok.AccessToken{{end}})
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -131,9 +151,122 @@ func main() {
 	fmt.Println(resp.Status)
 	fmt.Println(string(out))
 }
+{{- if .DPoP}}
+{{template "go.dpop" .}}
+{{- end}}
 {{end}}
 
-{{define "java"}}// Call.java: gets an access token and calls the API once (Java 11+).
+{{define "go.dpop.doc"}}{{if .DPoP}}
+//
+// The app's tokens are DPoP-bound (RFC 9449): the program makes a key, and
+// every request it sends carries a proof signed with it, with the hub's
+// nonce when the hub asks for one (docs/oauth.md, "DPoP: binding tokens to
+// your key").{{end}}{{end}}
+
+{{define "go.send"}}{{if .DPoP}}dpopDo{{else}}http.DefaultClient.Do{{end}}{{end}}
+
+{{define "go.dpop"}}
+// dpopKey is the key the app's tokens are bound to. Keep it as long as the
+// tokens it got: here, one run.
+var dpopKey = newDPoPKey()
+
+// dpopNonce is the last DPoP-Nonce the hub sent; proofs carry it.
+var dpopNonce string
+
+func newDPoPKey() *ecdsa.PrivateKey {
+	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		log.Fatal(err)
+	}
+	return k
+}
+
+// dpopDo sends req with a DPoP proof made for it and, for an API call, the
+// access token in the DPoP scheme. When the hub asks for its nonce
+// (use_dpop_nonce), it sends the request once more with a new proof that
+// carries it.
+func dpopDo(req *http.Request, token string) (*http.Response, error) {
+	htu, _, _ := strings.Cut(req.URL.String(), "?")
+	for try := 0; ; try++ {
+		if token != "" {
+			req.Header.Set("Authorization", "DPoP "+token)
+		}
+		req.Header.Set("DPoP", dpopProof(req.Method, htu, token))
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return nil, err
+		}
+		if n := resp.Header.Get("DPoP-Nonce"); n != "" {
+			dpopNonce = n
+		}
+		if try > 0 || !nonceAsked(resp) {
+			return resp, nil
+		}
+		resp.Body.Close()
+		if req.GetBody != nil {
+			if req.Body, err = req.GetBody(); err != nil {
+				return nil, err
+			}
+		}
+	}
+}
+
+// nonceAsked reports whether resp refuses a proof for lacking the hub's
+// nonce.
+func nonceAsked(resp *http.Response) bool {
+	if strings.Contains(resp.Header.Get("WWW-Authenticate"), "use_dpop_nonce") {
+		return true
+	}
+	if resp.StatusCode != http.StatusBadRequest {
+		return false
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body = io.NopCloser(bytes.NewReader(b))
+	var e struct {
+		Error string ` + "`json:\"error\"`" + `
+	}
+	return json.Unmarshal(b, &e) == nil && e.Error == "use_dpop_nonce"
+}
+
+// dpopProof is a proof for one request (a JWT signed with dpopKey): its
+// method and its URL without the query, and for an API call the access
+// token's hash.
+func dpopProof(method, htu, token string) string {
+	b64 := base64.RawURLEncoding.EncodeToString
+	pub, err := dpopKey.PublicKey.ECDH()
+	if err != nil {
+		log.Fatal(err)
+	}
+	point := pub.Bytes() // 0x04, then x and y
+	header, _ := json.Marshal(map[string]any{"typ": "dpop+jwt", "alg": "ES256",
+		"jwk": map[string]string{"kty": "EC", "crv": "P-256", "x": b64(point[1:33]), "y": b64(point[33:])}})
+	jti := make([]byte, 16)
+	if _, err := rand.Read(jti); err != nil {
+		log.Fatal(err)
+	}
+	claims := map[string]any{"jti": b64(jti), "htm": method, "htu": htu, "iat": time.Now().Unix()}
+	if dpopNonce != "" {
+		claims["nonce"] = dpopNonce
+	}
+	if token != "" {
+		sum := sha256.Sum256([]byte(token))
+		claims["ath"] = b64(sum[:])
+	}
+	payload, _ := json.Marshal(claims)
+	signingInput := b64(header) + "." + b64(payload)
+	digest := sha256.Sum256([]byte(signingInput))
+	r, s, err := ecdsa.Sign(rand.Reader, dpopKey, digest[:])
+	if err != nil {
+		log.Fatal(err)
+	}
+	sig := append(r.FillBytes(make([]byte, 32)), s.FillBytes(make([]byte, 32))...)
+	return signingInput + "." + b64(sig)
+}{{end}}
+
+{{define "java"}}{{if .DPoP}}// This app's tokens are DPoP-bound: every request needs a DPoP proof,
+// which this snippet does not make. The Go snippet does; see also
+// docs/oauth.md, "DPoP: binding tokens to your key".
+{{end}}// Call.java: gets an access token and calls the API once (Java 11+).
 // Set CLIENT_SECRET first: the secret was shown once, when the app was
 // created.
 import java.net.URI;
@@ -184,7 +317,10 @@ public class Call {
         System.out.println(response.statusCode());
         System.out.println(response.body());{{end}}
 
-{{define "python"}}# call.py: gets an access token and calls the API once.
+{{define "python"}}{{if .DPoP}}# This app's tokens are DPoP-bound: every request needs a DPoP proof,
+# which this snippet does not make. The Go snippet does; see also
+# docs/oauth.md, "DPoP: binding tokens to your key".
+{{end}}# call.py: gets an access token and calls the API once.
 # pip install requests; set CLIENT_SECRET first: the secret was shown
 # once, when the app was created.
 import os
@@ -218,7 +354,10 @@ response = requests.request(
 print(response.status_code)
 print(response.text){{end}}
 
-{{define "curl.consent"}}# A token for a customer: the authorization code flow with PKCE; the
+{{define "curl.consent"}}{{if .DPoP}}# This app's tokens are DPoP-bound: every request needs a DPoP proof,
+# which this snippet does not make. The Go snippet does; see also
+# docs/oauth.md, "DPoP: binding tokens to your key".
+{{end}}# A token for a customer: the authorization code flow with PKCE; the
 # customer signs in and allows in their browser. Set CLIENT_SECRET (the
 # secret was shown once, when the app was created) and REDIRECT_URI (one
 # of the app's redirect URIs, exactly as registered).
@@ -257,12 +396,17 @@ TOKEN=$(curl -s -u {{sh .ClientID}}:"$CLIENT_SECRET" \
 // and calls the API once on their behalf.
 // Set CLIENT_SECRET (the secret was shown once, when the app was
 // created) and REDIRECT_URI (one of the app's redirect URIs, exactly as
-// registered). Apps marked fapi or with DPoP-bound tokens must also send
-// DPoP proofs: see docs/oauth.md, "DPoP: binding tokens to your key".
+// registered).{{if .DPoP}}{{template "go.dpop.doc" .}}{{else}} Apps marked fapi or with DPoP-bound tokens must also send
+// DPoP proofs: see docs/oauth.md, "DPoP: binding tokens to your key".{{end}}
 package main
 
 import (
 	"bufio"
+{{- if .DPoP}}
+	"bytes"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+{{- end}}
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
@@ -274,6 +418,9 @@ import (
 	"net/url"
 	"os"
 	"strings"
+{{- if .DPoP}}
+	"time"
+{{- end}}
 )
 
 const (
@@ -290,7 +437,7 @@ func post(endpoint string, form url.Values, v any) {
 	}
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	req.SetBasicAuth(clientID, os.Getenv("CLIENT_SECRET"))
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := {{template "go.send" .}}(req{{if .DPoP}}, ""{{end}})
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -367,10 +514,12 @@ func main() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	req.Header.Set("Authorization", "Bearer "+tok.AccessToken){{range .Call.Headers}}
+{{- if not .DPoP}}
+	req.Header.Set("Authorization", "Bearer "+tok.AccessToken)
+{{- end}}{{range .Call.Headers}}
 	req.Header.Set({{goStr .Name}}, {{goStr .Value}}){{end}}{{if .Call.Body}}
 	req.Header.Set("Content-Type", {{goStr .Call.BodyType}}){{end}}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := {{template "go.send" .}}(req{{if .DPoP}}, tok.AccessToken{{end}})
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -382,9 +531,15 @@ func main() {
 	fmt.Println(resp.Status)
 	fmt.Println(string(out))
 }
+{{- if .DPoP}}
+{{template "go.dpop" .}}
+{{- end}}
 {{end}}
 
-{{define "java.consent"}}// Call.java: gets a customer's consent (authorization code with PKCE)
+{{define "java.consent"}}{{if .DPoP}}// This app's tokens are DPoP-bound: every request needs a DPoP proof,
+// which this snippet does not make. The Go snippet does; see also
+// docs/oauth.md, "DPoP: binding tokens to your key".
+{{end}}// Call.java: gets a customer's consent (authorization code with PKCE)
 // and calls the API once on their behalf (Java 11+).
 // Set CLIENT_SECRET (the secret was shown once, when the app was
 // created) and REDIRECT_URI (one of the app's redirect URIs, exactly as
@@ -490,7 +645,10 @@ public class Call {
 }
 {{end}}
 
-{{define "python.consent"}}# call.py: gets a customer's consent (authorization code with PKCE) and
+{{define "python.consent"}}{{if .DPoP}}# This app's tokens are DPoP-bound: every request needs a DPoP proof,
+# which this snippet does not make. The Go snippet does; see also
+# docs/oauth.md, "DPoP: binding tokens to your key".
+{{end}}# call.py: gets a customer's consent (authorization code with PKCE) and
 # calls the API once on their behalf.
 # pip install requests; set CLIENT_SECRET (the secret was shown once,
 # when the app was created) and REDIRECT_URI (one of the app's redirect

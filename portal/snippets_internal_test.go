@@ -2,6 +2,7 @@ package portal
 
 import (
 	"flag"
+	"go/format"
 	"go/parser"
 	"go/token"
 	"os"
@@ -148,6 +149,10 @@ func checkGoSnippet(t *testing.T, code string) {
 	t.Helper()
 	if _, err := parser.ParseFile(token.NewFileSet(), "call.go", code, parser.AllErrors); err != nil {
 		t.Fatalf("the Go snippet is not valid Go: %v\n%s", err, code)
+	}
+	// What a developer pastes is formatted as gofmt would.
+	if formatted, err := format.Source([]byte(code)); err == nil && string(formatted) != code {
+		t.Errorf("the Go snippet is not gofmt-formatted:\n%s", code)
 	}
 	// Parsing misses unused or doubled imports: compile it too.
 	if gobin, err := exec.LookPath("go"); err == nil {
@@ -301,6 +306,50 @@ func TestSnippetsAppGolden(t *testing.T) {
 		}
 		if s.Code != string(want) {
 			t.Errorf("%s snippet differs from %s:\n%s", s.ID, golden, s.Code)
+		}
+	}
+}
+
+// TestSnippetsDPoP: for an app whose tokens are DPoP-bound, the Go
+// snippets (client credentials and consent) make a key and send a proof
+// with every request, the others say that they do not; an app without
+// DPoP gets no DPoP code at all. (cmd/obhub's TestPortalDPoPSnippetRuns
+// runs the Go one against a real node.)
+func TestSnippetsDPoP(t *testing.T) {
+	for _, consent := range []bool{false, true} {
+		in, _ := snippetCase(t)
+		in.Consent, in.DPoP = consent, true
+		in.PARURL, in.AuthorizeURL = "https://hub.example/oauth2/par", "https://hub.example/oauth2/authorize"
+		sn, err := snippets(in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, s := range sn {
+			if s.ID == "go" {
+				for _, want := range []string{"dpopDo(req, \"\")", "dpopDo(req, tok.AccessToken)", `"DPoP "+token`, `"dpop+jwt"`, "use_dpop_nonce", `claims["ath"]`} {
+					if !strings.Contains(s.Code, want) {
+						t.Errorf("consent %v: the Go snippet lacks %s", consent, want)
+					}
+				}
+				if strings.Contains(s.Code, `"Bearer "+`) {
+					t.Errorf("consent %v: the Go snippet sends its DPoP-bound token as Bearer", consent)
+				}
+				checkGoSnippet(t, s.Code)
+				continue
+			}
+			if !strings.Contains(s.Code, "DPoP-bound: every request needs a DPoP proof") {
+				t.Errorf("consent %v: the %s snippet does not say it makes no DPoP proofs", consent, s.ID)
+			}
+		}
+		in.DPoP = false
+		sn, err = snippets(in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, s := range sn {
+			if strings.Contains(s.Code, "dpopDo") || strings.Contains(s.Code, "DPoP-bound:") {
+				t.Errorf("consent %v: the %s snippet of an app without DPoP has DPoP code", consent, s.ID)
+			}
 		}
 	}
 }

@@ -296,6 +296,7 @@ func (h *Handler) withSnippets(tc *tryContext) {
 		TokenURL: h.cfg.PublicURL + "/oauth2/token", ClientID: pg.App.App.ClientID,
 		Scope: strings.Join(scopes, " "), Call: c, Consent: consent,
 		PARURL: h.cfg.PublicURL + "/oauth2/par", AuthorizeURL: h.cfg.PublicURL + "/oauth2/authorize",
+		DPoP: pg.App.App.DPoPBound || pg.App.App.FAPI,
 	})
 	if err != nil {
 		h.cfg.Logger.Error("portal: snippets", "err", err)
