@@ -60,8 +60,8 @@ var snippetTemplates = template.Must(template.New("snippets").Funcs(template.Fun
 	"urlq":    url.QueryEscape,
 }).Parse(`
 {{define "curl"}}{{if .DPoP}}# This app's tokens are DPoP-bound: every request needs a DPoP proof,
-# which this snippet does not make. The Go snippet does; see also
-# docs/oauth.md, "DPoP: binding tokens to your key".
+# which this snippet does not make. The Go and Java snippets do; see
+# also docs/oauth.md, "DPoP: binding tokens to your key".
 {{end}}# 1. An access token (client credentials). Set CLIENT_SECRET first;
 #    the secret was shown once, when the app was created.
 TOKEN=$(curl -s -u {{sh .ClientID}}:"$CLIENT_SECRET" \
@@ -263,37 +263,134 @@ func dpopProof(method, htu, token string) string {
 	return signingInput + "." + b64(sig)
 }{{end}}
 
-{{define "java"}}{{if .DPoP}}// This app's tokens are DPoP-bound: every request needs a DPoP proof,
-// which this snippet does not make. The Go snippet does; see also
-// docs/oauth.md, "DPoP: binding tokens to your key".
-{{end}}// Call.java: gets an access token and calls the API once (Java 11+).
+{{define "java.dpop.doc"}}{{if .DPoP}}
+//
+// The app's tokens are DPoP-bound (RFC 9449): the program makes a key, and
+// every request it sends carries a proof signed with it, with the hub's
+// nonce when the hub asks for one (docs/oauth.md, "DPoP: binding tokens to
+// your key").{{end}}{{end}}
+
+{{define "java.send"}}{{if .DPoP}}send{{else}}http.send{{end}}{{end}}
+
+{{define "java.dpop"}}
+    // The key the app's tokens are bound to. Keep it as long as the tokens
+    // it got: here, one run.
+    static final KeyPair dpopKey = newDPoPKey();
+    static final HttpClient http = HttpClient.newHttpClient();
+    // The last DPoP-Nonce the hub sent; proofs carry it.
+    static String dpopNonce = "";
+
+    static KeyPair newDPoPKey() {
+        try {
+            KeyPairGenerator g = KeyPairGenerator.getInstance("EC");
+            g.initialize(new ECGenParameterSpec("secp256r1"));
+            return g.generateKeyPair();
+        } catch (GeneralSecurityException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
+    static String b64url(byte[] b) {
+        return Base64.getUrlEncoder().withoutPadding().encodeToString(b);
+    }
+
+    // coordinate is a coordinate of the public key as 32 big-endian bytes.
+    static byte[] coordinate(BigInteger v) {
+        byte[] b = v.toByteArray();
+        byte[] out = new byte[32];
+        int n = Math.min(b.length, 32);
+        System.arraycopy(b, b.length - n, out, 32 - n, n);
+        return out;
+    }
+
+    // dpopProof is a proof for one request (a JWT signed with dpopKey): its
+    // method and its URL without the query, and for an API call the access
+    // token's hash.
+    static String dpopProof(String method, URI uri, String token) throws Exception {
+        ECPoint w = ((ECPublicKey) dpopKey.getPublic()).getW();
+        String header = "{\"typ\":\"dpop+jwt\",\"alg\":\"ES256\",\"jwk\":{\"kty\":\"EC\",\"crv\":\"P-256\",\"x\":\""
+            + b64url(coordinate(w.getAffineX())) + "\",\"y\":\"" + b64url(coordinate(w.getAffineY())) + "\"}}";
+        byte[] jti = new byte[16];
+        new SecureRandom().nextBytes(jti);
+        String htu = uri.toString().split("[?#]", 2)[0];
+        String claims = "{\"jti\":\"" + b64url(jti) + "\",\"htm\":\"" + method + "\",\"htu\":\"" + htu
+            + "\",\"iat\":" + System.currentTimeMillis() / 1000
+            + (dpopNonce.isEmpty() ? "" : ",\"nonce\":\"" + dpopNonce + "\"")
+            + (token == null ? "" : ",\"ath\":\"" + b64url(MessageDigest.getInstance("SHA-256")
+                .digest(token.getBytes(StandardCharsets.US_ASCII))) + "\"")
+            + "}";
+        String input = b64url(header.getBytes(StandardCharsets.UTF_8)) + "."
+            + b64url(claims.getBytes(StandardCharsets.UTF_8));
+        Signature signer = Signature.getInstance("SHA256withECDSAinP1363Format"); // r and s, as JWS wants
+        signer.initSign(dpopKey.getPrivate());
+        signer.update(input.getBytes(StandardCharsets.US_ASCII));
+        return input + "." + b64url(signer.sign());
+    }
+
+    // send sends the request with a proof made for it and, for an API call
+    // (token not null), the access token in the DPoP scheme. When the hub
+    // asks for its nonce (use_dpop_nonce), it sends the request once more
+    // with a new proof that carries it.
+    static HttpResponse<String> send(HttpRequest.Builder request, String token) throws Exception {
+        HttpRequest plain = request.copy().build();
+        for (int attempt = 0; ; attempt++) {
+            HttpRequest.Builder b = request.copy().header("DPoP", dpopProof(plain.method(), plain.uri(), token));
+            if (token != null) {
+                b.header("Authorization", "DPoP " + token);
+            }
+            HttpResponse<String> response = http.send(b.build(), HttpResponse.BodyHandlers.ofString());
+            response.headers().firstValue("DPoP-Nonce").ifPresent(n -> dpopNonce = n);
+            boolean nonceAsked = response.headers().firstValue("WWW-Authenticate").orElse("").contains("use_dpop_nonce")
+                || (response.statusCode() == 400 && response.body().contains("\"use_dpop_nonce\""));
+            if (attempt > 0 || !nonceAsked) {
+                return response;
+            }
+        }
+    }{{end}}
+
+{{define "java"}}// Call.java: gets an access token and calls the API once (Java 11+).
 // Set CLIENT_SECRET first: the secret was shown once, when the app was
-// created.
+// created.{{template "java.dpop.doc" .}}
+{{- if .DPoP}}
+import java.math.BigInteger;{{end}}
 import java.net.URI;
 import java.net.URLEncoder;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
+{{- if .DPoP}}
+import java.security.GeneralSecurityException;
+import java.security.KeyPair;
+import java.security.KeyPairGenerator;
+import java.security.MessageDigest;
+import java.security.SecureRandom;
+import java.security.Signature;
+import java.security.interfaces.ECPublicKey;
+import java.security.spec.ECGenParameterSpec;
+import java.security.spec.ECPoint;{{end}}
 import java.util.Base64;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
 public class Call {
+{{- if .DPoP}}{{template "java.dpop" .}}
+{{end}}
     public static void main(String[] args) throws Exception {
+{{- if not .DPoP}}
         HttpClient http = HttpClient.newHttpClient();
-
+{{end}}
         // 1. An access token (client credentials).
         String basic = Base64.getEncoder().encodeToString(
             ({{javaStr .ClientID}} + ":" + System.getenv("CLIENT_SECRET")).getBytes(StandardCharsets.UTF_8));
         String form = "grant_type=client_credentials&scope="
             + URLEncoder.encode({{javaStr .Scope}}, StandardCharsets.UTF_8);
-        HttpRequest tokenRequest = HttpRequest.newBuilder(URI.create({{javaStr .TokenURL}}))
+        HttpRequest{{if .DPoP}}.Builder{{end}} tokenRequest = HttpRequest.newBuilder(URI.create({{javaStr .TokenURL}}))
             .header("Authorization", "Basic " + basic)
             .header("Content-Type", "application/x-www-form-urlencoded")
-            .POST(HttpRequest.BodyPublishers.ofString(form))
-            .build();
-        String tokenJson = http.send(tokenRequest, HttpResponse.BodyHandlers.ofString()).body();
+            .POST(HttpRequest.BodyPublishers.ofString(form)){{if not .DPoP}}
+            .build(){{end}};
+        String tokenJson = {{template "java.send" .}}(tokenRequest{{if .DPoP}}, null{{else}}, HttpResponse.BodyHandlers.ofString(){{end}}).body();
         Matcher m = Pattern.compile("\"access_token\"\\s*:\\s*\"([^\"]+)\"").matcher(tokenJson);
         if (!m.find()) {
             throw new IllegalStateException("token request failed: " + tokenJson);
@@ -306,20 +403,20 @@ public class Call {
 }
 {{end}}
 
-{{define "java.call"}}HttpRequest call = HttpRequest.newBuilder(URI.create({{javaStr .Call.URL}}))
-            .header("Authorization", "Bearer " + token){{range .Call.Headers}}
+{{define "java.call"}}HttpRequest{{if .DPoP}}.Builder{{end}} call = HttpRequest.newBuilder(URI.create({{javaStr .Call.URL}})){{if not .DPoP}}
+            .header("Authorization", "Bearer " + token){{end}}{{range .Call.Headers}}
             .header({{javaStr .Name}}, {{javaStr .Value}}){{end}}{{if .Call.Body}}
             .header("Content-Type", {{javaStr .Call.BodyType}})
             .method({{javaStr .Call.Method}}, HttpRequest.BodyPublishers.ofString({{javaStr .Call.Body}})){{else}}
-            .method({{javaStr .Call.Method}}, HttpRequest.BodyPublishers.noBody()){{end}}
-            .build();
-        HttpResponse<String> response = http.send(call, HttpResponse.BodyHandlers.ofString());
+            .method({{javaStr .Call.Method}}, HttpRequest.BodyPublishers.noBody()){{end}}{{if not .DPoP}}
+            .build(){{end}};
+        HttpResponse<String> response = {{template "java.send" .}}(call{{if .DPoP}}, token{{else}}, HttpResponse.BodyHandlers.ofString(){{end}});
         System.out.println(response.statusCode());
         System.out.println(response.body());{{end}}
 
 {{define "python"}}{{if .DPoP}}# This app's tokens are DPoP-bound: every request needs a DPoP proof,
-# which this snippet does not make. The Go snippet does; see also
-# docs/oauth.md, "DPoP: binding tokens to your key".
+# which this snippet does not make. The Go and Java snippets do; see
+# also docs/oauth.md, "DPoP: binding tokens to your key".
 {{end}}# call.py: gets an access token and calls the API once.
 # pip install requests; set CLIENT_SECRET first: the secret was shown
 # once, when the app was created.
@@ -355,8 +452,8 @@ print(response.status_code)
 print(response.text){{end}}
 
 {{define "curl.consent"}}{{if .DPoP}}# This app's tokens are DPoP-bound: every request needs a DPoP proof,
-# which this snippet does not make. The Go snippet does; see also
-# docs/oauth.md, "DPoP: binding tokens to your key".
+# which this snippet does not make. The Go and Java snippets do; see
+# also docs/oauth.md, "DPoP: binding tokens to your key".
 {{end}}# A token for a customer: the authorization code flow with PKCE; the
 # customer signs in and allows in their browser. Set CLIENT_SECRET (the
 # secret was shown once, when the app was created) and REDIRECT_URI (one
@@ -536,17 +633,16 @@ func main() {
 {{- end}}
 {{end}}
 
-{{define "java.consent"}}{{if .DPoP}}// This app's tokens are DPoP-bound: every request needs a DPoP proof,
-// which this snippet does not make. The Go snippet does; see also
-// docs/oauth.md, "DPoP: binding tokens to your key".
-{{end}}// Call.java: gets a customer's consent (authorization code with PKCE)
+{{define "java.consent"}}// Call.java: gets a customer's consent (authorization code with PKCE)
 // and calls the API once on their behalf (Java 11+).
 // Set CLIENT_SECRET (the secret was shown once, when the app was
 // created) and REDIRECT_URI (one of the app's redirect URIs, exactly as
-// registered). Apps marked fapi or with DPoP-bound tokens must also send
-// DPoP proofs: see docs/oauth.md, "DPoP: binding tokens to your key".
+// registered).{{if .DPoP}}{{template "java.dpop.doc" .}}{{else}} Apps marked fapi or with DPoP-bound tokens must also send
+// DPoP proofs: see docs/oauth.md, "DPoP: binding tokens to your key".{{end}}
 import java.io.BufferedReader;
 import java.io.InputStreamReader;
+{{- if .DPoP}}
+import java.math.BigInteger;{{end}}
 import java.net.URI;
 import java.net.URLDecoder;
 import java.net.URLEncoder;
@@ -554,15 +650,25 @@ import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
+{{- if .DPoP}}
+import java.security.GeneralSecurityException;
+import java.security.KeyPair;
+import java.security.KeyPairGenerator;{{end}}
 import java.security.MessageDigest;
 import java.security.SecureRandom;
+{{- if .DPoP}}
+import java.security.Signature;
+import java.security.interfaces.ECPublicKey;
+import java.security.spec.ECGenParameterSpec;
+import java.security.spec.ECPoint;{{end}}
 import java.util.Base64;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
 public class Call {
     static final String CLIENT_ID = {{javaStr .ClientID}};
-    static final HttpClient http = HttpClient.newHttpClient();
+{{- if .DPoP}}{{template "java.dpop" .}}{{else}}
+    static final HttpClient http = HttpClient.newHttpClient();{{end}}
 
     static String enc(String s) {
         return URLEncoder.encode(s, StandardCharsets.UTF_8);
@@ -573,12 +679,12 @@ public class Call {
     static String post(String endpoint, String form, String field) throws Exception {
         String basic = Base64.getEncoder().encodeToString(
             (CLIENT_ID + ":" + System.getenv("CLIENT_SECRET")).getBytes(StandardCharsets.UTF_8));
-        HttpRequest request = HttpRequest.newBuilder(URI.create(endpoint))
+        HttpRequest{{if .DPoP}}.Builder{{end}} request = HttpRequest.newBuilder(URI.create(endpoint))
             .header("Authorization", "Basic " + basic)
             .header("Content-Type", "application/x-www-form-urlencoded")
-            .POST(HttpRequest.BodyPublishers.ofString(form))
-            .build();
-        String json = http.send(request, HttpResponse.BodyHandlers.ofString()).body();
+            .POST(HttpRequest.BodyPublishers.ofString(form)){{if not .DPoP}}
+            .build(){{end}};
+        String json = {{template "java.send" .}}(request{{if .DPoP}}, null{{else}}, HttpResponse.BodyHandlers.ofString(){{end}}).body();
         Matcher m = Pattern.compile("\"" + field + "\"\\s*:\\s*\"([^\"]+)\"").matcher(json);
         if (!m.find()) {
             throw new IllegalStateException(endpoint + " failed: " + json);
@@ -646,8 +752,8 @@ public class Call {
 {{end}}
 
 {{define "python.consent"}}{{if .DPoP}}# This app's tokens are DPoP-bound: every request needs a DPoP proof,
-# which this snippet does not make. The Go snippet does; see also
-# docs/oauth.md, "DPoP: binding tokens to your key".
+# which this snippet does not make. The Go and Java snippets do; see
+# also docs/oauth.md, "DPoP: binding tokens to your key".
 {{end}}# call.py: gets a customer's consent (authorization code with PKCE) and
 # calls the API once on their behalf.
 # pip install requests; set CLIENT_SECRET (the secret was shown once,

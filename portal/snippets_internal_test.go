@@ -310,11 +310,12 @@ func TestSnippetsAppGolden(t *testing.T) {
 	}
 }
 
-// TestSnippetsDPoP: for an app whose tokens are DPoP-bound, the Go
-// snippets (client credentials and consent) make a key and send a proof
-// with every request, the others say that they do not; an app without
-// DPoP gets no DPoP code at all. (cmd/obhub's TestPortalDPoPSnippetRuns
-// runs the Go one against a real node.)
+// TestSnippetsDPoP: for an app whose tokens are DPoP-bound, the Go and
+// Java snippets (client credentials and consent) make a key and send a
+// proof with every request, curl and Python say that they do not; an app
+// without DPoP gets no DPoP code at all. (cmd/obhub's
+// TestPortalDPoPSnippetRuns runs the Go and Java ones against a real
+// node.)
 func TestSnippetsDPoP(t *testing.T) {
 	for _, consent := range []bool{false, true} {
 		in, _ := snippetCase(t)
@@ -337,6 +338,18 @@ func TestSnippetsDPoP(t *testing.T) {
 				checkGoSnippet(t, s.Code)
 				continue
 			}
+			if s.ID == "java" {
+				for _, want := range []string{"send(call, token)", `"DPoP " + token`, "dpop+jwt", "SHA256withECDSAinP1363Format", "use_dpop_nonce", "ath"} {
+					if !strings.Contains(s.Code, want) {
+						t.Errorf("consent %v: the Java snippet lacks %s", consent, want)
+					}
+				}
+				if strings.Contains(s.Code, `"Bearer " +`) {
+					t.Errorf("consent %v: the Java snippet sends its DPoP-bound token as Bearer", consent)
+				}
+				checkJavaSnippet(t, s.Code)
+				continue
+			}
 			if !strings.Contains(s.Code, "DPoP-bound: every request needs a DPoP proof") {
 				t.Errorf("consent %v: the %s snippet does not say it makes no DPoP proofs", consent, s.ID)
 			}
@@ -347,7 +360,7 @@ func TestSnippetsDPoP(t *testing.T) {
 			t.Fatal(err)
 		}
 		for _, s := range sn {
-			if strings.Contains(s.Code, "dpopDo") || strings.Contains(s.Code, "DPoP-bound:") {
+			if strings.Contains(s.Code, "dpopProof") || strings.Contains(s.Code, "tokens are DPoP-bound") {
 				t.Errorf("consent %v: the %s snippet of an app without DPoP has DPoP code", consent, s.ID)
 			}
 		}

@@ -13,11 +13,12 @@ import (
 	"time"
 )
 
-// TestPortalDPoPSnippetRuns: the Go snippet the try-it page shows for an
-// app held to FAPI (DPoP-bound tokens, server nonces required) runs as a
-// developer would run it — go run, with CLIENT_SECRET set — against a
-// real node: it gets a DPoP-bound token (answering the token endpoint's
-// use_dpop_nonce), calls the sandbox with a proof, and prints the answer.
+// TestPortalDPoPSnippetRuns: the Go and Java snippets the try-it page
+// shows for an app held to FAPI (DPoP-bound tokens, server nonces
+// required) run as a developer would run them — go run, java Call.java,
+// with CLIENT_SECRET set — against a real node: each gets a DPoP-bound
+// token (answering the token endpoint's use_dpop_nonce), calls the
+// sandbox with a proof, and prints the answer.
 func TestPortalDPoPSnippetRuns(t *testing.T) {
 	gobin, err := exec.LookPath("go")
 	if err != nil {
@@ -67,4 +68,27 @@ func TestPortalDPoPSnippetRuns(t *testing.T) {
 	// The call went through the gateway as the app, with a DPoP-bound
 	// token: one audited sandbox call.
 	waitSandboxCalls(t, h, app, "/sandbox/qingshan-rcb/open-banking/accounts/v1/accounts/qs-10001", 1)
+
+	// The Java snippet does the same (java runs a single source file).
+	java, err := exec.LookPath("java")
+	if err != nil {
+		t.Log("no java command on this machine: the Java snippet is not run")
+		return
+	}
+	code = regexp.MustCompile(`(?s)<code id="snippet-java">(.*?)</code>`).FindStringSubmatch(page)
+	if code == nil {
+		t.Fatal("no Java snippet on the try-it page")
+	}
+	src = html.UnescapeString(code[1])
+	if err := os.WriteFile(filepath.Join(dir, "Call.java"), []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cmd = exec.CommandContext(ctx, java, "Call.java")
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "CLIENT_SECRET="+secret.ClientSecret)
+	out, err = cmd.CombinedOutput()
+	if err != nil || !strings.HasPrefix(string(out), "200\n") || !strings.Contains(string(out), "qs-10001") {
+		t.Fatalf("java Call.java: %v\n%s\n%s", err, out, src)
+	}
+	waitSandboxCalls(t, h, app, "/sandbox/qingshan-rcb/open-banking/accounts/v1/accounts/qs-10001", 2)
 }
