@@ -1,9 +1,13 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"html"
+	"io"
 	"net/http"
+	"net/http/cookiejar"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -91,4 +95,108 @@ func TestPortalDPoPSnippetRuns(t *testing.T) {
 		t.Fatalf("java Call.java: %v\n%s\n%s", err, out, src)
 	}
 	waitSandboxCalls(t, h, app, "/sandbox/qingshan-rcb/open-banking/accounts/v1/accounts/qs-10001", 2)
+}
+
+// TestPortalDPoPConsentSnippetRuns: the Go snippet the try-it page shows
+// for a call made as a customer, for an app held to FAPI, run with go run
+// against a real node while the test plays the customer: the snippet
+// pushes the authorization request with a DPoP proof (binding the code to
+// its key, after the PAR endpoint's use_dpop_nonce), prints the URL to
+// open; the customer signs in at the sandbox and allows; the redirect URL
+// is pasted into the snippet, which redeems the code with a proof and
+// calls the API as the customer.
+func TestPortalDPoPConsentSnippetRuns(t *testing.T) {
+	gobin, err := exec.LookPath("go")
+	if err != nil {
+		t.Skip("no go command on this machine")
+	}
+	m := runMain(t, withDemo())
+	h := newHub(t, m, testAdminToken)
+	u := newPortalUser(t, m)
+	app := onboard(t, m, h, u, "Green Valley Fintech", "li@greenvalley.example")
+	const redirect = "http://127.0.0.1:9/callback" // never reached: the test reads the Location
+	h.adminCall(t, "PATCH", "/apps/"+app, map[string]any{"fapi": true, "dpop_bound_access_tokens": true,
+		"grant_types": []string{"client_credentials", "authorization_code"}, "redirect_uris": []string{redirect}}, http.StatusOK, nil)
+	var secret struct {
+		ClientSecret string `json:"client_secret"`
+	}
+	h.adminCall(t, "POST", "/apps/"+app+"/secret", nil, http.StatusOK, &secret)
+
+	try := "/portal/apis/qingshan-accounts/try"
+	const listAccounts = "op-get--accounts"
+	st, page := u.post(try+"?op="+listAccounts, try, url.Values{"op": {listAccounts}, "app": {app}, "customer": {"zhangsan"}})
+	code := regexp.MustCompile(`(?s)<code id="snippet-go">(.*?)</code>`).FindStringSubmatch(page)
+	if st != http.StatusOK || code == nil {
+		t.Fatalf("try-it page: %d\n%.2000s", st, page)
+	}
+	src := html.UnescapeString(code[1])
+	if !strings.Contains(src, "dpopDo") || !strings.Contains(src, "code_verifier") {
+		t.Fatalf("not the DPoP consent snippet:\n%s", src)
+	}
+	dir := t.TempDir()
+	for name, body := range map[string]string{"go.mod": "module snippet\n\ngo 1.22\n", "main.go": src} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, gobin, "run", ".")
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "CLIENT_SECRET="+secret.ClientSecret, "REDIRECT_URI="+redirect, "GOFLAGS=-mod=mod", "GOTOOLCHAIN=local")
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out strings.Builder
+	pr, pw := io.Pipe()
+	cmd.Stdout, cmd.Stderr = io.MultiWriter(pw, &out), &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { err := cmd.Wait(); pw.Close(); done <- err }()
+
+	// The snippet prints the URL to open, then waits for the redirect URL.
+	authURL := ""
+	sc := bufio.NewScanner(pr)
+	for sc.Scan() {
+		if rest, ok := strings.CutPrefix(sc.Text(), "Open: "); ok {
+			authURL = rest
+			break
+		}
+	}
+	go io.Copy(io.Discard, pr)
+	if authURL == "" {
+		<-done
+		t.Fatalf("the snippet printed no URL to open:\n%s", out.String())
+	}
+
+	// The customer signs in at the sandbox and allows.
+	d := discover(t, h)
+	jar, _ := cookiejar.New(nil)
+	browser := &http.Client{Jar: jar, Timeout: waitLimit, Transport: h.c.Transport,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	signIn := browse(t, browser, newRequest(t, http.MethodGet, authURL, nil))
+	if signIn.status != http.StatusOK {
+		t.Fatalf("sign-in page: %s", signIn)
+	}
+	back := submitForm(t, browser, d, signIn, url.Values{"bank": {"qingshan-rcb"}, "login": {"zhangsan"}, "password": {"sandbox"}, "action": {"allow"}})
+	loc := back.header.Get("Location")
+	if back.status != http.StatusSeeOther || !strings.HasPrefix(loc, redirect+"?") {
+		t.Fatalf("after sign-in: %s, Location %q", back, loc)
+	}
+	if _, err := io.WriteString(stdin, loc+"\n"); err != nil {
+		t.Fatal(err)
+	}
+	stdin.Close()
+	if err := <-done; err != nil || !strings.Contains(out.String(), "200 OK\n") || !strings.Contains(out.String(), "qs-10001") {
+		t.Fatalf("the consent snippet: %v\n%s", err, out.String())
+	}
+	// zhangsan's accounts only: the call was made as the customer.
+	if strings.Contains(out.String(), "qs-10003") {
+		t.Errorf("the customer's call listed another customer's account:\n%s", out.String())
+	}
+	// Two audited calls: the try-it form's own, and the snippet's.
+	waitSandboxCalls(t, h, app, "/sandbox/qingshan-rcb/open-banking/accounts/v1/accounts", 2)
 }
