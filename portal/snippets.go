@@ -60,8 +60,8 @@ var snippetTemplates = template.Must(template.New("snippets").Funcs(template.Fun
 	"urlq":    url.QueryEscape,
 }).Parse(`
 {{define "curl"}}{{if .DPoP}}# This app's tokens are DPoP-bound: every request needs a DPoP proof,
-# which this snippet does not make. The Go and Java snippets do; see
-# also docs/oauth.md, "DPoP: binding tokens to your key".
+# which this snippet does not make. The Go, Java and Python snippets do;
+# see also docs/oauth.md, "DPoP: binding tokens to your key".
 {{end}}# 1. An access token (client credentials). Set CLIENT_SECRET first;
 #    the secret was shown once, when the app was created.
 TOKEN=$(curl -s -u {{sh .ClientID}}:"$CLIENT_SECRET" \
@@ -348,6 +348,68 @@ func dpopProof(method, htu, token string) string {
         }
     }{{end}}
 
+{{define "py.dpop.doc"}}{{if .DPoP}}
+#
+# The app's tokens are DPoP-bound (RFC 9449): the program makes a key, and
+# every request it sends carries a proof signed with it, with the hub's
+# nonce when the hub asks for one (docs/oauth.md, "DPoP: binding tokens to
+# your key").{{end}}{{end}}
+
+{{define "py.post"}}{{if .DPoP}}dpop_request(
+    "POST",{{else}}requests.post({{end}}{{end}}
+
+{{define "py.dpop"}}
+# The key the app's tokens are bound to. Keep it as long as the tokens it
+# got: here, one run.
+dpop_key = ec.generate_private_key(ec.SECP256R1())
+# The last DPoP-Nonce the hub sent; proofs carry it.
+dpop_nonce = ""
+
+
+def b64url(b):
+    return base64.urlsafe_b64encode(b).rstrip(b"=").decode("ascii")
+
+
+def dpop_proof(method, url, token=None):
+    """A proof for one request (a JWT signed with dpop_key): its method and
+    its URL without the query, and for an API call the access token's hash."""
+    numbers = dpop_key.public_key().public_numbers()
+    jwk = {
+        "kty": "EC",
+        "crv": "P-256",
+        "x": b64url(numbers.x.to_bytes(32, "big")),
+        "y": b64url(numbers.y.to_bytes(32, "big")),
+    }
+    header = {"typ": "dpop+jwt", "alg": "ES256", "jwk": jwk}
+    claims = {"jti": secrets.token_urlsafe(16), "htm": method, "htu": url.split("?", 1)[0], "iat": int(time.time())}
+    if dpop_nonce:
+        claims["nonce"] = dpop_nonce
+    if token:
+        claims["ath"] = b64url(hashlib.sha256(token.encode("ascii")).digest())
+    signing_input = b64url(json.dumps(header).encode()) + "." + b64url(json.dumps(claims).encode())
+    r, s = decode_dss_signature(dpop_key.sign(signing_input.encode("ascii"), ec.ECDSA(hashes.SHA256())))
+    return signing_input + "." + b64url(r.to_bytes(32, "big") + s.to_bytes(32, "big"))
+
+
+def dpop_request(method, url, token=None, headers=None, **kwargs):
+    """Sends a request with a proof made for it and, for an API call, the
+    access token in the DPoP scheme. When the hub asks for its nonce
+    (use_dpop_nonce), sends it once more with a new proof that carries it."""
+    global dpop_nonce
+    for attempt in (1, 2):
+        sent = dict(headers or {})
+        sent["DPoP"] = dpop_proof(method, url, token)
+        if token:
+            sent["Authorization"] = "DPoP " + token
+        response = requests.request(method, url, headers=sent, **kwargs)
+        dpop_nonce = response.headers.get("DPoP-Nonce", dpop_nonce)
+        asked = "use_dpop_nonce" in response.headers.get("WWW-Authenticate", "") or (
+            response.status_code == 400 and '"use_dpop_nonce"' in response.text
+        )
+        if attempt == 2 or not asked:
+            return response
+{{end}}
+
 {{define "java"}}// Call.java: gets an access token and calls the API once (Java 11+).
 // Set CLIENT_SECRET first: the secret was shown once, when the app was
 // created.{{template "java.dpop.doc" .}}
@@ -414,18 +476,27 @@ public class Call {
         System.out.println(response.statusCode());
         System.out.println(response.body());{{end}}
 
-{{define "python"}}{{if .DPoP}}# This app's tokens are DPoP-bound: every request needs a DPoP proof,
-# which this snippet does not make. The Go and Java snippets do; see
-# also docs/oauth.md, "DPoP: binding tokens to your key".
-{{end}}# call.py: gets an access token and calls the API once.
-# pip install requests; set CLIENT_SECRET first: the secret was shown
-# once, when the app was created.
+{{define "python"}}# call.py: gets an access token and calls the API once.
+# pip install requests{{if .DPoP}} cryptography{{end}}; set CLIENT_SECRET first: the secret was shown
+# once, when the app was created.{{template "py.dpop.doc" .}}
+{{- if .DPoP}}
+import base64
+import hashlib
+import json{{end}}
 import os
+{{- if .DPoP}}
+import secrets
+import time{{end}}
 
 import requests
+{{- if .DPoP}}
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
+{{template "py.dpop" .}}{{end}}
 
 # 1. An access token (client credentials).
-token = requests.post(
+token = {{template "py.post" .}}
     {{pyStr .TokenURL}},
     auth=({{pyStr .ClientID}}, os.environ["CLIENT_SECRET"]),
     data={"grant_type": "client_credentials", "scope": {{pyStr .Scope}}},
@@ -438,12 +509,13 @@ access_token = token.json()["access_token"]
 {{template "python.call" .}}
 {{end}}
 
-{{define "python.call"}}headers = {"Authorization": "Bearer " + access_token}{{range .Call.Headers}}
+{{define "python.call"}}headers = {{if .DPoP}}{}{{else}}{"Authorization": "Bearer " + access_token}{{end}}{{range .Call.Headers}}
 headers[{{pyStr .Name}}] = {{pyStr .Value}}{{end}}{{if .Call.Body}}
 headers["Content-Type"] = {{pyStr .Call.BodyType}}{{end}}
-response = requests.request(
+response = {{if .DPoP}}dpop_request{{else}}requests.request{{end}}(
     {{pyStr .Call.Method}},
-    {{pyStr .Call.URL}},
+    {{pyStr .Call.URL}},{{if .DPoP}}
+    token=access_token,{{end}}
     headers=headers,{{if .Call.Body}}
     data={{pyStr .Call.Body}}.encode("utf-8"),{{end}}
     timeout=30,
@@ -452,8 +524,8 @@ print(response.status_code)
 print(response.text){{end}}
 
 {{define "curl.consent"}}{{if .DPoP}}# This app's tokens are DPoP-bound: every request needs a DPoP proof,
-# which this snippet does not make. The Go and Java snippets do; see
-# also docs/oauth.md, "DPoP: binding tokens to your key".
+# which this snippet does not make. The Go, Java and Python snippets do;
+# see also docs/oauth.md, "DPoP: binding tokens to your key".
 {{end}}# A token for a customer: the authorization code flow with PKCE; the
 # customer signs in and allows in their browser. Set CLIENT_SECRET (the
 # secret was shown once, when the app was created) and REDIRECT_URI (one
@@ -751,23 +823,29 @@ public class Call {
 }
 {{end}}
 
-{{define "python.consent"}}{{if .DPoP}}# This app's tokens are DPoP-bound: every request needs a DPoP proof,
-# which this snippet does not make. The Go and Java snippets do; see
-# also docs/oauth.md, "DPoP: binding tokens to your key".
-{{end}}# call.py: gets a customer's consent (authorization code with PKCE) and
+{{define "python.consent"}}# call.py: gets a customer's consent (authorization code with PKCE) and
 # calls the API once on their behalf.
-# pip install requests; set CLIENT_SECRET (the secret was shown once,
+# pip install requests{{if .DPoP}} cryptography{{end}}; set CLIENT_SECRET (the secret was shown once,
 # when the app was created) and REDIRECT_URI (one of the app's redirect
-# URIs, exactly as registered). Apps marked fapi or with DPoP-bound
+# URIs, exactly as registered).{{if .DPoP}}{{template "py.dpop.doc" .}}{{else}} Apps marked fapi or with DPoP-bound
 # tokens must also send DPoP proofs: see docs/oauth.md, "DPoP: binding
-# tokens to your key".
+# tokens to your key".{{end}}
 import base64
 import hashlib
+{{- if .DPoP}}
+import json{{end}}
 import os
 import secrets
+{{- if .DPoP}}
+import time{{end}}
 from urllib.parse import parse_qs, urlencode, urlparse
 
 import requests
+{{- if .DPoP}}
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
+{{template "py.dpop" .}}{{end}}
 
 client_id = {{pyStr .ClientID}}
 auth = (client_id, os.environ["CLIENT_SECRET"])
@@ -780,7 +858,7 @@ challenge = base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
 state = secrets.token_urlsafe(16)
 
 # 2. Push the authorization request (PAR).
-par = requests.post(
+par = {{template "py.post" .}}
     {{pyStr .PARURL}},
     auth=auth,
     data={
@@ -807,7 +885,7 @@ if "error" in back:
     raise SystemExit("authorization refused: " + back["error"][0])
 if back.get("state", [""])[0] != state:
     raise SystemExit("the state does not match: not this program's request")
-token = requests.post(
+token = {{template "py.post" .}}
     {{pyStr .TokenURL}},
     auth=auth,
     data={

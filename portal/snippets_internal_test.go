@@ -310,12 +310,11 @@ func TestSnippetsAppGolden(t *testing.T) {
 	}
 }
 
-// TestSnippetsDPoP: for an app whose tokens are DPoP-bound, the Go and
-// Java snippets (client credentials and consent) make a key and send a
-// proof with every request, curl and Python say that they do not; an app
+// TestSnippetsDPoP: for an app whose tokens are DPoP-bound, the Go, Java
+// and Python snippets (client credentials and consent) make a key and
+// send a proof with every request, curl says that it does not; an app
 // without DPoP gets no DPoP code at all. (cmd/obhub's
-// TestPortalDPoPSnippetRuns runs the Go and Java ones against a real
-// node.)
+// TestPortalDPoPSnippetRuns runs them against a real node.)
 func TestSnippetsDPoP(t *testing.T) {
 	for _, consent := range []bool{false, true} {
 		in, _ := snippetCase(t)
@@ -336,6 +335,18 @@ func TestSnippetsDPoP(t *testing.T) {
 					t.Errorf("consent %v: the Go snippet sends its DPoP-bound token as Bearer", consent)
 				}
 				checkGoSnippet(t, s.Code)
+				continue
+			}
+			if s.ID == "python" {
+				for _, want := range []string{"dpop_request(", `"DPoP " + token`, "dpop+jwt", "use_dpop_nonce", "pip install requests cryptography", `claims["ath"]`} {
+					if !strings.Contains(s.Code, want) {
+						t.Errorf("consent %v: the Python snippet lacks %s", consent, want)
+					}
+				}
+				if strings.Contains(s.Code, `"Bearer " +`) {
+					t.Errorf("consent %v: the Python snippet sends its DPoP-bound token as Bearer", consent)
+				}
+				checkPythonSnippet(t, s.Code)
 				continue
 			}
 			if s.ID == "java" {

@@ -17,12 +17,12 @@ import (
 	"time"
 )
 
-// TestPortalDPoPSnippetRuns: the Go and Java snippets the try-it page
-// shows for an app held to FAPI (DPoP-bound tokens, server nonces
-// required) run as a developer would run them — go run, java Call.java,
-// with CLIENT_SECRET set — against a real node: each gets a DPoP-bound
-// token (answering the token endpoint's use_dpop_nonce), calls the
-// sandbox with a proof, and prints the answer.
+// TestPortalDPoPSnippetRuns: the Go, Python and Java snippets the try-it
+// page shows for an app held to FAPI (DPoP-bound tokens, server nonces
+// required) run as a developer would run them — go run, python3 call.py,
+// java Call.java, with CLIENT_SECRET set — against a real node: each gets
+// a DPoP-bound token (answering the token endpoint's use_dpop_nonce),
+// calls the sandbox with a proof, and prints the answer.
 func TestPortalDPoPSnippetRuns(t *testing.T) {
 	gobin, err := exec.LookPath("go")
 	if err != nil {
@@ -73,6 +73,31 @@ func TestPortalDPoPSnippetRuns(t *testing.T) {
 	// token: one audited sandbox call.
 	waitSandboxCalls(t, h, app, "/sandbox/qingshan-rcb/open-banking/accounts/v1/accounts/qs-10001", 1)
 
+	// The Python snippet does the same, where python3 has requests and
+	// cryptography (what the snippet asks to pip install).
+	calls := 1
+	if py, err := exec.LookPath("python3"); err != nil || exec.Command(py, "-c", "import requests, cryptography").Run() != nil {
+		t.Log("no python3 with requests and cryptography on this machine: the Python snippet is not run")
+	} else {
+		code = regexp.MustCompile(`(?s)<code id="snippet-python">(.*?)</code>`).FindStringSubmatch(page)
+		if code == nil {
+			t.Fatal("no Python snippet on the try-it page")
+		}
+		src = html.UnescapeString(code[1])
+		if err := os.WriteFile(filepath.Join(dir, "call.py"), []byte(src), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		cmd = exec.CommandContext(ctx, py, "call.py")
+		cmd.Dir = dir
+		cmd.Env = append(os.Environ(), "CLIENT_SECRET="+secret.ClientSecret)
+		out, err = cmd.CombinedOutput()
+		if err != nil || !strings.HasPrefix(string(out), "200\n") || !strings.Contains(string(out), "qs-10001") {
+			t.Fatalf("python3 call.py: %v\n%s\n%s", err, out, src)
+		}
+		calls++
+		waitSandboxCalls(t, h, app, "/sandbox/qingshan-rcb/open-banking/accounts/v1/accounts/qs-10001", calls)
+	}
+
 	// The Java snippet does the same (java runs a single source file).
 	java, err := exec.LookPath("java")
 	if err != nil {
@@ -94,17 +119,17 @@ func TestPortalDPoPSnippetRuns(t *testing.T) {
 	if err != nil || !strings.HasPrefix(string(out), "200\n") || !strings.Contains(string(out), "qs-10001") {
 		t.Fatalf("java Call.java: %v\n%s\n%s", err, out, src)
 	}
-	waitSandboxCalls(t, h, app, "/sandbox/qingshan-rcb/open-banking/accounts/v1/accounts/qs-10001", 2)
+	waitSandboxCalls(t, h, app, "/sandbox/qingshan-rcb/open-banking/accounts/v1/accounts/qs-10001", calls+1)
 }
 
-// TestPortalDPoPConsentSnippetRuns: the Go snippet the try-it page shows
-// for a call made as a customer, for an app held to FAPI, run with go run
-// against a real node while the test plays the customer: the snippet
-// pushes the authorization request with a DPoP proof (binding the code to
-// its key, after the PAR endpoint's use_dpop_nonce), prints the URL to
-// open; the customer signs in at the sandbox and allows; the redirect URL
-// is pasted into the snippet, which redeems the code with a proof and
-// calls the API as the customer.
+// TestPortalDPoPConsentSnippetRuns: the Go, Python and Java snippets the
+// try-it page shows for a call made as a customer, for an app held to
+// FAPI, each run against a real node while the test plays the customer:
+// the snippet pushes the authorization request with a DPoP proof (binding
+// the code to its key, after the PAR endpoint's use_dpop_nonce) and
+// prints the URL to open; the customer signs in at the sandbox and
+// allows; the redirect URL is pasted into the snippet, which redeems the
+// code with a proof and calls the API as the customer.
 func TestPortalDPoPConsentSnippetRuns(t *testing.T) {
 	gobin, err := exec.LookPath("go")
 	if err != nil {
@@ -125,25 +150,69 @@ func TestPortalDPoPConsentSnippetRuns(t *testing.T) {
 	try := "/portal/apis/qingshan-accounts/try"
 	const listAccounts = "op-get--accounts"
 	st, page := u.post(try+"?op="+listAccounts, try, url.Values{"op": {listAccounts}, "app": {app}, "customer": {"zhangsan"}})
-	code := regexp.MustCompile(`(?s)<code id="snippet-go">(.*?)</code>`).FindStringSubmatch(page)
-	if st != http.StatusOK || code == nil {
+	if st != http.StatusOK {
 		t.Fatalf("try-it page: %d\n%.2000s", st, page)
 	}
-	src := html.UnescapeString(code[1])
-	if !strings.Contains(src, "dpopDo") || !strings.Contains(src, "code_verifier") {
-		t.Fatalf("not the DPoP consent snippet:\n%s", src)
+	snippet := func(id string) string {
+		code := regexp.MustCompile(`(?s)<code id="snippet-` + id + `">(.*?)</code>`).FindStringSubmatch(page)
+		if code == nil {
+			t.Fatalf("no %s snippet on the try-it page", id)
+		}
+		return html.UnescapeString(code[1])
 	}
 	dir := t.TempDir()
-	for name, body := range map[string]string{"go.mod": "module snippet\n\ngo 1.22\n", "main.go": src} {
+	write := func(name, body string) {
 		if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o644); err != nil {
 			t.Fatal(err)
 		}
 	}
-	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, gobin, "run", ".")
-	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), "CLIENT_SECRET="+secret.ClientSecret, "REDIRECT_URI="+redirect, "GOFLAGS=-mod=mod", "GOTOOLCHAIN=local")
+	env := append(os.Environ(), "CLIENT_SECRET="+secret.ClientSecret, "REDIRECT_URI="+redirect, "GOFLAGS=-mod=mod", "GOTOOLCHAIN=local")
+	calls := 1 // the try-it form's own call
+	run := func(name string, args ...string) {
+		t.Helper()
+		ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
+		defer cancel()
+		cmd := exec.CommandContext(ctx, args[0], args[1:]...)
+		cmd.Dir, cmd.Env = dir, env
+		out := playCustomer(t, h, cmd, redirect)
+		if !strings.Contains(out, "200") || !strings.Contains(out, "qs-10001") {
+			t.Fatalf("the %s consent snippet:\n%s", name, out)
+		}
+		// zhangsan's accounts only: the call was made as the customer.
+		if strings.Contains(out, "qs-10003") {
+			t.Errorf("the %s snippet's call listed another customer's account:\n%s", name, out)
+		}
+		calls++
+		waitSandboxCalls(t, h, app, "/sandbox/qingshan-rcb/open-banking/accounts/v1/accounts", calls)
+	}
+
+	src := snippet("go")
+	if !strings.Contains(src, "dpopDo") || !strings.Contains(src, "code_verifier") {
+		t.Fatalf("not the DPoP consent snippet:\n%s", src)
+	}
+	write("go.mod", "module snippet\n\ngo 1.22\n")
+	write("main.go", src)
+	run("Go", gobin, "run", ".")
+	if py, err := exec.LookPath("python3"); err != nil || exec.Command(py, "-c", "import requests, cryptography").Run() != nil {
+		t.Log("no python3 with requests and cryptography on this machine: the Python snippet is not run")
+	} else {
+		write("call.py", snippet("python"))
+		run("Python", py, "call.py")
+	}
+	if java, err := exec.LookPath("java"); err != nil {
+		t.Log("no java command on this machine: the Java snippet is not run")
+	} else {
+		write("Call.java", snippet("java"))
+		run("Java", java, "Call.java")
+	}
+}
+
+// playCustomer runs a consent snippet: it waits for the URL the snippet
+// prints to open ("Open: …"), signs in at the sandbox as the demo customer
+// zhangsan and allows, pastes the redirect URL into the snippet, and
+// returns all it printed once it has ended.
+func playCustomer(t *testing.T, h *hub, cmd *exec.Cmd, redirect string) string {
+	t.Helper()
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -156,23 +225,20 @@ func TestPortalDPoPConsentSnippetRuns(t *testing.T) {
 	}
 	done := make(chan error, 1)
 	go func() { err := cmd.Wait(); pw.Close(); done <- err }()
-
-	// The snippet prints the URL to open, then waits for the redirect URL.
 	authURL := ""
 	sc := bufio.NewScanner(pr)
 	for sc.Scan() {
 		if rest, ok := strings.CutPrefix(sc.Text(), "Open: "); ok {
-			authURL = rest
+			authURL = strings.TrimSpace(rest)
 			break
 		}
 	}
 	go io.Copy(io.Discard, pr)
 	if authURL == "" {
-		<-done
-		t.Fatalf("the snippet printed no URL to open:\n%s", out.String())
+		err := <-done
+		t.Fatalf("the snippet printed no URL to open: %v\n%s", err, out.String())
 	}
 
-	// The customer signs in at the sandbox and allows.
 	d := discover(t, h)
 	jar, _ := cookiejar.New(nil)
 	browser := &http.Client{Jar: jar, Timeout: waitLimit, Transport: h.c.Transport,
@@ -190,13 +256,8 @@ func TestPortalDPoPConsentSnippetRuns(t *testing.T) {
 		t.Fatal(err)
 	}
 	stdin.Close()
-	if err := <-done; err != nil || !strings.Contains(out.String(), "200 OK\n") || !strings.Contains(out.String(), "qs-10001") {
-		t.Fatalf("the consent snippet: %v\n%s", err, out.String())
+	if err := <-done; err != nil {
+		t.Fatalf("the snippet: %v\n%s", err, out.String())
 	}
-	// zhangsan's accounts only: the call was made as the customer.
-	if strings.Contains(out.String(), "qs-10003") {
-		t.Errorf("the customer's call listed another customer's account:\n%s", out.String())
-	}
-	// Two audited calls: the try-it form's own, and the snippet's.
-	waitSandboxCalls(t, h, app, "/sandbox/qingshan-rcb/open-banking/accounts/v1/accounts", 2)
+	return out.String()
 }
