@@ -105,12 +105,38 @@ func typeOf(s *openapi3.Schema) string {
 	return "string"
 }
 
-// minimal is the smallest valid-looking value: used past the depth limit
-// and when a schema recurs.
-func (g *generator) minimal(s *openapi3.Schema) any {
+// minimal is the smallest value that still has what the schema asks for:
+// used past the depth limit and when a schema recurs. An object gets its
+// required properties, with their own minimal values, and allOf is merged
+// first: a recursive type cut short (ImageObject's thumbnail, an
+// ImageObject, in a chain of allOf up to a base that requires _type)
+// still validates.
+func (g *generator) minimal(s *openapi3.Schema) any { return g.minimalAt(s, 0) }
+
+// maxMinimalDepth bounds the required properties minimalAt follows.
+const maxMinimalDepth = 8
+
+func (g *generator) minimalAt(s *openapi3.Schema, depth int) any {
+	if len(s.AllOf) > 0 {
+		s = g.flatten(s)
+	}
+	if s.Const != nil {
+		return s.Const
+	}
+	if len(s.Enum) > 0 {
+		return s.Enum[0]
+	}
 	switch typeOf(s) {
 	case "object":
-		return map[string]any{}
+		m := map[string]any{}
+		if depth < maxMinimalDepth {
+			for _, name := range s.Required {
+				if p := s.Properties[name]; p != nil && p.Value != nil {
+					m[name] = g.minimalAt(p.Value, depth+1)
+				}
+			}
+		}
+		return m
 	case "array":
 		return []any{}
 	case "integer", "number":
@@ -123,15 +149,20 @@ func (g *generator) minimal(s *openapi3.Schema) any {
 	case "null":
 		return nil
 	}
-	if len(s.Enum) > 0 {
-		return s.Enum[0]
-	}
 	return strings.Repeat("x", int(s.MinLength))
 }
 
 // flatten merges allOf into one schema: properties and required united,
-// constraints intersected, the first type, format and pattern kept.
+// constraints intersected, the first type, format and pattern kept. A
+// member's own allOf is merged too, however deep the chain, each schema
+// once (an allOf cycle ends there). Whether a schema is being generated
+// (onStack) does not matter here: a chain's base that requires _type must
+// still be merged into a type that recurs.
 func (g *generator) flatten(s *openapi3.Schema) *openapi3.Schema {
+	return flattenOnce(s, map[*openapi3.Schema]bool{s: true})
+}
+
+func flattenOnce(s *openapi3.Schema, seen map[*openapi3.Schema]bool) *openapi3.Schema {
 	out := *s
 	out.AllOf = nil
 	out.Properties = openapi3.Schemas{}
@@ -140,14 +171,13 @@ func (g *generator) flatten(s *openapi3.Schema) *openapi3.Schema {
 	}
 	out.Required = slices.Clone(s.Required)
 	for _, sub := range s.AllOf {
-		if sub == nil || sub.Value == nil {
+		if sub == nil || sub.Value == nil || seen[sub.Value] {
 			continue
 		}
 		v := sub.Value
-		if len(v.AllOf) > 0 && g.onStack[v] == 0 {
-			g.onStack[v]++
-			v = g.flatten(v)
-			g.onStack[v]--
+		seen[v] = true
+		if len(v.AllOf) > 0 {
+			v = flattenOnce(v, seen)
 		}
 		mergeInto(&out, v)
 	}
