@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"path/filepath"
 
 	"github.com/obhub/obhub"
 	"github.com/obhub/obhub/admin"
@@ -35,7 +34,7 @@ func (m *Main) bankSignIn(rpKeys *oauth.Keys) oauth.BankSignIn {
 // private_key_jwt client assertions. They are not rotated by obhub keys
 // rotate; a node re-reads them only at start.
 func (m *Main) openRPKeys(ctx context.Context) (*oauth.Keys, error) {
-	dir := filepath.Join(m.Config.Data, "keys", "rp")
+	dir := rpKeySet.dir(m.Config.Data)
 	opts, err := m.keyOptions()
 	if err != nil {
 		return nil, err

@@ -438,13 +438,7 @@ func wantDetail(t testing.TB, r result, loc, text string) {
 // from the token-signing keys), never with a secret, so no key-encryption
 // key is needed.
 func TestBankSignInPrivateKeyJWT(t *testing.T) {
-	log, clock := &logBuffer{}, &testClock{}
-	m := runMain(t, withClock(clock), func(m *Main) { m.Logger = slog.New(slog.NewTextHandler(log, nil)) }) // no key-encryption key
-	h := newHub(t, m, testAdminToken)
-	d := discover(t, h)
-	idp := bankoidctest.Start(t, h.public+"/oauth2/authorize/callback",
-		bankoidctest.Customer{Subject: valeCustomer, Name: "赵六 (Zhao Liu)", Password: valePassword})
-	idp.RequirePrivateKeyJWT(h.public + "/oauth2/rp-jwks")
+	m, h, d, idp, log, clock := privateKeyJWTNode(t)
 
 	t.Run("admin rules for the method", func(t *testing.T) {
 		for _, c := range []struct {
@@ -459,14 +453,7 @@ func TestBankSignInPrivateKeyJWT(t *testing.T) {
 			wantDetail(t, r, c.loc, "")
 		}
 	})
-	oidc := map[string]any{"issuer": idp.Issuer, "clientId": idp.ClientID, "scopes": []string{"openid", "profile"},
-		"tokenEndpointAuthMethod": "private_key_jwt"}
-	r := h.adminCall(t, "POST", "/banks", map[string]any{"id": valeBank, "name": "Vale Rural Bank", "oidc": oidc}, http.StatusCreated, nil)
-	if !bytes.Contains(r.body, []byte(`"tokenEndpointAuthMethod":"private_key_jwt"`)) || bytes.Contains(r.body, []byte("clientSecretUpdatedAt")) {
-		t.Fatalf("bank as created: %s", r.body)
-	}
-	conf := furrowApp(t, h, d)
-	s := bankSetup{m: m, h: h, d: d, idp: idp, conf: conf, log: log, clock: clock}
+	s := privateKeyJWTBank(t, m, h, d, idp, log, clock)
 
 	t.Run("the relying-party keys are not the token-signing keys", func(t *testing.T) {
 		kids := func(path string) []string {
@@ -501,20 +488,7 @@ func TestBankSignInPrivateKeyJWT(t *testing.T) {
 	})
 
 	t.Run("sign-in at the bank with a client assertion, consent, code, token", func(t *testing.T) {
-		p, toIdP := s.toBank(t, valeBank)
-		cb := s.loginAtBank(t, p, toIdP)
-		consent := browse(t, p.browser, newRequest(t, http.MethodGet, cb.String(), nil))
-		if consent.status != http.StatusOK || !strings.Contains(string(consent.body), "Signed in at Vale Rural Bank") {
-			t.Fatalf("consent after the bank: %s", consent)
-		}
-		if n := idp.AcceptedAssertions(); n != 1 {
-			t.Fatalf("the provider accepted %d client assertions, want 1", n)
-		}
-		back := submitForm(t, p.browser, s.d, consent, url.Values{"action": {"allow"}})
-		tok := p.exchange(t, s.h, s.d, s.conf, back, nil)
-		if _, claims := jwtParts(t, tok.AccessToken); claims["sub"] != valeBank+":"+valeCustomer {
-			t.Fatalf("access token claims: %v", claims)
-		}
+		s.signInWithAssertion(t, 1)
 	})
 
 	t.Run("a provider that refuses the assertion ends the sign-in", func(t *testing.T) {
@@ -528,4 +502,138 @@ func TestBankSignInPrivateKeyJWT(t *testing.T) {
 			t.Errorf("the log does not give the reason:\n%s", log.String())
 		}
 	})
+}
+
+// privateKeyJWTNode starts a node (no key-encryption key, its key files
+// re-read every 10 ms) and a bank provider that takes only client
+// assertions signed by a key of the hub's /oauth2/rp-jwks.
+func privateKeyJWTNode(t *testing.T) (*Main, *hub, discovery, *bankoidctest.IdP, *logBuffer, *testClock) {
+	t.Helper()
+	log, clock := &logBuffer{}, &testClock{}
+	m := runMain(t, withClock(clock), func(m *Main) {
+		m.Logger = slog.New(slog.NewTextHandler(log, nil))
+		m.keyReload = 10 * time.Millisecond
+	})
+	h := newHub(t, m, testAdminToken)
+	d := discover(t, h)
+	idp := bankoidctest.Start(t, h.public+"/oauth2/authorize/callback",
+		bankoidctest.Customer{Subject: valeCustomer, Name: "赵六 (Zhao Liu)", Password: valePassword})
+	idp.RequirePrivateKeyJWT(h.public + "/oauth2/rp-jwks")
+	return m, h, d, idp, log, clock
+}
+
+// privateKeyJWTBank registers the bank Vale with the provider, set to
+// private_key_jwt, and the app furrow.
+func privateKeyJWTBank(t *testing.T, m *Main, h *hub, d discovery, idp *bankoidctest.IdP, log *logBuffer, clock *testClock) bankSetup {
+	t.Helper()
+	oidc := map[string]any{"issuer": idp.Issuer, "clientId": idp.ClientID, "scopes": []string{"openid", "profile"},
+		"tokenEndpointAuthMethod": "private_key_jwt"}
+	r := h.adminCall(t, "POST", "/banks", map[string]any{"id": valeBank, "name": "Vale Rural Bank", "oidc": oidc}, http.StatusCreated, nil)
+	if !bytes.Contains(r.body, []byte(`"tokenEndpointAuthMethod":"private_key_jwt"`)) || bytes.Contains(r.body, []byte("clientSecretUpdatedAt")) {
+		t.Fatalf("bank as created: %s", r.body)
+	}
+	conf := furrowApp(t, h, d)
+	return bankSetup{m: m, h: h, d: d, idp: idp, conf: conf, log: log, clock: clock}
+}
+
+// signInWithAssertion signs the customer in at Vale, consents and
+// redeems the code; the provider has then accepted accepted client
+// assertions in all.
+func (s bankSetup) signInWithAssertion(t *testing.T, accepted int) {
+	t.Helper()
+	p, toIdP := s.toBank(t, valeBank)
+	cb := s.loginAtBank(t, p, toIdP)
+	consent := browse(t, p.browser, newRequest(t, http.MethodGet, cb.String(), nil))
+	if consent.status != http.StatusOK || !strings.Contains(string(consent.body), "Signed in at Vale Rural Bank") {
+		t.Fatalf("consent after the bank: %s", consent)
+	}
+	if n := s.idp.AcceptedAssertions(); n != accepted {
+		t.Fatalf("the provider accepted %d client assertions, want %d", n, accepted)
+	}
+	back := submitForm(t, p.browser, s.d, consent, url.Values{"action": {"allow"}})
+	tok := p.exchange(t, s.h, s.d, s.conf, back, nil)
+	if _, claims := jwtParts(t, tok.AccessToken); claims["sub"] != valeBank+":"+valeCustomer {
+		t.Fatalf("access token claims: %v", claims)
+	}
+}
+
+// TestRelyingPartyKeyRotation: `obhub keys rotate --rp` publishes a new
+// relying-party key in /oauth2/rp-jwks on the running node before it signs,
+// while the old one still signs the client assertions the bank's provider
+// accepts; `obhub keys withdraw --rp` takes a leaked one out at once, and
+// the next sign-in's assertion is signed by a key still published. The
+// token-signing keys (/oauth2/jwks) never change.
+func TestRelyingPartyKeyRotation(t *testing.T) {
+	m, h, d, idp, log, clock := privateKeyJWTNode(t)
+	s := privateKeyJWTBank(t, m, h, d, idp, log, clock)
+	tokenKeys := h.jwksKIDs(t)
+	rpKIDs := func() []string {
+		t.Helper()
+		resp, err := h.c.Get(h.public + "/oauth2/rp-jwks")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var set struct {
+			Keys []struct{ Kid string } `json:"keys"`
+		}
+		if err := json.NewDecoder(resp.Body).Decode(&set); err != nil {
+			t.Fatal(err)
+		}
+		var out []string
+		for _, k := range set.Keys {
+			out = append(out, k.Kid)
+		}
+		return out
+	}
+	old := rpKIDs()
+	if len(old) != 1 {
+		t.Fatalf("rp-jwks before the rotation: %v", old)
+	}
+	s.signInWithAssertion(t, 1)
+
+	code, out, errOut := runCLI(t, nil, "keys", "rotate", "--rp", "--data", m.Config.Data, "--prepublish", "5m")
+	if code != 0 || !strings.Contains(out, "old key "+old[0]) {
+		t.Fatalf("keys rotate --rp: exit %d\n%s%s", code, out, errOut)
+	}
+	var fresh string
+	eventually(t, waitLimit, func() string {
+		kids := rpKIDs()
+		if len(kids) != 2 || !slices.Contains(kids, old[0]) {
+			return "rp-jwks " + strings.Join(kids, " ")
+		}
+		for _, k := range kids {
+			if k != old[0] {
+				fresh = k
+			}
+		}
+		return ""
+	})
+	if code, out, _ := runCLI(t, nil, "keys", "list", "--rp", "--data", m.Config.Data); code != 0 ||
+		!strings.Contains(out, old[0]+" ES256 active") || !strings.Contains(out, fresh+" ES256 published signs-from=") {
+		t.Errorf("keys list --rp: exit %d\n%s", code, out)
+	}
+	// The new key is published, not yet signing: sign-in goes on.
+	s.signInWithAssertion(t, 2)
+
+	// The old key leaks: withdrawn, it leaves rp-jwks, and the next
+	// assertion is signed by a key the provider finds there.
+	code, out, errOut = runCLI(t, nil, "keys", "withdraw", old[0], "--rp", "--data", m.Config.Data)
+	if code != 0 || !strings.Contains(out, old[0]+" withdrawn: out of /oauth2/rp-jwks") {
+		t.Fatalf("keys withdraw --rp: exit %d\n%s%s", code, out, errOut)
+	}
+	eventually(t, waitLimit, func() string {
+		if kids := rpKIDs(); slices.Contains(kids, old[0]) || len(kids) == 0 {
+			return "rp-jwks " + strings.Join(kids, " ")
+		}
+		return ""
+	})
+	s.signInWithAssertion(t, 3)
+
+	if got := h.jwksKIDs(t); !slices.Equal(got, tokenKeys) {
+		t.Errorf("the token-signing keys changed: %v, then %v", tokenKeys, got)
+	}
+	if code, out, _ := runCLI(t, nil, "keys", "list", "--data", m.Config.Data); code != 0 || strings.Contains(out, old[0]) || strings.Contains(out, fresh) {
+		t.Errorf("keys list (token keys) shows a relying-party key: exit %d\n%s", code, out)
+	}
 }

@@ -30,10 +30,15 @@ import (
 // With --etcd (env OBHUB_ETCD) the command works on the cluster's shared
 // key set in etcd instead, sealed with the key-encryption key; every
 // node copies it to its data folder within the same interval.
+//
+// With --rp it works on the relying-party key set instead: the keys that
+// sign the hub's client assertions (private_key_jwt) at the banks'
+// OpenID providers, published at /oauth2/rp-jwks, in <data>/keys/rp/ and
+// in etcd under their own name.
 func keysCommand(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) error {
 	if len(args) == 0 || (args[0] != "rotate" && args[0] != "withdraw" && args[0] != "list") {
-		fmt.Fprint(stderr, "usage: obhub keys rotate [--data DIR] [--alg ES256|PS256|EdDSA] [--prepublish 10m] [--token-lifetime 10m]\n"+
-			"       obhub keys withdraw KEY-ID [--data DIR] [--alg ES256|PS256|EdDSA]\n       obhub keys list [--data DIR]\n")
+		fmt.Fprint(stderr, "usage: obhub keys rotate [--rp] [--data DIR] [--alg ES256|PS256|EdDSA] [--prepublish 10m] [--token-lifetime 10m]\n"+
+			"       obhub keys withdraw KEY-ID [--rp] [--data DIR] [--alg ES256|PS256|EdDSA]\n       obhub keys list [--rp] [--data DIR]\n")
 		return errors.New("keys: want rotate, withdraw or list")
 	}
 	var kid string // withdraw: the key id, before or after the flags
@@ -51,6 +56,7 @@ func keysCommand(ctx context.Context, args []string, stdout, stderr io.Writer, g
 	fs.StringVar(&etcdEndpoints, "etcd", etcdEndpoints, "the cluster's etcd endpoints, comma separated (env OBHUB_ETCD)")
 	kekFile := getenv("OBHUB_KEY_ENCRYPTION_KEY_FILE")
 	fs.StringVar(&kekFile, "key-encryption-key-file", kekFile, "file holding the key-encryption key (instead of OBHUB_KEY_ENCRYPTION_KEY; env OBHUB_KEY_ENCRYPTION_KEY_FILE)")
+	rp := fs.Bool("rp", false, "the relying-party keys (client assertions at the banks' OpenID providers, /oauth2/rp-jwks) instead of the token-signing keys")
 	var opts oauth.RotateOptions
 	if args[0] == "withdraw" {
 		fs.StringVar(&opts.Algorithm, "alg", "", "algorithm of the key that signs instead, when the withdrawn key was signing (default: the same)")
@@ -77,9 +83,13 @@ func keysCommand(ctx context.Context, args []string, stdout, stderr io.Writer, g
 	if err != nil {
 		return fmt.Errorf("keys: %w", err)
 	}
-	dir := filepath.Join(data, "keys")
+	set := signingKeySet
+	if *rp {
+		set = rpKeySet
+	}
+	dir := set.dir(data)
 	if args[0] == "withdraw" {
-		return withdrawKey(ctx, stdout, dir, etcdEndpoints, kek, kid, opts.Algorithm)
+		return withdrawKey(ctx, stdout, set, dir, etcdEndpoints, kek, kid, opts.Algorithm)
 	}
 	if args[0] == "rotate" {
 		if opts.Prepublish < oauth.KeyReloadInterval {
@@ -94,7 +104,7 @@ func keysCommand(ctx context.Context, args []string, stdout, stderr io.Writer, g
 			opts.KEK = kek
 			rot, err = oauth.RotateKeys(dir, time.Now(), opts)
 		} else {
-			err = changeKeySet(ctx, dir, etcdEndpoints, kek, func(plain []byte) ([]byte, error) {
+			err = changeKeySet(ctx, set, dir, etcdEndpoints, kek, func(plain []byte) ([]byte, error) {
 				out, r, err := oauth.RotateKeyFile(plain, time.Now(), opts)
 				rot = r
 				return out, err
@@ -109,7 +119,7 @@ func keysCommand(ctx context.Context, args []string, stdout, stderr io.Writer, g
 		}
 		return nil
 	}
-	plain, err := readKeySet(ctx, dir, etcdEndpoints, kek)
+	plain, err := readKeySet(ctx, set, dir, etcdEndpoints, kek)
 	if err != nil {
 		return err
 	}
@@ -134,11 +144,30 @@ func keysCommand(ctx context.Context, args []string, stdout, stderr io.Writer, g
 	return nil
 }
 
+// keySet names one of the node's key sets: where a node keeps it in its
+// data folder and under which key a cluster keeps it in etcd.
+type keySet struct {
+	name    string // for messages
+	sub     string // folder under <data>/keys
+	etcdKey string
+}
+
+var (
+	// signingKeySet signs access tokens and ID tokens (/oauth2/jwks).
+	signingKeySet = keySet{name: "signing keys", etcdKey: config.SigningKeyKey}
+	// rpKeySet signs the hub's client assertions at the banks' OpenID
+	// providers (/oauth2/rp-jwks).
+	rpKeySet = keySet{name: "relying-party keys", sub: "rp", etcdKey: config.RPSigningKeyKey}
+)
+
+// dir is the set's folder in the data folder data.
+func (k keySet) dir(data string) string { return filepath.Join(data, "keys", k.sub) }
+
 // withdrawKey retires the key kid at once (oauth.WithdrawKeyFile) in the
 // data folder dir or, with etcd endpoints, in the cluster's key set.
-func withdrawKey(ctx context.Context, stdout io.Writer, dir, etcdEndpoints string, kek []byte, kid, alg string) error {
+func withdrawKey(ctx context.Context, stdout io.Writer, set keySet, dir, etcdEndpoints string, kek []byte, kid, alg string) error {
 	var w oauth.Withdrawal
-	err := changeKeySet(ctx, dir, etcdEndpoints, kek, func(plain []byte) ([]byte, error) {
+	err := changeKeySet(ctx, set, dir, etcdEndpoints, kek, func(plain []byte) ([]byte, error) {
 		out, res, err := oauth.WithdrawKeyFile(plain, kid, time.Now(), alg)
 		w = res
 		return out, err
@@ -146,21 +175,25 @@ func withdrawKey(ctx context.Context, stdout io.Writer, dir, etcdEndpoints strin
 	if err != nil {
 		return fmt.Errorf("keys withdraw: %w", err)
 	}
-	fmt.Fprintf(stdout, "key %s withdrawn: out of the JWKS now; every node refuses its tokens within %s\n", w.KeyID, oauth.KeyReloadInterval)
+	if set == rpKeySet {
+		fmt.Fprintf(stdout, "key %s withdrawn: out of /oauth2/rp-jwks now; every node stops signing with it within %s\n", w.KeyID, oauth.KeyReloadInterval)
+	} else {
+		fmt.Fprintf(stdout, "key %s withdrawn: out of the JWKS now; every node refuses its tokens within %s\n", w.KeyID, oauth.KeyReloadInterval)
+	}
 	if w.NewKeyID != "" {
 		fmt.Fprintf(stdout, "new key %s (%s) signs from now on\n", w.NewKeyID, w.Algorithm)
 	}
 	return nil
 }
 
-// readKeySet returns the plaintext signing key set: the cluster's with
-// etcd endpoints, else the data folder's.
-func readKeySet(ctx context.Context, dir, etcdEndpoints string, kek []byte) ([]byte, error) {
+// readKeySet returns the plaintext key set: the cluster's with etcd
+// endpoints, else the data folder's.
+func readKeySet(ctx context.Context, set keySet, dir, etcdEndpoints string, kek []byte) ([]byte, error) {
 	if etcdEndpoints == "" {
 		return oauth.ReadKeySet(dir, kek)
 	}
 	var plain []byte
-	err := withClusterKeys(ctx, etcdEndpoints, kek, func(s config.SealedSecret) error {
+	err := withClusterKeys(ctx, set, etcdEndpoints, kek, func(s config.SealedSecret) error {
 		b, err := s.Get(ctx)
 		if err == nil {
 			plain, err = oauth.OpenKeySetFile(b, kek)
@@ -170,15 +203,15 @@ func readKeySet(ctx context.Context, dir, etcdEndpoints string, kek []byte) ([]b
 	return plain, err
 }
 
-// changeKeySet applies change to the plaintext signing key set: with etcd
+// changeKeySet applies change to the plaintext key set: with etcd
 // endpoints the cluster's (a compare-and-swap: two concurrent changes
 // cannot both win), else the data folder's (oauth.UpdateKeySet). An error
 // from change leaves the set as it was.
-func changeKeySet(ctx context.Context, dir, etcdEndpoints string, kek []byte, change func(plain []byte) ([]byte, error)) error {
+func changeKeySet(ctx context.Context, set keySet, dir, etcdEndpoints string, kek []byte, change func(plain []byte) ([]byte, error)) error {
 	if etcdEndpoints == "" {
 		return oauth.UpdateKeySet(dir, kek, change)
 	}
-	return withClusterKeys(ctx, etcdEndpoints, kek, func(s config.SealedSecret) error {
+	return withClusterKeys(ctx, set, etcdEndpoints, kek, func(s config.SealedSecret) error {
 		return s.Update(ctx, func(cur []byte) ([]byte, error) {
 			plain, err := oauth.OpenKeySetFile(cur, kek)
 			if err != nil {
@@ -193,8 +226,8 @@ func changeKeySet(ctx context.Context, dir, etcdEndpoints string, kek []byte, ch
 	})
 }
 
-// withClusterKeys runs fn on the cluster's sealed signing key set in etcd.
-func withClusterKeys(ctx context.Context, endpoints string, kek []byte, fn func(config.SealedSecret) error) error {
+// withClusterKeys runs fn on the cluster's sealed key set in etcd.
+func withClusterKeys(ctx context.Context, set keySet, endpoints string, kek []byte, fn func(config.SealedSecret) error) error {
 	if kek == nil {
 		return fmt.Errorf("keys: --etcd needs the cluster's key-encryption key: %s is not set", config.KeyEncryptionKeyEnv)
 	}
@@ -203,9 +236,9 @@ func withClusterKeys(ctx context.Context, endpoints string, kek []byte, fn func(
 	if err := kv.Open(ctx); err != nil {
 		return fmt.Errorf("keys: etcd: %w", err)
 	}
-	if err := fn(config.SealedSecret{KV: kv, Key: config.SigningKeyKey, KEK: kek}); err != nil {
+	if err := fn(config.SealedSecret{KV: kv, Key: set.etcdKey, KEK: kek}); err != nil {
 		if obhub.ErrorCode(err) == obhub.ENOTFOUND {
-			return errors.New("keys: the cluster has no signing key yet: start a node first")
+			return fmt.Errorf("keys: the cluster has no %s yet: start a node first", set.name)
 		}
 		return fmt.Errorf("keys: %w", err)
 	}
@@ -283,14 +316,14 @@ var errUnchanged = errors.New("unchanged")
 // syncClusterKeys copies the cluster's key set from etcd to this node's
 // key file when it changed there (obhub keys rotate --etcd). While etcd
 // is unreachable the node keeps its copy.
-func (m *Main) syncClusterKeys(ctx context.Context, kek []byte) {
-	s := config.SealedSecret{KV: m.kv, Key: config.SigningKeyKey, KEK: kek}
+func (m *Main) syncClusterKeys(ctx context.Context, set keySet, kek []byte) {
+	s := config.SealedSecret{KV: m.kv, Key: set.etcdKey, KEK: kek}
 	b, err := s.Get(ctx)
 	if err != nil {
-		m.Logger.Debug("signing keys: etcd not read; keeping this node's copy", "err", err)
+		m.Logger.Debug(set.name+": etcd not read; keeping this node's copy", "err", err)
 		return
 	}
-	dir := filepath.Join(m.Config.Data, "keys")
+	dir := set.dir(m.Config.Data)
 	plain, err := oauth.OpenKeySetFile(b, kek)
 	if err == nil {
 		if cur, err := oauth.ReadKeySet(dir, kek); err == nil && bytes.Equal(cur, plain) {
@@ -301,14 +334,14 @@ func (m *Main) syncClusterKeys(ctx context.Context, kek []byte) {
 		err = oauth.WriteKeySet(dir, b, kek)
 	}
 	if err != nil {
-		m.Logger.Error("signing keys: cannot store the cluster's keys", "err", err)
+		m.Logger.Error(set.name+": cannot store the cluster's keys", "err", err)
 	}
 }
 
-// watchKeys re-reads the signing key file every interval until ctx ends,
+// watchKeys re-reads the key file of set every interval until ctx ends,
 // so that `obhub keys rotate` takes effect on a running node. A bad file
 // is logged and the keys in use stay.
-func (m *Main) watchKeys(ctx context.Context, keys *oauth.Keys, interval time.Duration) {
+func (m *Main) watchKeys(ctx context.Context, set keySet, keys *oauth.Keys, interval time.Duration) {
 	if interval <= 0 {
 		interval = oauth.KeyReloadInterval
 	}
@@ -325,14 +358,14 @@ func (m *Main) watchKeys(ctx context.Context, keys *oauth.Keys, interval time.Du
 		case <-t.C:
 		}
 		if kek != nil {
-			m.syncClusterKeys(ctx, kek)
+			m.syncClusterKeys(ctx, set, kek)
 		}
 		changed, err := keys.Reload()
 		switch {
 		case err != nil:
-			m.Logger.Error("signing keys: reload failed; keeping the keys in use", "err", err)
+			m.Logger.Error(set.name+": reload failed; keeping the keys in use", "err", err)
 		case changed:
-			m.Logger.Info("signing keys reloaded", "keys", keys)
+			m.Logger.Info(set.name+" reloaded", "keys", keys)
 		}
 	}
 }

@@ -211,6 +211,29 @@ func TestKeyRotationInCluster(t *testing.T) {
 		return ""
 	})
 
+	// The relying-party keys rotate apart, in their own etcd key: both
+	// nodes publish the new one at /oauth2/rp-jwks.
+	code, out, _ = runCLI(t, env, "keys", "list", "--rp")
+	rpOld := strings.Fields(out)
+	if code != 0 || len(rpOld) < 3 || rpOld[1] != "ES256" || rpOld[2] != "active" || strings.Contains(out, oldKID) {
+		t.Fatalf("keys list --rp --etcd: exit %d\n%s", code, out)
+	}
+	if code, out, errOut := runCLI(t, env, "keys", "rotate", "--rp", "--prepublish", "1m"); code != 0 || !strings.Contains(out, "old key "+rpOld[0]) {
+		t.Fatalf("keys rotate --rp --etcd: exit %d\n%s%s", code, out, errOut)
+	}
+	for i, h := range []*hub{h1, h2} {
+		eventually(t, waitLimit, func() string {
+			r := h.call(t, "GET", "/oauth2/rp-jwks", "", nil)
+			if n := strings.Count(string(r.body), `"kid"`); n != 2 || !strings.Contains(string(r.body), rpOld[0]) {
+				return "node " + string(rune('1'+i)) + " rp-jwks " + string(r.body)
+			}
+			return ""
+		})
+	}
+	if kids := h1.jwksKIDs(t); len(kids) != 2 {
+		t.Errorf("the relying-party rotation changed the token JWKS: %v", kids)
+	}
+
 	// The old key leaks: withdrawn from the cluster's key set, it leaves
 	// both nodes' JWKS and its tokens stop working on both.
 	if r := h2.call(t, "GET", farm+"/accounts", oldTok, nil); r.status != http.StatusOK {

@@ -43,7 +43,10 @@ func (m *Main) openOAuth(ctx context.Context, issuer string, keys *oauth.Keys) (
 	}
 	m.goUntilClose(ctx, func(ctx context.Context) { _ = m.revocations.Run(ctx) })
 	m.goUntilClose(ctx, func(ctx context.Context) {
-		m.watchKeys(ctx, keys, m.keyReload) // obhub keys rotate without restart (keys.go)
+		m.watchKeys(ctx, signingKeySet, keys, m.keyReload) // obhub keys rotate without restart (keys.go)
+	})
+	m.goUntilClose(ctx, func(ctx context.Context) {
+		m.watchKeys(ctx, rpKeySet, rpKeys, m.keyReload) // obhub keys rotate --rp
 	})
 	return oauth.New(oauth.Config{
 		Issuer:     issuer,
