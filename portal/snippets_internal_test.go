@@ -316,6 +316,20 @@ func TestSnippetsAppGolden(t *testing.T) {
 // without DPoP gets no DPoP code at all. (cmd/obhub's
 // TestPortalDPoPSnippetRuns runs them against a real node.)
 func TestSnippetsDPoP(t *testing.T) {
+	// What each language that makes proofs must show, how it writes a
+	// Bearer header (which it must not), and the check that it compiles.
+	makers := map[string]struct {
+		want   []string
+		bearer string
+		check  func(*testing.T, string)
+	}{
+		"go": {[]string{`dpopDo(req, "")`, "dpopDo(req, tok.AccessToken)", `"DPoP "+token`, `"dpop+jwt"`, "use_dpop_nonce", `claims["ath"]`},
+			`"Bearer "+`, checkGoSnippet},
+		"python": {[]string{"dpop_request(", `"DPoP " + token`, "dpop+jwt", "use_dpop_nonce", "pip install requests cryptography", `claims["ath"]`},
+			`"Bearer " +`, checkPythonSnippet},
+		"java": {[]string{"send(call, token)", `"DPoP " + token`, "dpop+jwt", "SHA256withECDSAinP1363Format", "use_dpop_nonce", "ath"},
+			`"Bearer " +`, checkJavaSnippet},
+	}
 	for _, consent := range []bool{false, true} {
 		in, _ := snippetCase(t)
 		in.Consent, in.DPoP = consent, true
@@ -325,45 +339,22 @@ func TestSnippetsDPoP(t *testing.T) {
 			t.Fatal(err)
 		}
 		for _, s := range sn {
-			if s.ID == "go" {
-				for _, want := range []string{"dpopDo(req, \"\")", "dpopDo(req, tok.AccessToken)", `"DPoP "+token`, `"dpop+jwt"`, "use_dpop_nonce", `claims["ath"]`} {
-					if !strings.Contains(s.Code, want) {
-						t.Errorf("consent %v: the Go snippet lacks %s", consent, want)
-					}
+			mk, ok := makers[s.ID]
+			if !ok {
+				if !strings.Contains(s.Code, "DPoP-bound: every request needs a DPoP proof") {
+					t.Errorf("consent %v: the %s snippet does not say it makes no DPoP proofs", consent, s.ID)
 				}
-				if strings.Contains(s.Code, `"Bearer "+`) {
-					t.Errorf("consent %v: the Go snippet sends its DPoP-bound token as Bearer", consent)
-				}
-				checkGoSnippet(t, s.Code)
 				continue
 			}
-			if s.ID == "python" {
-				for _, want := range []string{"dpop_request(", `"DPoP " + token`, "dpop+jwt", "use_dpop_nonce", "pip install requests cryptography", `claims["ath"]`} {
-					if !strings.Contains(s.Code, want) {
-						t.Errorf("consent %v: the Python snippet lacks %s", consent, want)
-					}
+			for _, want := range mk.want {
+				if !strings.Contains(s.Code, want) {
+					t.Errorf("consent %v: the %s snippet lacks %s", consent, s.ID, want)
 				}
-				if strings.Contains(s.Code, `"Bearer " +`) {
-					t.Errorf("consent %v: the Python snippet sends its DPoP-bound token as Bearer", consent)
-				}
-				checkPythonSnippet(t, s.Code)
-				continue
 			}
-			if s.ID == "java" {
-				for _, want := range []string{"send(call, token)", `"DPoP " + token`, "dpop+jwt", "SHA256withECDSAinP1363Format", "use_dpop_nonce", "ath"} {
-					if !strings.Contains(s.Code, want) {
-						t.Errorf("consent %v: the Java snippet lacks %s", consent, want)
-					}
-				}
-				if strings.Contains(s.Code, `"Bearer " +`) {
-					t.Errorf("consent %v: the Java snippet sends its DPoP-bound token as Bearer", consent)
-				}
-				checkJavaSnippet(t, s.Code)
-				continue
+			if strings.Contains(s.Code, mk.bearer) {
+				t.Errorf("consent %v: the %s snippet sends its DPoP-bound token as Bearer", consent, s.ID)
 			}
-			if !strings.Contains(s.Code, "DPoP-bound: every request needs a DPoP proof") {
-				t.Errorf("consent %v: the %s snippet does not say it makes no DPoP proofs", consent, s.ID)
-			}
+			mk.check(t, s.Code)
 		}
 		in.DPoP = false
 		sn, err = snippets(in)

@@ -24,102 +24,33 @@ import (
 // a DPoP-bound token (answering the token endpoint's use_dpop_nonce),
 // calls the sandbox with a proof, and prints the answer.
 func TestPortalDPoPSnippetRuns(t *testing.T) {
-	gobin, err := exec.LookPath("go")
-	if err != nil {
-		t.Skip("no go command on this machine")
-	}
+	runners := snippetRunners(t)
 	m := runMain(t, withDemo())
 	h := newHub(t, m, testAdminToken)
-	u := newPortalUser(t, m)
-	app := onboard(t, m, h, u, "Green Valley Fintech", "li@greenvalley.example")
-	h.adminCall(t, "PATCH", "/apps/"+app, map[string]any{"fapi": true, "dpop_bound_access_tokens": true}, http.StatusOK, nil)
-	var secret struct {
-		ClientSecret string `json:"client_secret"`
-	}
-	h.adminCall(t, "POST", "/apps/"+app+"/secret", nil, http.StatusOK, &secret)
+	app, secret := fapiSnippetApp(t, m, h, nil)
 
-	// Bearer tokens are refused for this app from now on: without a proof
-	// the token endpoint says so.
-	if code, _ := h.tokenStatus(t, app, secret.ClientSecret); code != http.StatusBadRequest {
+	// Bearer tokens are refused for this app: without a proof the token
+	// endpoint says so.
+	if code, _ := h.tokenStatus(t, app.id, secret); code != http.StatusBadRequest {
 		t.Fatalf("a token request without a proof: %d, want 400", code)
 	}
-
-	st, page := u.page("/portal/apis/qingshan-accounts/try?op=" + tryGetAccount + "&app=" + app)
-	code := regexp.MustCompile(`(?s)<code id="snippet-go">(.*?)</code>`).FindStringSubmatch(page)
-	if st != http.StatusOK || code == nil {
+	st, page := app.user.page("/portal/apis/qingshan-accounts/try?op=" + tryGetAccount + "&app=" + app.id)
+	if st != http.StatusOK {
 		t.Fatalf("try-it page: %d\n%.2000s", st, page)
 	}
-	src := html.UnescapeString(code[1])
-	if !strings.Contains(src, "dpopDo") {
+	if src := snippetOn(t, page, "go"); !strings.Contains(src, "dpopDo") {
 		t.Fatalf("the Go snippet of a FAPI app makes no DPoP proofs:\n%s", src)
 	}
-
-	dir := t.TempDir()
-	for name, body := range map[string]string{"go.mod": "module snippet\n\ngo 1.22\n", "main.go": src} {
-		if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o644); err != nil {
-			t.Fatal(err)
+	for i, r := range runners {
+		cmd := r.command(t, snippetOn(t, page, r.lang), "CLIENT_SECRET="+secret)
+		out, err := cmd.CombinedOutput()
+		if err != nil || !strings.HasPrefix(string(out), "200") || !strings.Contains(string(out), "qs-10001") {
+			t.Fatalf("the %s snippet: %v\n%s", r.lang, err, out)
 		}
+		// Through the gateway as the app, with a DPoP-bound token: one
+		// more audited sandbox call.
+		waitSandboxCalls(t, h, app.id, "/sandbox/qingshan-rcb/open-banking/accounts/v1/accounts/qs-10001", i+1)
 	}
-	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, gobin, "run", ".")
-	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), "CLIENT_SECRET="+secret.ClientSecret, "GOFLAGS=-mod=mod", "GOTOOLCHAIN=local")
-	out, err := cmd.CombinedOutput()
-	if err != nil || !strings.HasPrefix(string(out), "200 OK\n") || !strings.Contains(string(out), "qs-10001") {
-		t.Fatalf("go run of the snippet: %v\n%s\n%s", err, out, src)
-	}
-	// The call went through the gateway as the app, with a DPoP-bound
-	// token: one audited sandbox call.
-	waitSandboxCalls(t, h, app, "/sandbox/qingshan-rcb/open-banking/accounts/v1/accounts/qs-10001", 1)
-
-	// The Python snippet does the same, where python3 has requests and
-	// cryptography (what the snippet asks to pip install).
-	calls := 1
-	if py, err := exec.LookPath("python3"); err != nil || exec.Command(py, "-c", "import requests, cryptography").Run() != nil {
-		t.Log("no python3 with requests and cryptography on this machine: the Python snippet is not run")
-	} else {
-		code = regexp.MustCompile(`(?s)<code id="snippet-python">(.*?)</code>`).FindStringSubmatch(page)
-		if code == nil {
-			t.Fatal("no Python snippet on the try-it page")
-		}
-		src = html.UnescapeString(code[1])
-		if err := os.WriteFile(filepath.Join(dir, "call.py"), []byte(src), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		cmd = exec.CommandContext(ctx, py, "call.py")
-		cmd.Dir = dir
-		cmd.Env = append(os.Environ(), "CLIENT_SECRET="+secret.ClientSecret)
-		out, err = cmd.CombinedOutput()
-		if err != nil || !strings.HasPrefix(string(out), "200\n") || !strings.Contains(string(out), "qs-10001") {
-			t.Fatalf("python3 call.py: %v\n%s\n%s", err, out, src)
-		}
-		calls++
-		waitSandboxCalls(t, h, app, "/sandbox/qingshan-rcb/open-banking/accounts/v1/accounts/qs-10001", calls)
-	}
-
-	// The Java snippet does the same (java runs a single source file).
-	java, err := exec.LookPath("java")
-	if err != nil {
-		t.Log("no java command on this machine: the Java snippet is not run")
-		return
-	}
-	code = regexp.MustCompile(`(?s)<code id="snippet-java">(.*?)</code>`).FindStringSubmatch(page)
-	if code == nil {
-		t.Fatal("no Java snippet on the try-it page")
-	}
-	src = html.UnescapeString(code[1])
-	if err := os.WriteFile(filepath.Join(dir, "Call.java"), []byte(src), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	cmd = exec.CommandContext(ctx, java, "Call.java")
-	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), "CLIENT_SECRET="+secret.ClientSecret)
-	out, err = cmd.CombinedOutput()
-	if err != nil || !strings.HasPrefix(string(out), "200\n") || !strings.Contains(string(out), "qs-10001") {
-		t.Fatalf("java Call.java: %v\n%s\n%s", err, out, src)
-	}
-	waitSandboxCalls(t, h, app, "/sandbox/qingshan-rcb/open-banking/accounts/v1/accounts/qs-10001", calls+1)
 }
 
 // TestPortalDPoPConsentSnippetRuns: the Go, Python and Java snippets the
@@ -131,80 +62,123 @@ func TestPortalDPoPSnippetRuns(t *testing.T) {
 // allows; the redirect URL is pasted into the snippet, which redeems the
 // code with a proof and calls the API as the customer.
 func TestPortalDPoPConsentSnippetRuns(t *testing.T) {
+	runners := snippetRunners(t)
+	m := runMain(t, withDemo())
+	h := newHub(t, m, testAdminToken)
+	const redirect = "http://127.0.0.1:9/callback" // never reached: the test reads the Location
+	app, secret := fapiSnippetApp(t, m, h, map[string]any{
+		"grant_types": []string{"client_credentials", "authorization_code"}, "redirect_uris": []string{redirect}})
+
+	try := "/portal/apis/qingshan-accounts/try"
+	const listAccounts = "op-get--accounts"
+	st, page := app.user.post(try+"?op="+listAccounts, try, url.Values{"op": {listAccounts}, "app": {app.id}, "customer": {"zhangsan"}})
+	if st != http.StatusOK {
+		t.Fatalf("try-it page: %d\n%.2000s", st, page)
+	}
+	if src := snippetOn(t, page, "go"); !strings.Contains(src, "dpopDo") || !strings.Contains(src, "code_verifier") {
+		t.Fatalf("not the DPoP consent snippet:\n%s", src)
+	}
+	calls := 1 // the try-it form's own call
+	for _, r := range runners {
+		cmd := r.command(t, snippetOn(t, page, r.lang), "CLIENT_SECRET="+secret, "REDIRECT_URI="+redirect)
+		out := playCustomer(t, h, cmd, redirect)
+		if !strings.Contains(out, "200") || !strings.Contains(out, "qs-10001") {
+			t.Fatalf("the %s consent snippet:\n%s", r.lang, out)
+		}
+		// zhangsan's accounts only: the call was made as the customer.
+		if strings.Contains(out, "qs-10003") {
+			t.Errorf("the %s snippet's call listed another customer's account:\n%s", r.lang, out)
+		}
+		calls++
+		waitSandboxCalls(t, h, app.id, "/sandbox/qingshan-rcb/open-banking/accounts/v1/accounts", calls)
+	}
+}
+
+// snippetApp is a developer's sandbox app, and the developer's browser.
+type snippetApp struct {
+	id   string
+	user *portalUser
+}
+
+// fapiSnippetApp onboards a developer whose sandbox app is then marked
+// fapi (DPoP-bound tokens, server nonces required), with more settings
+// from extra, and returns it with a new client secret.
+func fapiSnippetApp(t *testing.T, m *Main, h *hub, extra map[string]any) (snippetApp, string) {
+	t.Helper()
+	u := newPortalUser(t, m)
+	id := onboard(t, m, h, u, "Green Valley Fintech", "li@greenvalley.example")
+	patch := map[string]any{"fapi": true, "dpop_bound_access_tokens": true}
+	for k, v := range extra {
+		patch[k] = v
+	}
+	h.adminCall(t, "PATCH", "/apps/"+id, patch, http.StatusOK, nil)
+	var secret struct {
+		ClientSecret string `json:"client_secret"`
+	}
+	h.adminCall(t, "POST", "/apps/"+id+"/secret", nil, http.StatusOK, &secret)
+	return snippetApp{id: id, user: u}, secret.ClientSecret
+}
+
+// snippetOn returns the code of the page's snippet in language id.
+func snippetOn(t *testing.T, page, id string) string {
+	t.Helper()
+	code := regexp.MustCompile(`(?s)<code id="snippet-` + id + `">(.*?)</code>`).FindStringSubmatch(page)
+	if code == nil {
+		t.Fatalf("no %s snippet on the page", id)
+	}
+	return html.UnescapeString(code[1])
+}
+
+// snippetRunner runs one language's snippet as a developer would.
+type snippetRunner struct {
+	lang  string   // the snippet's id on the page
+	file  string   // where the snippet goes
+	extra []string // other files: name, content
+	args  []string // the command, run in the snippet's folder
+}
+
+// snippetRunners returns the runners this machine can use: Go always
+// (the test is skipped without it), Python where python3 has requests and
+// cryptography (what the snippet asks to pip install), Java where java is
+// installed (it runs a single source file).
+func snippetRunners(t *testing.T) []snippetRunner {
+	t.Helper()
 	gobin, err := exec.LookPath("go")
 	if err != nil {
 		t.Skip("no go command on this machine")
 	}
-	m := runMain(t, withDemo())
-	h := newHub(t, m, testAdminToken)
-	u := newPortalUser(t, m)
-	app := onboard(t, m, h, u, "Green Valley Fintech", "li@greenvalley.example")
-	const redirect = "http://127.0.0.1:9/callback" // never reached: the test reads the Location
-	h.adminCall(t, "PATCH", "/apps/"+app, map[string]any{"fapi": true, "dpop_bound_access_tokens": true,
-		"grant_types": []string{"client_credentials", "authorization_code"}, "redirect_uris": []string{redirect}}, http.StatusOK, nil)
-	var secret struct {
-		ClientSecret string `json:"client_secret"`
+	rs := []snippetRunner{{lang: "go", file: "main.go", extra: []string{"go.mod", "module snippet\n\ngo 1.22\n"}, args: []string{gobin, "run", "."}}}
+	if py, err := exec.LookPath("python3"); err != nil || exec.Command(py, "-c", "import requests, cryptography").Run() != nil {
+		t.Log("no python3 with requests and cryptography on this machine: the Python snippets are not run")
+	} else {
+		rs = append(rs, snippetRunner{lang: "python", file: "call.py", args: []string{py, "call.py"}})
 	}
-	h.adminCall(t, "POST", "/apps/"+app+"/secret", nil, http.StatusOK, &secret)
+	if java, err := exec.LookPath("java"); err != nil {
+		t.Log("no java command on this machine: the Java snippets are not run")
+	} else {
+		rs = append(rs, snippetRunner{lang: "java", file: "Call.java", args: []string{java, "Call.java"}})
+	}
+	return rs
+}
 
-	try := "/portal/apis/qingshan-accounts/try"
-	const listAccounts = "op-get--accounts"
-	st, page := u.post(try+"?op="+listAccounts, try, url.Values{"op": {listAccounts}, "app": {app}, "customer": {"zhangsan"}})
-	if st != http.StatusOK {
-		t.Fatalf("try-it page: %d\n%.2000s", st, page)
-	}
-	snippet := func(id string) string {
-		code := regexp.MustCompile(`(?s)<code id="snippet-` + id + `">(.*?)</code>`).FindStringSubmatch(page)
-		if code == nil {
-			t.Fatalf("no %s snippet on the try-it page", id)
-		}
-		return html.UnescapeString(code[1])
-	}
+// command writes src (and the runner's other files) to a folder of its
+// own and returns the command that runs it, with env added; it is killed
+// if it runs past two minutes.
+func (r snippetRunner) command(t *testing.T, src string, env ...string) *exec.Cmd {
+	t.Helper()
 	dir := t.TempDir()
-	write := func(name, body string) {
-		if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o644); err != nil {
+	files := append([]string{r.file, src}, r.extra...)
+	for i := 0; i < len(files); i += 2 {
+		if err := os.WriteFile(filepath.Join(dir, files[i]), []byte(files[i+1]), 0o644); err != nil {
 			t.Fatal(err)
 		}
 	}
-	env := append(os.Environ(), "CLIENT_SECRET="+secret.ClientSecret, "REDIRECT_URI="+redirect, "GOFLAGS=-mod=mod", "GOTOOLCHAIN=local")
-	calls := 1 // the try-it form's own call
-	run := func(name string, args ...string) {
-		t.Helper()
-		ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
-		defer cancel()
-		cmd := exec.CommandContext(ctx, args[0], args[1:]...)
-		cmd.Dir, cmd.Env = dir, env
-		out := playCustomer(t, h, cmd, redirect)
-		if !strings.Contains(out, "200") || !strings.Contains(out, "qs-10001") {
-			t.Fatalf("the %s consent snippet:\n%s", name, out)
-		}
-		// zhangsan's accounts only: the call was made as the customer.
-		if strings.Contains(out, "qs-10003") {
-			t.Errorf("the %s snippet's call listed another customer's account:\n%s", name, out)
-		}
-		calls++
-		waitSandboxCalls(t, h, app, "/sandbox/qingshan-rcb/open-banking/accounts/v1/accounts", calls)
-	}
-
-	src := snippet("go")
-	if !strings.Contains(src, "dpopDo") || !strings.Contains(src, "code_verifier") {
-		t.Fatalf("not the DPoP consent snippet:\n%s", src)
-	}
-	write("go.mod", "module snippet\n\ngo 1.22\n")
-	write("main.go", src)
-	run("Go", gobin, "run", ".")
-	if py, err := exec.LookPath("python3"); err != nil || exec.Command(py, "-c", "import requests, cryptography").Run() != nil {
-		t.Log("no python3 with requests and cryptography on this machine: the Python snippet is not run")
-	} else {
-		write("call.py", snippet("python"))
-		run("Python", py, "call.py")
-	}
-	if java, err := exec.LookPath("java"); err != nil {
-		t.Log("no java command on this machine: the Java snippet is not run")
-	} else {
-		write("Call.java", snippet("java"))
-		run("Java", java, "Call.java")
-	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	t.Cleanup(cancel)
+	cmd := exec.CommandContext(ctx, r.args[0], r.args[1:]...)
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), append(env, "GOFLAGS=-mod=mod", "GOTOOLCHAIN=local")...)
+	return cmd
 }
 
 // playCustomer runs a consent snippet: it waits for the URL the snippet
