@@ -23,6 +23,11 @@ import (
 // with text/template from the same call the try-it console sends, and
 // every value is quoted for its language by a function of this file (sh,
 // goStr, javaStr, pyStr, urlq), never pasted raw.
+//
+// For an app whose tokens are DPoP-bound, the Go, Java and Python
+// snippets also make a key and send a DPoP proof with every request,
+// answering the hub's use_dpop_nonce once (templates go.dpop, java.dpop,
+// py.dpop); the curl one says it does not.
 
 // snippetInput is what a snippet shows.
 type snippetInput struct {
@@ -36,8 +41,8 @@ type snippetInput struct {
 	Consent              bool
 	PARURL, AuthorizeURL string
 	// DPoP: the app's tokens are DPoP-bound (dpop_bound_access_tokens,
-	// or fapi), so every token request and call needs a proof. The Go
-	// snippet makes them; the others say they do not.
+	// or fapi), so every token request and call needs a proof. The Go,
+	// Java and Python snippets make them; curl says it does not.
 	DPoP bool
 }
 
