@@ -65,7 +65,8 @@ func (s *AuditStore) Head(ctx context.Context) (audit.Head, error) {
 		return audit.Head{}, err
 	}
 	var h audit.Head
-	err = p.QueryRow(ctx, "SELECT seq, hash FROM audit_records WHERE chain = $1 ORDER BY seq DESC LIMIT 1", s.chain).Scan(&h.Seq, &h.Hash)
+	// Planned for this chain (see append).
+	err = p.QueryRow(ctx, "SELECT seq, hash FROM audit_records WHERE chain = $1 ORDER BY seq DESC LIMIT 1", pgx.QueryExecModeExec, s.chain).Scan(&h.Seq, &h.Hash)
 	if err == pgx.ErrNoRows {
 		return audit.Head{}, nil
 	}
@@ -127,8 +128,12 @@ func (s *AuditStore) append(ctx context.Context, recs []audit.Record, durable bo
 				return err
 			}
 		}
+		// Planned for this chain at each call (QueryExecModeExec), not
+		// once for any chain: a generic plan made while the table's
+		// statistics still said it was nearly empty scanned every record
+		// on every group commit (~1 ms at 15 000 records, growing).
 		var last int64
-		if err := tx.QueryRow(ctx, "SELECT coalesce(max(seq), 0) FROM audit_records WHERE chain = $1", s.chain).Scan(&last); err != nil {
+		if err := tx.QueryRow(ctx, "SELECT coalesce(max(seq), 0) FROM audit_records WHERE chain = $1", pgx.QueryExecModeExec, s.chain).Scan(&last); err != nil {
 			return err
 		}
 		for i := range recs {
