@@ -123,13 +123,17 @@ func main() {
 	if err != nil {
 		log.Fatal(err)
 	}
+	answer, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if err != nil {
+		log.Fatal(err)
+	}
 	var tok struct {
 		AccessToken string ` + "`json:\"access_token\"`" + `
 	}
-	err = json.NewDecoder(resp.Body).Decode(&tok)
-	resp.Body.Close()
-	if err != nil || tok.AccessToken == "" {
-		log.Fatalf("token request failed: %s (%v)", resp.Status, err)
+	if err := json.Unmarshal(answer, &tok); err != nil || tok.AccessToken == "" {
+		// The answer says why: invalid_client, invalid_scope, ...
+		log.Fatalf("token request failed: %s %s", resp.Status, answer)
 	}
 
 	// 2. The call.
@@ -507,7 +511,8 @@ token = {{template "py.post" .}}
     data={"grant_type": "client_credentials", "scope": {{pyStr .Scope}}},
     timeout=30,
 )
-token.raise_for_status()
+if not token.ok:  # the answer says why: invalid_client, invalid_scope, ...
+    raise SystemExit("token request failed: %d %s" % (token.status_code, token.text))
 access_token = token.json()["access_token"]
 
 # 2. The call.
@@ -877,7 +882,8 @@ par = {{template "py.post" .}}
     },
     timeout=30,
 )
-par.raise_for_status()
+if not par.ok:  # the answer says why
+    raise SystemExit("pushed authorization request failed: %d %s" % (par.status_code, par.text))
 
 # 3. Send the customer's browser to this URL; they sign in and allow.
 query = urlencode({"client_id": client_id, "request_uri": par.json()["request_uri"]})
@@ -901,7 +907,8 @@ token = {{template "py.post" .}}
     },
     timeout=30,
 )
-token.raise_for_status()
+if not token.ok:  # the answer says why: invalid_grant, ...
+    raise SystemExit("token request failed: %d %s" % (token.status_code, token.text))
 access_token = token.json()["access_token"]
 
 # 5. The call, as the customer.

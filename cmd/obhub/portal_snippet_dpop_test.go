@@ -22,7 +22,8 @@ import (
 // required) run as a developer would run them — go run, python3 call.py,
 // java Call.java, with CLIENT_SECRET set — against a real node: each gets
 // a DPoP-bound token (answering the token endpoint's use_dpop_nonce),
-// calls the sandbox with a proof, and prints the answer.
+// calls the sandbox with a proof, and prints the answer. With a wrong
+// secret each stops and prints the hub's reason (invalid_client).
 func TestPortalDPoPSnippetRuns(t *testing.T) {
 	runners := snippetRunners(t)
 	m := runMain(t, withDemo())
@@ -42,8 +43,12 @@ func TestPortalDPoPSnippetRuns(t *testing.T) {
 		t.Fatalf("the Go snippet of a FAPI app makes no DPoP proofs:\n%s", src)
 	}
 	for i, r := range runners {
-		cmd := r.command(t, snippetOn(t, page, r.lang), "CLIENT_SECRET="+secret)
-		out, err := cmd.CombinedOutput()
+		// A wrong secret: the snippet stops and shows the hub's reason.
+		out, err := r.command(t, snippetOn(t, page, r.lang), "CLIENT_SECRET=not-the-secret").CombinedOutput()
+		if err == nil || !strings.Contains(string(out), "invalid_client") {
+			t.Errorf("the %s snippet with a wrong secret: %v, and it does not say invalid_client:\n%s", r.lang, err, out)
+		}
+		out, err = r.command(t, snippetOn(t, page, r.lang), "CLIENT_SECRET="+secret).CombinedOutput()
 		if err != nil || !strings.HasPrefix(string(out), "200") || !strings.Contains(string(out), "qs-10001") {
 			t.Fatalf("the %s snippet: %v\n%s", r.lang, err, out)
 		}
