@@ -42,4 +42,3 @@ func BenchmarkAppend(b *testing.B) {
 		})
 	}
 }
-
