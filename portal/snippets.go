@@ -24,10 +24,9 @@ import (
 // every value is quoted for its language by a function of this file (sh,
 // goStr, javaStr, pyStr, urlq), never pasted raw.
 //
-// For an app whose tokens are DPoP-bound, the Go, Java and Python
-// snippets also make a key and send a DPoP proof with every request,
-// answering the hub's use_dpop_nonce once (templates go.dpop, java.dpop,
-// py.dpop); the curl one says it does not.
+// For an app whose tokens are DPoP-bound, every snippet also makes a key
+// and sends a DPoP proof with every request, answering the hub's
+// use_dpop_nonce once (templates curl.dpop, go.dpop, java.dpop, py.dpop).
 
 // snippetInput is what a snippet shows.
 type snippetInput struct {
@@ -41,8 +40,8 @@ type snippetInput struct {
 	Consent              bool
 	PARURL, AuthorizeURL string
 	// DPoP: the app's tokens are DPoP-bound (dpop_bound_access_tokens,
-	// or fapi), so every token request and call needs a proof. The Go,
-	// Java and Python snippets make them; curl says it does not.
+	// or fapi), so every token request and call needs a proof, which
+	// every snippet then makes.
 	DPoP bool
 }
 
@@ -64,24 +63,64 @@ var snippetTemplates = template.Must(template.New("snippets").Funcs(template.Fun
 	"lower":   strings.ToLower,
 	"urlq":    url.QueryEscape,
 }).Parse(`
-{{define "curl"}}{{if .DPoP}}# This app's tokens are DPoP-bound: every request needs a DPoP proof,
-# which this snippet does not make. The Go, Java and Python snippets do;
-# see also docs/oauth.md, "DPoP: binding tokens to your key".
-{{end}}# 1. An access token (client credentials). Set CLIENT_SECRET first;
-#    the secret was shown once, when the app was created.
-TOKEN=$(curl -s -u {{sh .ClientID}}:"$CLIENT_SECRET" \
+{{define "curl"}}# 1. An access token (client credentials). Set CLIENT_SECRET first;
+#    the secret was shown once, when the app was created.{{template "curl.dpop" .}}
+TOKEN=$({{if .DPoP}}dpop_curl POST {{sh .TokenURL}} "" -u {{sh .ClientID}}:"$CLIENT_SECRET" \
+  -d grant_type=client_credentials -d scope={{sh .Scope}}{{else}}curl -s -u {{sh .ClientID}}:"$CLIENT_SECRET" \
   -d grant_type=client_credentials -d scope={{sh .Scope}} \
-  {{sh .TokenURL}} | sed -E 's/.*"access_token":"([^"]+)".*/\1/')
+  {{sh .TokenURL}}{{end}} | sed -E 's/.*"access_token":"([^"]+)".*/\1/')
+case $TOKEN in *'"error"'*) echo "token request failed: $TOKEN" >&2 ;; esac
 
 # 2. The call.
 {{template "curl.call" .}}
 {{end}}
 
-{{define "curl.call"}}curl -i -X {{.Call.Method}} {{sh .Call.URL}} \
-  -H "Authorization: Bearer $TOKEN"{{range .Call.Headers}} \
+{{define "curl.call"}}{{if .DPoP}}dpop_curl {{.Call.Method}} {{sh .Call.URL}} "$TOKEN" -i{{else}}curl -i -X {{.Call.Method}} {{sh .Call.URL}} \
+  -H "Authorization: Bearer $TOKEN"{{end}}{{range .Call.Headers}} \
   -H {{sh (print .Name ": " .Value)}}{{end}}{{if .Call.Body}} \
   -H {{sh (print "Content-Type: " .Call.BodyType)}} \
   --data-binary {{sh .Call.Body}}{{end}}{{end}}
+
+{{define "curl.dpop"}}{{if .DPoP}}
+#
+# The app's tokens are DPoP-bound (RFC 9449): a key of yours (made here
+# with openssl), and a proof signed with it on every request, with the
+# hub's nonce when the hub asks for one (docs/oauth.md, "DPoP: binding
+# tokens to your key"). Needs openssl and xxd.
+openssl ecparam -name prime256v1 -genkey -noout -out dpop-key.pem
+b64url() { openssl base64 -A | tr '+/' '-_' | tr -d '='; }
+POINT=$(openssl ec -in dpop-key.pem -pubout -outform DER 2>/dev/null | tail -c 64 | xxd -p -c 64)
+JWK_X=$(printf %s "$POINT" | cut -c1-64 | xxd -r -p | b64url)
+JWK_Y=$(printf %s "$POINT" | cut -c65-128 | xxd -r -p | b64url)
+DPOP_NONCE=
+# proof METHOD URL [ACCESS_TOKEN]: a proof for one request.
+proof() {
+  nonce= ath=
+  [ -n "$DPOP_NONCE" ] && nonce=",\"nonce\":\"$DPOP_NONCE\""
+  [ -n "$3" ] && ath=",\"ath\":\"$(printf %s "$3" | openssl dgst -sha256 -binary | b64url)\""
+  h=$(printf '{"typ":"dpop+jwt","alg":"ES256","jwk":{"kty":"EC","crv":"P-256","x":"%s","y":"%s"}}' "$JWK_X" "$JWK_Y" | b64url)
+  c=$(printf '{"jti":"%s","htm":"%s","htu":"%s","iat":%s%s%s}' "$(openssl rand -hex 16)" "$1" "${2%%\?*}" "$(date +%s)" "$nonce" "$ath" | b64url)
+  # openssl signs in DER; JWS wants r and s, 32 bytes each.
+  sig=$(printf %s "$h.$c" | openssl dgst -sha256 -sign dpop-key.pem | openssl asn1parse -inform DER |
+    sed -n 's/.*INTEGER *://p' | while read -r n; do printf '%64s' "$(printf %s "$n" | sed 's/^0*//')" | tr ' ' 0; done |
+    xxd -r -p | b64url)
+  printf %s "$h.$c.$sig"
+}
+# dpop_curl METHOD URL ACCESS_TOKEN [CURL ARGUMENTS...]: curl with a proof
+# (and, with a token, the token in the DPoP scheme); once more with the
+# hub's nonce when it asks for one (use_dpop_nonce).
+dpop_curl() {
+  m=$1 u=$2 t=$3
+  shift 3
+  for try in 1 2; do
+    out=$(curl -s -D dpop-headers.txt -X "$m" -H "DPoP: $(proof "$m" "$u" "$t")" ${t:+-H "Authorization: DPoP $t"} "$@" "$u")
+    n=$(sed -n 's/^[Dd][Pp][Oo][Pp]-[Nn][Oo][Nn][Cc][Ee]: *\([^[:space:]]*\).*/\1/p' dpop-headers.txt)
+    [ -n "$n" ] && DPOP_NONCE=$n
+    case "$out$(cat dpop-headers.txt)" in *use_dpop_nonce*) [ "$try" = 1 ] && continue ;; esac
+    break
+  done
+  printf '%s\n' "$out"
+}{{end}}{{end}}
 
 {{define "go"}}// Command call gets an access token and calls the API once.
 // Set CLIENT_SECRET first: the secret was shown once, when the app was
@@ -533,15 +572,12 @@ response = {{if .DPoP}}dpop_request{{else}}requests.request{{end}}(
 print(response.status_code)
 print(response.text){{end}}
 
-{{define "curl.consent"}}{{if .DPoP}}# This app's tokens are DPoP-bound: every request needs a DPoP proof,
-# which this snippet does not make. The Go, Java and Python snippets do;
-# see also docs/oauth.md, "DPoP: binding tokens to your key".
-{{end}}# A token for a customer: the authorization code flow with PKCE; the
+{{define "curl.consent"}}# A token for a customer: the authorization code flow with PKCE; the
 # customer signs in and allows in their browser. Set CLIENT_SECRET (the
 # secret was shown once, when the app was created) and REDIRECT_URI (one
-# of the app's redirect URIs, exactly as registered).
+# of the app's redirect URIs, exactly as registered).{{if .DPoP}}{{template "curl.dpop" .}}{{else}}
 # Apps marked fapi or with DPoP-bound tokens must also send DPoP proofs:
-# see docs/oauth.md, "DPoP: binding tokens to your key".
+# see docs/oauth.md, "DPoP: binding tokens to your key".{{end}}
 
 # 1. A PKCE verifier, its S256 challenge, and a state.
 VERIFIER=$(openssl rand -base64 48 | tr -d '\n=' | tr '+/' '-_')
@@ -549,11 +585,11 @@ CHALLENGE=$(printf '%s' "$VERIFIER" | openssl dgst -sha256 -binary | openssl bas
 STATE=$(openssl rand -hex 16)
 
 # 2. Push the authorization request (PAR).
-REQUEST_URI=$(curl -s -u {{sh .ClientID}}:"$CLIENT_SECRET" \
+REQUEST_URI=$({{if .DPoP}}dpop_curl POST {{sh .PARURL}} ""{{else}}curl -s{{end}} -u {{sh .ClientID}}:"$CLIENT_SECRET" \
   -d response_type=code --data-urlencode client_id={{sh .ClientID}} \
   --data-urlencode redirect_uri="$REDIRECT_URI" --data-urlencode scope={{sh .Scope}} \
-  -d code_challenge="$CHALLENGE" -d code_challenge_method=S256 -d state="$STATE" \
-  {{sh .PARURL}} | sed -E 's/.*"request_uri":"([^"]+)".*/\1/')
+  -d code_challenge="$CHALLENGE" -d code_challenge_method=S256 -d state="$STATE"{{if not .DPoP}} \
+  {{sh .PARURL}}{{end}} | sed -E 's/.*"request_uri":"([^"]+)".*/\1/')
 
 # 3. Send the customer's browser to this URL; they sign in and allow.
 echo {{sh (print .AuthorizeURL "?client_id=" (urlq .ClientID) "&request_uri=")}}"$REQUEST_URI"
@@ -562,10 +598,11 @@ echo {{sh (print .AuthorizeURL "?client_id=" (urlq .ClientID) "&request_uri=")}}
 #    Check that state is $STATE, then paste the code: it works once,
 #    for 60 seconds.
 printf 'code: '; read -r CODE
-TOKEN=$(curl -s -u {{sh .ClientID}}:"$CLIENT_SECRET" \
+TOKEN=$({{if .DPoP}}dpop_curl POST {{sh .TokenURL}} ""{{else}}curl -s{{end}} -u {{sh .ClientID}}:"$CLIENT_SECRET" \
   -d grant_type=authorization_code --data-urlencode code="$CODE" \
-  --data-urlencode redirect_uri="$REDIRECT_URI" -d code_verifier="$VERIFIER" \
-  {{sh .TokenURL}} | sed -E 's/.*"access_token":"([^"]+)".*/\1/')
+  --data-urlencode redirect_uri="$REDIRECT_URI" -d code_verifier="$VERIFIER"{{if not .DPoP}} \
+  {{sh .TokenURL}}{{end}} | sed -E 's/.*"access_token":"([^"]+)".*/\1/')
+case $TOKEN in *'"error"'*) echo "token request failed: $TOKEN" >&2 ;; esac
 
 # 5. The call, as the customer.
 {{template "curl.call" .}}

@@ -44,12 +44,14 @@ func TestPortalDPoPSnippetRuns(t *testing.T) {
 	}
 	for i, r := range runners {
 		// A wrong secret: the snippet stops and shows the hub's reason.
+		// (A shell snippet says so and goes on: exiting would close the
+		// terminal it was pasted into.)
 		out, err := r.command(t, snippetOn(t, page, r.lang), "CLIENT_SECRET=not-the-secret").CombinedOutput()
-		if err == nil || !strings.Contains(string(out), "invalid_client") {
+		if (err == nil && r.lang != "curl") || !strings.Contains(string(out), "invalid_client") {
 			t.Errorf("the %s snippet with a wrong secret: %v, and it does not say invalid_client:\n%s", r.lang, err, out)
 		}
 		out, err = r.command(t, snippetOn(t, page, r.lang), "CLIENT_SECRET="+secret).CombinedOutput()
-		if err != nil || !strings.HasPrefix(string(out), "200") || !strings.Contains(string(out), "qs-10001") {
+		if err != nil || !strings.HasPrefix(string(out), r.ok) || !strings.Contains(string(out), "qs-10001") {
 			t.Fatalf("the %s snippet: %v\n%s", r.lang, err, out)
 		}
 		// Through the gateway as the app, with a DPoP-bound token: one
@@ -86,8 +88,8 @@ func TestPortalDPoPConsentSnippetRuns(t *testing.T) {
 	calls := 1 // the try-it form's own call
 	for _, r := range runners {
 		cmd := r.command(t, snippetOn(t, page, r.lang), "CLIENT_SECRET="+secret, "REDIRECT_URI="+redirect)
-		out := playCustomer(t, h, cmd, redirect)
-		if !strings.Contains(out, "200") || !strings.Contains(out, "qs-10001") {
+		out := playCustomer(t, h, cmd, redirect, r.lang == "curl")
+		if !strings.Contains(out, r.ok) || !strings.Contains(out, "qs-10001") {
 			t.Fatalf("the %s consent snippet:\n%s", r.lang, out)
 		}
 		// zhangsan's accounts only: the call was made as the customer.
@@ -140,6 +142,7 @@ type snippetRunner struct {
 	file  string   // where the snippet goes
 	extra []string // other files: name, content
 	args  []string // the command, run in the snippet's folder
+	ok    string   // how its output of a 200 answer starts
 }
 
 // snippetRunners returns the runners this machine can use: Go always
@@ -152,18 +155,33 @@ func snippetRunners(t *testing.T) []snippetRunner {
 	if err != nil {
 		t.Skip("no go command on this machine")
 	}
-	rs := []snippetRunner{{lang: "go", file: "main.go", extra: []string{"go.mod", "module snippet\n\ngo 1.22\n"}, args: []string{gobin, "run", "."}}}
+	rs := []snippetRunner{{lang: "go", file: "main.go", extra: []string{"go.mod", "module snippet\n\ngo 1.22\n"}, args: []string{gobin, "run", "."}, ok: "200 OK"}}
+	if sh, err := exec.LookPath("sh"); err != nil || !commands("curl", "openssl", "xxd") {
+		t.Log("no sh, curl, openssl and xxd on this machine: the curl snippets are not run")
+	} else {
+		rs = append(rs, snippetRunner{lang: "curl", file: "call.sh", args: []string{sh, "call.sh"}, ok: "HTTP/1.1 200"})
+	}
 	if py, err := exec.LookPath("python3"); err != nil || exec.Command(py, "-c", "import requests, cryptography").Run() != nil {
 		t.Log("no python3 with requests and cryptography on this machine: the Python snippets are not run")
 	} else {
-		rs = append(rs, snippetRunner{lang: "python", file: "call.py", args: []string{py, "call.py"}})
+		rs = append(rs, snippetRunner{lang: "python", file: "call.py", args: []string{py, "call.py"}, ok: "200"})
 	}
 	if java, err := exec.LookPath("java"); err != nil {
 		t.Log("no java command on this machine: the Java snippets are not run")
 	} else {
-		rs = append(rs, snippetRunner{lang: "java", file: "Call.java", args: []string{java, "Call.java"}})
+		rs = append(rs, snippetRunner{lang: "java", file: "Call.java", args: []string{java, "Call.java"}, ok: "200"})
 	}
 	return rs
+}
+
+// commands reports whether every named command is on the PATH.
+func commands(names ...string) bool {
+	for _, n := range names {
+		if _, err := exec.LookPath(n); err != nil {
+			return false
+		}
+	}
+	return true
 }
 
 // command writes src (and the runner's other files) to a folder of its
@@ -187,10 +205,11 @@ func (r snippetRunner) command(t *testing.T, src string, env ...string) *exec.Cm
 }
 
 // playCustomer runs a consent snippet: it waits for the URL the snippet
-// prints to open ("Open: …"), signs in at the sandbox as the demo customer
-// zhangsan and allows, pastes the redirect URL into the snippet, and
+// prints to open ("Open: …", or the URL alone), signs in at the sandbox as
+// the demo customer zhangsan and allows, pastes the redirect URL into the
+// snippet (only its code with pasteCode, as the curl one asks), and
 // returns all it printed once it has ended.
-func playCustomer(t *testing.T, h *hub, cmd *exec.Cmd, redirect string) string {
+func playCustomer(t *testing.T, h *hub, cmd *exec.Cmd, redirect string, pasteCode bool) string {
 	t.Helper()
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
@@ -207,8 +226,9 @@ func playCustomer(t *testing.T, h *hub, cmd *exec.Cmd, redirect string) string {
 	authURL := ""
 	sc := bufio.NewScanner(pr)
 	for sc.Scan() {
-		if rest, ok := strings.CutPrefix(sc.Text(), "Open: "); ok {
-			authURL = strings.TrimSpace(rest)
+		line := strings.TrimSpace(strings.TrimPrefix(sc.Text(), "Open: "))
+		if strings.HasPrefix(line, "http") {
+			authURL = line
 			break
 		}
 	}
@@ -231,7 +251,15 @@ func playCustomer(t *testing.T, h *hub, cmd *exec.Cmd, redirect string) string {
 	if back.status != http.StatusSeeOther || !strings.HasPrefix(loc, redirect+"?") {
 		t.Fatalf("after sign-in: %s, Location %q", back, loc)
 	}
-	if _, err := io.WriteString(stdin, loc+"\n"); err != nil {
+	paste := loc
+	if pasteCode {
+		u, err := url.Parse(loc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		paste = u.Query().Get("code")
+	}
+	if _, err := io.WriteString(stdin, paste+"\n"); err != nil {
 		t.Fatal(err)
 	}
 	stdin.Close()
