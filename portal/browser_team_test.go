@@ -22,12 +22,16 @@ func TestBrowserResetAndInvite(t *testing.T) {
 	base := e.srv.URL
 
 	// Forgot the password: the link is on the sign-in page.
+	// The reset page's own field: the sign-in page has an #email too,
+	// and waiting for that one let the test type into the page it was
+	// leaving (a CI run failed on the form's token).
+	const resetEmail = `form[action="/portal/reset"] #email`
 	b.Do(chromedp.Navigate(base+"/portal/signin?lang=en"),
 		chromedp.Click(chromedp.CSS("#forgot")),
-		chromedp.WaitVisible(chromedp.CSS("#email")))
+		chromedp.WaitVisible(chromedp.CSS(resetEmail)))
 	b.WaitLoaded()
-	b.Do(chromedp.SendKeys(chromedp.CSS("#email"), "li@acme.example"),
-		chromedp.Submit(chromedp.CSS("#email")),
+	b.Do(chromedp.SendKeys(chromedp.CSS(resetEmail), "li@acme.example"),
+		chromedp.Submit(chromedp.CSS(resetEmail)),
 		chromedp.WaitVisible(chromedp.CSS("#message")),
 	)
 	b.WaitLoaded()
