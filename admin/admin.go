@@ -56,6 +56,9 @@ type Handler struct {
 	regTokens RegistrationTokens
 	// kek seals the banks' OIDC client secrets (bank_oidc.go).
 	kek []byte
+	// bankClientCert: the node can authenticate at banks' providers with
+	// a TLS client certificate (bank_oidc.go).
+	bankClientCert bool
 }
 
 // InProcess makes a Handler that trusts every request, for callers inside

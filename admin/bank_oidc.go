@@ -38,6 +38,19 @@ type bankOIDCBody struct {
 // maxClientSecret bounds a client secret's length.
 const maxClientSecret = 1024
 
+// WithBankClientCertificate tells the admin API that the node has a TLS
+// client certificate for the banks' providers (--bank-client-cert), which
+// tls_client_auth needs.
+func WithBankClientCertificate() Option { return func(h *Handler) { h.bankClientCert = true } }
+
+// checkClientCert refuses tls_client_auth on a node without a client
+// certificate: no sign-in at that bank could work.
+func (h *Handler) checkClientCert(o *catalog.BankOIDC, ps *problems) {
+	if o != nil && o.TokenEndpointAuthMethod == catalog.AuthTLSClientAuth && !h.bankClientCert {
+		ps.add("/oidc/tokenEndpointAuthMethod", "tls_client_auth needs the hub's client certificate: start the node with --bank-client-cert and --bank-client-key")
+	}
+}
+
 // oidcBody returns the "oidc" object of an update's starting document:
 // the stored settings, without the secret.
 func oidcBody(o *catalog.BankOIDC) *bankOIDCBody {

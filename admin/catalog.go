@@ -88,6 +88,7 @@ func (h *Handler) createBank(w http.ResponseWriter, r *http.Request) error {
 	secret := h.oidcSecretOps(deref(body.ID), raw, &ps)
 	b := catalog.Bank{ID: deref(body.ID), Name: body.Name, Limits: bankLimits(body.Limits),
 		OIDC: bankOIDC(body.OIDC, nil, secret != nil, &ps)}
+	h.checkClientCert(b.OIDC, &ps)
 	if err := ps.merge(b.Validate()); err != nil {
 		return err
 	}
@@ -119,6 +120,7 @@ func (h *Handler) updateBank(w http.ResponseWriter, r *http.Request) error {
 		checkSame(&ps, "/id", body.ID, b.ID)
 		b.Name, b.Limits = body.Name, bankLimits(body.Limits)
 		b.OIDC = bankOIDC(body.OIDC, b.OIDC, secret != nil, &ps)
+		h.checkClientCert(b.OIDC, &ps)
 		if err := ps.merge(b.Validate()); err != nil {
 			return err
 		}

@@ -39,11 +39,13 @@ type BankOIDC struct {
 	ACRValues []string `json:"acrValues,omitempty"`
 	// TokenEndpointAuthMethod is how the hub authenticates at the
 	// provider's token endpoint: AuthClientSecretBasic,
-	// AuthClientSecretPost or AuthPrivateKeyJWT. Empty means
+	// AuthClientSecretPost, AuthPrivateKeyJWT or AuthTLSClientAuth. Empty means
 	// client_secret_basic, or client_secret_post when the provider offers
 	// only that. With private_key_jwt no client secret is needed: the hub
 	// signs a client assertion with its relying-party key, whose public
-	// keys the bank registers (<issuer>/oauth2/rp-jwks).
+	// keys the bank registers (<issuer>/oauth2/rp-jwks); with
+	// tls_client_auth the hub presents its client certificate
+	// (--bank-client-cert), which the bank registers.
 	TokenEndpointAuthMethod string `json:"tokenEndpointAuthMethod,omitempty"`
 	// ClientSecretUpdatedAt is when the client secret was last set (read
 	// only); zero means none is stored yet.
@@ -62,11 +64,14 @@ const (
 	AuthClientSecretBasic = "client_secret_basic"
 	AuthClientSecretPost  = "client_secret_post"
 	AuthPrivateKeyJWT     = "private_key_jwt"
+	AuthTLSClientAuth     = "tls_client_auth"
 )
 
 // NeedsSecret reports whether the hub authenticates at the provider with
-// a client secret (every method but private_key_jwt).
-func (o BankOIDC) NeedsSecret() bool { return o.TokenEndpointAuthMethod != AuthPrivateKeyJWT }
+// a client secret (every method but private_key_jwt and tls_client_auth).
+func (o BankOIDC) NeedsSecret() bool {
+	return o.TokenEndpointAuthMethod != AuthPrivateKeyJWT && o.TokenEndpointAuthMethod != AuthTLSClientAuth
+}
 
 // WithDefaults returns o with empty Scopes and CustomerIDClaim set to
 // their defaults (["openid"], "sub").
@@ -111,9 +116,9 @@ func (o *BankOIDC) Check(ds []obhub.Detail, loc string) []obhub.Detail {
 	}
 	ds = checkTokens(ds, loc+"/acrValues", o.ACRValues)
 	switch o.TokenEndpointAuthMethod {
-	case "", AuthClientSecretBasic, AuthClientSecretPost, AuthPrivateKeyJWT:
+	case "", AuthClientSecretBasic, AuthClientSecretPost, AuthPrivateKeyJWT, AuthTLSClientAuth:
 	default:
-		ds = append(ds, obhub.Detail{Location: loc + "/tokenEndpointAuthMethod", Message: "must be client_secret_basic, client_secret_post or private_key_jwt"})
+		ds = append(ds, obhub.Detail{Location: loc + "/tokenEndpointAuthMethod", Message: "must be client_secret_basic, client_secret_post, private_key_jwt or tls_client_auth"})
 	}
 	if o.NeedsSecret() && o.ClientSecretUpdatedAt.IsZero() {
 		ds = append(ds, obhub.Detail{Location: loc + "/clientSecret", Message: "is required"})

@@ -46,6 +46,13 @@ type Static struct {
 	TLSKey           string `yaml:"tlsKey"`
 	TLSClientCA      string `yaml:"tlsClientCA"`
 	ClientCertHeader string `yaml:"clientCertHeader"`
+	// BankClientCert and BankClientKey are the hub's TLS client
+	// certificate at banks' OpenID providers set to tls_client_auth;
+	// BankCA the CAs their providers' certificates are checked against
+	// instead of the system's (tls.go).
+	BankClientCert string `yaml:"bankClientCert"`
+	BankClientKey  string `yaml:"bankClientKey"`
+	BankCA         string `yaml:"bankCA"`
 	// TLSClientCRL names the CRL files of the --tls-client-ca CAs, comma
 	// separated; TLSClientCRLStrict refuses the certificates of a CA whose
 	// CRL is past its nextUpdate (tls.go).
@@ -146,6 +153,7 @@ func ParseServe(args []string, getenv func(string) string, stderr io.Writer) (St
 		{"audit-hash", "OBHUB_AUDIT_HASH"}, {"otlp-endpoint", "OBHUB_OTLP_ENDPOINT"},
 		{"tls-cert", "OBHUB_TLS_CERT"}, {"tls-key", "OBHUB_TLS_KEY"}, {"tls-client-ca", "OBHUB_TLS_CLIENT_CA"},
 		{"client-cert-header", "OBHUB_CLIENT_CERT_HEADER"},
+		{"bank-client-cert", "OBHUB_BANK_CLIENT_CERT"}, {"bank-client-key", "OBHUB_BANK_CLIENT_KEY"}, {"bank-ca", "OBHUB_BANK_CA"},
 		{"tls-client-crl", "OBHUB_TLS_CLIENT_CRL"}, {"tls-client-crl-strict", "OBHUB_TLS_CLIENT_CRL_STRICT"},
 		{"audit-capture-sandbox-bodies", "OBHUB_AUDIT_CAPTURE_SANDBOX_BODIES"},
 		{"signing-alg", "OBHUB_SIGNING_ALG"}, {"key-encryption-key-file", "OBHUB_KEY_ENCRYPTION_KEY_FILE"},
@@ -211,6 +219,9 @@ func mergeFile(s *Static, f Static, set map[string]bool) {
 	str("tls-key", &s.TLSKey, f.TLSKey)
 	str("tls-client-ca", &s.TLSClientCA, f.TLSClientCA)
 	str("client-cert-header", &s.ClientCertHeader, f.ClientCertHeader)
+	str("bank-client-cert", &s.BankClientCert, f.BankClientCert)
+	str("bank-client-key", &s.BankClientKey, f.BankClientKey)
+	str("bank-ca", &s.BankCA, f.BankCA)
 	str("tls-client-crl", &s.TLSClientCRL, f.TLSClientCRL)
 	if f.TLSClientCRLStrict && !set["tls-client-crl-strict"] {
 		s.TLSClientCRLStrict = true

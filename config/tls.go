@@ -20,6 +20,9 @@ func (s *Static) tlsFlags(fs *flag.FlagSet) {
 	fs.StringVar(&s.ClientCertHeader, "client-cert-header", "", "header in which a trusted TLS-terminating proxy passes the client certificate, e.g. X-Client-Cert (env OBHUB_CLIENT_CERT_HEADER)")
 	fs.StringVar(&s.TLSClientCRL, "tls-client-crl", "", "CRL files (PEM or DER, comma separated) of the --tls-client-ca CAs: revoked client certificates are refused; re-read when they change (env OBHUB_TLS_CLIENT_CRL)")
 	fs.BoolVar(&s.TLSClientCRLStrict, "tls-client-crl-strict", false, "refuse the client certificates of a CA whose CRL is past its nextUpdate, instead of enforcing the stale CRL (env OBHUB_TLS_CLIENT_CRL_STRICT)")
+	fs.StringVar(&s.BankClientCert, "bank-client-cert", "", "PEM certificate chain the hub presents to banks' OpenID providers set to tls_client_auth (env OBHUB_BANK_CLIENT_CERT)")
+	fs.StringVar(&s.BankClientKey, "bank-client-key", "", "PEM private key of --bank-client-cert (env OBHUB_BANK_CLIENT_KEY)")
+	fs.StringVar(&s.BankCA, "bank-ca", "", "PEM CA certificates the banks' OpenID providers are checked against instead of the system's (env OBHUB_BANK_CA)")
 }
 
 // validateTLS checks that the TLS settings go together.
@@ -27,6 +30,9 @@ func (s *Static) validateTLS() []error {
 	var errs []error
 	if (s.TLSCert == "") != (s.TLSKey == "") {
 		errs = append(errs, errors.New("--tls-cert and --tls-key go together"))
+	}
+	if (s.BankClientCert == "") != (s.BankClientKey == "") {
+		errs = append(errs, errors.New("--bank-client-cert and --bank-client-key go together"))
 	}
 	if s.TLSClientCRL != "" {
 		if s.TLSClientCA == "" {
@@ -71,6 +77,35 @@ func (s *Static) PublicTLS() (*tls.Config, error) {
 		Certificates: []tls.Certificate{cert},
 		ClientAuth:   tls.RequestClientCert,
 	}, nil
+}
+
+// BankClientCertificate loads --bank-client-cert and --bank-client-key
+// (nil without them).
+func (s *Static) BankClientCertificate() (*tls.Certificate, error) {
+	if s.BankClientCert == "" {
+		return nil, nil
+	}
+	cert, err := tls.LoadX509KeyPair(s.BankClientCert, s.BankClientKey)
+	if err != nil {
+		return nil, fmt.Errorf("--bank-client-cert/--bank-client-key: %w", err)
+	}
+	return &cert, nil
+}
+
+// BankRootCAs reads --bank-ca (nil without it: the system's CAs).
+func (s *Static) BankRootCAs() (*x509.CertPool, error) {
+	if s.BankCA == "" {
+		return nil, nil
+	}
+	b, err := os.ReadFile(s.BankCA)
+	if err != nil {
+		return nil, fmt.Errorf("--bank-ca: %w", err)
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(b) {
+		return nil, fmt.Errorf("--bank-ca %s: no PEM certificate found", s.BankCA)
+	}
+	return pool, nil
 }
 
 // ClientCAs reads the certificates of --tls-client-ca (nil without it):

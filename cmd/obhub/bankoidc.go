@@ -18,12 +18,22 @@ import (
 // configuration in force; their client secrets are opened from the KV
 // with the key-encryption key. Without a key-encryption key no secret can
 // be stored (admin.WithKeyEncryptionKey), so only banks where the hub
-// authenticates with private_key_jwt are offered; rpKeys sign its client
-// assertions.
-func (m *Main) bankSignIn(rpKeys *oauth.Keys) oauth.BankSignIn {
+// authenticates with private_key_jwt or a client certificate are
+// offered; rpKeys sign its client assertions, and --bank-client-cert is
+// its certificate for tls_client_auth (checked against --bank-ca, or the
+// system's CAs).
+func (m *Main) bankSignIn(rpKeys *oauth.Keys) (oauth.BankSignIn, error) {
 	kek, _ := m.Config.KEK() // checked at start (keys.go)
+	cert, err := m.Config.BankClientCertificate()
+	if err != nil {
+		return nil, err
+	}
+	roots, err := m.Config.BankRootCAs()
+	if err != nil {
+		return nil, err
+	}
 	return bankoidc.New(bankDirectory{holder: &m.holder, kv: m.kv, kek: kek, log: m.Logger},
-		bankoidc.Options{Clock: m.Clock, Logger: m.Logger, Assertions: rpKeys})
+		bankoidc.Options{Clock: m.Clock, Logger: m.Logger, Assertions: rpKeys, ClientCertificate: cert, RootCAs: roots}), nil
 }
 
 // openRPKeys opens (creating on first start) the hub's relying-party
@@ -31,8 +41,8 @@ func (m *Main) bankSignIn(rpKeys *oauth.Keys) oauth.BankSignIn {
 // key-encryption key and, with etcd, shared by every node exactly as the
 // token-signing keys are (shareKeyFile, at config.RPSigningKeyKey). The
 // banks fetch their public half at /oauth2/rp-jwks to check the hub's
-// private_key_jwt client assertions. They are not rotated by obhub keys
-// rotate; a node re-reads them only at start.
+// private_key_jwt client assertions. `obhub keys rotate --rp` rotates
+// them; a running node re-reads them like the signing keys (keys.go).
 func (m *Main) openRPKeys(ctx context.Context) (*oauth.Keys, error) {
 	dir := rpKeySet.dir(m.Config.Data)
 	opts, err := m.keyOptions()
@@ -57,12 +67,17 @@ func (m *Main) openRPKeys(ctx context.Context) (*oauth.Keys, error) {
 	return keys, nil
 }
 
-// bankOIDCAdminOptions lets the admin API seal the banks' client secrets.
+// bankOIDCAdminOptions lets the admin API seal the banks' client secrets,
+// and accept tls_client_auth when the node has a client certificate.
 func (m *Main) bankOIDCAdminOptions() []admin.Option {
+	var opts []admin.Option
 	if kek, _ := m.Config.KEK(); kek != nil {
-		return []admin.Option{admin.WithKeyEncryptionKey(kek)}
+		opts = append(opts, admin.WithKeyEncryptionKey(kek))
 	}
-	return nil
+	if m.Config.BankClientCert != "" {
+		opts = append(opts, admin.WithBankClientCertificate()) // tls_client_auth
+	}
+	return opts
 }
 
 // bankDirectory implements bankoidc.Directory over the configuration

@@ -3,7 +3,10 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/json"
+	"github.com/obhub/obhub/internal/testpki"
 	"log/slog"
 	"net/http"
 	"net/url"
@@ -635,5 +638,70 @@ func TestRelyingPartyKeyRotation(t *testing.T) {
 	}
 	if code, out, _ := runCLI(t, nil, "keys", "list", "--data", m.Config.Data); code != 0 || strings.Contains(out, old[0]) || strings.Contains(out, fresh) {
 		t.Errorf("keys list (token keys) shows a relying-party key: exit %d\n%s", code, out)
+	}
+}
+
+// TestBankSignInTLSClientAuth: a bank whose provider authenticates the
+// hub by its TLS client certificate (tls_client_auth, RFC 8705). The
+// node presents --bank-client-cert at the provider's mtls_endpoint_aliases
+// token endpoint, trusting its TLS certificate through --bank-ca; the
+// customer signs in at the bank and the code is redeemed. A node without
+// a client certificate may not set a bank to tls_client_auth, and a
+// provider that knows another certificate refuses the hub.
+func TestBankSignInTLSClientAuth(t *testing.T) {
+	dir := t.TempDir()
+	hubCert := testpki.Client(t, &x509.Certificate{Subject: pkix.Name{CommonName: "obhub alliance hub"}}, nil)
+	certFile, keyFile, caFile := filepath.Join(dir, "hub.pem"), filepath.Join(dir, "hub.key"), filepath.Join(dir, "banks-ca.pem")
+	// The provider's TLS listener first: the node reads --bank-ca at start.
+	idp := bankoidctest.Start(t, "http://127.0.0.1/not-yet",
+		bankoidctest.Customer{Subject: valeCustomer, Name: "赵六 (Zhao Liu)", Password: valePassword})
+	idp.RequireTLSClientAuth(t, hubCert.Cert)
+	for f, b := range map[string][]byte{certFile: hubCert.CertPEM(), keyFile: hubCert.KeyPEM(), caFile: idp.RootPEM()} {
+		if err := os.WriteFile(f, b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	// A node without a client certificate refuses the method.
+	h0 := newHub(t, runMain(t), testAdminToken)
+	r := h0.adminCall(t, "POST", "/banks", map[string]any{"id": valeBank, "name": "Vale", "oidc": map[string]any{
+		"issuer": idp.Issuer, "clientId": idp.ClientID, "tokenEndpointAuthMethod": "tls_client_auth"}}, http.StatusUnprocessableEntity, nil)
+	wantDetail(t, r, "/oidc/tokenEndpointAuthMethod", "--bank-client-cert")
+
+	log, clock := &logBuffer{}, &testClock{}
+	m := runMain(t, withClock(clock), func(m *Main) {
+		m.Logger = slog.New(slog.NewTextHandler(log, nil))
+		m.Config.BankClientCert, m.Config.BankClientKey, m.Config.BankCA = certFile, keyFile, caFile
+	})
+	h := newHub(t, m, testAdminToken)
+	idp.SetRedirectURI(h.public + "/oauth2/authorize/callback")
+	d := discover(t, h)
+	h.adminCall(t, "POST", "/banks", map[string]any{"id": valeBank, "name": "Vale Rural Bank", "oidc": map[string]any{
+		"issuer": idp.Issuer, "clientId": idp.ClientID, "scopes": []string{"openid", "profile"},
+		"tokenEndpointAuthMethod": "tls_client_auth"}}, http.StatusCreated, nil)
+	s := bankSetup{m: m, h: h, d: d, idp: idp, conf: furrowApp(t, h, d), log: log, clock: clock}
+
+	p, toIdP := s.toBank(t, valeBank)
+	cb := s.loginAtBank(t, p, toIdP)
+	consent := browse(t, p.browser, newRequest(t, http.MethodGet, cb.String(), nil))
+	if consent.status != http.StatusOK || !strings.Contains(string(consent.body), "Signed in at Vale Rural Bank") {
+		t.Fatalf("consent after the bank: %s\n%s", consent, log.String())
+	}
+	if n := idp.CertificateLogins(); n != 1 {
+		t.Fatalf("the provider authenticated %d token requests by certificate, want 1", n)
+	}
+	back := submitForm(t, p.browser, d, consent, url.Values{"action": {"allow"}})
+	tok := p.exchange(t, h, d, s.conf, back, nil)
+	if _, claims := jwtParts(t, tok.AccessToken); claims["sub"] != valeBank+":"+valeCustomer {
+		t.Fatalf("access token claims: %v", claims)
+	}
+
+	// The bank registered another certificate: the sign-in ends.
+	idp.RequireTLSClientAuth(t, testpki.Client(t, &x509.Certificate{Subject: pkix.Name{CommonName: "someone else"}}, nil).Cert)
+	p, toIdP = s.toBank(t, valeBank)
+	cb = s.loginAtBank(t, p, toIdP)
+	wantPage(t, browse(t, p.browser, newRequest(t, http.MethodGet, cb.String(), nil)), http.StatusBadGateway, "could not be verified")
+	if !strings.Contains(log.String(), "bank provider refused the authorization code") || !strings.Contains(log.String(), "invalid_client") {
+		t.Errorf("the log does not give the reason:\n%s", log.String())
 	}
 }

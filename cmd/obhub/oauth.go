@@ -37,6 +37,10 @@ func (m *Main) openOAuth(ctx context.Context, issuer string, keys *oauth.Keys) (
 	if err != nil {
 		return nil, err
 	}
+	bankSignIn, err := m.bankSignIn(rpKeys) // customers' sign-in at their bank (bankoidc.go)
+	if err != nil {
+		return nil, err
+	}
 	m.revocations = oauth.NewRevocationList(m.oauthStore, m.Clock, m.Logger)
 	if err := m.revocations.Load(ctx); err != nil {
 		return nil, fmt.Errorf("revocation list: %w", err)
@@ -56,7 +60,7 @@ func (m *Main) openOAuth(ctx context.Context, issuer string, keys *oauth.Keys) (
 		HMACSecret: secret,
 		Customers:  oauth.SandboxCustomers{BankList: m.snapshotBanks},
 		// Production apps' customers sign in at their bank (bankoidc.go).
-		BankSignIn: m.bankSignIn(rpKeys),
+		BankSignIn: bankSignIn,
 		RPKeys:     rpKeys,       // served at /oauth2/rp-jwks
 		ClientCAs:  m.clientCAs,  // --tls-client-ca (tls.go)
 		ClientCRL:  m.oauthCRL(), // --tls-client-crl (crl.go)

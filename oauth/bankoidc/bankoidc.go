@@ -10,6 +10,8 @@ package bankoidc
 import (
 	"context"
 	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -40,9 +42,10 @@ type Settings struct {
 	// one of them.
 	ACRValues []string
 	// AuthMethod is how the hub authenticates at the token endpoint:
-	// "client_secret_basic", "client_secret_post", "private_key_jwt", or
-	// "" for client_secret_basic (client_secret_post when the provider
-	// offers only that). With private_key_jwt ClientSecret is not used.
+	// "client_secret_basic", "client_secret_post", "private_key_jwt",
+	// "tls_client_auth", or "" for client_secret_basic
+	// (client_secret_post when the provider offers only that). With
+	// private_key_jwt and tls_client_auth ClientSecret is not used.
 	AuthMethod string
 }
 
@@ -51,6 +54,10 @@ const (
 	AuthClientSecretBasic = "client_secret_basic"
 	AuthClientSecretPost  = "client_secret_post"
 	AuthPrivateKeyJWT     = "private_key_jwt"
+	// AuthTLSClientAuth: the hub presents its TLS client certificate
+	// (Options.ClientCertificate) to the token endpoint, or to its
+	// mtls_endpoint_aliases one (RFC 8705).
+	AuthTLSClientAuth = "tls_client_auth"
 )
 
 // AssertionSigner signs the hub's private_key_jwt client assertions
@@ -92,6 +99,14 @@ type Options struct {
 	// Assertions signs client assertions for banks whose AuthMethod is
 	// private_key_jwt; nil: such banks' sign-ins fail (EUNAVAILABLE).
 	Assertions AssertionSigner
+	// ClientCertificate is the hub's TLS client certificate for banks
+	// whose AuthMethod is tls_client_auth; nil: such banks' sign-ins
+	// fail (EUNAVAILABLE).
+	ClientCertificate *tls.Certificate
+	// RootCAs, when set, are the certificate authorities the banks'
+	// providers are checked against instead of the system's (an
+	// alliance's private CA). Ignored with HTTPClient.
+	RootCAs *x509.CertPool
 }
 
 // RP is the hub as relying party of every bank's provider. Build it with
@@ -99,6 +114,7 @@ type Options struct {
 type RP struct {
 	dir     Directory
 	client  *http.Client
+	mtls    *http.Client // client with the hub's certificate; nil without one
 	refresh time.Duration
 	stale   time.Duration
 	clock   obhub.Clock
@@ -119,17 +135,31 @@ type discovered struct {
 	// issParameter: the provider sends iss in authorization responses
 	// (RFC 9207), so an answer without it is refused.
 	issParameter bool
+	// mtlsToken is the token endpoint for clients that authenticate
+	// with a certificate (mtls_endpoint_aliases, RFC 8705); "": the
+	// token endpoint.
+	mtlsToken string
 }
 
 var _ oauth.BankSignIn = (*RP)(nil)
 
 // New returns an RP over dir. It does no I/O.
 func New(dir Directory, opts Options) *RP {
-	if opts.HTTPClient == nil {
-		opts.HTTPClient = &http.Client{
+	newClient := func(certs []tls.Certificate) *http.Client {
+		tr := http.DefaultTransport.(*http.Transport).Clone()
+		tr.TLSClientConfig = &tls.Config{MinVersion: tls.VersionTLS12, RootCAs: opts.RootCAs, Certificates: certs}
+		return &http.Client{
 			Timeout:       10 * time.Second,
+			Transport:     tr,
 			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 		}
+	}
+	if opts.HTTPClient == nil {
+		opts.HTTPClient = newClient(nil)
+	}
+	var mtls *http.Client
+	if opts.ClientCertificate != nil {
+		mtls = newClient([]tls.Certificate{*opts.ClientCertificate})
 	}
 	if opts.Refresh <= 0 {
 		opts.Refresh = time.Hour
@@ -141,7 +171,7 @@ func New(dir Directory, opts Options) *RP {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &RP{dir: dir, client: opts.HTTPClient, refresh: opts.Refresh, stale: opts.MaxStale,
+	return &RP{dir: dir, client: opts.HTTPClient, mtls: mtls, refresh: opts.Refresh, stale: opts.MaxStale,
 		clock: opts.Clock, log: opts.Logger, signer: opts.Assertions, cache: map[string]*discovered{}}
 }
 
@@ -177,6 +207,14 @@ func (rp *RP) Exchange(ctx context.Context, bank string, p oauth.SignInParams, c
 		return oauth.Customer{}, obhub.Errorf(obhub.EUNAUTHORIZED, "the bank's sign-in answer could not be verified")
 	}
 	opts := []oauth2.AuthCodeOption{oauth2.VerifierOption(p.Verifier)}
+	client := rp.client
+	if s.AuthMethod == AuthTLSClientAuth {
+		if rp.mtls == nil {
+			rp.log.ErrorContext(ctx, "bank provider needs the hub's client certificate, and this node has none (--bank-client-cert)", "bank", bank)
+			return oauth.Customer{}, obhub.Errorf(obhub.EUNAVAILABLE, "the hub cannot authenticate at the bank's provider")
+		}
+		client = rp.mtls
+	}
 	if s.AuthMethod == AuthPrivateKeyJWT {
 		assertion, err := rp.assertion(ctx, s)
 		if err != nil {
@@ -186,7 +224,7 @@ func (rp *RP) Exchange(ctx context.Context, bank string, p oauth.SignInParams, c
 		opts = append(opts, oauth2.SetAuthURLParam("client_assertion_type", "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"),
 			oauth2.SetAuthURLParam("client_assertion", assertion))
 	}
-	tok, err := rp.config(s, d, p).Exchange(oidc.ClientContext(ctx, rp.client), code, opts...)
+	tok, err := rp.config(s, d, p).Exchange(oidc.ClientContext(ctx, client), code, opts...)
 	if err != nil {
 		var re *oauth2.RetrieveError
 		if errors.As(err, &re) && re.Response != nil && re.Response.StatusCode < 500 {
@@ -280,6 +318,11 @@ func (rp *RP) config(s Settings, d *discovered, p oauth.SignInParams) *oauth2.Co
 		ep.AuthStyle = oauth2.AuthStyleInHeader
 	case AuthPrivateKeyJWT:
 		secret = "" // the assertion authenticates (Exchange)
+	case AuthTLSClientAuth:
+		secret = "" // the certificate authenticates (Exchange)
+		if d.mtlsToken != "" {
+			ep.TokenURL = d.mtlsToken
+		}
 	}
 	return &oauth2.Config{ClientID: s.ClientID, ClientSecret: secret, Endpoint: ep,
 		RedirectURL: p.RedirectURI, Scopes: s.Scopes}
@@ -356,6 +399,9 @@ func (rp *RP) discover(ctx context.Context, issuer string, now time.Time) (*disc
 		AuthMethods  []string `json:"token_endpoint_auth_methods_supported"`
 		PKCE         []string `json:"code_challenge_methods_supported"`
 		IssParameter bool     `json:"authorization_response_iss_parameter_supported"`
+		MTLS         struct {
+			TokenEndpoint string `json:"token_endpoint"`
+		} `json:"mtls_endpoint_aliases"`
 	}
 	if err := p.Claims(&meta); err != nil {
 		return nil, err
@@ -366,10 +412,15 @@ func (rp *RP) discover(ctx context.Context, issuer string, now time.Time) (*disc
 			return nil, fmt.Errorf("%s: %w", name, err)
 		}
 	}
+	if t := meta.MTLS.TokenEndpoint; t != "" {
+		if err := checkEndpoint(t); err != nil {
+			return nil, fmt.Errorf("mtls_endpoint_aliases.token_endpoint: %w", err)
+		}
+	}
 	if len(meta.PKCE) > 0 && !slices.Contains(meta.PKCE, "S256") {
 		return nil, errors.New("the provider does not support PKCE S256")
 	}
-	return &discovered{provider: p, fetchedAt: now, authMethods: meta.AuthMethods, issParameter: meta.IssParameter}, nil
+	return &discovered{provider: p, fetchedAt: now, authMethods: meta.AuthMethods, issParameter: meta.IssParameter, mtlsToken: meta.MTLS.TokenEndpoint}, nil
 }
 
 // checkEndpoint holds a provider's endpoints to the rule of its issuer:

@@ -9,10 +9,14 @@
 package bankoidctest
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"crypto/rsa"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
+	"encoding/pem"
 	"errors"
 	"fmt"
 	"html/template"
@@ -60,6 +64,7 @@ type IdP struct {
 
 	srv      *httptest.Server
 	provider fosite.OAuth2Provider
+	client   *fosite.DefaultClient // the hub
 	key      *rsa.PrivateKey
 	other    *rsa.PrivateKey
 
@@ -75,6 +80,12 @@ type IdP struct {
 	rpJWKS     string
 	jtis       map[string]bool // client assertion ids seen
 	assertions int             // client assertions accepted
+	// mtls, when set, is the TLS listener of the mtls_endpoint_aliases
+	// token endpoint, where the hub's client authenticates with the
+	// certificate mtlsCert only (RequireTLSClientAuth).
+	mtls      *httptest.Server
+	mtlsCert  *x509.Certificate
+	mtlsCalls int // token requests authenticated by the certificate
 }
 
 const kid = "bank-idp-1"
@@ -104,11 +115,12 @@ func Start(t testing.TB, redirectURI string, customers ...Customer) *IdP {
 		t.Fatal(err)
 	}
 	store := storage.NewMemoryStore()
-	store.Clients[idp.ClientID] = &fosite.DefaultClient{
+	idp.client = &fosite.DefaultClient{
 		ID: idp.ClientID, Secret: hash, RedirectURIs: []string{redirectURI},
 		GrantTypes: []string{"authorization_code"}, ResponseTypes: []string{"code"},
 		Scopes: []string{"openid", "profile"},
 	}
+	store.Clients[idp.ClientID] = idp.client
 	cfg := &fosite.Config{
 		GlobalSecret:               []byte(rand.Text() + rand.Text()),
 		IDTokenIssuer:              idp.Issuer,
@@ -139,12 +151,85 @@ func (idp *IdP) RequirePrivateKeyJWT(jwksURL string) {
 	idp.rpJWKS = jwksURL
 }
 
+// RequireTLSClientAuth makes the hub's client authenticate with the TLS
+// client certificate cert only (tls_client_auth, RFC 8705). The discovery
+// document then offers tls_client_auth alone and names, in
+// mtls_endpoint_aliases, a token endpoint on a TLS listener of its own
+// that asks for a client certificate; a token request is accepted there
+// when the certificate is cert, and refused on the plain token endpoint.
+// RootPEM is the CA certificate to trust for that listener.
+// Called again, it keeps the listener and expects the new certificate.
+func (idp *IdP) RequireTLSClientAuth(t testing.TB, cert *x509.Certificate) {
+	idp.mu.Lock()
+	defer idp.mu.Unlock()
+	idp.mtlsCert = cert
+	if idp.mtls != nil {
+		return
+	}
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(idp.mtlsToken))
+	srv.TLS = &tls.Config{ClientAuth: tls.RequireAnyClientCert}
+	srv.StartTLS()
+	t.Cleanup(srv.Close)
+	idp.mtls = srv
+}
+
+// RootPEM is the PEM certificate of the provider's TLS listener
+// (RequireTLSClientAuth): the CA a client must trust to reach it.
+func (idp *IdP) RootPEM() []byte {
+	idp.mu.Lock()
+	defer idp.mu.Unlock()
+	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: idp.mtls.Certificate().Raw})
+}
+
+// CertificateLogins is how many token requests the provider accepted on
+// the strength of the hub's client certificate.
+func (idp *IdP) CertificateLogins() int {
+	idp.mu.Lock()
+	defer idp.mu.Unlock()
+	return idp.mtlsCalls
+}
+
+// mtlsToken is the token endpoint of the TLS listener: the certificate
+// authenticates the client, and fosite is handed the request as if it
+// had come with the client secret, which its store knows.
+func (idp *IdP) mtlsToken(w http.ResponseWriter, r *http.Request) {
+	idp.mu.Lock()
+	want := idp.mtlsCert
+	idp.mu.Unlock()
+	if r.URL.Path != "/token" {
+		http.NotFound(w, r)
+		return
+	}
+	if r.TLS == nil || len(r.TLS.PeerCertificates) == 0 || !bytes.Equal(r.TLS.PeerCertificates[0].Raw, want.Raw) {
+		invalidClient(w, "not the client's certificate")
+		return
+	}
+	idp.mu.Lock()
+	idp.mtlsCalls++
+	idp.mu.Unlock()
+	r.SetBasicAuth(idp.ClientID, idp.ClientSecret)
+	idp.token(w, r)
+}
+
+// invalidClient answers a token request whose client did not
+// authenticate.
+func invalidClient(w http.ResponseWriter, why string) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(http.StatusUnauthorized)
+	_ = json.NewEncoder(w).Encode(map[string]string{"error": "invalid_client", "error_description": why})
+}
+
 // AcceptedAssertions is how many client assertions the provider accepted.
 func (idp *IdP) AcceptedAssertions() int {
 	idp.mu.Lock()
 	defer idp.mu.Unlock()
 	return idp.assertions
 }
+
+// SetRedirectURI registers the hub's redirect URI, for a test that must
+// start the provider before the hub (whose address it does not know
+// yet). Call it before the first sign-in.
+func (idp *IdP) SetRedirectURI(uri string) { idp.client.RedirectURIs = []string{uri} }
 
 // URL is the provider's base URL.
 func (idp *IdP) URL() string { return idp.srv.URL }
@@ -214,12 +299,20 @@ func (idp *IdP) serve(w http.ResponseWriter, r *http.Request) {
 			"token_endpoint_auth_methods_supported":            idp.authMethods(),
 			"token_endpoint_auth_signing_alg_values_supported": []string{"ES256", "PS256"},
 			"scopes_supported":                                 []string{"openid", "profile"},
+			"mtls_endpoint_aliases":                            idp.mtlsAliases(),
 		})
 	case "/jwks":
 		writeJSON(w, jose.JSONWebKeySet{Keys: []jose.JSONWebKey{{Key: idp.key.Public(), KeyID: kid, Algorithm: "RS256", Use: "sig"}}})
 	case "/authorize":
 		idp.authorize(w, r)
 	case "/token":
+		idp.mu.Lock()
+		certOnly := idp.mtls != nil
+		idp.mu.Unlock()
+		if certOnly {
+			invalidClient(w, "this client authenticates with its certificate, at the mtls_endpoint_aliases token endpoint")
+			return
+		}
 		idp.token(w, r)
 	default:
 		http.NotFound(w, r)
@@ -288,9 +381,23 @@ func (idp *IdP) authorize(w http.ResponseWriter, r *http.Request) {
 	idp.provider.WriteAuthorizeResponse(ctx, w, ar, resp)
 }
 
+// mtlsAliases is the discovery document's mtls_endpoint_aliases (nil
+// without RequireTLSClientAuth).
+func (idp *IdP) mtlsAliases() map[string]string {
+	idp.mu.Lock()
+	defer idp.mu.Unlock()
+	if idp.mtls == nil {
+		return nil
+	}
+	return map[string]string{"token_endpoint": idp.mtls.URL + "/token"}
+}
+
 func (idp *IdP) authMethods() []string {
 	idp.mu.Lock()
 	defer idp.mu.Unlock()
+	if idp.mtls != nil {
+		return []string{"tls_client_auth"}
+	}
 	if idp.rpJWKS != "" {
 		return []string{"private_key_jwt"}
 	}
@@ -366,9 +473,7 @@ func (idp *IdP) token(w http.ResponseWriter, r *http.Request) {
 	idp.mu.Unlock()
 	if pkjwt {
 		if err := idp.checkAssertion(r); err != nil {
-			w.Header().Set("Content-Type", "application/json")
-			w.WriteHeader(http.StatusUnauthorized)
-			_ = json.NewEncoder(w).Encode(map[string]string{"error": "invalid_client", "error_description": err.Error()})
+			invalidClient(w, err.Error())
 			return
 		}
 	}
