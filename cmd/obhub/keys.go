@@ -41,10 +41,7 @@ func keysCommand(ctx context.Context, args []string, stdout, stderr io.Writer, g
 			"       obhub keys withdraw KEY-ID [--rp] [--data DIR] [--alg ES256|PS256|EdDSA]\n       obhub keys list [--rp] [--data DIR]\n")
 		return errors.New("keys: want rotate, withdraw or list")
 	}
-	var kid string // withdraw: the key id, before or after the flags
-	if args[0] == "withdraw" && len(args) > 1 && !strings.HasPrefix(args[1], "-") {
-		kid, args = args[1], append([]string{args[0]}, args[2:]...)
-	}
+	var kid string // withdraw: the key id, before, between or after the flags
 	fs := flag.NewFlagSet("keys "+args[0], flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	data := getenv("OBHUB_DATA")
@@ -68,12 +65,14 @@ func keysCommand(ctx context.Context, args []string, stdout, stderr io.Writer, g
 		fs.DurationVar(&opts.TokenLifetime, "token-lifetime", 10*time.Minute,
 			"longest access-token lifetime: the old key stays published this long (+1m) after the new one signs")
 	}
-	if err := fs.Parse(args[1:]); err != nil {
+	rest := args[1:]
+	if args[0] == "withdraw" {
+		kid, rest = keyIDArg(fs, rest)
+	}
+	if err := fs.Parse(rest); err != nil {
 		return err
 	}
-	if args[0] == "withdraw" && kid == "" && fs.NArg() == 1 {
-		kid = fs.Arg(0)
-	} else if fs.NArg() > 0 {
+	if fs.NArg() > 0 {
 		return fmt.Errorf("keys %s: unexpected argument %q", args[0], fs.Arg(0))
 	}
 	if args[0] == "withdraw" && kid == "" {
@@ -142,6 +141,39 @@ func keysCommand(ctx context.Context, args []string, stdout, stderr io.Writer, g
 		fmt.Fprintln(stdout, line)
 	}
 	return nil
+}
+
+// keyIDArg takes the key id out of withdraw's arguments: the first one
+// that is neither a flag fs knows nor a flag's value. A key id may begin
+// with '-' (a base64url thumbprint), so "looks like a flag" does not
+// decide it.
+func keyIDArg(fs *flag.FlagSet, args []string) (kid string, rest []string) {
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		var f *flag.Flag
+		hasValue := false
+		if strings.HasPrefix(a, "-") && a != "--" {
+			var name string
+			name, _, hasValue = strings.Cut(strings.TrimLeft(a, "-"), "=")
+			f = fs.Lookup(name)
+		}
+		if f == nil && a != "--" && kid == "" {
+			kid = a
+			continue
+		}
+		rest = append(rest, a)
+		if f != nil && !hasValue && !isBoolFlag(f) && i+1 < len(args) {
+			i++
+			rest = append(rest, args[i]) // the flag's value
+		}
+	}
+	return kid, rest
+}
+
+// isBoolFlag reports whether f takes no value (-rp, not -rp true).
+func isBoolFlag(f *flag.Flag) bool {
+	b, ok := f.Value.(interface{ IsBoolFlag() bool })
+	return ok && b.IsBoolFlag()
 }
 
 // keySet names one of the node's key sets: where a node keeps it in its
