@@ -46,8 +46,8 @@ func WithBankClientCertificate() Option { return func(h *Handler) { h.bankClient
 // checkClientCert refuses tls_client_auth on a node without a client
 // certificate: no sign-in at that bank could work.
 func (h *Handler) checkClientCert(o *catalog.BankOIDC, ps *problems) {
-	if o != nil && o.TokenEndpointAuthMethod == catalog.AuthTLSClientAuth && !h.bankClientCert {
-		ps.add("/oidc/tokenEndpointAuthMethod", "tls_client_auth needs the hub's client certificate: start the node with --bank-client-cert and --bank-client-key")
+	if o != nil && o.UsesCertificate() && !h.bankClientCert {
+		ps.add("/oidc/tokenEndpointAuthMethod", o.TokenEndpointAuthMethod+" needs the hub's client certificate: start the node with --bank-client-cert and --bank-client-key")
 	}
 }
 

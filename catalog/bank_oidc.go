@@ -39,7 +39,8 @@ type BankOIDC struct {
 	ACRValues []string `json:"acrValues,omitempty"`
 	// TokenEndpointAuthMethod is how the hub authenticates at the
 	// provider's token endpoint: AuthClientSecretBasic,
-	// AuthClientSecretPost, AuthPrivateKeyJWT or AuthTLSClientAuth. Empty means
+	// AuthClientSecretPost, AuthPrivateKeyJWT, AuthTLSClientAuth or
+	// AuthSelfSignedTLSClientAuth. Empty means
 	// client_secret_basic, or client_secret_post when the provider offers
 	// only that. With private_key_jwt no client secret is needed: the hub
 	// signs a client assertion with its relying-party key, whose public
@@ -65,12 +66,22 @@ const (
 	AuthClientSecretPost  = "client_secret_post"
 	AuthPrivateKeyJWT     = "private_key_jwt"
 	AuthTLSClientAuth     = "tls_client_auth"
+	// AuthSelfSignedTLSClientAuth is tls_client_auth with a certificate
+	// the bank pins rather than checks against a CA: the same for the hub.
+	AuthSelfSignedTLSClientAuth = "self_signed_tls_client_auth"
 )
+
+// UsesCertificate reports whether the hub authenticates at the provider
+// with its TLS client certificate (tls_client_auth or
+// self_signed_tls_client_auth).
+func (o BankOIDC) UsesCertificate() bool {
+	return o.TokenEndpointAuthMethod == AuthTLSClientAuth || o.TokenEndpointAuthMethod == AuthSelfSignedTLSClientAuth
+}
 
 // NeedsSecret reports whether the hub authenticates at the provider with
 // a client secret (every method but private_key_jwt and tls_client_auth).
 func (o BankOIDC) NeedsSecret() bool {
-	return o.TokenEndpointAuthMethod != AuthPrivateKeyJWT && o.TokenEndpointAuthMethod != AuthTLSClientAuth
+	return o.TokenEndpointAuthMethod != AuthPrivateKeyJWT && !o.UsesCertificate()
 }
 
 // WithDefaults returns o with empty Scopes and CustomerIDClaim set to
@@ -116,9 +127,9 @@ func (o *BankOIDC) Check(ds []obhub.Detail, loc string) []obhub.Detail {
 	}
 	ds = checkTokens(ds, loc+"/acrValues", o.ACRValues)
 	switch o.TokenEndpointAuthMethod {
-	case "", AuthClientSecretBasic, AuthClientSecretPost, AuthPrivateKeyJWT, AuthTLSClientAuth:
+	case "", AuthClientSecretBasic, AuthClientSecretPost, AuthPrivateKeyJWT, AuthTLSClientAuth, AuthSelfSignedTLSClientAuth:
 	default:
-		ds = append(ds, obhub.Detail{Location: loc + "/tokenEndpointAuthMethod", Message: "must be client_secret_basic, client_secret_post, private_key_jwt or tls_client_auth"})
+		ds = append(ds, obhub.Detail{Location: loc + "/tokenEndpointAuthMethod", Message: "must be client_secret_basic, client_secret_post, private_key_jwt, tls_client_auth or self_signed_tls_client_auth"})
 	}
 	if o.NeedsSecret() && o.ClientSecretUpdatedAt.IsZero() {
 		ds = append(ds, obhub.Detail{Location: loc + "/clientSecret", Message: "is required"})

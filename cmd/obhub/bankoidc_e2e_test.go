@@ -647,7 +647,8 @@ func TestRelyingPartyKeyRotation(t *testing.T) {
 // token endpoint, trusting its TLS certificate through --bank-ca; the
 // customer signs in at the bank and the code is redeemed. A node without
 // a client certificate may not set a bank to tls_client_auth, and a
-// provider that knows another certificate refuses the hub.
+// provider that knows another certificate refuses the hub. The same with
+// self_signed_tls_client_auth.
 func TestBankSignInTLSClientAuth(t *testing.T) {
 	dir := t.TempDir()
 	hubCert := testpki.Client(t, &x509.Certificate{Subject: pkix.Name{CommonName: "obhub alliance hub"}}, nil)
@@ -666,6 +667,9 @@ func TestBankSignInTLSClientAuth(t *testing.T) {
 	h0 := newHub(t, runMain(t), testAdminToken)
 	r := h0.adminCall(t, "POST", "/banks", map[string]any{"id": valeBank, "name": "Vale", "oidc": map[string]any{
 		"issuer": idp.Issuer, "clientId": idp.ClientID, "tokenEndpointAuthMethod": "tls_client_auth"}}, http.StatusUnprocessableEntity, nil)
+	wantDetail(t, r, "/oidc/tokenEndpointAuthMethod", "--bank-client-cert")
+	r = h0.adminCall(t, "POST", "/banks", map[string]any{"id": valeBank, "name": "Vale", "oidc": map[string]any{
+		"issuer": idp.Issuer, "clientId": idp.ClientID, "tokenEndpointAuthMethod": "self_signed_tls_client_auth"}}, http.StatusUnprocessableEntity, nil)
 	wantDetail(t, r, "/oidc/tokenEndpointAuthMethod", "--bank-client-cert")
 
 	log, clock := &logBuffer{}, &testClock{}
@@ -694,6 +698,17 @@ func TestBankSignInTLSClientAuth(t *testing.T) {
 	tok := p.exchange(t, h, d, s.conf, back, nil)
 	if _, claims := jwtParts(t, tok.AccessToken); claims["sub"] != valeBank+":"+valeCustomer {
 		t.Fatalf("access token claims: %v", claims)
+	}
+
+	// self_signed_tls_client_auth is the same for the hub (the bank pins
+	// the certificate instead of checking its CA).
+	h.adminCall(t, "PATCH", "/banks/"+valeBank, map[string]any{"oidc": map[string]any{
+		"issuer": idp.Issuer, "clientId": idp.ClientID, "scopes": []string{"openid", "profile"},
+		"tokenEndpointAuthMethod": "self_signed_tls_client_auth"}}, http.StatusOK, nil)
+	p, toIdP = s.toBank(t, valeBank)
+	cb = s.loginAtBank(t, p, toIdP)
+	if consent := browse(t, p.browser, newRequest(t, http.MethodGet, cb.String(), nil)); consent.status != http.StatusOK || idp.CertificateLogins() != 2 {
+		t.Fatalf("with self_signed_tls_client_auth: %s, %d certificate logins", consent, idp.CertificateLogins())
 	}
 
 	// The bank registered another certificate: the sign-in ends.

@@ -58,7 +58,16 @@ const (
 	// (Options.ClientCertificate) to the token endpoint, or to its
 	// mtls_endpoint_aliases one (RFC 8705).
 	AuthTLSClientAuth = "tls_client_auth"
+	// AuthSelfSignedTLSClientAuth: the same, with a certificate the
+	// provider pins instead of checking it against a CA.
+	AuthSelfSignedTLSClientAuth = "self_signed_tls_client_auth"
 )
+
+// usesCertificate reports whether method authenticates the hub by its
+// TLS client certificate.
+func usesCertificate(method string) bool {
+	return method == AuthTLSClientAuth || method == AuthSelfSignedTLSClientAuth
+}
 
 // AssertionSigner signs the hub's private_key_jwt client assertions
 // (oauth.Keys.SignJWT, with the relying-party keys).
@@ -208,7 +217,7 @@ func (rp *RP) Exchange(ctx context.Context, bank string, p oauth.SignInParams, c
 	}
 	opts := []oauth2.AuthCodeOption{oauth2.VerifierOption(p.Verifier)}
 	client := rp.client
-	if s.AuthMethod == AuthTLSClientAuth {
+	if usesCertificate(s.AuthMethod) {
 		if rp.mtls == nil {
 			rp.log.ErrorContext(ctx, "bank provider needs the hub's client certificate, and this node has none (--bank-client-cert)", "bank", bank)
 			return oauth.Customer{}, obhub.Errorf(obhub.EUNAVAILABLE, "the hub cannot authenticate at the bank's provider")
@@ -318,7 +327,7 @@ func (rp *RP) config(s Settings, d *discovered, p oauth.SignInParams) *oauth2.Co
 		ep.AuthStyle = oauth2.AuthStyleInHeader
 	case AuthPrivateKeyJWT:
 		secret = "" // the assertion authenticates (Exchange)
-	case AuthTLSClientAuth:
+	case AuthTLSClientAuth, AuthSelfSignedTLSClientAuth:
 		secret = "" // the certificate authenticates (Exchange)
 		if d.mtlsToken != "" {
 			ep.TokenURL = d.mtlsToken

@@ -153,7 +153,8 @@ func (idp *IdP) RequirePrivateKeyJWT(jwksURL string) {
 
 // RequireTLSClientAuth makes the hub's client authenticate with the TLS
 // client certificate cert only (tls_client_auth, RFC 8705). The discovery
-// document then offers tls_client_auth alone and names, in
+// document then offers tls_client_auth and self_signed_tls_client_auth
+// alone (the certificate is pinned either way) and names, in
 // mtls_endpoint_aliases, a token endpoint on a TLS listener of its own
 // that asks for a client certificate; a token request is accepted there
 // when the certificate is cert, and refused on the plain token endpoint.
@@ -396,7 +397,7 @@ func (idp *IdP) authMethods() []string {
 	idp.mu.Lock()
 	defer idp.mu.Unlock()
 	if idp.mtls != nil {
-		return []string{"tls_client_auth"}
+		return []string{"tls_client_auth", "self_signed_tls_client_auth"}
 	}
 	if idp.rpJWKS != "" {
 		return []string{"private_key_jwt"}
