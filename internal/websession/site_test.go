@@ -128,6 +128,15 @@ func TestSiteCSRF(t *testing.T) {
 	if got := s.CSRFToken(httptest.NewRecorder(), r, "session-token"); got != "session-token" {
 		t.Errorf("signed in: token %q, want the session's", got)
 	}
+	// The browser's own request for /favicon.ico carries no cookie of
+	// the site's path and gets its not-found page: it must not replace
+	// the visitor's token, or the form on the page fails ("This form has
+	// expired"; a portal browser test failed so now and then).
+	fav := httptest.NewRecorder()
+	s.CSRFToken(fav, httptest.NewRequest("GET", "/favicon.ico", nil), "")
+	if c := cookieNamed(fav, "csrf"); c != nil {
+		t.Errorf("a request outside %s set the CSRF cookie: %+v", s.Path, c)
+	}
 
 	for _, tt := range []struct {
 		name        string

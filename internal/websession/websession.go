@@ -14,6 +14,7 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/obhub/obhub"
@@ -137,6 +138,10 @@ func (s *Site) End(w http.ResponseWriter, r *http.Request) {
 // CSRFToken returns the token the page's forms carry: sessionCSRF when
 // signed in (non-empty), else the pre-session cookie's, set here when
 // missing (and added to r, so later handlers of this request see it).
+// A request outside the site's path never carries that cookie, so none
+// is set for it: the browser's own request for /favicon.ico, answered
+// by the site's not-found page, replaced the visitor's cookie between a
+// page and the POST of its form ("This form has expired").
 func (s *Site) CSRFToken(w http.ResponseWriter, r *http.Request, sessionCSRF string) string {
 	if sessionCSRF != "" {
 		return sessionCSRF
@@ -145,6 +150,9 @@ func (s *Site) CSRFToken(w http.ResponseWriter, r *http.Request, sessionCSRF str
 		return c.Value
 	}
 	tok := RandomToken()
+	if !strings.HasPrefix(r.URL.Path, s.Path) {
+		return tok
+	}
 	http.SetCookie(w, s.Cookie(r, s.CSRFCookie, tok, 0))
 	r.AddCookie(&http.Cookie{Name: s.CSRFCookie, Value: tok})
 	return tok
