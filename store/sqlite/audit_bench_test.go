@@ -4,9 +4,7 @@ import (
 	"context"
 	"path/filepath"
 	"testing"
-	"time"
 
-	"github.com/google/uuid"
 	"github.com/obhub/obhub/audit"
 	"github.com/obhub/obhub/audit/audittest"
 	"github.com/obhub/obhub/store/sqlite"
@@ -57,35 +55,12 @@ func BenchmarkWriter(b *testing.B) {
 
 // BenchmarkAppend measures the store's side of a group commit: appending
 // a batch of 256 chained records in one transaction, without the flush
-// (AppendBuffered), per record.
+// (AppendBuffered), per record (audittest.BenchAppend).
 func BenchmarkAppend(b *testing.B) {
-	ctx := context.Background()
 	s := sqlite.NewAudit(filepath.Join(b.TempDir(), "audit.db"))
-	if err := s.Open(ctx); err != nil {
+	if err := s.Open(context.Background()); err != nil {
 		b.Fatal(err)
 	}
 	defer s.Close()
-	const batch = 256
-	recs := audittest.Generate(batch, audittest.Base)
-	for i := range recs {
-		recs[i].Digest, recs[i].Hash = make([]byte, 32), make([]byte, 32)
-	}
-	b.ReportAllocs()
-	seq := int64(0)
-	for b.Loop() {
-		for i := range recs {
-			seq++
-			recs[i].Seq = seq
-			// As the gateway writes them: the time of the request and a
-			// fresh request id made at that time (UUIDv7,
-			// internal/requestid), so the keys are what they are in
-			// production.
-			recs[i].Time = time.Now()
-			recs[i].RequestID = uuid.Must(uuid.NewV7()).String()
-		}
-		if err := s.AppendBuffered(ctx, recs); err != nil {
-			b.Fatal(err)
-		}
-	}
-	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*batch), "ns/record")
+	audittest.BenchAppend(b, s, 256)
 }
