@@ -62,6 +62,7 @@ var snippetTemplates = template.Must(template.New("snippets").Funcs(template.Fun
 	"pyStr":   pyQuote,
 	"lower":   strings.ToLower,
 	"urlq":    url.QueryEscape,
+	"dpopDoc": dpopDoc,
 }).Parse(`
 {{define "curl"}}# 1. An access token (client credentials). Set CLIENT_SECRET first;
 #    the secret was shown once, when the app was created.{{template "curl.dpop" .}}
@@ -124,7 +125,7 @@ dpop_curl() {
 
 {{define "go"}}// Command call gets an access token and calls the API once.
 // Set CLIENT_SECRET first: the secret was shown once, when the app was
-// created.{{template "go.dpop.doc" .}}
+// created.{{if .DPoP}}{{dpopDoc "//"}}{{end}}
 package main
 
 import (
@@ -203,13 +204,6 @@ func main() {
 {{template "go.dpop" .}}
 {{- end}}
 {{end}}
-
-{{define "go.dpop.doc"}}{{if .DPoP}}
-//
-// The app's tokens are DPoP-bound (RFC 9449): the program makes a key, and
-// every request it sends carries a proof signed with it, with the hub's
-// nonce when the hub asks for one (docs/oauth.md, "DPoP: binding tokens to
-// your key").{{end}}{{end}}
 
 {{define "go.send"}}{{if .DPoP}}dpopDo{{else}}http.DefaultClient.Do{{end}}{{end}}
 
@@ -311,13 +305,6 @@ func dpopProof(method, htu, token string) string {
 	return signingInput + "." + b64(sig)
 }{{end}}
 
-{{define "java.dpop.doc"}}{{if .DPoP}}
-//
-// The app's tokens are DPoP-bound (RFC 9449): the program makes a key, and
-// every request it sends carries a proof signed with it, with the hub's
-// nonce when the hub asks for one (docs/oauth.md, "DPoP: binding tokens to
-// your key").{{end}}{{end}}
-
 {{define "java.send"}}{{if .DPoP}}send{{else}}http.send{{end}}{{end}}
 
 {{define "java.dpop"}}
@@ -396,13 +383,6 @@ func dpopProof(method, htu, token string) string {
         }
     }{{end}}
 
-{{define "py.dpop.doc"}}{{if .DPoP}}
-#
-# The app's tokens are DPoP-bound (RFC 9449): the program makes a key, and
-# every request it sends carries a proof signed with it, with the hub's
-# nonce when the hub asks for one (docs/oauth.md, "DPoP: binding tokens to
-# your key").{{end}}{{end}}
-
 {{define "py.post"}}{{if .DPoP}}dpop_request(
     "POST",{{else}}requests.post({{end}}{{end}}
 
@@ -460,7 +440,7 @@ def dpop_request(method, url, token=None, headers=None, **kwargs):
 
 {{define "java"}}// Call.java: gets an access token and calls the API once (Java 11+).
 // Set CLIENT_SECRET first: the secret was shown once, when the app was
-// created.{{template "java.dpop.doc" .}}
+// created.{{if .DPoP}}{{dpopDoc "//"}}{{end}}
 {{- if .DPoP}}
 import java.math.BigInteger;{{end}}
 import java.net.URI;
@@ -526,7 +506,7 @@ public class Call {
 
 {{define "python"}}# call.py: gets an access token and calls the API once.
 # pip install requests{{if .DPoP}} cryptography{{end}}; set CLIENT_SECRET first: the secret was shown
-# once, when the app was created.{{template "py.dpop.doc" .}}
+# once, when the app was created.{{if .DPoP}}{{dpopDoc "#"}}{{end}}
 {{- if .DPoP}}
 import base64
 import hashlib
@@ -612,7 +592,7 @@ case $TOKEN in *'"error"'*) echo "token request failed: $TOKEN" >&2 ;; esac
 // and calls the API once on their behalf.
 // Set CLIENT_SECRET (the secret was shown once, when the app was
 // created) and REDIRECT_URI (one of the app's redirect URIs, exactly as
-// registered).{{if .DPoP}}{{template "go.dpop.doc" .}}{{else}} Apps marked fapi or with DPoP-bound tokens must also send
+// registered).{{if .DPoP}}{{dpopDoc "//"}}{{else}} Apps marked fapi or with DPoP-bound tokens must also send
 // DPoP proofs: see docs/oauth.md, "DPoP: binding tokens to your key".{{end}}
 package main
 
@@ -756,7 +736,7 @@ func main() {
 // and calls the API once on their behalf (Java 11+).
 // Set CLIENT_SECRET (the secret was shown once, when the app was
 // created) and REDIRECT_URI (one of the app's redirect URIs, exactly as
-// registered).{{if .DPoP}}{{template "java.dpop.doc" .}}{{else}} Apps marked fapi or with DPoP-bound tokens must also send
+// registered).{{if .DPoP}}{{dpopDoc "//"}}{{else}} Apps marked fapi or with DPoP-bound tokens must also send
 // DPoP proofs: see docs/oauth.md, "DPoP: binding tokens to your key".{{end}}
 import java.io.BufferedReader;
 import java.io.InputStreamReader;
@@ -874,7 +854,7 @@ public class Call {
 # calls the API once on their behalf.
 # pip install requests{{if .DPoP}} cryptography{{end}}; set CLIENT_SECRET (the secret was shown once,
 # when the app was created) and REDIRECT_URI (one of the app's redirect
-# URIs, exactly as registered).{{if .DPoP}}{{template "py.dpop.doc" .}}{{else}} Apps marked fapi or with DPoP-bound
+# URIs, exactly as registered).{{if .DPoP}}{{dpopDoc "#"}}{{else}} Apps marked fapi or with DPoP-bound
 # tokens must also send DPoP proofs: see docs/oauth.md, "DPoP: binding
 # tokens to your key".{{end}}
 import base64
@@ -952,6 +932,26 @@ access_token = token.json()["access_token"]
 {{template "python.call" .}}
 {{end}}
 `))
+
+// dpopDoc is the paragraph a Go, Java or Python snippet for a DPoP-bound
+// app adds to its opening comment, in comment lines starting with prefix
+// ("//" or "#"), after an empty one.
+func dpopDoc(prefix string) string {
+	var b strings.Builder
+	for _, l := range []string{
+		"",
+		"The app's tokens are DPoP-bound (RFC 9449): the program makes a key, and",
+		"every request it sends carries a proof signed with it, with the hub's",
+		"nonce when the hub asks for one (docs/oauth.md, \"DPoP: binding tokens to",
+		"your key\").",
+	} {
+		b.WriteString("\n" + prefix)
+		if l != "" {
+			b.WriteString(" " + l)
+		}
+	}
+	return b.String()
+}
 
 // snippets renders every language's snippet.
 func snippets(in snippetInput) ([]snippet, error) {
