@@ -357,13 +357,13 @@ func (a *applier) banks(ctx context.Context, d *Declaration) error {
 	for _, b := range d.Banks {
 		want := bankBody{ID: &b.ID, Name: b.Name, Limits: b.Limits}
 		var cur catalog.Bank
-		err := a.c.do(ctx, http.MethodGet, "/banks/"+url.PathEscape(b.ID), nil, &cur)
+		err := a.c.Do(ctx, http.MethodGet, "/banks/"+url.PathEscape(b.ID), nil, &cur)
 		switch {
 		case isStatus(err, http.StatusNotFound):
 			if want.OIDC, err = b.OIDC.body(b.ID, nil); err != nil {
 				return err
 			}
-			if err := a.c.do(ctx, http.MethodPost, "/banks", want, nil); err != nil {
+			if err := a.c.Do(ctx, http.MethodPost, "/banks", want, nil); err != nil {
 				return fmt.Errorf("bank %s: %w", b.ID, err)
 			}
 			a.report.add("bank", b.ID, "created")
@@ -374,7 +374,7 @@ func (a *applier) banks(ctx context.Context, d *Declaration) error {
 			if err != nil {
 				return err
 			}
-			if err := a.c.do(ctx, http.MethodPut, "/banks/"+url.PathEscape(b.ID), bankBody{Name: b.Name, Limits: b.Limits, OIDC: oidc}, nil); err != nil {
+			if err := a.c.Do(ctx, http.MethodPut, "/banks/"+url.PathEscape(b.ID), bankBody{Name: b.Name, Limits: b.Limits, OIDC: oidc}, nil); err != nil {
 				return fmt.Errorf("bank %s: %w", b.ID, err)
 			}
 			a.report.add("bank", b.ID, "updated")
@@ -390,19 +390,19 @@ func (a *applier) partners(ctx context.Context, d *Declaration) error {
 		path := "/partners/" + url.PathEscape(p.ID)
 		want := partnerBody{Name: p.Name, Kind: partners.Kind(p.Kind), Bank: p.Bank}
 		var cur partners.Partner
-		err := a.c.do(ctx, http.MethodGet, path, nil, &cur)
+		err := a.c.Do(ctx, http.MethodGet, path, nil, &cur)
 		switch {
 		case isStatus(err, http.StatusNotFound):
 			create := want
 			create.ID = &p.ID
-			if err := a.c.do(ctx, http.MethodPost, "/partners", create, &cur); err != nil {
+			if err := a.c.Do(ctx, http.MethodPost, "/partners", create, &cur); err != nil {
 				return fmt.Errorf("partner %s: %w", p.ID, err)
 			}
 			a.report.add("partner", p.ID, "created")
 		case err != nil:
 			return fmt.Errorf("partner %s: %w", p.ID, err)
 		case cur.Name != p.Name || string(cur.Kind) != p.Kind || cur.Bank != p.Bank:
-			if err := a.c.do(ctx, http.MethodPut, path, want, &cur); err != nil {
+			if err := a.c.Do(ctx, http.MethodPut, path, want, &cur); err != nil {
 				return fmt.Errorf("partner %s: %w", p.ID, err)
 			}
 			a.report.add("partner", p.ID, "updated")
@@ -412,7 +412,7 @@ func (a *applier) partners(ctx context.Context, d *Declaration) error {
 			}
 		}
 		if p.Approved && cur.Status != partners.PartnerApproved {
-			if err := a.c.do(ctx, http.MethodPost, path+"/approve", nil, nil); err != nil {
+			if err := a.c.Do(ctx, http.MethodPost, path+"/approve", nil, nil); err != nil {
 				return fmt.Errorf("partner %s: %w", p.ID, err)
 			}
 			a.report.add("partner", p.ID, "approved")
@@ -456,12 +456,12 @@ func (a *applier) api(ctx context.Context, decl *APIDecl) error {
 	specJSON := mustJSON(string(spec))
 	path := "/apis/" + url.PathEscape(decl.ID)
 	var cur apiView
-	err = a.c.do(ctx, http.MethodGet, path, nil, &cur)
+	err = a.c.Do(ctx, http.MethodGet, path, nil, &cur)
 	switch {
 	case isStatus(err, http.StatusNotFound):
 		create := want
 		create.ID, create.Bank, create.Spec = &decl.ID, &decl.Bank, specJSON
-		if err := a.c.do(ctx, http.MethodPost, "/apis", create, &cur); err != nil {
+		if err := a.c.Do(ctx, http.MethodPost, "/apis", create, &cur); err != nil {
 			return err
 		}
 		a.report.add("api", decl.ID, "created").Warnings = doc.Warnings
@@ -496,7 +496,7 @@ func (a *applier) api(ctx context.Context, decl *APIDecl) error {
 		if newSpec {
 			want.Spec = specJSON
 		}
-		if err := a.c.do(ctx, http.MethodPut, path, want, &cur); err != nil {
+		if err := a.c.Do(ctx, http.MethodPut, path, want, &cur); err != nil {
 			return err
 		}
 		c := a.report.add("api", decl.ID, "updated")
@@ -540,7 +540,7 @@ func (a *applier) lifecycle(ctx context.Context, decl *APIDecl, cur catalog.Stat
 		default:
 			verb, cur = "retire", catalog.StatusRetired
 		}
-		if err := a.c.do(ctx, http.MethodPost, path+"/"+verb, body, nil); err != nil {
+		if err := a.c.Do(ctx, http.MethodPost, path+"/"+verb, body, nil); err != nil {
 			return err
 		}
 		a.report.add("api", decl.ID, string(cur))
@@ -571,12 +571,12 @@ func (a *applier) products(ctx context.Context, d *Declaration) error {
 		path := "/products/" + url.PathEscape(p.ID)
 		want := productBody{Name: p.Name, Description: p.Description, APIs: p.APIs, Plan: p.Plan, Approval: catalog.Approval(p.Approval)}
 		var cur catalog.Product
-		err := a.c.do(ctx, http.MethodGet, path, nil, &cur)
+		err := a.c.Do(ctx, http.MethodGet, path, nil, &cur)
 		switch {
 		case isStatus(err, http.StatusNotFound):
 			create := want
 			create.ID = &p.ID
-			if err := a.c.do(ctx, http.MethodPost, "/products", create, nil); err != nil {
+			if err := a.c.Do(ctx, http.MethodPost, "/products", create, nil); err != nil {
 				return fmt.Errorf("product %s: %w", p.ID, err)
 			}
 			a.report.add("product", p.ID, "created")
@@ -584,7 +584,7 @@ func (a *applier) products(ctx context.Context, d *Declaration) error {
 			return fmt.Errorf("product %s: %w", p.ID, err)
 		case cur.Name != p.Name || cur.Description != p.Description || !slices.Equal(cur.APIs, p.APIs) ||
 			!sameJSON(cur.Plan, p.Plan) || string(cur.Approval) != p.Approval:
-			if err := a.c.do(ctx, http.MethodPut, path, want, nil); err != nil {
+			if err := a.c.Do(ctx, http.MethodPut, path, want, nil); err != nil {
 				return fmt.Errorf("product %s: %w", p.ID, err)
 			}
 			a.report.add("product", p.ID, "updated")
@@ -639,7 +639,7 @@ func (a *applier) app(ctx context.Context, decl AppDecl, existing []config.AppVi
 	i := slices.IndexFunc(existing, func(v config.AppView) bool { return v.Name == decl.Name })
 	if i < 0 {
 		var out newCredentials
-		if err := a.c.do(ctx, http.MethodPost, "/partners/"+url.PathEscape(decl.Partner)+"/apps", want, &out); err != nil {
+		if err := a.c.Do(ctx, http.MethodPost, "/partners/"+url.PathEscape(decl.Partner)+"/apps", want, &out); err != nil {
 			return "", err
 		}
 		c := a.report.add("app", key, "created")
@@ -658,7 +658,7 @@ func (a *applier) app(ctx context.Context, decl AppDecl, existing []config.AppVi
 		c.ClientID = cur.ClientID
 		return cur.ClientID, nil
 	}
-	if err := a.c.do(ctx, http.MethodPut, "/apps/"+url.PathEscape(cur.ClientID), want, nil); err != nil {
+	if err := a.c.Do(ctx, http.MethodPut, "/apps/"+url.PathEscape(cur.ClientID), want, nil); err != nil {
 		return "", err
 	}
 	c := a.report.add("app", key, "updated")
@@ -679,7 +679,7 @@ func (a *applier) subscriptions(ctx context.Context, decl AppDecl, clientID stri
 			continue
 		}
 		var s partners.Subscription
-		if err := a.c.do(ctx, http.MethodPost, path, subscriptionBody{Product: product}, &s); err != nil {
+		if err := a.c.Do(ctx, http.MethodPost, path, subscriptionBody{Product: product}, &s); err != nil {
 			return fmt.Errorf("subscription to %s: %w", product, err)
 		}
 		a.report.add("subscription", id, "created").Status = string(s.Status)

@@ -54,11 +54,6 @@ const maxAnswer = 64 << 20
 // (when not nil) as its JSON body, and decodes the answer into out (when
 // not nil). An answer other than 2xx is a *ResponseError.
 func (c *Client) Do(ctx context.Context, method, path string, in, out any) error {
-	return c.do(ctx, method, path, in, out)
-}
-
-// do is Do.
-func (c *Client) do(ctx context.Context, method, path string, in, out any) error {
 	var body io.Reader
 	if in != nil {
 		b, err := json.Marshal(in)
@@ -119,7 +114,7 @@ func listAll[T any](ctx context.Context, c *Client, path string) ([]T, error) {
 			q.Set("cursor", cursor)
 		}
 		var page listPage[T]
-		if err := c.do(ctx, http.MethodGet, path+"?"+q.Encode(), nil, &page); err != nil {
+		if err := c.Do(ctx, http.MethodGet, path+"?"+q.Encode(), nil, &page); err != nil {
 			return nil, err
 		}
 		all = append(all, page.Items...)
