@@ -54,7 +54,7 @@ func (g *generator) value(ref *openapi3.SchemaRef, name, path string) (any, bool
 	defer func() { g.onStack[s]--; g.depth-- }()
 
 	if len(s.AllOf) > 0 {
-		s = g.flatten(s)
+		s = mergeAllOf(s)
 	}
 	if len(s.OneOf) > 0 || len(s.AnyOf) > 0 {
 		return g.choice(s, name, path)
@@ -118,7 +118,7 @@ const maxMinimalDepth = 8
 
 func (g *generator) minimalAt(s *openapi3.Schema, depth int) any {
 	if len(s.AllOf) > 0 {
-		s = g.flatten(s)
+		s = mergeAllOf(s)
 	}
 	if s.Const != nil {
 		return s.Const
@@ -152,17 +152,18 @@ func (g *generator) minimalAt(s *openapi3.Schema, depth int) any {
 	return strings.Repeat("x", int(s.MinLength))
 }
 
-// flatten merges allOf into one schema: properties and required united,
+// mergeAllOf merges allOf into one schema: properties and required united,
 // constraints intersected, the first type, format and pattern kept. A
 // member's own allOf is merged too, however deep the chain, each schema
 // once (an allOf cycle ends there). Whether a schema is being generated
 // (onStack) does not matter here: a chain's base that requires _type must
 // still be merged into a type that recurs.
-func (g *generator) flatten(s *openapi3.Schema) *openapi3.Schema {
-	return flattenOnce(s, map[*openapi3.Schema]bool{s: true})
+func mergeAllOf(s *openapi3.Schema) *openapi3.Schema {
+	return mergeAllOfSeen(s, map[*openapi3.Schema]bool{s: true})
 }
 
-func flattenOnce(s *openapi3.Schema, seen map[*openapi3.Schema]bool) *openapi3.Schema {
+// mergeAllOfSeen is mergeAllOf, skipping the schemas already seen.
+func mergeAllOfSeen(s *openapi3.Schema, seen map[*openapi3.Schema]bool) *openapi3.Schema {
 	out := *s
 	out.AllOf = nil
 	out.Properties = openapi3.Schemas{}
@@ -177,7 +178,7 @@ func flattenOnce(s *openapi3.Schema, seen map[*openapi3.Schema]bool) *openapi3.S
 		v := sub.Value
 		seen[v] = true
 		if len(v.AllOf) > 0 {
-			v = flattenOnce(v, seen)
+			v = mergeAllOfSeen(v, seen)
 		}
 		mergeInto(&out, v)
 	}
@@ -273,7 +274,7 @@ func (g *generator) choice(s *openapi3.Schema, name, path string) (any, bool) {
 	merged.Required = slices.Clone(s.Required)
 	bv := pick.Value
 	if len(bv.AllOf) > 0 {
-		bv = g.flatten(bv)
+		bv = mergeAllOf(bv)
 	}
 	if len(bv.OneOf) > 0 || len(bv.AnyOf) > 0 || (len(s.Properties) == 0 && typeOf(bv) != "object") {
 		return g.value(pick, name, path)
