@@ -74,7 +74,7 @@ components:
 // built by allOf validates, down to where the recursion is cut short:
 // each object of the chain has the base's required _type. (The
 // generator used to lose the base's required properties once a schema of
-// the chain had been merged: flatten marked it as being generated and
+// the chain had been merged: merging the allOf marked it as being generated and
 // never unmarked it.)
 func TestRecursiveAllOfValidates(t *testing.T) {
 	doc, err := openapi.Import(t.Context(), []byte(recursiveAllOf))

@@ -174,8 +174,9 @@ func (idp *IdP) RequireTLSClientAuth(t testing.TB, cert *x509.Certificate) {
 	idp.mtls = srv
 }
 
-// RootPEM is the PEM certificate of the provider's TLS listener
-// (RequireTLSClientAuth): the CA a client must trust to reach it.
+// RootPEM is the PEM certificate of the provider's TLS listener: the CA
+// a client must trust to reach it. Call it after RequireTLSClientAuth,
+// which starts the listener.
 func (idp *IdP) RootPEM() []byte {
 	idp.mu.Lock()
 	defer idp.mu.Unlock()
