@@ -21,6 +21,10 @@ import (
 // auditFile is the ledger's file in the data folder.
 const auditFile = "audit.db"
 
+// auditJournal names the strict ledger's journal files in the data
+// folder: audit.journal.0 and audit.journal.1.
+const auditJournal = "audit.journal"
+
 // auditSpoolFile keeps, with --db, the records PostgreSQL would not take
 // until they are drained (audit.Spool).
 const auditSpoolFile = "audit-spool.jsonl"
@@ -42,28 +46,24 @@ type auditNode struct {
 // openAudit opens the ledger and starts its writer and retention loop.
 func (m *Main) openAudit(ctx context.Context) error {
 	a := &m.auditLog
+	mode, err := audit.ParseMode(m.Config.AuditMode)
+	if err != nil {
+		return err
+	}
 	if m.Config.DB != "" {
 		s, err := m.openPostgresAudit(ctx)
 		if err != nil {
 			return err
 		}
 		a.store = s
-	} else {
-		s := sqlite.NewAudit(filepath.Join(m.Config.Data, auditFile), sqlite.AuditLogger(m.Logger))
-		a.store = s
-		if err := s.Open(ctx); err != nil {
-			return err
-		}
+	} else if err := m.openSQLiteAudit(ctx, mode); err != nil {
+		return err
 	}
 	signer, err := m.loadAuditSigner(ctx) // shared through etcd with --db and --etcd (postgres.go)
 	if err != nil {
 		return err
 	}
 	a.keys = signer.Public()
-	mode, err := audit.ParseMode(m.Config.AuditMode)
-	if err != nil {
-		return err
-	}
 	var spool *audit.Spool
 	if m.Config.DB != "" { // records PostgreSQL cannot take wait in the data folder
 		spool = audit.NewSpool(filepath.Join(m.Config.Data, auditSpoolFile))
@@ -78,6 +78,34 @@ func (m *Main) openAudit(ctx context.Context) error {
 	a.writer = w
 	a.stop, a.done = make(chan struct{}), make(chan struct{})
 	go m.purgeLoop(a)
+	return nil
+}
+
+// openSQLiteAudit opens the node's own ledger, <data>/audit.db. In strict
+// mode it is written through the journal (<data>/audit.journal.0 and .1,
+// audit.Journal): a strict response waits for a write and an fdatasync of
+// the journal, not for SQLite's commit and log flush. In async mode
+// nothing waits, so records go straight into SQLite, after the records
+// a journal left from a strict run (killed, or a power cut) are moved in.
+func (m *Main) openSQLiteAudit(ctx context.Context, mode audit.Mode) error {
+	a := &m.auditLog
+	s := sqlite.NewAudit(filepath.Join(m.Config.Data, auditFile), sqlite.AuditLogger(m.Logger))
+	a.store = s
+	if err := s.Open(ctx); err != nil {
+		return err
+	}
+	cfg := audit.JournalConfig{Path: filepath.Join(m.Config.Data, auditJournal), Hash: m.Config.AuditHash, Logger: m.Logger}
+	if mode == audit.Async {
+		return audit.RecoverJournal(ctx, s, cfg)
+	}
+	j, err := audit.NewJournal(s, cfg)
+	if err != nil {
+		return err
+	}
+	if err := j.Open(ctx); err != nil {
+		return err
+	}
+	a.store = j
 	return nil
 }
 

@@ -29,7 +29,8 @@ type auditCall struct {
 	orWant                    int // another acceptable status (0: none)
 }
 
-// readLedger returns every record of the node's ledger, oldest first.
+// readLedger returns every record of a stopped node's ledger, oldest
+// first, as the CLI reads it.
 func readLedger(t testing.TB, data string) []audit.Record {
 	t.Helper()
 	s, err := openLedger(context.Background(), data)
@@ -37,6 +38,12 @@ func readLedger(t testing.TB, data string) []audit.Record {
 		t.Fatal(err)
 	}
 	defer s.Close()
+	return readStore(t, s)
+}
+
+// readStore returns every record of s, oldest first.
+func readStore(t testing.TB, s audit.Store) []audit.Record {
+	t.Helper()
 	var out []audit.Record
 	if err := s.Find(context.Background(), audit.Filter{OldestFirst: true}, func(r *audit.Record) error {
 		out = append(out, *r)
@@ -170,8 +177,9 @@ func TestAuditOneRecordPerRequest(t *testing.T) {
 		t.FailNow()
 	}
 
-	// Strict mode: every record is durable once its response arrived.
-	recs := readLedger(t, m.Config.Data)
+	// Strict mode: every record is durable once its response arrived, and
+	// the ledger's searches find it (audit.Journal waits for the store).
+	recs := readStore(t, m.auditLog.store)
 	byID := map[string][]audit.Record{}
 	for _, r := range recs {
 		if strings.HasPrefix(r.RequestID, "t1k-") {

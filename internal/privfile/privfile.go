@@ -25,7 +25,7 @@ func Write(path string, b []byte) error {
 	if err := t.CloseAtomicallyReplace(); err != nil {
 		return err
 	}
-	syncDir(filepath.Dir(path))
+	_ = SyncDir(filepath.Dir(path))
 	return nil
 }
 
@@ -52,7 +52,7 @@ func Create(path string, b []byte) (created bool, err error) {
 			return false, err
 		}
 	}
-	syncDir(filepath.Dir(path))
+	_ = SyncDir(filepath.Dir(path))
 	return true, nil
 }
 
@@ -69,11 +69,14 @@ func pending(path string, b []byte) (*renameio.PendingFile, error) {
 	return t, nil
 }
 
-// syncDir makes a new directory entry durable where the platform allows;
-// a failure only weakens durability, so it is ignored.
-func syncDir(dir string) {
-	if d, err := os.Open(dir); err == nil {
-		d.Sync()
-		d.Close()
+// SyncDir makes dir's entries (a new or renamed file's name) durable.
+// Write ignores its failure, which only weakens durability where a
+// platform cannot sync a directory; the audit ledger's files do not.
+func SyncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
 	}
+	defer d.Close()
+	return d.Sync()
 }

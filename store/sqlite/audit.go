@@ -18,6 +18,7 @@ import (
 
 	"github.com/obhub/obhub"
 	"github.com/obhub/obhub/audit"
+	"github.com/obhub/obhub/internal/privfile"
 )
 
 var (
@@ -483,7 +484,7 @@ func (s *AuditStore) Sync(ctx context.Context) error {
 			return fmt.Errorf("audit sync: %w", err)
 		}
 		// A new log file's name must be durable too.
-		if err := syncDir(filepath.Dir(path)); err != nil {
+		if err := privfile.SyncDir(filepath.Dir(path)); err != nil {
 			f.Close()
 			return fmt.Errorf("audit sync: %w", err)
 		}
@@ -493,16 +494,6 @@ func (s *AuditStore) Sync(ctx context.Context) error {
 		return fmt.Errorf("audit sync: %w", err)
 	}
 	return nil
-}
-
-// syncDir flushes a directory's entries.
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
 }
 
 // AppendBuffered implements audit.BufferedAppender: Append without the
