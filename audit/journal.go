@@ -404,6 +404,10 @@ func (j *Journal) roomFor(ctx context.Context) error {
 			j.mu.Unlock()
 			return nil
 		}
+		if err := j.appendErr; err != nil {
+			j.mu.Unlock()
+			return fmt.Errorf("audit journal: the ledger is not taking records: %w", err)
+		}
 		moved := j.moved
 		j.mu.Unlock()
 		signal(j.hurry)
@@ -581,13 +585,18 @@ func (j *Journal) syncStore(ctx context.Context) error {
 }
 
 // caughtUp waits until the store holds every record up to seq, hurrying
-// the appender.
+// the appender. While the store fails it does not wait: what waits on it
+// (a turn, a read, a checkpoint) is told at once.
 func (j *Journal) caughtUp(ctx context.Context, seq int64) error {
 	for {
 		j.mu.Lock()
 		if j.appended >= seq {
 			j.mu.Unlock()
 			return nil
+		}
+		if err := j.appendErr; err != nil {
+			j.mu.Unlock()
+			return fmt.Errorf("audit journal: the ledger is not taking records: %w", err)
 		}
 		j.urgent = true
 		moved := j.moved

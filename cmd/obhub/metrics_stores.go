@@ -15,7 +15,7 @@ import (
 // Audit queue and spool gauges, and one health gauge per store the node
 // uses, checked at scrape time (each with a 1 s deadline, concurrently).
 
-// registerClusterMetrics adds the audit queue, spool and lag gauges and
+// registerClusterMetrics adds the audit queue, journal, spool and lag gauges and
 // obhub_store_health{store} to reg.
 func (m *Main) registerClusterMetrics(reg *prometheus.Registry) {
 	stat := func(f func(st audit.Stats) float64) func() float64 {
@@ -37,6 +37,13 @@ func (m *Main) registerClusterMetrics(reg *prometheus.Registry) {
 			stat(func(st audit.Stats) float64 { return float64(st.Spooled) })),
 		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "obhub_audit_drained_total", Help: "Spooled audit records later appended to the store."},
 			stat(func(st audit.Stats) float64 { return float64(st.Drained) })),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "obhub_audit_journal_depth", Help: "Audit records in the strict journal that the SQLite ledger does not hold yet (0 without a journal)."},
+			func() float64 {
+				if j, ok := m.auditLog.store.(*audit.Journal); ok {
+					return float64(j.Lag())
+				}
+				return 0
+			}),
 		&storeHealth{m: m, desc: prometheus.NewDesc("obhub_store_health", "1 when the store answers, else 0; one series per store the node uses (config, audit, postgres, redis).", []string{"store"}, nil)},
 	)
 }
