@@ -92,14 +92,15 @@ func verify(t *testing.T, s audit.Store, keys *audit.KeyRing, records int64) {
 	}
 }
 
-// A record whose Write returned is durable in the journal even when the
-// ledger never took it: the next Open moves it in, after records that
-// turned the journal's small files over many times (so both files hold
-// frames left from earlier turns), and the chain verifies with its
-// signed checkpoints.
-func TestJournalMovesInWhatTheLedgerLacks(t *testing.T) {
+// lacking leaves in dir a ledger that lacks records its journal holds:
+// the state of a node stopped while SQLite was not taking records (or
+// killed before SQLite had them). Before that, records turned the
+// journal's small files over many times, so both files hold frames left
+// from earlier turns. It returns the journal's configuration, how many
+// records strict Writes acknowledged, and the checkpoints' signer.
+func lacking(t *testing.T, dir string) (audit.JournalConfig, int64, *audit.Signer) {
+	t.Helper()
 	ctx := context.Background()
-	dir := t.TempDir()
 	signer := audittest.NewSigner(t)
 	cfg := audit.JournalConfig{Path: filepath.Join(dir, "audit.journal"), SegmentSize: 8 << 10, StoreWait: 100 * time.Millisecond}
 	s := openSQLite(t, dir)
@@ -132,7 +133,7 @@ func TestJournalMovesInWhatTheLedgerLacks(t *testing.T) {
 		t.Fatalf("Ping with the ledger refusing = %v; want it to say so", err)
 	}
 	w.Close()
-	j.Close() // the journal gives up on the ledger: a node stopped with records only in the journal
+	j.Close() // the journal gives up on the ledger
 
 	ro := sqlite.NewAudit(filepath.Join(dir, "audit.db"), sqlite.ReadOnly())
 	if err := ro.Open(ctx); err != nil {
@@ -141,11 +142,20 @@ func TestJournalMovesInWhatTheLedgerLacks(t *testing.T) {
 	h, _ := ro.Head(ctx)
 	ro.Close()
 	if h.Seq >= acknowledged {
-		t.Fatalf("the ledger holds %d records before the restart; the test needs it to lack some of the %d", h.Seq, acknowledged)
+		t.Fatalf("the ledger holds %d records; the test needs it to lack some of the %d", h.Seq, acknowledged)
 	}
+	return cfg, acknowledged, signer
+}
 
-	s = openSQLite(t, dir)
-	j = openJournal(t, s, cfg)
+// A record whose Write returned is durable in the journal even when the
+// ledger never took it: the next Open moves it in, and the chain
+// verifies with its signed checkpoints.
+func TestJournalMovesInWhatTheLedgerLacks(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	cfg, acknowledged, signer := lacking(t, dir)
+	s := openSQLite(t, dir)
+	j := openJournal(t, s, cfg)
 	defer j.Close()
 	h, err := j.Head(ctx)
 	if err != nil || h.Seq != acknowledged {
@@ -153,12 +163,35 @@ func TestJournalMovesInWhatTheLedgerLacks(t *testing.T) {
 	}
 	verify(t, j, signer.Public(), acknowledged)
 	// And the ledger goes on from there.
-	w = strictWriter(t, j, signer)
-	if err := w.Write(recs[399]); err != nil {
+	w := strictWriter(t, j, signer)
+	if err := w.Write(audittest.Generate(1, audittest.Base)[0]); err != nil {
 		t.Fatal(err)
 	}
 	w.Close()
 	verify(t, j, signer.Public(), acknowledged+1)
+}
+
+// A node that starts without the journal (async mode, or a cluster node
+// keeping its old ledger) still moves in what the journal held.
+func TestRecoverJournal(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	cfg, acknowledged, signer := lacking(t, dir)
+	s := openSQLite(t, dir)
+	defer s.Close()
+	if err := audit.RecoverJournal(ctx, s, cfg); err != nil {
+		t.Fatal(err)
+	}
+	verify(t, s, signer.Public(), acknowledged)
+	// Again: nothing more to move in.
+	if err := audit.RecoverJournal(ctx, s, cfg); err != nil {
+		t.Fatal(err)
+	}
+	verify(t, s, signer.Public(), acknowledged)
+	// No journal at all is nothing to do.
+	if err := audit.RecoverJournal(ctx, s, audit.JournalConfig{Path: filepath.Join(dir, "none")}); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // A journal whose records do not follow the ledger (the ledger was

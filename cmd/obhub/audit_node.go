@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"os"
 	"path/filepath"
 	"time"
 
@@ -51,6 +52,9 @@ func (m *Main) openAudit(ctx context.Context) error {
 		return err
 	}
 	if m.Config.DB != "" {
+		if err := m.settleLocalJournal(ctx); err != nil {
+			return err
+		}
 		s, err := m.openPostgresAudit(ctx)
 		if err != nil {
 			return err
@@ -107,6 +111,22 @@ func (m *Main) openSQLiteAudit(ctx context.Context, mode audit.Mode) error {
 	}
 	a.store = j
 	return nil
+}
+
+// settleLocalJournal, on a node joining a cluster (--db), moves into its
+// local audit.db, which stays the archive of its time alone, what a
+// strict run's journal left there (a node killed, then started with
+// --db).
+func (m *Main) settleLocalJournal(ctx context.Context) error {
+	cfg := audit.JournalConfig{Path: filepath.Join(m.Config.Data, auditJournal), Hash: m.Config.AuditHash, Logger: m.Logger}
+	if _, err := os.Stat(cfg.Path + ".0"); err != nil {
+		return nil // never ran alone in strict mode
+	}
+	s := sqlite.NewAudit(filepath.Join(m.Config.Data, auditFile), sqlite.AuditLogger(m.Logger))
+	if err := s.Open(ctx); err != nil {
+		return err
+	}
+	return errors.Join(audit.RecoverJournal(ctx, s, cfg), s.Close())
 }
 
 // purgeLoop purges expired records at start and every purgeEvery.
