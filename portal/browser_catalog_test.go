@@ -26,7 +26,11 @@ func TestBrowserCatalogSearch(t *testing.T) {
 	b.Do(chromedp.SetValue(chromedp.CSS("#f-status"), "published"),
 		chromedp.SendKeys(chromedp.CSS("#q"), "河西"),
 		chromedp.SendKeys(chromedp.CSS("#q"), "\r"),
-		chromedp.WaitVisible(chromedp.CSS(`a[href="/portal/apis"]`)))
+		// The results page's own "clear the search" link: every page has
+		// a link to /portal/apis in its navigation, so waiting for any
+		// did not wait for the results, and the count was read while the
+		// page was being replaced.
+		chromedp.WaitVisible(chromedp.CSS(`form .actions a[href="/portal/apis"]`)))
 	b.WaitLoaded()
 	count, table := b.Text("#result-count"), b.Text("#api-list")
 	b.Shot("portal-catalog-search")
