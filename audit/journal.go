@@ -398,9 +398,17 @@ func appendFrame(b []byte, recs []Record) []byte {
 
 // roomFor waits while journalMaxPending records wait for the store.
 func (j *Journal) roomFor(ctx context.Context) error {
+	return j.waitStore(ctx, false, func() bool { return len(j.pending) < journalMaxPending })
+}
+
+// waitStore waits until ready (called with mu held) holds, hurrying the
+// appender (and, when urgent, without its linger). While the store fails
+// it does not wait: what waits on it (an append, a turn, a read, a
+// checkpoint) is told at once.
+func (j *Journal) waitStore(ctx context.Context, urgent bool, ready func() bool) error {
 	for {
 		j.mu.Lock()
-		if len(j.pending) < journalMaxPending {
+		if ready() {
 			j.mu.Unlock()
 			return nil
 		}
@@ -408,13 +416,16 @@ func (j *Journal) roomFor(ctx context.Context) error {
 			j.mu.Unlock()
 			return fmt.Errorf("audit journal: the ledger is not taking records: %w", err)
 		}
+		if urgent {
+			j.urgent = true
+		}
 		moved := j.moved
 		j.mu.Unlock()
 		signal(j.hurry)
 		select {
 		case <-moved:
 		case <-ctx.Done():
-			return fmt.Errorf("audit journal: the ledger is not taking records: %w", ctx.Err())
+			return fmt.Errorf("audit journal: the ledger is behind: %w", ctx.Err())
 		}
 	}
 }
@@ -584,30 +595,9 @@ func (j *Journal) syncStore(ctx context.Context) error {
 	return nil
 }
 
-// caughtUp waits until the store holds every record up to seq, hurrying
-// the appender. While the store fails it does not wait: what waits on it
-// (a turn, a read, a checkpoint) is told at once.
+// caughtUp waits until the store holds every record up to seq.
 func (j *Journal) caughtUp(ctx context.Context, seq int64) error {
-	for {
-		j.mu.Lock()
-		if j.appended >= seq {
-			j.mu.Unlock()
-			return nil
-		}
-		if err := j.appendErr; err != nil {
-			j.mu.Unlock()
-			return fmt.Errorf("audit journal: the ledger is not taking records: %w", err)
-		}
-		j.urgent = true
-		moved := j.moved
-		j.mu.Unlock()
-		signal(j.hurry)
-		select {
-		case <-moved:
-		case <-ctx.Done():
-			return fmt.Errorf("audit journal: the ledger has not taken record %d yet: %w", seq, ctx.Err())
-		}
-	}
+	return j.waitStore(ctx, true, func() bool { return j.appended >= seq })
 }
 
 // storeFlushed waits until the store has flushed every record up to seq.

@@ -9,6 +9,7 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/obhub/obhub/audit"
 	"github.com/obhub/obhub/audit/audittest"
@@ -270,4 +271,41 @@ func TestJournalReadsSeeEveryAcknowledgedRecord(t *testing.T) {
 		}()
 	}
 	wg.Wait()
+}
+
+// aliased returns a string that shares buf's memory, as the strings of
+// fiber's net/http adaptor share fasthttp's request buffers.
+func aliased(buf []byte) string { return unsafe.String(&buf[0], len(buf)) }
+
+// A strict Write through the journal returns before SQLite has the
+// record: what SQLite stores is still the record written, whatever the
+// caller does with its buffers afterwards (the next request on the
+// connection), and the chain verifies.
+func TestJournalKeepsNothingOfTheCallers(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	s := openSQLite(t, dir)
+	j := openJournal(t, s, audit.JournalConfig{Path: filepath.Join(dir, "audit.journal"), Linger: time.Hour})
+	w := strictWriter(t, j, nil)
+	const path = "/qingshan-rcb/accounts/v1/accounts"
+	buf := []byte(path)
+	if err := w.Write(audit.Record{Time: audittest.Base, Category: audit.CategoryAccess, Method: "GET", Path: aliased(buf), Status: 200}); err != nil {
+		t.Fatal(err)
+	}
+	copy(buf, strings.Repeat("X", len(buf)))
+	w.Close()
+	j.Close()
+	ro := sqlite.NewAudit(filepath.Join(dir, "audit.db"), sqlite.ReadOnly())
+	if err := ro.Open(ctx); err != nil {
+		t.Fatal(err)
+	}
+	defer ro.Close()
+	var got []string
+	ro.Scan(ctx, 1, func(r *audit.Record) error { got = append(got, r.Path); return nil })
+	if len(got) != 1 || got[0] != path {
+		t.Fatalf("stored paths %q, want [%q]", got, path)
+	}
+	if res, err := audit.Verify(ctx, ro, audit.VerifyOptions{}); err != nil || !res.OK {
+		t.Fatalf("verify: %+v, %v", res, err)
+	}
 }

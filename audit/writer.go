@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -251,6 +252,7 @@ var ErrClosed = obhub.Errorf(obhub.EUNAVAILABLE, "audit writer closed")
 func (w *Writer) Write(r Record) error {
 	maskRecord(&r)
 	r.normalise()
+	r.own()
 	w.mu.RLock()
 	if w.closed {
 		w.mu.RUnlock()
@@ -280,6 +282,30 @@ func (w *Writer) Write(r Record) error {
 	w.waits.Add(1)
 	w.waitHist.observe(waited)
 	return err
+}
+
+// own copies every string of r into memory of r's own, in one
+// allocation. A caller's strings may share a buffer that is reused once
+// its request is over (fasthttp's, through fiber's net/http adaptor), and
+// the writer keeps records after Write returns: in Async mode, and in
+// Strict mode through a Journal, whose store takes them behind.
+func (r *Record) own() {
+	fields := [...]*string{&r.Category, &r.RequestID, &r.Bank, &r.API, &r.Operation, &r.Method, &r.Path, &r.Query,
+		&r.ClientID, &r.Partner, &r.Environment, &r.Decision, &r.Reason, &r.Actor, &r.Object, &r.Before, &r.After,
+		&r.RequestBody, &r.ResponseBody}
+	n := 0
+	for _, f := range fields {
+		n += len(*f)
+	}
+	var b strings.Builder
+	b.Grow(n)
+	for _, f := range fields {
+		b.WriteString(*f)
+	}
+	all := b.String()
+	for _, f := range fields {
+		*f, all = all[:len(*f)], all[len(*f):]
+	}
 }
 
 // maskRecord masks every free-text field of r.
