@@ -191,7 +191,8 @@ type Store interface {
 // durable against a power cut too. The Writer then pipelines its group
 // commits: it writes the next batch while the previous one is flushed,
 // and releases a Strict caller only after the flush that covers its
-// record.
+// record. (A Journal is one too, but its append is a single write to a
+// file: the Writer appends to it and flushes it in turn.)
 type BufferedAppender interface {
 	AppendBuffered(ctx context.Context, recs []Record) error
 	Sync(ctx context.Context) error
