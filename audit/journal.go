@@ -31,7 +31,7 @@ import (
 // groups behind the responses, as in async mode.
 //
 // The journal is two files, Path+".0" and Path+".1". Each holds frames
-// (journalFrame), written in Seq order from the start of the file. When
+// (see journalMagic), written in Seq order from the start of the file. When
 // the current file is full the journal turns to the other one. First
 // the store must hold the other file's records and have flushed them,
 // because they are about to be overwritten. So a record is always durable
@@ -44,9 +44,10 @@ import (
 //
 // Reads (Scan, Find, Checkpoints, …) first wait, for up to readWait,
 // until the store holds every record journaled when they began. So a
-// search made after a response finds its record. AddCheckpoint waits,
-// without a limit, for the records its checkpoint covers: a checkpoint
-// is never stored ahead of them.
+// search made after a response finds its record. AddCheckpoint waits
+// for the records its checkpoint covers, and fails after StoreWait
+// rather than store the checkpoint ahead of them. While the store fails,
+// nothing waits for it (waitStore).
 type Journal struct {
 	store JournalStore
 	cfg   JournalConfig
