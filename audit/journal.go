@@ -197,7 +197,7 @@ func (j *Journal) Open(ctx context.Context) error {
 // and store lacks, if there is such a journal, and closes it: for a node
 // that writes without one (async mode) after running with one.
 func RecoverJournal(ctx context.Context, store JournalStore, cfg JournalConfig) error {
-	if _, err := os.Stat(cfg.Path + ".0"); errors.Is(err, os.ErrNotExist) {
+	if _, err := os.Stat(journalFile(cfg.Path, 0)); errors.Is(err, os.ErrNotExist) {
 		return nil
 	}
 	j, err := NewJournal(store, cfg)
@@ -212,10 +212,40 @@ func RecoverJournal(ctx context.Context, store JournalStore, cfg JournalConfig) 
 	return err
 }
 
+// journalFile names a journal's file i (0 or 1).
+func journalFile(path string, i int) string { return fmt.Sprintf("%s.%d", path, i) }
+
+// JournalAhead returns how many records the journal at path holds past
+// head, a store's head: records a stopped node moves into its store when
+// it starts (a running node, within milliseconds). It only reads.
+func JournalAhead(path string, head Head) (int64, error) {
+	var n int64
+	for i := range 2 {
+		f, err := os.Open(journalFile(path, i))
+		if errors.Is(err, os.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return 0, fmt.Errorf("audit journal: %w", err)
+		}
+		recs, err := readJournal(f)
+		f.Close()
+		if err != nil {
+			return 0, err
+		}
+		for _, r := range recs {
+			if r.Seq > head.Seq {
+				n++
+			}
+		}
+	}
+	return n, nil
+}
+
 func (j *Journal) openFiles() error {
 	created := false
 	for i := range j.files {
-		name := fmt.Sprintf("%s.%d", j.cfg.Path, i)
+		name := journalFile(j.cfg.Path, i)
 		if _, err := os.Stat(name); errors.Is(err, os.ErrNotExist) {
 			created = true
 		}

@@ -7,9 +7,9 @@ import (
 	"time"
 )
 
-// journalFile writes frames of recs, cut into groups of the given sizes,
+// framesFile writes frames of recs, cut into groups of the given sizes,
 // to a new file and returns it and each frame's end offset.
-func journalFile(t *testing.T, recs []Record, groups ...int) (*os.File, []int) {
+func framesFile(t *testing.T, recs []Record, groups ...int) (*os.File, []int) {
 	t.Helper()
 	var b []byte
 	var ends []int
@@ -77,7 +77,7 @@ func TestReadJournal(t *testing.T) {
 	}
 
 	t.Run("whole", func(t *testing.T) {
-		f, _ := journalFile(t, recs, 3, 1, 6)
+		f, _ := framesFile(t, recs, 3, 1, 6)
 		got, err := readJournal(f)
 		if err != nil {
 			t.Fatal(err)
@@ -93,8 +93,8 @@ func TestReadJournal(t *testing.T) {
 		want(t, seqs(t, writeJournalFile(t, nil)), 0)
 	})
 	t.Run("torn at every byte", func(t *testing.T) {
-		_, ends := journalFile(t, recs, 3, 1, 6)
-		whole, _ := journalFile(t, recs, 3, 1, 6)
+		_, ends := framesFile(t, recs, 3, 1, 6)
+		whole, _ := framesFile(t, recs, 3, 1, 6)
 		b := make([]byte, ends[2])
 		if _, err := whole.ReadAt(b, 0); err != nil {
 			t.Fatal(err)
@@ -110,7 +110,7 @@ func TestReadJournal(t *testing.T) {
 		}
 	})
 	t.Run("damaged", func(t *testing.T) {
-		whole, ends := journalFile(t, recs, 3, 1, 6)
+		whole, ends := framesFile(t, recs, 3, 1, 6)
 		b := make([]byte, ends[2])
 		whole.ReadAt(b, 0)
 		for _, at := range []int{ends[0] + 1, ends[0] + 6, ends[0] + journalHeader + 2, ends[1] - 1} {

@@ -74,6 +74,13 @@ func TestAuditJournalSettledAtStart(t *testing.T) {
 			if n := len(readLedger(t, data)); n != 50 {
 				t.Fatalf("the ledger holds %d records before the start; the test needs the 50 of before", n)
 			}
+			// The CLI, reading the stopped node's audit.db, says what it
+			// does not see.
+			var out, errOut strings.Builder
+			if code := run(context.Background(), []string{"audit", "verify", "--data", data}, &out, &errOut, noEnv); code != 0 ||
+				!strings.Contains(errOut.String(), "note: 20 more records are in the journal") {
+				t.Fatalf("audit verify on the stopped node: %d\n%s%s", code, out.String(), errOut.String())
+			}
 			opts := []mainOption{withData(data)}
 			if cluster {
 				dsn, _, _ := pgThroughProxy(t)
@@ -94,6 +101,11 @@ func TestAuditJournalSettledAtStart(t *testing.T) {
 			res, err := audit.Verify(context.Background(), mustOpenLedger(t, data), audit.VerifyOptions{})
 			if err != nil || !res.OK {
 				t.Fatalf("verify after the start: %+v, %v", res, err)
+			}
+			out.Reset()
+			errOut.Reset()
+			if code := run(context.Background(), []string{"audit", "export", "--data", data}, &out, &errOut, noEnv); code != 0 || strings.Contains(errOut.String(), "note:") {
+				t.Fatalf("audit export after the start: %d\n%s", code, errOut.String())
 			}
 		})
 	}
