@@ -98,7 +98,7 @@ func (m *Main) openSQLiteAudit(ctx context.Context, mode audit.Mode) error {
 	if err := s.Open(ctx); err != nil {
 		return err
 	}
-	cfg := audit.JournalConfig{Path: filepath.Join(m.Config.Data, auditJournal), Hash: m.Config.AuditHash, Logger: m.Logger}
+	cfg := m.auditJournalConfig()
 	if mode == audit.Async {
 		return audit.RecoverJournal(ctx, s, cfg)
 	}
@@ -113,12 +113,18 @@ func (m *Main) openSQLiteAudit(ctx context.Context, mode audit.Mode) error {
 	return nil
 }
 
+// auditJournalConfig is the node's journal: in the data folder, chained
+// with the node's hash function.
+func (m *Main) auditJournalConfig() audit.JournalConfig {
+	return audit.JournalConfig{Path: filepath.Join(m.Config.Data, auditJournal), Hash: m.Config.AuditHash, Logger: m.Logger}
+}
+
 // settleLocalJournal, on a node joining a cluster (--db), moves into its
 // local audit.db, which stays the archive of its time alone, what a
 // strict run's journal left there (a node killed, then started with
 // --db).
 func (m *Main) settleLocalJournal(ctx context.Context) error {
-	cfg := audit.JournalConfig{Path: filepath.Join(m.Config.Data, auditJournal), Hash: m.Config.AuditHash, Logger: m.Logger}
+	cfg := m.auditJournalConfig()
 	if _, err := os.Stat(cfg.Path + ".0"); err != nil {
 		return nil // never ran alone in strict mode
 	}
