@@ -1,8 +1,11 @@
 package audit
 
 import (
+	"context"
 	"os"
 	"path/filepath"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -135,4 +138,95 @@ func TestReadJournal(t *testing.T) {
 			t.Fatalf("old frames read as %v", want6)
 		}
 	})
+}
+
+// memLedger is the store behind a journal in this package's tests (the
+// real one, SQLite, imports this package): records in memory.
+type memLedger struct {
+	mu   sync.Mutex
+	recs []Record
+	cps  []Checkpoint
+}
+
+func (m *memLedger) Head(context.Context) (Head, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if len(m.recs) == 0 {
+		return Head{}, nil
+	}
+	r := m.recs[len(m.recs)-1]
+	return Head{Seq: r.Seq, Hash: r.Hash}, nil
+}
+func (m *memLedger) AppendBuffered(_ context.Context, recs []Record) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.recs = append(m.recs, recs...)
+	return nil
+}
+func (m *memLedger) Append(ctx context.Context, recs []Record) error {
+	return m.AppendBuffered(ctx, recs)
+}
+func (m *memLedger) Sync(context.Context) error { return nil }
+func (m *memLedger) Scan(context.Context, int64, func(*Record) error) error {
+	return nil
+}
+func (m *memLedger) ScanRange(context.Context, int64, int64, func(*Record) error) error {
+	return nil
+}
+func (m *memLedger) Find(context.Context, Filter, func(*Record) error) error { return nil }
+func (m *memLedger) AddCheckpoint(_ context.Context, c Checkpoint) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.cps = append(m.cps, c)
+	return nil
+}
+func (m *memLedger) Checkpoints(context.Context) ([]Checkpoint, error)       { return nil, nil }
+func (m *memLedger) Purge(context.Context, string, time.Time) (int64, error) { return 0, nil }
+func (m *memLedger) ChainHash(context.Context) (string, error)               { return "", nil }
+func (m *memLedger) SetChainHash(context.Context, string) error              { return nil }
+func (m *memLedger) Ping(context.Context) error                              { return nil }
+func (m *memLedger) Close() error                                            { return nil }
+
+// A strict Write through a journal returns the journal's flush: when the
+// fdatasync fails, the caller hears of it (its response must not say the
+// record is safe), and a Write after the flush works again succeeds.
+func TestStrictWriteWaitsForTheJournalsFlush(t *testing.T) {
+	j, err := NewJournal(&memLedger{}, JournalConfig{Path: filepath.Join(t.TempDir(), "audit.journal")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := j.Open(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	defer j.Close()
+	w, err := NewWriter(j, WriterConfig{Mode: Strict})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Start(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	rec := Record{Time: time.Now(), Category: CategoryAccess, Method: "GET", Path: "/x", Status: 200}
+	if err := w.Write(rec); err != nil {
+		t.Fatal(err)
+	}
+	// The file Sync flushes, closed: fdatasync fails (EBADF).
+	good := j.curF.Load().(*os.File)
+	bad, err := os.Open(good.Name())
+	if err != nil {
+		t.Fatal(err)
+	}
+	bad.Close()
+	j.curF.Store(bad)
+	if err := w.Write(rec); err == nil || !strings.Contains(err.Error(), "flush") {
+		t.Fatalf("Write with the flush failing = %v, want the flush's error", err)
+	}
+	if st := w.Stats(); st.Failed != 1 || st.Written != 1 {
+		t.Fatalf("stats %+v: want 1 written, 1 failed", st)
+	}
+	j.curF.Store(good)
+	if err := w.Write(rec); err != nil {
+		t.Fatalf("Write once the flush works again: %v", err)
+	}
 }
