@@ -197,7 +197,7 @@ func (j *Journal) Open(ctx context.Context) error {
 // and store lacks, if there is such a journal, and closes it: for a node
 // that writes without one (async mode) after running with one.
 func RecoverJournal(ctx context.Context, store JournalStore, cfg JournalConfig) error {
-	if _, err := os.Stat(journalFile(cfg.Path, 0)); errors.Is(err, os.ErrNotExist) {
+	if !JournalExists(cfg.Path) {
 		return nil
 	}
 	j, err := NewJournal(store, cfg)
@@ -214,6 +214,13 @@ func RecoverJournal(ctx context.Context, store JournalStore, cfg JournalConfig) 
 
 // journalFile names a journal's file i (0 or 1).
 func journalFile(path string, i int) string { return fmt.Sprintf("%s.%d", path, i) }
+
+// JournalExists reports whether a journal was ever opened at path (a
+// node ran alone in strict mode there).
+func JournalExists(path string) bool {
+	_, err := os.Stat(journalFile(path, 0))
+	return err == nil
+}
 
 // JournalAhead returns how many records the journal at path holds past
 // head, a store's head: records a stopped node moves into its store when

@@ -117,6 +117,13 @@ func lacking(t *testing.T, dir string) (audit.JournalConfig, int64, *audit.Signe
 		t.Fatalf("Ping with a working ledger: %v", err)
 	}
 
+	// The ledger holds those 300 before it stops taking records (a read
+	// waits for it): else the first turn of the files could find records
+	// of the other file still on their way, and the test would measure
+	// that race instead of the journal's room.
+	if err := j.Scan(ctx, 300, func(*audit.Record) error { return nil }); err != nil {
+		t.Fatal(err)
+	}
 	// The ledger stops taking records: strict Writes still return, for as
 	// long as the journal holds them.
 	s.refuse.Store(true)

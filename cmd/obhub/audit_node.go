@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"os"
 	"path/filepath"
 	"time"
 
@@ -125,7 +124,7 @@ func (m *Main) auditJournalConfig() audit.JournalConfig {
 // --db).
 func (m *Main) settleLocalJournal(ctx context.Context) error {
 	cfg := m.auditJournalConfig()
-	if _, err := os.Stat(cfg.Path + ".0"); err != nil {
+	if !audit.JournalExists(cfg.Path) {
 		return nil // never ran alone in strict mode
 	}
 	s := sqlite.NewAudit(filepath.Join(m.Config.Data, auditFile), sqlite.AuditLogger(m.Logger))

@@ -40,8 +40,12 @@ var (
 // survives the process being killed, but is not flushed to the disk —
 // and Sync flushes the write-ahead log with one fsync: Append is
 // AppendBuffered then Sync, so when it returns the batch survives a power
-// cut too. The audit Writer calls the two apart, so that the next batch
-// is written while the previous one is flushed (audit.BufferedAppender).
+// cut too. In async mode the audit Writer calls the two apart, so that
+// the next batch is written while the previous one is flushed
+// (audit.BufferedAppender); in strict mode an audit.Journal in front
+// makes records durable, appends them here in larger groups behind the
+// responses, and calls Sync about once a second and before it reuses a
+// journal file.
 // Checkpoints are rows of audit_checkpoints. A purged record keeps seq,
 // time, category, digest and hash, so the chain still verifies.
 //
