@@ -22,13 +22,14 @@ import (
 	"github.com/obhub/obhub/internal/privfile"
 )
 
-// A Journal is the strict ledger's durable path in front of a store
-// whose own flush is dear. SQLite's is a transaction touching several
+// A Journal is a ledger's durable path in front of a store whose own
+// append and flush are dear. SQLite's is a transaction touching several
 // pages, then an fsync of its log; a strict response waited for about
-// two of them. Through a Journal a group commit costs one write and one
-// fdatasync of a file that is overwritten in place, so the flush touches
-// no file-system metadata. The records then go into the store in larger
-// groups behind the responses, as in async mode.
+// two of them. Through a Journal a group commit costs one write (all a
+// Written caller waits for) and one fdatasync of a file that is
+// overwritten in place, so the flush touches no file-system metadata.
+// The records then go into the store in larger groups behind the
+// responses, as in async mode.
 //
 // The journal is two files, Path+".0" and Path+".1". Each holds frames
 // (see journalMagic), written in Seq order from the start of the file. When
@@ -216,7 +217,7 @@ func RecoverJournal(ctx context.Context, store JournalStore, cfg JournalConfig) 
 func journalFile(path string, i int) string { return fmt.Sprintf("%s.%d", path, i) }
 
 // JournalExists reports whether a journal was ever opened at path (a
-// node ran alone in strict mode there).
+// node ran alone in written or strict mode there).
 func JournalExists(path string) bool {
 	_, err := os.Stat(journalFile(path, 0))
 	return err == nil

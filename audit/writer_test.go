@@ -8,6 +8,7 @@ import (
 	"runtime"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -367,5 +368,84 @@ func TestWriterLatencyHistograms(t *testing.T) {
 	}
 	if over != 1 || waitsOver != 1 {
 		t.Errorf("%d flushes and %d waits over 250 ms, want the one stalled flush and its one wait", over, waitsOver)
+	}
+}
+
+// flakySync is a BufferedAppender over a memStore whose Sync fails while
+// failing is set, as PostgreSQL's does during an outage.
+type flakySync struct {
+	*memStore
+	failing atomic.Bool
+	syncs   atomic.Int64
+}
+
+func (f *flakySync) AppendBuffered(ctx context.Context, recs []audit.Record) error {
+	return f.Append(ctx, recs)
+}
+
+func (f *flakySync) Sync(context.Context) error {
+	if f.failing.Load() {
+		return errors.New("connection refused")
+	}
+	f.syncs.Add(1)
+	return nil
+}
+
+// In written mode a flush that fails is retried with its records: the
+// next one that succeeds makes them durable (a Sync covers every record
+// appended before it), so none is counted as failed and Close is clean.
+func TestWrittenRetriesAFailedFlush(t *testing.T) {
+	s := &flakySync{memStore: &memStore{}}
+	s.failing.Store(true)
+	w, err := audit.NewWriter(s, audit.WriterConfig{Mode: audit.Written, FlushEvery: time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range audittest.Generate(20, audittest.Base) {
+		if err := w.Write(r); err != nil {
+			t.Fatalf("Write while the flush fails: %v (the record was written)", err)
+		}
+	}
+	// Flushes are tried, and fail, while the store is down.
+	for w.Stats().Flushes < 2 {
+		runtime.Gosched()
+	}
+	if st := w.Stats(); st.Written != 0 || st.Failed != 0 {
+		t.Fatalf("while the flush fails: %d durable, %d failed; want 0 and 0", st.Written, st.Failed)
+	}
+	s.failing.Store(false) // the store answers again; no new record comes
+	for w.Stats().Written < 20 {
+		runtime.Gosched()
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if st := w.Stats(); st.Written != 20 || st.Failed != 0 {
+		t.Errorf("after recovery: %d durable, %d failed; want 20 and 0", st.Written, st.Failed)
+	}
+}
+
+// A flush that still fails when the writer closes counts its records as
+// failed, and Close says so.
+func TestWrittenCloseReportsAnUnflushedGroup(t *testing.T) {
+	s := &flakySync{memStore: &memStore{}}
+	s.failing.Store(true)
+	w, err := audit.NewWriter(s, audit.WriterConfig{Mode: audit.Written})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range audittest.Generate(5, audittest.Base) {
+		if err := w.Write(r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := w.Close(); err == nil || !strings.Contains(err.Error(), "5 records") {
+		t.Errorf("Close = %v, want it to report the 5 records not flushed", err)
 	}
 }

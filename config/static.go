@@ -33,8 +33,11 @@ type Static struct {
 	MaxBody         ByteSize      `yaml:"maxBody"`
 	LogLevel        string        `yaml:"logLevel"`
 	LogFormat       string        `yaml:"logFormat"`
-	AuditMode       string        `yaml:"auditMode"` // strict or async (docs/audit.md)
+	AuditMode       string        `yaml:"auditMode"` // written, strict or async (docs/audit.md)
 	AuditHash       string        `yaml:"auditHash"` // sha256 or sm3: the audit chain's hash (docs/audit.md)
+	// AuditFlushInterval (written mode) is how often, at most, the records
+	// written behind the responses are flushed to disk (docs/audit.md).
+	AuditFlushInterval time.Duration `yaml:"auditFlushInterval"`
 	// AuditCaptureSandboxBodies stores masked, truncated sandbox request
 	// and response bodies in the audit ledger (docs/audit.md); never production.
 	AuditCaptureSandboxBodies bool `yaml:"auditCaptureSandboxBodies"`
@@ -84,15 +87,16 @@ type Static struct {
 // DefaultStatic returns the defaults of CONTRACT section 2.
 func DefaultStatic() Static {
 	return Static{
-		Listen:          ":8080",
-		AdminListen:     "127.0.0.1:8081",
-		Data:            "./obhub-data",
-		UpstreamTimeout: 30 * time.Second,
-		MaxBody:         1 << 20,
-		LogLevel:        "info",
-		LogFormat:       "text",
-		AuditMode:       "strict",
-		AuditHash:       "sha256",
+		Listen:             ":8080",
+		AdminListen:        "127.0.0.1:8081",
+		Data:               "./obhub-data",
+		UpstreamTimeout:    30 * time.Second,
+		MaxBody:            1 << 20,
+		LogLevel:           "info",
+		LogFormat:          "text",
+		AuditMode:          "written",
+		AuditHash:          "sha256",
+		AuditFlushInterval: 5 * time.Millisecond,
 	}
 }
 
@@ -117,7 +121,8 @@ func ParseServe(args []string, getenv func(string) string, stderr io.Writer) (St
 	fs.Var(&s.MaxBody, "max-body", "default largest request body, e.g. 1MiB (env OBHUB_MAX_BODY)")
 	fs.StringVar(&s.LogLevel, "log-level", s.LogLevel, "debug, info, warn or error (env OBHUB_LOG_LEVEL)")
 	fs.StringVar(&s.LogFormat, "log-format", s.LogFormat, "text or json (env OBHUB_LOG_FORMAT)")
-	fs.StringVar(&s.AuditMode, "audit-mode", s.AuditMode, "strict (a response waits for its audit record to be durable) or async (env OBHUB_AUDIT_MODE)")
+	fs.StringVar(&s.AuditMode, "audit-mode", s.AuditMode, "written (a response waits until its audit record is written where it outlives the process), strict (until it is on disk) or async (env OBHUB_AUDIT_MODE)")
+	fs.DurationVar(&s.AuditFlushInterval, "audit-flush-interval", s.AuditFlushInterval, "written mode: how often, at most, audit records are flushed to disk behind the responses; a power cut loses about this much (env OBHUB_AUDIT_FLUSH_INTERVAL)")
 	fs.StringVar(&s.AuditHash, "audit-hash", s.AuditHash, "sha256 or sm3: the audit chain's hash function, fixed when the ledger is created (env OBHUB_AUDIT_HASH)")
 	fs.BoolVar(&s.AuditCaptureSandboxBodies, "audit-capture-sandbox-bodies", false, "store sandbox calls' request and response bodies, masked and cut to 4 KiB, in the audit ledger (env OBHUB_AUDIT_CAPTURE_SANDBOX_BODIES)")
 	fs.StringVar(&s.TrustedProxies, "trusted-proxies", "", "comma-separated CIDRs of proxies whose X-Forwarded-For is trusted (env OBHUB_TRUSTED_PROXIES)")
@@ -151,6 +156,7 @@ func ParseServe(args []string, getenv func(string) string, stderr io.Writer) (St
 		{"log-level", "OBHUB_LOG_LEVEL"}, {"log-format", "OBHUB_LOG_FORMAT"},
 		{"audit-mode", "OBHUB_AUDIT_MODE"}, {"trusted-proxies", "OBHUB_TRUSTED_PROXIES"},
 		{"audit-hash", "OBHUB_AUDIT_HASH"}, {"otlp-endpoint", "OBHUB_OTLP_ENDPOINT"},
+		{"audit-flush-interval", "OBHUB_AUDIT_FLUSH_INTERVAL"},
 		{"tls-cert", "OBHUB_TLS_CERT"}, {"tls-key", "OBHUB_TLS_KEY"}, {"tls-client-ca", "OBHUB_TLS_CLIENT_CA"},
 		{"client-cert-header", "OBHUB_CLIENT_CERT_HEADER"},
 		{"bank-client-cert", "OBHUB_BANK_CLIENT_CERT"}, {"bank-client-key", "OBHUB_BANK_CLIENT_KEY"}, {"bank-ca", "OBHUB_BANK_CA"},
@@ -234,6 +240,9 @@ func mergeFile(s *Static, f Static, set map[string]bool) {
 	if f.UpstreamTimeout != 0 && !set["upstream-timeout"] {
 		s.UpstreamTimeout = f.UpstreamTimeout
 	}
+	if f.AuditFlushInterval != 0 && !set["audit-flush-interval"] {
+		s.AuditFlushInterval = f.AuditFlushInterval
+	}
 	if f.MaxBody != 0 && !set["max-body"] {
 		s.MaxBody = f.MaxBody
 	}
@@ -265,6 +274,9 @@ func (s *Static) Validate() error {
 	errs = append(errs, s.validateSigning()...) // signing.go
 	errs = append(errs, s.validateDPoP()...)    // dpop.go
 	errs = append(errs, s.validateMail()...)    // mail.go
+	if s.AuditFlushInterval <= 0 || s.AuditFlushInterval > time.Second {
+		errs = append(errs, errors.New("--audit-flush-interval must be positive and at most 1s"))
+	}
 	if s.UpstreamTimeout <= 0 {
 		errs = append(errs, errors.New("--upstream-timeout must be positive"))
 	}
@@ -290,9 +302,9 @@ func (s *Static) Validate() error {
 		errs = append(errs, err)
 	}
 	switch s.AuditMode {
-	case "strict", "async":
+	case "written", "strict", "async":
 	default:
-		errs = append(errs, fmt.Errorf("--audit-mode %q: want strict or async", s.AuditMode))
+		errs = append(errs, fmt.Errorf("--audit-mode %q: want written, strict or async", s.AuditMode))
 	}
 	switch s.AuditHash {
 	case "", "sha256", "sm3":

@@ -18,7 +18,7 @@ func env(m map[string]string) func(string) string {
 func TestParseServePrecedence(t *testing.T) {
 	dir := t.TempDir()
 	file := filepath.Join(dir, "node.yaml")
-	if err := os.WriteFile(file, []byte("listen: ':9000'\nadminListen: '127.0.0.1:9001'\ndata: /from/file\nmaxBody: 2MiB\nupstreamTimeout: 5s\n"), 0o600); err != nil {
+	if err := os.WriteFile(file, []byte("listen: ':9000'\nadminListen: '127.0.0.1:9001'\ndata: /from/file\nmaxBody: 2MiB\nupstreamTimeout: 5s\nauditFlushInterval: 2ms\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	tests := []struct {
@@ -31,10 +31,13 @@ func TestParseServePrecedence(t *testing.T) {
 			if s.Listen != ":8080" || s.AdminListen != "127.0.0.1:8081" || s.Data != "./obhub-data" || s.MaxBody != 1<<20 || s.UpstreamTimeout != 30*time.Second {
 				return "defaults differ from CONTRACT section 2"
 			}
+			if s.AuditMode != "written" || s.AuditFlushInterval != 5*time.Millisecond {
+				return "audit defaults differ from docs/audit.md"
+			}
 			return ""
 		}},
 		{"file", []string{"--config", file}, nil, func(s config.Static) string {
-			if s.Listen != ":9000" || s.Data != "/from/file" || s.MaxBody != 2<<20 || s.UpstreamTimeout != 5*time.Second {
+			if s.Listen != ":9000" || s.Data != "/from/file" || s.MaxBody != 2<<20 || s.UpstreamTimeout != 5*time.Second || s.AuditFlushInterval != 2*time.Millisecond {
 				return "file settings not applied"
 			}
 			return ""
@@ -86,6 +89,8 @@ func TestParseServeRejects(t *testing.T) {
 		{"bad size", []string{"--max-body", "lots"}, nil, "invalid size"},
 		{"bad env", nil, map[string]string{"OBHUB_UPSTREAM_TIMEOUT": "soon"}, "OBHUB_UPSTREAM_TIMEOUT"},
 		{"bad issuer", []string{"--issuer", "ftp://x"}, nil, "--issuer"},
+		{"bad audit mode", []string{"--audit-mode", "sync"}, nil, "want written, strict or async"},
+		{"audit flush interval too long", nil, map[string]string{"OBHUB_AUDIT_FLUSH_INTERVAL": "10s"}, "--audit-flush-interval"},
 		{"unknown file field", []string{"--config", unknown}, nil, "listne"},
 		{"stray argument", []string{"extra"}, nil, "unexpected argument"},
 	}

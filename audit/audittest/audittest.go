@@ -320,6 +320,15 @@ func Run(t *testing.T, newStore Factory) {
 		strictWaitsForTheFlush(t, &syncWatch{Store: s, b: b})
 	})
 
+	t.Run("WrittenFlushesBehind", func(t *testing.T) {
+		s := newStore(t)
+		b, ok := s.(audit.BufferedAppender)
+		if !ok {
+			t.Skip("the store has no buffered appends")
+		}
+		writtenFlushesBehind(t, &syncWatch{Store: s, b: b, gate: make(chan struct{})})
+	})
+
 	t.Run("CheckpointsRoundTrip", func(t *testing.T) {
 		s := newStore(t)
 		signer := NewSigner(t)
@@ -336,12 +345,14 @@ func Run(t *testing.T, newStore Factory) {
 }
 
 // syncWatch is a BufferedAppender store, watched: it remembers the last
-// Seq appended and the last Seq a Sync covered.
+// Seq appended and the last Seq a Sync covered. A Sync waits for gate to
+// close, when there is one.
 type syncWatch struct {
 	audit.Store
 	b                audit.BufferedAppender
 	appended, synced atomic.Int64
 	syncs            atomic.Int64
+	gate             chan struct{}
 }
 
 func (s *syncWatch) AppendBuffered(ctx context.Context, recs []audit.Record) error {
@@ -354,6 +365,9 @@ func (s *syncWatch) AppendBuffered(ctx context.Context, recs []audit.Record) err
 
 func (s *syncWatch) Sync(ctx context.Context) error {
 	upTo := s.appended.Load() // what this flush covers: appended before it started
+	if s.gate != nil {
+		<-s.gate
+	}
 	if err := s.b.Sync(ctx); err != nil {
 		return err
 	}
@@ -410,6 +424,65 @@ func strictWaitsForTheFlush(t *testing.T, s *syncWatch) {
 	}
 	res, err := audit.Verify(ctx, s, audit.VerifyOptions{})
 	if err != nil || !res.OK || res.Records != 600 {
+		t.Fatalf("Verify = %+v, %v", res, err)
+	}
+}
+
+// writtenFlushesBehind: in written mode a Write returns once its record
+// is appended, while no flush has completed (the disk stalls); the
+// flushes then catch up behind, shared by many records, and Close
+// returns only once every record is flushed.
+func writtenFlushesBehind(t *testing.T, s *syncWatch) {
+	ctx := context.Background()
+	w, err := audit.NewWriter(s, audit.WriterConfig{Mode: audit.Written})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	recs := Generate(200, Base)
+	wrote := make(chan error, 1)
+	go func() {
+		for i, r := range recs {
+			if err := w.Write(r); err != nil {
+				wrote <- err
+				return
+			}
+			if got := s.appended.Load(); got != int64(i+1) {
+				wrote <- fmt.Errorf("Write %d returned with %d records appended", i+1, got)
+				return
+			}
+		}
+		wrote <- nil
+	}()
+	select {
+	case err := <-wrote:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(20 * time.Second):
+		close(s.gate)
+		t.Fatalf("Writes wait for a flush: %d of 200 records appended", s.appended.Load())
+	}
+	if n := s.syncs.Load(); n != 0 {
+		t.Fatalf("%d flushes completed while the disk stalled", n)
+	}
+	if st := w.Stats(); st.Waits != 200 || st.Written != 0 {
+		t.Errorf("before any flush: %d waits, %d written; want 200 waits, 0 written (durable)", st.Waits, st.Written)
+	}
+	close(s.gate) // the disk answers again
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if got := s.synced.Load(); got != 200 {
+		t.Errorf("after Close, flushed through %d, want 200", got)
+	}
+	if st := w.Stats(); st.Written != 200 || st.Flushes >= 200 {
+		t.Errorf("written %d with %d flushes; want 200 records sharing flushes", st.Written, st.Flushes)
+	}
+	res, err := audit.Verify(ctx, s, audit.VerifyOptions{})
+	if err != nil || !res.OK || res.Records != 200 {
 		t.Fatalf("Verify = %+v, %v", res, err)
 	}
 }

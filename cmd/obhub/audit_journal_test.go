@@ -14,7 +14,7 @@ import (
 )
 
 // writeAlone writes n records to the data folder's ledger as a node
-// alone in strict mode does: through the journal.
+// alone does (written or strict mode): through the journal.
 func writeAlone(t *testing.T, data string, n int, at time.Time) {
 	t.Helper()
 	ctx := context.Background()
@@ -54,7 +54,7 @@ func copyLedger(t *testing.T, from, to string) {
 	}
 }
 
-// A node ran alone in strict mode and a power cut took SQLite's last
+// A node ran alone (written or strict mode) and a power cut took SQLite's last
 // records (here: its files put back as they were before them), but not
 // the journal's. Started again, alone or as a cluster node (--db, where
 // the local ledger stays the archive of its time alone), it moves them in.

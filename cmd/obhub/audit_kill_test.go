@@ -13,11 +13,12 @@ import (
 	"time"
 )
 
-// startBinary runs `obhub serve` from bin on data and returns its URLs and
-// a function that kills it with SIGKILL and waits for it to end.
-func startBinary(t *testing.T, bin, data string) (public, admin string, kill func()) {
+// startBinary runs `obhub serve` from bin on data with the flags and
+// returns its URLs and a function that kills it with SIGKILL and waits for
+// it to end.
+func startBinary(t *testing.T, bin, data string, flags ...string) (public, admin string, kill func()) {
 	t.Helper()
-	cmd := exec.Command(bin, "serve", "--listen", "127.0.0.1:0", "--admin-listen", "localhost:0", "--data", data, "--audit-mode", "strict")
+	cmd := exec.Command(bin, append([]string{"serve", "--listen", "127.0.0.1:0", "--admin-listen", "localhost:0", "--data", data}, flags...)...)
 	cmd.Env = append(environWithout("OBHUB_"), "OBHUB_ADMIN_TOKEN="+testAdminToken)
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
@@ -51,9 +52,10 @@ func startBinary(t *testing.T, bin, data string) (public, admin string, kill fun
 	return public, admin, kill
 }
 
-// TestAuditSurvivesSIGKILL runs the real binary under load in strict mode,
-// kills it with SIGKILL, restarts it, and finds a record for every request
-// whose response reached the client.
+// TestAuditSurvivesSIGKILL runs the real binary under load, in the
+// default written mode and in strict mode, kills it with SIGKILL,
+// restarts it, and finds a record for every request whose response
+// reached the client.
 func TestAuditSurvivesSIGKILL(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs the obhub binary")
@@ -65,8 +67,25 @@ func TestAuditSurvivesSIGKILL(t *testing.T) {
 	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
+	for _, mode := range []string{"", "strict"} {
+		name := mode
+		if mode == "" {
+			name = "default"
+		}
+		t.Run(name, func(t *testing.T) {
+			var flags []string
+			if mode != "" {
+				flags = []string{"--audit-mode", mode}
+			}
+			killUnderLoad(t, bin, flags)
+		})
+	}
+}
+
+// killUnderLoad is one run of TestAuditSurvivesSIGKILL.
+func killUnderLoad(t *testing.T, bin string, flags []string) {
 	data := t.TempDir()
-	public, admin, kill := startBinary(t, bin, data)
+	public, admin, kill := startBinary(t, bin, data, flags...)
 	h := newHubAt(t, public, admin, testAdminToken)
 	core := newCoreSystem(t)
 	a := setupAlliance(t, h, core)
@@ -116,7 +135,7 @@ func TestAuditSurvivesSIGKILL(t *testing.T) {
 
 	// Restart on the same data: the node starts, and the ledger has every
 	// answered request, once, and still verifies.
-	public, admin, _ = startBinary(t, bin, data)
+	public, admin, _ = startBinary(t, bin, data, flags...)
 	h = newHubAt(t, public, admin, testAdminToken)
 	if r := h.get(t, public+"/readyz"); r.status != http.StatusOK {
 		t.Fatalf("restarted node not ready: %s", r)

@@ -21,8 +21,8 @@ import (
 // auditFile is the ledger's file in the data folder.
 const auditFile = "audit.db"
 
-// auditJournal names the strict ledger's journal files in the data
-// folder: audit.journal.0 and audit.journal.1.
+// auditJournal names the journal files of a single node's ledger (written
+// and strict modes) in the data folder: audit.journal.0 and .1.
 const auditJournal = "audit.journal"
 
 // auditSpoolFile keeps, with --db, the records PostgreSQL would not take
@@ -71,7 +71,8 @@ func (m *Main) openAudit(ctx context.Context) error {
 	if m.Config.DB != "" { // records PostgreSQL cannot take wait in the data folder
 		spool = audit.NewSpool(filepath.Join(m.Config.Data, auditSpoolFile))
 	}
-	w, err := audit.NewWriter(a.store, audit.WriterConfig{Mode: mode, Hash: m.Config.AuditHash, Signer: signer, Clock: m.Clock, Logger: m.Logger, Spool: spool})
+	w, err := audit.NewWriter(a.store, audit.WriterConfig{Mode: mode, Hash: m.Config.AuditHash, Signer: signer, Clock: m.Clock, Logger: m.Logger, Spool: spool,
+		FlushEvery: m.Config.AuditFlushInterval})
 	if err != nil {
 		return err
 	}
@@ -84,12 +85,13 @@ func (m *Main) openAudit(ctx context.Context) error {
 	return nil
 }
 
-// openSQLiteAudit opens the node's own ledger, <data>/audit.db. In strict
-// mode it is written through the journal (<data>/audit.journal.0 and .1,
-// audit.Journal): a strict response waits for a write and an fdatasync of
-// the journal, not for SQLite's commit and log flush. In async mode
-// nothing waits, so records go straight into SQLite, after the records
-// a journal left from a strict run (killed, or a power cut) are moved in.
+// openSQLiteAudit opens the node's own ledger, <data>/audit.db. In the
+// written and strict modes it is written through the journal
+// (<data>/audit.journal.0 and .1, audit.Journal): a response waits for a
+// write to the journal (written), or a write and an fdatasync (strict),
+// not for SQLite's commit and log flush. In async mode nothing waits, so
+// records go straight into SQLite, after the records a journal left from
+// an earlier run (killed, or a power cut) are moved in.
 func (m *Main) openSQLiteAudit(ctx context.Context, mode audit.Mode) error {
 	a := &m.auditLog
 	s := sqlite.NewAudit(filepath.Join(m.Config.Data, auditFile), sqlite.AuditLogger(m.Logger))
@@ -119,13 +121,13 @@ func (m *Main) auditJournalConfig() audit.JournalConfig {
 }
 
 // settleLocalJournal, on a node joining a cluster (--db), moves into its
-// local audit.db, which stays the archive of its time alone, what a
-// strict run's journal left there (a node killed, then started with
+// local audit.db, which stays the archive of its time alone, what the
+// journal of a run alone left there (a node killed, then started with
 // --db).
 func (m *Main) settleLocalJournal(ctx context.Context) error {
 	cfg := m.auditJournalConfig()
 	if !audit.JournalExists(cfg.Path) {
-		return nil // never ran alone in strict mode
+		return nil // never ran alone in written or strict mode
 	}
 	s := sqlite.NewAudit(filepath.Join(m.Config.Data, auditFile), sqlite.AuditLogger(m.Logger))
 	if err := s.Open(ctx); err != nil {
@@ -187,8 +189,9 @@ func (m *Main) auditReady(ctx context.Context) error {
 	return nil
 }
 
-// auditOutcome is the gateway's OnDone: it records the request. In strict
-// mode it returns once the record is durable, before the response leaves.
+// auditOutcome is the gateway's OnDone: it records the request. In
+// written and strict modes it returns once the record is written or
+// durable, before the response leaves.
 func (m *Main) auditOutcome(o *gateway.Outcome) {
 	req, resp, captured := m.auditLog.capture.take(o) // removed even when no writer
 	if w := m.auditLog.writer; w != nil {

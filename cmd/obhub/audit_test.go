@@ -177,8 +177,9 @@ func TestAuditOneRecordPerRequest(t *testing.T) {
 		t.FailNow()
 	}
 
-	// Strict mode: every record is durable once its response arrived, and
-	// the ledger's searches find it (audit.Journal waits for the store).
+	// Written mode (the default): every record is in the journal once its
+	// response arrived, and the ledger's searches find it (audit.Journal
+	// waits for the store).
 	recs := readStore(t, m.auditLog.store)
 	if r := h.get(t, h.admin+"/metrics"); !strings.Contains(string(r.body), "\nobhub_audit_journal_depth 0\n") {
 		t.Errorf("after a search the journal should have nothing SQLite lacks: /metrics = %s", r)

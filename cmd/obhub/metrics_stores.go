@@ -37,7 +37,7 @@ func (m *Main) registerClusterMetrics(reg *prometheus.Registry) {
 			stat(func(st audit.Stats) float64 { return float64(st.Spooled) })),
 		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "obhub_audit_drained_total", Help: "Spooled audit records later appended to the store."},
 			stat(func(st audit.Stats) float64 { return float64(st.Drained) })),
-		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "obhub_audit_journal_depth", Help: "Audit records in the strict journal that the SQLite ledger does not hold yet (0 without a journal)."},
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "obhub_audit_journal_depth", Help: "Audit records in the journal (written and strict modes) that the SQLite ledger does not hold yet (0 without a journal)."},
 			func() float64 {
 				if j, ok := m.auditLog.store.(*audit.Journal); ok {
 					return float64(j.Lag())
