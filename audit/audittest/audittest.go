@@ -262,54 +262,11 @@ func Run(t *testing.T, newStore Factory) {
 		}
 	})
 
-	t.Run("ConcurrentStrictWriters", func(t *testing.T) {
-		s := newStore(t)
-		w, err := audit.NewWriter(s, audit.WriterConfig{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := w.Start(ctx); err != nil {
-			t.Fatal(err)
-		}
-		recs := Generate(400, Base)
-		var wg sync.WaitGroup
-		errs := make(chan error, len(recs))
-		for i := range recs {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				if err := w.Write(recs[i]); err != nil {
-					errs <- err
-					return
-				}
-				// Durable when Write returns: the store already has it.
-				found := false
-				err := s.Find(ctx, audit.Filter{RequestID: recs[i].RequestID}, func(*audit.Record) error { found = true; return nil })
-				if err != nil || !found {
-					errs <- fmt.Errorf("record %s not in the store after Write returned (%v)", recs[i].RequestID, err)
-				}
-			}()
-		}
-		wg.Wait()
-		close(errs)
-		for err := range errs {
-			t.Error(err)
-		}
-		if err := w.Close(); err != nil {
-			t.Fatal(err)
-		}
-		st := w.Stats()
-		if st.Written != 400 || st.Batches >= 400 {
-			t.Logf("stats %+v", st)
-		}
-		if st.Written != 400 {
-			t.Errorf("written %d, want 400", st.Written)
-		}
-		res, err := audit.Verify(ctx, s, audit.VerifyOptions{})
-		if err != nil || !res.OK || res.Records != 400 {
-			t.Fatalf("Verify = %+v, %v", res, err)
-		}
-	})
+	for _, mode := range []audit.Mode{audit.Strict, audit.Written} {
+		t.Run("ConcurrentWriters/"+string(mode), func(t *testing.T) {
+			concurrentWriters(t, newStore(t), mode)
+		})
+	}
 
 	t.Run("StrictWaitsForTheFlush", func(t *testing.T) {
 		s := newStore(t)
@@ -483,6 +440,58 @@ func writtenFlushesBehind(t *testing.T, s *syncWatch) {
 	}
 	res, err := audit.Verify(ctx, s, audit.VerifyOptions{})
 	if err != nil || !res.OK || res.Records != 200 {
+		t.Fatalf("Verify = %+v, %v", res, err)
+	}
+}
+
+// concurrentWriters: many Writes at once (strict or written mode) each
+// find their record in the store when they return, and the chain verifies.
+func concurrentWriters(t *testing.T, s audit.Store, mode audit.Mode) {
+	ctx := context.Background()
+	w, err := audit.NewWriter(s, audit.WriterConfig{Mode: mode})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	recs := Generate(400, Base)
+	var wg sync.WaitGroup
+	errs := make(chan error, len(recs))
+	for i := range recs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := w.Write(recs[i]); err != nil {
+				errs <- err
+				return
+			}
+			// Stored when Write returns (durable, or written): the store
+			// already has it.
+			found := false
+			err := s.Find(ctx, audit.Filter{RequestID: recs[i].RequestID}, func(*audit.Record) error { found = true; return nil })
+			if err != nil || !found {
+				errs <- fmt.Errorf("record %s not in the store after Write returned (%v)", recs[i].RequestID, err)
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	st := w.Stats()
+	if st.Written != 400 || st.Batches >= 400 {
+		t.Logf("stats %+v", st)
+	}
+	if st.Written != 400 {
+		t.Errorf("written %d, want 400", st.Written)
+	}
+	res, err := audit.Verify(ctx, s, audit.VerifyOptions{})
+	if err != nil || !res.OK || res.Records != 400 {
 		t.Fatalf("Verify = %+v, %v", res, err)
 	}
 }
