@@ -26,8 +26,8 @@ const (
 	// Written: a Write returns once its record is appended to the store
 	// (AppendBuffered: the journal's file, or PostgreSQL's commit without
 	// its log flush), where it outlives the process being killed; the
-	// store is flushed continuously behind, so a power cut loses at most
-	// the records of the flush in progress. With a store that is not a
+	// store is flushed behind, every FlushEvery at most, so a power cut
+	// loses about FlushEvery's records. With a store that is not a
 	// BufferedAppender, it is Strict.
 	Written Mode = "written"
 	Async   Mode = "async"
@@ -216,8 +216,8 @@ func NewWriter(store Store, cfg WriterConfig) (*Writer, error) {
 	w := &Writer{store: store, cfg: cfg, log: cfg.Logger, hash: hf, queue: make(chan item, cfg.Queue), done: make(chan struct{})}
 	if b, ok := store.(BufferedAppender); ok && cfg.Mode == Written {
 		// A caller waits for its record's append only; the flushes run
-		// back to back in their own goroutine, each covering every record
-		// appended before it began.
+		// in their own goroutine, FlushEvery apart at most, each covering
+		// every record appended before it began.
 		w.behind = b
 		w.kick = make(chan struct{}, 1)
 		w.synced = make(chan struct{})
