@@ -73,6 +73,7 @@ type Journal struct {
 	// store holds and has flushed, and the appender's signals.
 	mu        sync.Mutex
 	pending   []Record
+	spare     []Record // the last batch appended, cleared: pending's next array
 	appended  int64
 	synced    int64
 	moved     chan struct{} // closed and replaced when appended or synced move
@@ -589,9 +590,20 @@ func (j *Journal) appender() {
 func (j *Journal) appendPending(ctx context.Context, last bool) {
 	j.mu.Lock()
 	batch := j.pending
-	j.pending = nil
+	j.pending, j.spare = j.spare, nil // the arrays take turns: no new one per batch
 	j.urgent = false
 	j.mu.Unlock()
+	all := batch
+	defer func() {
+		// All appended: the array takes its next turn, unless a burst (the
+		// store behind) made it large.
+		if len(batch) == 0 && cap(all) <= 4*j.cfg.MaxBatch {
+			clear(all) // without holding the records' strings
+			j.mu.Lock()
+			j.spare = all[:0]
+			j.mu.Unlock()
+		}
+	}()
 	for attempt := 0; len(batch) > 0; {
 		n := min(len(batch), j.cfg.MaxBatch)
 		err := j.store.AppendBuffered(ctx, batch[:n])
