@@ -339,13 +339,7 @@ func (s *syncWatch) Sync(ctx context.Context) error {
 // many records.
 func strictWaitsForTheFlush(t *testing.T, s *syncWatch) {
 	ctx := context.Background()
-	w, err := audit.NewWriter(s, audit.WriterConfig{Mode: audit.Strict})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := w.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
+	w := startWriter(t, s, audit.Strict)
 	recs := Generate(600, Base)
 	var wg sync.WaitGroup
 	errs := make(chan error, len(recs))
@@ -391,13 +385,7 @@ func strictWaitsForTheFlush(t *testing.T, s *syncWatch) {
 // returns only once every record is flushed.
 func writtenFlushesBehind(t *testing.T, s *syncWatch) {
 	ctx := context.Background()
-	w, err := audit.NewWriter(s, audit.WriterConfig{Mode: audit.Written})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := w.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
+	w := startWriter(t, s, audit.Written)
 	recs := Generate(200, Base)
 	wrote := make(chan error, 1)
 	go func() {
@@ -448,13 +436,7 @@ func writtenFlushesBehind(t *testing.T, s *syncWatch) {
 // find their record in the store when they return, and the chain verifies.
 func concurrentWriters(t *testing.T, s audit.Store, mode audit.Mode) {
 	ctx := context.Background()
-	w, err := audit.NewWriter(s, audit.WriterConfig{Mode: mode})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := w.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
+	w := startWriter(t, s, mode)
 	recs := Generate(400, Base)
 	var wg sync.WaitGroup
 	errs := make(chan error, len(recs))
@@ -494,4 +476,17 @@ func concurrentWriters(t *testing.T, s audit.Store, mode audit.Mode) {
 	if err != nil || !res.OK || res.Records != 400 {
 		t.Fatalf("Verify = %+v, %v", res, err)
 	}
+}
+
+// startWriter starts a writer in mode on s.
+func startWriter(t *testing.T, s audit.Store, mode audit.Mode) *audit.Writer {
+	t.Helper()
+	w, err := audit.NewWriter(s, audit.WriterConfig{Mode: mode})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	return w
 }
