@@ -633,7 +633,7 @@ func (j *Journal) appendPending(ctx context.Context, last bool) {
 			return
 		}
 		select {
-		case <-time.After(min(time.Duration(attempt*attempt)*20*time.Millisecond, time.Second)):
+		case <-time.After(retryDelay(attempt)):
 		case <-j.stop:
 			last = true
 		}

@@ -135,21 +135,18 @@ type Writer struct {
 	log   *slog.Logger
 	hash  HashFunc
 
-	// With a BufferedAppender store, run appends batches and syncer
-	// flushes them: flushes carries each appended batch's waiters to it,
-	// and synced closes when it has flushed the last one.
-	buffered BufferedAppender
+	// buf is the store when it is a BufferedAppender, and flushing says
+	// who flushes its appends (NewWriter). Pipelined: flushes carries
+	// each appended batch's waiters to syncer. Behind: unsynced counts
+	// the records appended since flushBehind's last flush, and kick
+	// (capacity 1) wakes it. Either closes synced when it has flushed the
+	// last one.
+	buf      BufferedAppender
+	flushing flushing
 	flushes  chan flush
-	synced   chan struct{}
-	// serial, with a Journal in Strict mode, is appended to and flushed
-	// in turn by run.
-	serial BufferedAppender
-	// behind, in Written mode, is flushed by flushBehind while run
-	// appends: unsynced counts the records appended since its last flush,
-	// and kick (capacity 1) wakes it.
-	behind   BufferedAppender
 	unsynced atomic.Int64
 	kick     chan struct{}
+	synced   chan struct{}
 
 	mu     sync.RWMutex // Write holds it shared; Close exclusively to close queue
 	closed bool
@@ -169,6 +166,23 @@ type item struct {
 	rec  Record
 	done chan error // nil in Async mode
 }
+
+// flushing is who makes a BufferedAppender store's appends durable.
+type flushing int
+
+const (
+	// byAppend: the store is not a BufferedAppender; its Append is
+	// durable.
+	byAppend flushing = iota
+	// pipelined: syncer flushes a batch while run writes the next one
+	// (Strict and Async).
+	pipelined
+	// inTurn: run appends and flushes in turn (a Journal, Strict).
+	inTurn
+	// behind: flushBehind flushes, and callers are released at the
+	// append (Written).
+	behind
+)
 
 // flush is an appended batch waiting for the Sync that makes it durable.
 type flush struct {
@@ -214,23 +228,30 @@ func NewWriter(store Store, cfg WriterConfig) (*Writer, error) {
 		cfg.FlushEvery = DefaultFlushEvery
 	}
 	w := &Writer{store: store, cfg: cfg, log: cfg.Logger, hash: hf, queue: make(chan item, cfg.Queue), done: make(chan struct{})}
-	if b, ok := store.(BufferedAppender); ok && cfg.Mode == Written {
+	b, ok := store.(BufferedAppender)
+	if !ok {
+		return w, nil
+	}
+	w.buf = b
+	_, journal := store.(*Journal)
+	switch {
+	case cfg.Mode == Written:
 		// A caller waits for its record's append only; the flushes run
 		// in their own goroutine, FlushEvery apart at most, each covering
 		// every record appended before it began.
-		w.behind = b
+		w.flushing = behind
 		w.kick = make(chan struct{}, 1)
 		w.synced = make(chan struct{})
-	} else if j, ok := store.(*Journal); ok {
+	case journal:
 		// A Journal's append is one write to a file, and its flush one
 		// fdatasync: run appends and flushes in turn, each group made of
 		// every record that came during the last flush. Pipelined, a
 		// record waited for the rest of one flush, then for the flush of
 		// the group before its own, then for its own: two and a half
 		// flushes instead of one and a half.
-		w.serial = j
-	} else if b, ok := store.(BufferedAppender); ok {
-		w.buffered = b
+		w.flushing = inTurn
+	default:
+		w.flushing = pipelined
 		// Unbuffered: one batch flushes while the next is written: an
 		// append to SQLite or PostgreSQL costs as much per group as per
 		// record, so groups must grow while the disk works.
@@ -271,10 +292,10 @@ func (w *Writer) Start(ctx context.Context) error {
 			}
 		}
 	}
-	if w.buffered != nil {
+	switch w.flushing {
+	case pipelined:
 		go w.syncer()
-	}
-	if w.behind != nil {
+	case behind:
 		go w.flushBehind()
 	}
 	go w.run(head)
@@ -440,10 +461,10 @@ func (w *Writer) Close() error {
 // run is the writing goroutine.
 func (w *Writer) run(head Head) {
 	defer close(w.done)
-	if w.buffered != nil {
+	switch w.flushing {
+	case pipelined:
 		defer func() { close(w.flushes); <-w.synced }()
-	}
-	if w.behind != nil {
+	case behind:
 		defer func() { close(w.kick); <-w.synced }()
 	}
 	c := newChain(w.hash)
@@ -548,7 +569,7 @@ func (w *Writer) commit(ctx context.Context, c *chain, head Head, batch []item, 
 	var err error
 	for attempt := range attempts {
 		if attempt > 0 {
-			time.Sleep(time.Duration(attempt*attempt) * 20 * time.Millisecond)
+			time.Sleep(retryDelay(attempt))
 		}
 		recs = recs[:0]
 		prev, seq := head.Hash, head.Seq
@@ -560,14 +581,9 @@ func (w *Writer) commit(ctx context.Context, c *chain, head Head, batch []item, 
 			recs = append(recs, r)
 		}
 		began := time.Now()
-		switch {
-		case w.buffered != nil:
-			err = w.buffered.AppendBuffered(ctx, recs)
-		case w.serial != nil:
-			err = w.serial.AppendBuffered(ctx, recs)
-		case w.behind != nil:
-			err = w.behind.AppendBuffered(ctx, recs)
-		default:
+		if w.buf != nil {
+			err = w.buf.AppendBuffered(ctx, recs)
+		} else {
 			err = w.store.Append(ctx, recs)
 		}
 		w.appendNanos.Add(int64(time.Since(began)))
@@ -579,28 +595,27 @@ func (w *Writer) commit(ctx context.Context, c *chain, head Head, batch []item, 
 		}
 		if err == nil {
 			w.batches.Add(1)
-			if w.behind != nil {
+			switch w.flushing {
+			case behind:
 				w.unsynced.Add(int64(len(recs)))
 				signal(w.kick)
 				w.release(batch, nil)
-				return Head{Seq: seq, Hash: prev}
-			}
-			if w.buffered != nil || w.serial != nil {
+			case inTurn, pipelined:
 				f := flush{records: len(recs)}
 				for i := range batch {
 					if batch[i].done != nil {
 						f.waiters = append(f.waiters, batch[i].done)
 					}
 				}
-				if w.serial != nil {
-					w.flush(ctx, w.serial, []flush{f})
+				if w.flushing == inTurn {
+					w.flush(ctx, []flush{f})
 				} else {
 					w.flushes <- f // the syncer releases them once durable
 				}
-				return Head{Seq: seq, Hash: prev}
+			default:
+				w.written.Add(int64(len(recs)))
+				w.release(batch, nil)
 			}
-			w.written.Add(int64(len(recs)))
-			w.release(batch, nil)
 			return Head{Seq: seq, Hash: prev}
 		}
 		w.log.Warn("audit: append failed; retrying", "records", len(recs), "attempt", attempt+1, "err", err)
@@ -615,6 +630,12 @@ func (w *Writer) commit(ctx context.Context, c *chain, head Head, batch []item, 
 	w.log.Error("audit: records could not be stored", "records", len(batch), "first_request_id", batch[0].rec.RequestID, "err", err)
 	w.release(batch, fmt.Errorf("audit: store records: %w", err))
 	return head
+}
+
+// retryDelay is how long to wait before attempt (1, 2, …) of something
+// that failed: 20 ms × attempt², at most a second.
+func retryDelay(attempt int) time.Duration {
+	return min(time.Duration(attempt*attempt)*20*time.Millisecond, time.Second)
 }
 
 // release answers the callers waiting for batch's records.
@@ -647,7 +668,7 @@ func (w *Writer) syncer() {
 				break more
 			}
 		}
-		w.flush(ctx, w.buffered, group)
+		w.flush(ctx, group)
 	}
 }
 
@@ -674,10 +695,10 @@ func (w *Writer) flushBehind() {
 			continue
 		}
 		began := time.Now()
-		err := w.sync(ctx, w.behind)
+		err := w.sync(ctx)
 		for attempt := 1; err != nil && !open && attempt < commitAttempts; attempt++ {
-			time.Sleep(time.Duration(attempt*attempt) * 20 * time.Millisecond)
-			err = w.sync(ctx, w.behind)
+			time.Sleep(retryDelay(attempt))
+			err = w.sync(ctx)
 		}
 		switch {
 		case err != nil && !open:
@@ -703,10 +724,10 @@ func (w *Writer) flushBehind() {
 	}
 }
 
-// sync flushes b once, timed.
-func (w *Writer) sync(ctx context.Context, b BufferedAppender) error {
+// sync flushes the store once, timed.
+func (w *Writer) sync(ctx context.Context) error {
 	began := time.Now()
-	err := b.Sync(ctx)
+	err := w.buf.Sync(ctx)
 	took := time.Since(began)
 	w.flushNanos.Add(int64(took))
 	w.flushHist.observe(took)
@@ -714,10 +735,10 @@ func (w *Writer) sync(ctx context.Context, b BufferedAppender) error {
 	return err
 }
 
-// flush makes the group's appended records durable with one Sync of b,
-// then releases their waiters.
-func (w *Writer) flush(ctx context.Context, b BufferedAppender, group []flush) {
-	err := w.sync(ctx, b)
+// flush makes the group's appended records durable with one Sync, then
+// releases their waiters.
+func (w *Writer) flush(ctx context.Context, group []flush) {
+	err := w.sync(ctx)
 	var n int64
 	for _, f := range group {
 		n += int64(f.records)
