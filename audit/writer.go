@@ -39,7 +39,7 @@ func ParseMode(s string) (Mode, error) {
 	case Strict, Written, Async:
 		return Mode(s), nil
 	}
-	return "", fmt.Errorf("audit mode %q: want strict, written or async", s)
+	return "", fmt.Errorf("unknown audit mode %q: want written, strict or async", s)
 }
 
 // Writer defaults.

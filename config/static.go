@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/obhub/obhub/audit"
 )
 
 // Static is one node's own settings, fixed for the life of the process.
@@ -301,10 +303,8 @@ func (s *Static) Validate() error {
 	if _, err := s.TrustedProxyPrefixes(); err != nil {
 		errs = append(errs, err)
 	}
-	switch s.AuditMode {
-	case "written", "strict", "async":
-	default:
-		errs = append(errs, fmt.Errorf("--audit-mode %q: want written, strict or async", s.AuditMode))
+	if _, err := audit.ParseMode(s.AuditMode); err != nil {
+		errs = append(errs, fmt.Errorf("--audit-mode: %w", err))
 	}
 	switch s.AuditHash {
 	case "", "sha256", "sm3":
