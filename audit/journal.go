@@ -594,16 +594,6 @@ func (j *Journal) appendPending(ctx context.Context, last bool) {
 	j.urgent = false
 	j.mu.Unlock()
 	all := batch
-	defer func() {
-		// All appended: the array takes its next turn, unless a burst (the
-		// store behind) made it large.
-		if len(batch) == 0 && cap(all) <= 4*j.cfg.MaxBatch {
-			clear(all) // without holding the records' strings
-			j.mu.Lock()
-			j.spare = all[:0]
-			j.mu.Unlock()
-		}
-	}()
 	for attempt := 0; len(batch) > 0; {
 		n := min(len(batch), j.cfg.MaxBatch)
 		err := j.store.AppendBuffered(ctx, batch[:n])
@@ -637,6 +627,14 @@ func (j *Journal) appendPending(ctx context.Context, last bool) {
 		case <-j.stop:
 			last = true
 		}
+	}
+	// All appended: the array takes its next turn, unless a burst (the
+	// store behind) made it large.
+	if cap(all) <= 4*j.cfg.MaxBatch {
+		clear(all) // without holding the records' strings
+		j.mu.Lock()
+		j.spare = all[:0]
+		j.mu.Unlock()
 	}
 }
 
