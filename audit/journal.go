@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"hash/crc32"
-	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -27,7 +26,8 @@ import (
 // pages, then an fsync of its log; a strict response waited for about
 // two of them. Through a Journal a group commit costs one write (all a
 // Written caller waits for) and one fdatasync of a file that is
-// overwritten in place, so the flush touches no file-system metadata.
+// overwritten in place (its room is written when it opens: reserve), so
+// the flush touches no file-system metadata.
 // The records then go into the store in larger groups behind the
 // responses, as in async mode.
 //
@@ -103,8 +103,9 @@ type JournalConfig struct {
 	// Hash is the chain's hash function (the Writer's): Open checks with
 	// it that journaled records follow the store's head.
 	Hash string
-	// SegmentSize is the size of each file; DefaultJournalSegment. A file
-	// grows past it only for a single group larger than it.
+	// SegmentSize is the size of each file, written (with zeros) when
+	// the journal opens; DefaultJournalSegment. A file grows past it
+	// only for a single group larger than it.
 	SegmentSize int64
 	// MaxBatch is how many records go into the store at most at a time;
 	// DefaultMaxBatch.
@@ -264,6 +265,10 @@ func (j *Journal) openFiles() error {
 			return fmt.Errorf("audit journal: %w", err)
 		}
 		j.files[i] = f
+		if err := reserve(f, j.cfg.SegmentSize); err != nil {
+			j.closeFiles()
+			return fmt.Errorf("audit journal: reserve %d bytes for %s: %w", j.cfg.SegmentSize, name, err)
+		}
 	}
 	if created {
 		if err := privfile.SyncDir(filepath.Dir(j.cfg.Path)); err != nil {
@@ -272,6 +277,35 @@ func (j *Journal) openFiles() error {
 		}
 	}
 	return nil
+}
+
+// reserve makes f size bytes long, if it is shorter, by writing zeros
+// after its end, and flushes them. So the journal's disk space is taken
+// when the node starts: a full disk stops the start, not a response
+// waiting for its record. And every frame after it overwrites blocks
+// the file already has, so a flush writes the data alone: a frame
+// appended past the end also makes fdatasync write the file's new size,
+// through the file system's own journal. fallocate would reserve the
+// blocks without writing them, but ext4 and XFS then mark them
+// unwritten, and the first write to each changes that mark at its flush,
+// which costs what an append does. Zeros end readJournal's scan.
+func reserve(f *os.File, size int64) error {
+	fi, err := f.Stat()
+	if err != nil {
+		return err
+	}
+	if fi.Size() >= size {
+		return nil
+	}
+	zeros := make([]byte, min(size-fi.Size(), 1<<20))
+	for off := fi.Size(); off < size; {
+		n, err := f.WriteAt(zeros[:min(int64(len(zeros)), size-off)], off)
+		if err != nil {
+			return err
+		}
+		off += int64(n)
+	}
+	return fdatasync(f)
 }
 
 func (j *Journal) closeFiles() {
@@ -337,24 +371,30 @@ func (j *Journal) recover(ctx context.Context) (Head, error) {
 
 // readJournal returns the records of f's frames from its start, up to
 // the first frame that is torn, damaged, or does not follow the one
-// before (a frame left from the file's earlier use).
+// before (a frame left from the file's earlier use), or the zeros that
+// reserve wrote. It reads a frame at a time: most of a file can be
+// zeros or old frames.
 func readJournal(f *os.File) ([]Record, error) {
 	fi, err := f.Stat()
 	if err != nil {
 		return nil, fmt.Errorf("audit journal: %w", err)
 	}
-	b, err := io.ReadAll(io.NewSectionReader(f, 0, fi.Size()))
-	if err != nil {
-		return nil, fmt.Errorf("audit journal: %w", err)
-	}
+	size := fi.Size()
 	var recs []Record
-	for len(b) >= journalHeader && binary.BigEndian.Uint32(b) == journalMagic {
-		n := int64(binary.BigEndian.Uint32(b[4:]))
-		if n > int64(len(b)-journalHeader) {
+	var hdr [journalHeader]byte
+	for off := int64(0); size-off >= journalHeader; {
+		if _, err := f.ReadAt(hdr[:], off); err != nil {
+			return nil, fmt.Errorf("audit journal: %w", err)
+		}
+		n := int64(binary.BigEndian.Uint32(hdr[4:]))
+		if binary.BigEndian.Uint32(hdr[:]) != journalMagic || n > size-off-journalHeader {
 			break
 		}
-		payload := b[journalHeader : journalHeader+n]
-		if crc32.Checksum(payload, castagnoli) != binary.BigEndian.Uint32(b[8:]) {
+		payload := make([]byte, n)
+		if _, err := f.ReadAt(payload, off+journalHeader); err != nil {
+			return nil, fmt.Errorf("audit journal: %w", err)
+		}
+		if crc32.Checksum(payload, castagnoli) != binary.BigEndian.Uint32(hdr[8:]) {
 			break
 		}
 		var frame []Record
@@ -368,7 +408,7 @@ func readJournal(f *os.File) ([]Record, error) {
 			break
 		}
 		recs = append(recs, frame...)
-		b = b[journalHeader+n:]
+		off += journalHeader + n
 	}
 	return recs, nil
 }

@@ -231,6 +231,81 @@ func TestStrictWriteWaitsForTheJournalsFlush(t *testing.T) {
 	}
 }
 
+// A journal takes its files' room when it opens, and its frames then
+// overwrite that room rather than grow the files: a full disk stops the
+// node's start instead of a response, and a flush writes no file size.
+// The files of an older obhub, which ended at their last frame, are
+// extended and their records still move in.
+func TestJournalReservesItsRoom(t *testing.T) {
+	const segment = 64 << 10
+	sizes := func(t *testing.T, path string) [2]int64 {
+		t.Helper()
+		var got [2]int64
+		for i := range got {
+			fi, err := os.Stat(journalFile(path, i))
+			if err != nil {
+				t.Fatal(err)
+			}
+			got[i] = fi.Size()
+		}
+		return got
+	}
+	open := func(t *testing.T, l *memLedger, path string) *Journal {
+		t.Helper()
+		j, err := NewJournal(l, JournalConfig{Path: path, SegmentSize: segment})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := j.Open(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+		return j
+	}
+
+	t.Run("new", func(t *testing.T) {
+		path := filepath.Join(t.TempDir(), "audit.journal")
+		j := open(t, &memLedger{}, path)
+		if got := sizes(t, path); got != [2]int64{segment, segment} {
+			t.Fatalf("a new journal's files are %v bytes long, want %d each", got, segment)
+		}
+		recs := sealed(10)
+		for i := range recs {
+			if err := j.AppendBuffered(t.Context(), recs[i:i+1]); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := j.Close(); err != nil {
+			t.Fatal(err)
+		}
+		if got := sizes(t, path); got != [2]int64{segment, segment} {
+			t.Fatalf("after 10 records the files are %v bytes long, want still %d each", got, segment)
+		}
+		// The records are read back before the zeros: an empty ledger
+		// gets all ten from the next Open.
+		l := &memLedger{}
+		open(t, l, path).Close()
+		if len(l.recs) != 10 || l.recs[9].Seq != 10 {
+			t.Fatalf("the next Open moved %d records into an empty ledger, want the 10 journaled", len(l.recs))
+		}
+	})
+	t.Run("from an older obhub", func(t *testing.T) {
+		path := filepath.Join(t.TempDir(), "audit.journal")
+		frames := appendFrame(nil, sealed(10))
+		if err := os.WriteFile(journalFile(path, 0), frames, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		l := &memLedger{}
+		j := open(t, l, path)
+		defer j.Close()
+		if len(l.recs) != 10 || l.recs[9].Seq != 10 {
+			t.Fatalf("Open moved %d records into the ledger, want the 10 journaled", len(l.recs))
+		}
+		if got := sizes(t, path); got != [2]int64{segment, segment} {
+			t.Fatalf("the older journal's files are now %v bytes long, want %d each", got, segment)
+		}
+	})
+}
+
 // tailLedger keeps only its last record: a store that costs next to
 // nothing, to measure the journal's own cost.
 type tailLedger struct{ memLedger }
