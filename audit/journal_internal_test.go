@@ -2,12 +2,16 @@ package audit
 
 import (
 	"context"
+	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // framesFile writes frames of recs, cut into groups of the given sizes,
@@ -304,6 +308,37 @@ func TestJournalReservesItsRoom(t *testing.T) {
 			t.Fatalf("the older journal's files are now %v bytes long, want %d each", got, segment)
 		}
 	})
+}
+
+// TestJournalWithoutRoomDoesNotOpen runs this test binary again as a
+// process that may write no file past 1 MiB (RLIMIT_FSIZE; Go ignores
+// SIGXFSZ, so the write fails as on a full disk) and opens a journal of
+// 16 MiB files: Open fails, naming the file, before any record could
+// be acknowledged.
+func TestJournalWithoutRoomDoesNotOpen(t *testing.T) {
+	if dir := os.Getenv("OBHUB_AUDIT_TEST_NO_ROOM"); dir != "" {
+		if err := unix.Setrlimit(unix.RLIMIT_FSIZE, &unix.Rlimit{Cur: 1 << 20, Max: 1 << 20}); err != nil {
+			fmt.Printf("setrlimit: %v\n", err)
+			return
+		}
+		j, err := NewJournal(&memLedger{}, JournalConfig{Path: filepath.Join(dir, "audit.journal")})
+		if err == nil {
+			err = j.Open(t.Context())
+		}
+		fmt.Printf("open error: %v\n", err)
+		return
+	}
+	dir := t.TempDir()
+	cmd := exec.CommandContext(t.Context(), os.Args[0], "-test.run=^TestJournalWithoutRoomDoesNotOpen$")
+	cmd.Env = append(os.Environ(), "OBHUB_AUDIT_TEST_NO_ROOM="+dir)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("child process: %v\n%s", err, out)
+	}
+	want := "open error: audit journal: reserve 16777216 bytes for " + filepath.Join(dir, "audit.journal.0")
+	if !strings.Contains(string(out), want) {
+		t.Fatalf("child process output:\n%s\nwant %q", out, want)
+	}
 }
 
 // tailLedger keeps only its last record: a store that costs next to
