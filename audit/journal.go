@@ -1,12 +1,14 @@
 package audit
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"hash/crc32"
+	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -372,18 +374,20 @@ func (j *Journal) recover(ctx context.Context) (Head, error) {
 // readJournal returns the records of f's frames from its start, up to
 // the first frame that is torn, damaged, or does not follow the one
 // before (a frame left from the file's earlier use), or the zeros that
-// reserve wrote. It reads a frame at a time: most of a file can be
-// zeros or old frames.
+// reserve wrote. It reads on from the start through a buffer, no
+// further than the frames go: most of a file can be zeros or old
+// frames.
 func readJournal(f *os.File) ([]Record, error) {
 	fi, err := f.Stat()
 	if err != nil {
 		return nil, fmt.Errorf("audit journal: %w", err)
 	}
 	size := fi.Size()
+	rd := bufio.NewReaderSize(io.NewSectionReader(f, 0, size), 1<<16)
 	var recs []Record
 	var hdr [journalHeader]byte
 	for off := int64(0); size-off >= journalHeader; {
-		if _, err := f.ReadAt(hdr[:], off); err != nil {
+		if _, err := io.ReadFull(rd, hdr[:]); err != nil {
 			return nil, fmt.Errorf("audit journal: %w", err)
 		}
 		n := int64(binary.BigEndian.Uint32(hdr[4:]))
@@ -391,7 +395,7 @@ func readJournal(f *os.File) ([]Record, error) {
 			break
 		}
 		payload := make([]byte, n)
-		if _, err := f.ReadAt(payload, off+journalHeader); err != nil {
+		if _, err := io.ReadFull(rd, payload); err != nil {
 			return nil, fmt.Errorf("audit journal: %w", err)
 		}
 		if crc32.Checksum(payload, castagnoli) != binary.BigEndian.Uint32(hdr[8:]) {
