@@ -240,16 +240,12 @@ func JournalAhead(path string, head Head) (int64, error) {
 		if err != nil {
 			return 0, fmt.Errorf("audit journal: %w", err)
 		}
-		recs, err := readJournal(f)
+		recs, err := readJournal(f, head.Seq)
 		f.Close()
 		if err != nil {
 			return 0, err
 		}
-		for _, r := range recs {
-			if r.Seq > head.Seq {
-				n++
-			}
-		}
+		n += int64(len(recs))
 	}
 	return n, nil
 }
@@ -328,7 +324,7 @@ func (j *Journal) recover(ctx context.Context) (Head, error) {
 	}
 	var runs [][]Record
 	for _, f := range j.files {
-		run, err := readJournal(f)
+		run, err := readJournal(f, head.Seq)
 		if err != nil {
 			return Head{}, err
 		}
@@ -339,11 +335,7 @@ func (j *Journal) recover(ctx context.Context) (Head, error) {
 	sort.Slice(runs, func(a, b int) bool { return runs[a][0].Seq < runs[b][0].Seq })
 	var lack []Record
 	for _, run := range runs {
-		for _, r := range run {
-			if r.Seq > head.Seq {
-				lack = append(lack, r)
-			}
-		}
+		lack = append(lack, run...)
 	}
 	if len(lack) == 0 {
 		return head, nil
@@ -371,13 +363,14 @@ func (j *Journal) recover(ctx context.Context) (Head, error) {
 	return prev, nil
 }
 
-// readJournal returns the records of f's frames from its start, up to
-// the first frame that is torn, damaged, or does not follow the one
-// before (a frame left from the file's earlier use), or the zeros that
-// reserve wrote. It reads on from the start through a buffer, no
-// further than the frames go: most of a file can be zeros or old
-// frames.
-func readJournal(f *os.File) ([]Record, error) {
+// readJournal returns the records after Seq after of f's frames from
+// its start, up to the first frame that is torn, damaged, or does not
+// follow the one before (a frame left from the file's earlier use), or
+// the zeros that reserve wrote. It reads on from the start through a
+// buffer, no further than the frames go, and decodes only the records
+// it returns: a file holds up to 16 MiB of records, and at a start the
+// store has nearly all of them.
+func readJournal(f *os.File, after int64) ([]Record, error) {
 	fi, err := f.Stat()
 	if err != nil {
 		return nil, fmt.Errorf("audit journal: %w", err)
@@ -386,6 +379,7 @@ func readJournal(f *os.File) ([]Record, error) {
 	rd := bufio.NewReaderSize(io.NewSectionReader(f, 0, size), 1<<16)
 	var recs []Record
 	var hdr [journalHeader]byte
+	var prev int64 // the last Seq of the frame before
 	for off := int64(0); size-off >= journalHeader; {
 		if _, err := io.ReadFull(rd, hdr[:]); err != nil {
 			return nil, fmt.Errorf("audit journal: %w", err)
@@ -401,20 +395,42 @@ func readJournal(f *os.File) ([]Record, error) {
 		if crc32.Checksum(payload, castagnoli) != binary.BigEndian.Uint32(hdr[8:]) {
 			break
 		}
-		var frame []Record
-		if err := DecodeStored(payload, func(r *Record) error {
-			frame = append(frame, *r)
-			return nil
-		}); err != nil || len(frame) == 0 {
+		first, last, ok := frameSeqs(payload)
+		if !ok || (prev != 0 && first != prev+1) {
 			break
 		}
-		if len(recs) > 0 && frame[0].Seq != recs[len(recs)-1].Seq+1 {
-			break
+		if last > after {
+			var frame []Record
+			if err := DecodeStored(payload, func(r *Record) error {
+				if r.Seq > after {
+					frame = append(frame, *r)
+				}
+				return nil
+			}); err != nil {
+				break
+			}
+			recs = append(recs, frame...)
 		}
-		recs = append(recs, frame...)
+		prev = last
 		off += journalHeader + n
 	}
 	return recs, nil
+}
+
+// frameSeqs returns the Seqs of the first and last records of a frame's
+// payload, and whether it holds records whose stored forms parse.
+func frameSeqs(payload []byte) (first, last int64, ok bool) {
+	for b := payload; len(b) > 0; {
+		seq, n, err := storedSeq(b)
+		if err != nil {
+			return 0, 0, false
+		}
+		if first == 0 {
+			first = seq
+		}
+		last, b = seq, b[n:]
+	}
+	return first, last, first != 0
 }
 
 // AppendBuffered implements BufferedAppender: it writes recs to the

@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -61,7 +62,7 @@ func TestReadJournal(t *testing.T) {
 	recs := sealed(10)
 	seqs := func(t *testing.T, f *os.File) []int64 {
 		t.Helper()
-		got, err := readJournal(f)
+		got, err := readJournal(f, 0)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -85,7 +86,7 @@ func TestReadJournal(t *testing.T) {
 
 	t.Run("whole", func(t *testing.T) {
 		f, _ := framesFile(t, recs, 3, 1, 6)
-		got, err := readJournal(f)
+		got, err := readJournal(f, 0)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -124,6 +125,46 @@ func TestReadJournal(t *testing.T) {
 			d := append([]byte(nil), b...)
 			d[at] ^= 0x40
 			want(t, seqs(t, writeJournalFile(t, d)), 3)
+		}
+	})
+	t.Run("after a Seq", func(t *testing.T) {
+		// A reader at a start wants only what the store lacks: the
+		// records after its head, a frame cut where the head falls.
+		f, _ := framesFile(t, recs, 3, 1, 6)
+		for _, c := range []struct {
+			after int64
+			want  []int64
+		}{
+			{0, []int64{1, 2, 3, 4, 5, 6, 7, 8, 9, 10}},
+			{2, []int64{3, 4, 5, 6, 7, 8, 9, 10}},
+			{4, []int64{5, 6, 7, 8, 9, 10}},
+			{9, []int64{10}},
+			{10, nil},
+		} {
+			got, err := readJournal(f, c.after)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var s []int64
+			for _, r := range got {
+				s = append(s, r.Seq)
+			}
+			if !slices.Equal(s, c.want) {
+				t.Errorf("records after %d: %v, want %v", c.after, s, c.want)
+			}
+			if len(got) > 0 && got[0].RequestID != recs[got[0].Seq-1].RequestID {
+				t.Errorf("record %d read back as %+v", got[0].Seq, got[0])
+			}
+		}
+		// A frame that does not follow still ends the file, though the
+		// records before it are not returned.
+		b := appendFrame(nil, recs[:3])
+		b = appendFrame(b, recs[3:4])
+		b = appendFrame(b, recs[:2]) // an old frame
+		b = appendFrame(b, recs[4:]) // not read: it follows no frame read
+		got, err := readJournal(writeJournalFile(t, b), 3)
+		if err != nil || len(got) != 1 || got[0].Seq != 4 {
+			t.Fatalf("records after 3 of a file with an old frame = %d records, %v; want record 4 alone", len(got), err)
 		}
 	})
 	t.Run("left from an earlier use", func(t *testing.T) {

@@ -60,6 +60,38 @@ func DecodeStored(b []byte, fn func(*Record) error) error {
 	return nil
 }
 
+// storedSeq returns the Seq of the record whose stored form begins b,
+// and that form's length, without decoding its other fields: for a
+// reader that skips the records it has.
+func storedSeq(b []byte) (seq int64, n int, err error) {
+	if len(b) < 4 {
+		return 0, 0, ErrStoredForm
+	}
+	enc := int64(binary.BigEndian.Uint32(b))
+	if enc > int64(len(b)-4) {
+		return 0, 0, ErrStoredForm
+	}
+	d := decoder{b: b[4 : 4+enc]}
+	if v := d.byte(); v != encodingV1 && v != encodingV2 {
+		return 0, 0, ErrStoredForm
+	}
+	if seq = d.varint(); d.bad {
+		return 0, 0, ErrStoredForm
+	}
+	rest := b[4+enc:]
+	if len(rest) < 1 {
+		return 0, 0, ErrStoredForm
+	}
+	var ok bool
+	if _, rest, ok = lengthPrefixed(rest[1:]); !ok { // after the flags: Digest
+		return 0, 0, ErrStoredForm
+	}
+	if _, rest, ok = lengthPrefixed(rest); !ok { // Hash
+		return 0, 0, ErrStoredForm
+	}
+	return seq, len(b) - len(rest), nil
+}
+
 // decodeStored decodes one record from the start of b into r and
 // returns the bytes after it.
 func decodeStored(b []byte, r *Record) ([]byte, error) {

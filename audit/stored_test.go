@@ -97,5 +97,14 @@ func FuzzDecodeStored(f *testing.F) {
 			}
 			return nil
 		})
+		// Where a record decodes, storedSeq (the journal's reader
+		// skipping records) finds the same Seq and the same end.
+		var r Record
+		if rest, err := decodeStored(b, &r); err == nil {
+			seq, n, err := storedSeq(b)
+			if err != nil || seq != r.Seq || n != len(b)-len(rest) {
+				t.Fatalf("storedSeq = %d, %d, %v; decodeStored read Seq %d in %d bytes", seq, n, err, r.Seq, len(b)-len(rest))
+			}
+		}
 	})
 }
