@@ -60,66 +60,66 @@ func DecodeStored(b []byte, fn func(*Record) error) error {
 	return nil
 }
 
+// storedForm is a record's stored form, split into its parts.
+type storedForm struct {
+	enc          []byte // the canonical encoding
+	flags        byte
+	digest, hash []byte
+}
+
+// splitStored splits the stored form at the start of b into its parts
+// and returns the bytes after it.
+func splitStored(b []byte) (f storedForm, rest []byte, err error) {
+	if len(b) < 4 {
+		return f, nil, ErrStoredForm
+	}
+	n := int64(binary.BigEndian.Uint32(b))
+	b = b[4:]
+	if n >= int64(len(b)) { // the encoding, then at least the flags
+		return f, nil, ErrStoredForm
+	}
+	f.enc, f.flags, b = b[:n], b[n], b[n+1:]
+	var ok bool
+	if f.digest, b, ok = lengthPrefixed(b); !ok {
+		return f, nil, ErrStoredForm
+	}
+	if f.hash, b, ok = lengthPrefixed(b); !ok {
+		return f, nil, ErrStoredForm
+	}
+	return f, b, nil
+}
+
+// decodeStored decodes one record from the start of b into r and
+// returns the bytes after it.
+func decodeStored(b []byte, r *Record) ([]byte, error) {
+	f, rest, err := splitStored(b)
+	if err != nil {
+		return nil, err
+	}
+	if err := r.decodeEncoding(f.enc); err != nil {
+		return nil, err
+	}
+	r.Purged = f.flags&storedPurged != 0
+	r.Digest, r.Hash = f.digest, f.hash
+	return rest, nil
+}
+
 // storedSeq returns the Seq of the record whose stored form begins b,
 // and that form's length, without decoding its other fields: for a
 // reader that skips the records it has.
 func storedSeq(b []byte) (seq int64, n int, err error) {
-	if len(b) < 4 {
-		return 0, 0, ErrStoredForm
+	f, rest, err := splitStored(b)
+	if err != nil {
+		return 0, 0, err
 	}
-	enc := int64(binary.BigEndian.Uint32(b))
-	if enc > int64(len(b)-4) {
-		return 0, 0, ErrStoredForm
-	}
-	d := decoder{b: b[4 : 4+enc]}
+	d := decoder{b: f.enc}
 	if v := d.byte(); v != encodingV1 && v != encodingV2 {
 		return 0, 0, ErrStoredForm
 	}
 	if seq = d.varint(); d.bad {
 		return 0, 0, ErrStoredForm
 	}
-	rest := b[4+enc:]
-	if len(rest) < 1 {
-		return 0, 0, ErrStoredForm
-	}
-	var ok bool
-	if _, rest, ok = lengthPrefixed(rest[1:]); !ok { // after the flags: Digest
-		return 0, 0, ErrStoredForm
-	}
-	if _, rest, ok = lengthPrefixed(rest); !ok { // Hash
-		return 0, 0, ErrStoredForm
-	}
 	return seq, len(b) - len(rest), nil
-}
-
-// decodeStored decodes one record from the start of b into r and
-// returns the bytes after it.
-func decodeStored(b []byte, r *Record) ([]byte, error) {
-	if len(b) < 4 {
-		return nil, ErrStoredForm
-	}
-	n := int(binary.BigEndian.Uint32(b))
-	b = b[4:]
-	if n > len(b) {
-		return nil, ErrStoredForm
-	}
-	if err := r.decodeEncoding(b[:n]); err != nil {
-		return nil, err
-	}
-	b = b[n:]
-	if len(b) < 1 {
-		return nil, ErrStoredForm
-	}
-	r.Purged = b[0]&storedPurged != 0
-	b = b[1:]
-	var ok bool
-	if r.Digest, b, ok = lengthPrefixed(b); !ok {
-		return nil, ErrStoredForm
-	}
-	if r.Hash, b, ok = lengthPrefixed(b); !ok {
-		return nil, ErrStoredForm
-	}
-	return b, nil
 }
 
 func lengthPrefixed(b []byte) (v, rest []byte, ok bool) {
