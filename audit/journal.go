@@ -280,7 +280,9 @@ func (j *Journal) openFiles() error {
 // reserve makes f size bytes long, if it is shorter, by writing zeros
 // after its end, and flushes them. So the journal's disk space is taken
 // when the node starts: a full disk stops the start, not a response
-// waiting for its record. And every frame after it overwrites blocks
+// waiting for its record (on file systems that overwrite in place, as
+// ext4 and XFS do; copy-on-write ones allocate anew for every write).
+// And every frame after it overwrites blocks
 // the file already has, so a flush writes the data alone: a frame
 // appended past the end also makes fdatasync write the file's new size,
 // through the file system's own journal. fallocate would reserve the
