@@ -98,7 +98,7 @@ func DefaultStatic() Static {
 		LogFormat:          "text",
 		AuditMode:          "written",
 		AuditHash:          "sha256",
-		AuditFlushInterval: 5 * time.Millisecond,
+		AuditFlushInterval: audit.DefaultFlushEvery,
 	}
 }
 
