@@ -29,9 +29,8 @@ import (
 // two of them. Through a Journal a group commit costs one write (all a
 // Written caller waits for) and one fdatasync of a file that is
 // overwritten in place (its room is written when it opens: reserve), so
-// the flush touches no file-system metadata.
-// The records then go into the store in larger groups behind the
-// responses, as in async mode.
+// the flush touches no file-system metadata. The records then go into
+// the store in larger groups behind the responses, as in async mode.
 //
 // The journal is two files, Path+".0" and Path+".1". Each holds frames
 // (see journalMagic), written in Seq order from the start of the file. When
@@ -278,17 +277,20 @@ func (j *Journal) openFiles() error {
 }
 
 // reserve makes f size bytes long, if it is shorter, by writing zeros
-// after its end, and flushes them. So the journal's disk space is taken
-// when the node starts: a full disk stops the start, not a response
-// waiting for its record (on file systems that overwrite in place, as
-// ext4 and XFS do; copy-on-write ones allocate anew for every write).
-// And every frame after it overwrites blocks
-// the file already has, so a flush writes the data alone: a frame
-// appended past the end also makes fdatasync write the file's new size,
-// through the file system's own journal. fallocate would reserve the
-// blocks without writing them, but ext4 and XFS then mark them
-// unwritten, and the first write to each changes that mark at its flush,
-// which costs what an append does. Zeros end readJournal's scan.
+// after its end, and flushes them.
+//
+// So the journal's disk space is taken when the node starts: a full
+// disk stops the start, not a response waiting for its record (on file
+// systems that overwrite in place, as ext4 and XFS do; copy-on-write
+// ones allocate anew for every write). And every frame after it
+// overwrites blocks the file already has, so a flush writes the data
+// alone: a frame appended past the end also makes fdatasync write the
+// file's new size, through the file system's own journal.
+//
+// fallocate would reserve the blocks without writing them, but ext4 and
+// XFS then mark them unwritten, and the first write to each changes that
+// mark at its flush, which costs what an append does. Zeros end
+// readJournal's scan.
 func reserve(f *os.File, size int64) error {
 	fi, err := f.Stat()
 	if err != nil {
