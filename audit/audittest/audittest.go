@@ -362,14 +362,7 @@ func strictWaitsForTheFlush(t *testing.T, s *syncWatch) {
 			}
 		})
 	}
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		t.Error(err)
-	}
-	if err := w.Close(); err != nil {
-		t.Fatal(err)
-	}
+	closeAfter(t, w, &wg, errs)
 	if st := w.Stats(); st.Written != 600 || s.syncs.Load() >= 600 {
 		t.Errorf("written %d with %d flushes; want 600 records sharing flushes", st.Written, s.syncs.Load())
 	}
@@ -457,14 +450,7 @@ func concurrentWriters(t *testing.T, s audit.Store, mode audit.Mode) {
 			}
 		}()
 	}
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		t.Error(err)
-	}
-	if err := w.Close(); err != nil {
-		t.Fatal(err)
-	}
+	closeAfter(t, w, &wg, errs)
 	st := w.Stats()
 	if st.Written != 400 || st.Batches >= 400 {
 		t.Logf("stats %+v", st)
@@ -475,6 +461,20 @@ func concurrentWriters(t *testing.T, s audit.Store, mode audit.Mode) {
 	res, err := audit.Verify(ctx, s, audit.VerifyOptions{})
 	if err != nil || !res.OK || res.Records != 400 {
 		t.Fatalf("Verify = %+v, %v", res, err)
+	}
+}
+
+// closeAfter waits for a test's writing goroutines, reports every error
+// they sent, then closes w.
+func closeAfter(t *testing.T, w *audit.Writer, wg *sync.WaitGroup, errs chan error) {
+	t.Helper()
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
 	}
 }
 
