@@ -105,6 +105,8 @@ fi
 WORK=$(mktemp -d /tmp/obhub-bench.XXXXXX)
 SCHEMA="bench_$(head -c 6 /dev/urandom | od -An -tx1 | tr -d ' \n')"
 PIDS=()
+NODE_PID=() # obhub nodes by number (start_node)
+FIBER_PID=""
 cleanup() {
 	for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
 	[ -f "$WORK/nginx.pid" ] && kill "$(cat "$WORK/nginx.pid")" 2>/dev/null || true
@@ -212,6 +214,7 @@ start_node() {
 		--listen "127.0.0.1:$gw" --admin-listen "127.0.0.1:$admin" --log-level warn \
 		"${CLUSTER_FLAGS[@]}" "$@" ${OBHUB_FLAGS:-} >"$WORK/obhub$n.out" 2>&1 &
 	PIDS+=($!)
+	NODE_PID[$n]=$!
 	for _ in $(seq 1 150); do
 		curl -sf "http://127.0.0.1:$admin/readyz" >/dev/null && return 0
 		sleep 0.1
@@ -227,6 +230,7 @@ if [ "$NODES" = 1 ]; then
 	log "starting fiber's bare proxy (:$FIBER_PORT)"
 	"$WORK/benchproxy" "127.0.0.1:$FIBER_PORT" "http://127.0.0.1:$UP_PORT" >"$WORK/benchproxy.out" 2>&1 &
 	PIDS+=($!)
+	FIBER_PID=$!
 fi
 if [ "$NODES" = 2 ]; then start_node 2 "$GW2_PORT" "$ADMIN2_PORT"; fi
 
@@ -303,8 +307,32 @@ for url in "${CHECK[@]}"; do
 	[ "$code" = 200 ] || { echo "$url answered $code, not 200" >&2; cat "$WORK"/obhub*.out >&2; exit 1; }
 done
 
-# run NAME URL [HEADER [RATE]]: prints "NAME RPS P99_MS NON2XX"; with a
-# RATE, at that many requests/s (scripts/paced.lua), else at saturation.
+# schedwait PID...: the nanoseconds the processes' threads have spent
+# runnable but waiting for a CPU (the kernel's run queue), in all, from
+# /proc/PID/task/*/schedstat; 0 where the kernel does not keep it.
+schedwait() {
+	local p
+	for p in "$@"; do cat /proc/"$p"/task/*/schedstat 2>/dev/null || true; done | awk '{w += $2} END {printf "%d\n", w}'
+}
+
+# target_pids NAME: the processes that answer target NAME, whose waits for
+# a CPU the latency runs report.
+target_pids() {
+	case $1 in
+	direct | nginx | nginx-ka) pgrep -P "$(cat "$WORK/nginx.pid")" | tr '\n' ' ' ;;
+	fiber) echo "$FIBER_PID" ;;
+	obhub | obhub-1) echo "${NODE_PID[1]}" ;;
+	obhub-strict) echo "${NODE_PID[2]}" ;;
+	obhub-async) echo "${NODE_PID[3]}" ;;
+	cluster) echo "${NODE_PID[1]} ${NODE_PID[2]}" ;;
+	esac
+}
+
+# run NAME URL [HEADER [RATE]]: prints "NAME RPS P99_MS NON2XX WAIT_US
+# WRK_WAIT": WAIT_US is what the target's processes waited for a CPU per
+# request, WRK_WAIT the share of the run wrk itself waited for one
+# (schedwait). With a RATE, at that many requests/s (scripts/paced.lua),
+# else at saturation.
 run() {
 	local name=$1 url=$2 hdr=${3:-} rate=${4:-}
 	local args=(-t"$THREADS" -c"$CONNS" --latency)
@@ -312,14 +340,34 @@ run() {
 	[ -n "$rate" ] && args+=(-s scripts/paced.lua)
 	export RATE=$rate THREADS
 	wrk "${args[@]}" -d"$WARMUP" "$url" >/dev/null
-	local out
-	out=$(wrk "${args[@]}" -d"$DURATION" "$url")
-	echo "$out" >"$WORK/wrk-$name.txt"
-	local rps p99 non2xx
+	local pids w0 wrk_pid wrk_w0 wrk_w="" t0 t1
+	pids=$(target_pids "$name")
+	w0=$(schedwait $pids)
+	t0=$(date +%s%N)
+	wrk "${args[@]}" -d"$DURATION" "$url" >"$WORK/wrk-$name.txt" &
+	wrk_pid=$!
+	wrk_w0=$(schedwait "$wrk_pid")
+	# wrk's threads are gone once it exits, and their waits with them:
+	# keep the largest reading, taken while they ran.
+	local v
+	while kill -0 "$wrk_pid" 2>/dev/null; do
+		v=$(schedwait "$wrk_pid")
+		if [ "$v" -gt "${wrk_w:-0}" ]; then
+			wrk_w=$v t1=$(date +%s%N)
+		fi
+		sleep 0.2
+	done
+	wait "$wrk_pid"
+	local out rps p99 non2xx wait_us wrk_share
+	out=$(cat "$WORK/wrk-$name.txt")
 	rps=$(awk '/^Requests\/sec:/ {print $2}' <<<"$out")
 	p99=$(awk '$1 == "99%" {v=$2; if (v ~ /us$/) {sub(/us$/,"",v); v/=1000} else if (v ~ /ms$/) {sub(/ms$/,"",v)} else if (v ~ /s$/) {sub(/s$/,"",v); v*=1000}; print v}' <<<"$out")
 	non2xx=$(awk '/Non-2xx/ {print $NF}' <<<"$out")
-	echo "$name ${rps:-0} ${p99:-0} ${non2xx:-0}"
+	local n
+	n=$(awk '/requests in/ {print $1}' <<<"$out")
+	wait_us=$(awk -v a="$w0" -v b="$(schedwait $pids)" -v n="${n:-0}" 'BEGIN {print (n > 0 ? (b - a) / n / 1000 : 0)}')
+	wrk_share=$(awk -v a="$wrk_w0" -v b="${wrk_w:-$wrk_w0}" -v t0="$t0" -v t1="${t1:-$t0}" 'BEGIN {print (t1 > t0 ? (b - a) / (t1 - t0) : 0)}')
+	echo "$name ${rps:-0} ${p99:-0} ${non2xx:-0} $wait_us $wrk_share"
 }
 
 AUTH="Authorization: Bearer $TOKEN"
@@ -352,7 +400,7 @@ python3 - "$WORK/results" "$RATIOS" <<'EOF'
 import statistics, sys
 rows = [l.split() for l in open(sys.argv[1]) if l.strip()]
 by, names = {}, []
-for rnd, name, rps, p99, bad in rows:
+for rnd, name, rps, p99, bad, _, _ in rows:
     by.setdefault(int(rnd), {})[name] = (float(rps), float(p99), int(bad))
     if name not in names:
         names.append(name)
@@ -390,13 +438,14 @@ import sys
 rows = [l.split() for l in open(sys.argv[1]) if l.strip()]
 print()
 print("Latency at a fixed rate (every target the same requests/s: %s's median above times the fraction):" % sys.argv[2])
-print("%-9s %-12s %12s %10s %12s %8s" % ("fraction", "target", "requests/s", "p99 ms", "over direct", "non-2xx"))
+print("(cpu wait: what the target's processes waited for a CPU per request; wrk wait: the share of the run wrk did)")
+print("%-9s %-12s %12s %10s %12s %8s %13s %9s" % ("fraction", "target", "requests/s", "p99 ms", "over direct", "non-2xx", "cpu wait µs", "wrk wait"))
 direct = {}
-for frac, rate, name, rps, p99, bad in rows:
+for frac, rate, name, rps, p99, bad, wait, wrk in rows:
     if name == "direct":
         direct[frac] = float(p99)
     added = float(p99) - direct.get(frac, float(p99))
-    print("%-9s %-12s %12.0f %10.2f %+12.2f %8d" % (frac, name, float(rps), float(p99), added, int(bad)))
+    print("%-9s %-12s %12.0f %10.2f %+12.2f %8d %13.0f %8.1f%%" % (frac, name, float(rps), float(p99), added, int(bad), float(wait), 100 * float(wrk)))
     if float(rps) < 0.95 * float(rate):
         print("warning: %s did not keep up with %s requests/s" % (name, rate), file=sys.stderr)
 EOF
