@@ -215,8 +215,9 @@ func TestCloseCheckpoints(t *testing.T) {
 
 // In async mode the writer lingers after the first queued record, so
 // records that arrive one by one are committed as one group rather than
-// one transaction each; closing the queue ends the wait at once, and
-// Strict mode never lingers.
+// one transaction each; it leaves them queued meanwhile rather than
+// wake for each; closing the queue ends the wait at once, and Strict
+// mode never lingers.
 func TestAsyncLingersForAGroup(t *testing.T) {
 	for _, tc := range []struct {
 		mode        audit.Mode
@@ -244,11 +245,18 @@ func TestAsyncLingersForAGroup(t *testing.T) {
 				if err := w.Write(r); err != nil {
 					t.Fatal(err)
 				}
-				// The writer has taken the record off the queue before the
-				// next one is written: without lingering it would commit
-				// each alone.
-				for w.Stats().Queued > 0 {
-					runtime.Gosched()
+				if r.RequestID == recs[0].RequestID {
+					// The writer takes the first record off the queue and
+					// lingers: without lingering it would commit each
+					// record alone.
+					for w.Stats().Queued > 0 {
+						runtime.Gosched()
+					}
+				}
+			}
+			if tc.mode == audit.Async {
+				if q := w.Stats().Queued; q != 4 {
+					t.Errorf("%d records queued during the linger, want the 4 after the first", q)
 				}
 			}
 			start := time.Now()
@@ -270,6 +278,48 @@ func TestAsyncLingersForAGroup(t *testing.T) {
 				t.Errorf("store holds %d records, want 5", s.len())
 			}
 		})
+	}
+}
+
+// A full batch ends the async writer's linger: records that come
+// faster than a linger's worth are written without waiting it out.
+func TestAsyncFullBatchEndsTheLinger(t *testing.T) {
+	s := &memStore{}
+	w, err := audit.NewWriter(s, audit.WriterConfig{Mode: audit.Async, Linger: time.Hour, MaxBatch: 4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close() // once more if the test stops early: Close is idempotent
+	for i, r := range audittest.Generate(9, audittest.Base) {
+		if err := w.Write(r); err != nil {
+			t.Fatal(err)
+		}
+		for i == 0 && w.Stats().Queued > 0 {
+			runtime.Gosched() // until the writer holds the first, lingering
+		}
+	}
+	// The first record began an hour's linger; the batch that filled
+	// behind it ends it.
+	deadline := time.Now().Add(10 * time.Second)
+	for s.len() < 4 && time.Now().Before(deadline) {
+		time.Sleep(time.Millisecond)
+	}
+	if n := s.len(); n < 4 {
+		t.Fatalf("store holds %d records 10 s after 9 were written with batches of 4, want at least 4", n)
+	}
+	// Closing writes the rest at once, however many batches they fill.
+	start := time.Now()
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if d := time.Since(start); d > 30*time.Second {
+		t.Errorf("Close waited %v", d)
+	}
+	if n := s.len(); n != 9 {
+		t.Errorf("store holds %d records after Close, want 9", n)
 	}
 }
 
