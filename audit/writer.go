@@ -76,11 +76,12 @@ type WriterConfig struct {
 	DrainEvery time.Duration
 	// Linger (Async mode only) is how long the writer waits, after the
 	// first queued record, for more before it commits the group (less
-	// once MaxBatch records wait): DefaultLinger. A commit has a fixed cost (a transaction, the log
-	// frames of every index page it touches, a flush), so a node at 20 000
-	// requests/s spent about twice the CPU per record committing the ~20
-	// records that had queued since the last commit as it does committing
-	// a few hundred. Strict mode never lingers: its callers wait.
+	// once MaxBatch records wait): DefaultLinger. A commit has a fixed
+	// cost (a transaction, the log frames of every index page it
+	// touches, a flush), so a node at 20 000 requests/s spent about
+	// twice the CPU per record committing the ~20 records that had
+	// queued since the last commit as it does committing a few hundred.
+	// Strict mode never lingers: its callers wait.
 	Linger time.Duration
 	// FlushEvery (Written mode only) is the least time between the starts
 	// of two flushes of the records appended behind the responses:
@@ -526,7 +527,8 @@ func (w *Writer) run(head Head) {
 			}
 			return
 		}
-		batch, open := w.gather(append(batch[:0], it))
+		var open bool
+		batch, open = w.gather(append(batch[:0], it))
 		if linger != nil && open && len(batch) < w.cfg.MaxBatch {
 			// Sleep the linger out, then take what queued meanwhile.
 			// Waiting on the queue instead would wake this goroutine for
