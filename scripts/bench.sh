@@ -7,6 +7,7 @@
 #   OBHUB_FLAGS="--log-level info" scripts/bench.sh   # extra flags for obhub serve
 #   PACED="0.25 0.5 0.75" scripts/bench.sh  # loads of the latency runs (below)
 #   NODES=2 scripts/bench.sh              # two nodes behind nginx (see below)
+#   TRACE=1 scripts/bench.sh              # then a traced run of node 1 (see below)
 #
 # Targets (all GET of a 1 KB JSON document over keep-alive connections):
 #   direct  the upstream itself (nginx serving a static file)
@@ -56,6 +57,7 @@ cd "$(dirname "$0")/.."
 
 DURATION=${DURATION:-10s}
 PACED=${PACED:-0.25 0.5}
+TRACE=${TRACE:-0}
 WARMUP=${WARMUP:-2s}
 CONNS=${CONNS:-50}
 THREADS=${THREADS:-2}
@@ -119,6 +121,7 @@ trap cleanup EXIT
 log "building obhub"
 go build -o "$WORK/obhub" ./cmd/obhub
 [ "$NODES" = 2 ] || go build -o "$WORK/benchproxy" ./scripts/benchproxy
+[ "$TRACE" = 1 ] && go build -o "$WORK/tracewaits" ./scripts/tracewaits
 
 # A 1 KB JSON document, served by nginx as the upstream.
 mkdir -p "$WORK/www/bench/v1"
@@ -449,6 +452,24 @@ for frac, rate, name, rps, p99, bad, wait, wrk in rows:
     if float(rps) < 0.95 * float(rate):
         print("warning: %s did not keep up with %s requests/s" % (name, rate), file=sys.stderr)
 EOF
+
+# With TRACE=1, one more run of node 1 at the first latency run's rate,
+# 5 s of it under Go's execution tracer (which slows it: the figures
+# above come from runs without it), read by scripts/tracewaits: how long
+# its goroutines waited for a processor, and how many long waits fell
+# while another goroutine held one for milliseconds (its thread waiting
+# for a CPU the kernel gave to another process).
+if [ "$TRACE" = 1 ]; then
+	rate=$(awk -v f="${PACED%% *}" -v b="$BASE_RPS" 'BEGIN {print int(f * b)}')
+	log "traced run: node 1 at $rate requests/s"
+	RATE=$rate THREADS=$THREADS wrk -t"$THREADS" -c"$CONNS" -s scripts/paced.lua -H "$AUTH" -d7s "$GW_URL" >/dev/null &
+	wrk_pid=$!
+	sleep 1
+	curl -sf -H "Authorization: Bearer $ADMIN_TOKEN" "http://127.0.0.1:$ADMIN_PORT/debug/pprof/trace?seconds=5" >"$WORK/node1.trace"
+	wait "$wrk_pid"
+	echo
+	"$WORK/tracewaits" "$WORK/node1.trace" | sed 's/^/trace (node 1): /'
+fi
 
 # Where each node's time went over the whole run (its /metrics): the
 # audit group commit's size, append and flush times, and what a response
