@@ -259,13 +259,7 @@ func TestAsyncLingersForAGroup(t *testing.T) {
 					t.Errorf("%d records queued during the linger, want the 4 after the first", q)
 				}
 			}
-			start := time.Now()
-			if err := w.Close(); err != nil {
-				t.Fatal(err)
-			}
-			if d := time.Since(start); d > 30*time.Second {
-				t.Errorf("Close waited %v: closing the queue must end the linger", d)
-			}
+			closeQuickly(t, w)
 			st := w.Stats()
 			if st.Written != 5 || st.Batches != tc.wantBatches {
 				t.Errorf("written %d in %d batches, want 5 in %d", st.Written, st.Batches, tc.wantBatches)
@@ -311,15 +305,22 @@ func TestAsyncFullBatchEndsTheLinger(t *testing.T) {
 		t.Fatalf("store holds %d records 10 s after 9 were written with batches of 4, want at least 4", n)
 	}
 	// Closing writes the rest at once, however many batches they fill.
+	closeQuickly(t, w)
+	if n := s.len(); n != 9 {
+		t.Errorf("store holds %d records after Close, want 9", n)
+	}
+}
+
+// closeQuickly closes w, and fails the test if that took more than 30 s:
+// the tests linger an hour, and closing the queue must end the linger.
+func closeQuickly(t *testing.T, w *audit.Writer) {
+	t.Helper()
 	start := time.Now()
 	if err := w.Close(); err != nil {
 		t.Fatal(err)
 	}
 	if d := time.Since(start); d > 30*time.Second {
-		t.Errorf("Close waited %v", d)
-	}
-	if n := s.len(); n != 9 {
-		t.Errorf("store holds %d records after Close, want 9", n)
+		t.Errorf("Close waited %v: closing the queue must end the linger", d)
 	}
 }
 
