@@ -331,11 +331,11 @@ target_pids() {
 	esac
 }
 
-# run NAME URL [HEADER [RATE]]: prints "NAME RPS P99_MS NON2XX WAIT_US
-# WRK_WAIT": WAIT_US is what the target's processes waited for a CPU per
-# request, WRK_WAIT the share of the run wrk itself waited for one
-# (schedwait). With a RATE, at that many requests/s (scripts/paced.lua),
-# else at saturation.
+# run NAME URL [HEADER [RATE]]: prints "NAME RPS P99_MS NON2XX"; with a
+# RATE, at that many requests/s (scripts/paced.lua), else at saturation.
+# With a RATE it also prints WAIT_US, what the target's processes waited
+# for a CPU per request, and WRK_WAIT, the share of the run wrk itself
+# waited for one (schedwait): the latency runs report them.
 run() {
 	local name=$1 url=$2 hdr=${3:-} rate=${4:-}
 	local args=(-t"$THREADS" -c"$CONNS" --latency)
@@ -343,17 +343,15 @@ run() {
 	[ -n "$rate" ] && args+=(-s scripts/paced.lua)
 	export RATE=$rate THREADS
 	wrk "${args[@]}" -d"$WARMUP" "$url" >/dev/null
-	local pids w0 wrk_pid wrk_w0 wrk_w="" t0 t1
-	pids=$(target_pids "$name")
-	w0=$(schedwait $pids)
+	local pids w0 wrk_pid wrk_w0 wrk_w="" t0 t1 v
+	[ -n "$rate" ] && pids=$(target_pids "$name") && w0=$(schedwait $pids)
 	t0=$(date +%s%N)
 	wrk "${args[@]}" -d"$DURATION" "$url" >"$WORK/wrk-$name.txt" &
 	wrk_pid=$!
 	wrk_w0=$(schedwait "$wrk_pid")
 	# wrk's threads are gone once it exits, and their waits with them:
 	# keep the largest reading, taken while they ran.
-	local v
-	while kill -0 "$wrk_pid" 2>/dev/null; do
+	while [ -n "$rate" ] && kill -0 "$wrk_pid" 2>/dev/null; do
 		v=$(schedwait "$wrk_pid")
 		if [ "$v" -gt "${wrk_w:-0}" ]; then
 			wrk_w=$v t1=$(date +%s%N)
@@ -361,16 +359,19 @@ run() {
 		sleep 0.2
 	done
 	wait "$wrk_pid"
-	local out rps p99 non2xx wait_us wrk_share
+	local out rps p99 non2xx n
 	out=$(cat "$WORK/wrk-$name.txt")
 	rps=$(awk '/^Requests\/sec:/ {print $2}' <<<"$out")
 	p99=$(awk '$1 == "99%" {v=$2; if (v ~ /us$/) {sub(/us$/,"",v); v/=1000} else if (v ~ /ms$/) {sub(/ms$/,"",v)} else if (v ~ /s$/) {sub(/s$/,"",v); v*=1000}; print v}' <<<"$out")
 	non2xx=$(awk '/Non-2xx/ {print $NF}' <<<"$out")
-	local n
+	if [ -z "$rate" ]; then
+		echo "$name ${rps:-0} ${p99:-0} ${non2xx:-0}"
+		return
+	fi
 	n=$(awk '/requests in/ {print $1}' <<<"$out")
-	wait_us=$(awk -v a="$w0" -v b="$(schedwait $pids)" -v n="${n:-0}" 'BEGIN {print (n > 0 ? (b - a) / n / 1000 : 0)}')
-	wrk_share=$(awk -v a="$wrk_w0" -v b="${wrk_w:-$wrk_w0}" -v t0="$t0" -v t1="${t1:-$t0}" 'BEGIN {print (t1 > t0 ? (b - a) / (t1 - t0) : 0)}')
-	echo "$name ${rps:-0} ${p99:-0} ${non2xx:-0} $wait_us $wrk_share"
+	echo "$name ${rps:-0} ${p99:-0} ${non2xx:-0}" \
+		"$(awk -v a="$w0" -v b="$(schedwait $pids)" -v n="${n:-0}" 'BEGIN {print (n > 0 ? (b - a) / n / 1000 : 0)}')" \
+		"$(awk -v a="$wrk_w0" -v b="${wrk_w:-$wrk_w0}" -v t0="$t0" -v t1="${t1:-$t0}" 'BEGIN {print (t1 > t0 ? (b - a) / (t1 - t0) : 0)}')"
 }
 
 AUTH="Authorization: Bearer $TOKEN"
@@ -403,7 +404,7 @@ python3 - "$WORK/results" "$RATIOS" <<'EOF'
 import statistics, sys
 rows = [l.split() for l in open(sys.argv[1]) if l.strip()]
 by, names = {}, []
-for rnd, name, rps, p99, bad, _, _ in rows:
+for rnd, name, rps, p99, bad in rows:
     by.setdefault(int(rnd), {})[name] = (float(rps), float(p99), int(bad))
     if name not in names:
         names.append(name)
