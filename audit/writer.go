@@ -155,6 +155,8 @@ type Writer struct {
 	done   chan struct{}
 	// full (capacity 1, Async mode) ends the writer's linger early: Write
 	// signals it when MaxBatch records wait, Close when the queue closes.
+	// A signal left from a batch already taken ends the next linger
+	// early, no more: draining it first could swallow Close's.
 	full chan struct{}
 
 	written, dropped, failed, checkpoints, batches atomic.Int64
