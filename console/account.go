@@ -4,6 +4,7 @@ import (
 	"context"
 	"github.com/obhub/obhub/internal/passwd"
 
+	"github.com/obhub/obhub/audit"
 	"github.com/obhub/obhub/config"
 	"net/http"
 	"strings"
@@ -158,6 +159,7 @@ func (h *Handler) setup(w http.ResponseWriter, r *http.Request) {
 	// tells nothing about accounts or banks.
 	if token == "" || len(token) > 512 || !h.cfg.Catalog.CheckAdminToken(ctx, token) {
 		h.cfg.Logger.Warn("console: setup refused: wrong admin token")
+		h.recordSetup(r, nil)
 		h.render(w, v, http.StatusUnauthorized, "setup", v.L.T("setup.title"), []string{v.L.T("err.token")}, in)
 		return
 	}
@@ -180,8 +182,35 @@ func (h *Handler) setup(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	h.cfg.Logger.Info("console: operator created with the admin token", "operator", op.ID, "role", op.Role, "bank", op.Bank)
+	h.recordSetup(r, op)
 	h.render(w, v, http.StatusCreated, "setup", v.L.T("setup.title"), nil,
 		setupData{Role: RoleAllianceAdmin, Done: v.L.T("setup.done", op.Email)})
+}
+
+// SetupActor is the actor of the audit records of the setup form: whoever
+// holds the admin API's bearer token, as the admin API records it.
+const SetupActor = "console:operator"
+
+// recordSetup writes a setup attempt to the audit ledger: the operator
+// created (op), or, with op nil, a refusal for a wrong admin token (actor
+// "anonymous", decision deny, as the admin API records a call without
+// it). The form's password and token are never in the record.
+func (h *Handler) recordSetup(r *http.Request, op *Operator) {
+	if h.cfg.Record == nil {
+		return
+	}
+	c := audit.Change{Actor: SetupActor, Object: "operators", Verb: "create",
+		Path: r.URL.Path, RequestID: obhub.RequestID(r.Context())}
+	if op != nil {
+		c.Object, c.After = "operators/"+op.ID, operatorState(op)
+	}
+	rec := c.Record(h.cfg.Clock.Now())
+	if op == nil {
+		rec.Actor, rec.Status, rec.Decision, rec.Reason = "anonymous", http.StatusUnauthorized, audit.DecisionDeny, "unauthorized"
+	}
+	if err := h.cfg.Record(rec); err != nil {
+		h.cfg.Logger.Error("console: setup not recorded in the audit log", "err", err)
+	}
 }
 
 func (h *Handler) bankNamed(ctx context.Context, id string) (*catalog.Bank, error) {

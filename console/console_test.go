@@ -299,6 +299,29 @@ func TestSetupNeedsTheAdminToken(t *testing.T) {
 	if p := b.post("/console/setup", form); p.status != http.StatusUnprocessableEntity || !strings.Contains(p.body, "There is no bank with this id.") {
 		t.Errorf("bank admin of an unknown bank: %d", p.status)
 	}
+	// The refusal and the operator made with the token are in the ledger,
+	// as the admin API's calls are; the form's password never is.
+	form.Set("bank", "qingshan-rcb")
+	if p := b.post("/console/setup", form); p.status != http.StatusCreated {
+		t.Fatalf("setup with the admin token: %d\n%s", p.status, p.body)
+	}
+	recs := e.recorded()
+	if len(recs) != 2 {
+		t.Fatalf("setup wrote %d audit records, want the refusal and the creation: %+v", len(recs), recs)
+	}
+	if r := recs[0]; r.Actor != "anonymous" || r.Decision != audit.DecisionDeny || r.Status != http.StatusUnauthorized || r.Object != "operators" {
+		t.Errorf("refused setup recorded as %+v", r)
+	}
+	r := recs[1]
+	if r.Actor != console.SetupActor || r.Decision != audit.DecisionAllow || !strings.HasPrefix(r.Object, "operators/") ||
+		!strings.Contains(r.After, `"role":"bank-admin"`) || !strings.Contains(r.After, "m@example.com") {
+		t.Errorf("setup recorded as %+v", r)
+	}
+	for _, r := range recs {
+		if strings.Contains(r.After, password) || strings.Contains(r.After, adminToken) {
+			t.Errorf("a setup record holds the form's secrets: %s", r.After)
+		}
+	}
 }
 
 func TestAllianceAdminApprovesPartnerAndSubscription(t *testing.T) {
