@@ -69,13 +69,11 @@ func auditFilter(r *http.Request, ps *problems, route ...string) audit.Filter {
 		name string
 		dst  *time.Time
 	}{{"from", &f.From}, {"to", &f.To}} {
-		if s := q.Get(p.name); s != "" {
-			t, err := time.Parse(time.RFC3339Nano, s)
-			if err != nil {
-				ps.add(p.name, "must be a time in RFC 3339 form, such as 2026-03-01T00:00:00Z")
-			}
-			*p.dst = t
+		t, err := audit.ParseTime(q.Get(p.name))
+		if err != nil {
+			ps.add(p.name, "must be a time in RFC 3339 form, such as 2026-03-01T00:00:00Z, or a date, 2026-03-01 (its midnight UTC)")
 		}
+		*p.dst = t
 	}
 	if !f.From.IsZero() && !f.To.IsZero() && !f.From.Before(f.To) {
 		ps.add("to", "must be after from")
@@ -89,6 +87,7 @@ func auditFilter(r *http.Request, ps *problems, route ...string) audit.Filter {
 		}
 		f.Status = n
 	}
+	audit.MaskFilter(&f)
 	return f
 }
 

@@ -73,6 +73,40 @@ func TestWriteMasks(t *testing.T) {
 	}
 }
 
+// What a caller chose is masked too: an unauthenticated client_id, an
+// e-mail address that is a mobile number, digits percent-encoded in the
+// query. The hub's own identifiers are kept.
+func TestWriteMasksCallerChosenFields(t *testing.T) {
+	r := Record{ClientID: "11010519491231002X", Partner: "13812345678", Actor: "portal:13912345678@example.com",
+		Query: "idNumber=%31%31%30%31%30%35%31%39%34%39%31%32%33%31%30%30%32%58&card=6228%2D4804%2D0256%2D4890%2D018&name=%E5%BC%A0"}
+	maskRecord(&r)
+	for field, want := range map[string]string{
+		"clientId": "1****************X", "partner": "138****5678", "actor": "portal:139****5678@example.com",
+		"query": "idNumber=1****************X&card=6228-48**-****-***0-018&name=%E5%BC%A0",
+	} {
+		got := map[string]string{"clientId": r.ClientID, "partner": r.Partner, "actor": r.Actor, "query": r.Query}[field]
+		if got != want {
+			t.Errorf("%s stored as %q, want %q", field, got, want)
+		}
+	}
+	own := Record{ClientID: "obc_7Hq2mX9pLk3vN8", Partner: "agrifin", Actor: "console:ops@qingshan.example"}
+	kept := own
+	maskRecord(&own)
+	if own.ClientID != kept.ClientID || own.Partner != kept.Partner || own.Actor != kept.Actor {
+		t.Errorf("the hub's own ids changed: %+v", own)
+	}
+}
+
+// A search for a value as the client sent it finds the masked record.
+func TestMaskFilter(t *testing.T) {
+	f := Filter{RequestID: "cust-13812345678", ClientID: "13812345678", Partner: "agrifin", Bank: "qingshan-rcb"}
+	MaskFilter(&f)
+	want := Filter{RequestID: "cust-138****5678", ClientID: "138****5678", Partner: "agrifin", Bank: "qingshan-rcb"}
+	if f != want {
+		t.Errorf("MaskFilter = %+v, want %+v", f, want)
+	}
+}
+
 // Generators of valid personal numbers.
 
 func genID(rnd *rand.Rand) string {

@@ -14,6 +14,7 @@ package audit
 import (
 	"context"
 	"encoding/binary"
+	"fmt"
 	"hash"
 	"time"
 )
@@ -141,6 +142,23 @@ type Filter struct {
 	BeforeSeq   int64 // only records with Seq < BeforeSeq (a page cursor)
 	Limit       int   // at most this many; 0 means all
 	OldestFirst bool  // default newest first
+}
+
+// ParseTime reads a bound of a Filter's period as the admin API, the
+// console and the command line take it: an RFC 3339 time, or a date
+// (YYYY-MM-DD) meaning its midnight UTC. "" is the zero time (no bound).
+func ParseTime(s string) (time.Time, error) {
+	if s == "" {
+		return time.Time{}, nil
+	}
+	if t, err := time.Parse(time.RFC3339Nano, s); err == nil {
+		return t, nil
+	}
+	t, err := time.Parse("2006-01-02", s)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("%q is not an RFC 3339 time or a YYYY-MM-DD date", s)
+	}
+	return t, nil
 }
 
 // Checkpoint seals the chain up to Seq: its head Hash at that point,

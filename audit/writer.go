@@ -384,7 +384,14 @@ func (r *Record) own() {
 // maskRecord masks every free-text field of r.
 func maskRecord(r *Record) {
 	r.Path = Mask(r.Path)
-	r.Query = Mask(RedactQuery(r.Query))
+	r.Query = Mask(RedactQuery(decodeDigits(r.Query)))
+	// A client id, a partner id and an actor's e-mail address are mostly
+	// the hub's own identifiers, which Mask leaves as they are; but an
+	// unauthenticated caller writes any client_id it likes, and a mobile
+	// number is a common e-mail address.
+	r.ClientID = Mask(r.ClientID)
+	r.Partner = Mask(r.Partner)
+	r.Actor = Mask(r.Actor)
 	r.Reason = Mask(r.Reason)
 	r.Object = Mask(r.Object)
 	r.Before = Mask(r.Before)
@@ -392,6 +399,57 @@ func maskRecord(r *Record) {
 	r.RequestBody = Mask(r.RequestBody)
 	r.ResponseBody = Mask(r.ResponseBody)
 	r.RequestID = maskRequestID(r.RequestID)
+}
+
+// MaskFilter masks the values of f that records keep masked — the request
+// id, the app's client id and the partner — the way the writer masks
+// them, so that a search for a value as the client sent it finds its
+// records. The hub's own identifiers are left as they are.
+func MaskFilter(f *Filter) {
+	f.RequestID = maskRequestID(f.RequestID)
+	f.ClientID = Mask(f.ClientID)
+	f.Partner = Mask(f.Partner)
+}
+
+// decodeDigits returns the query string q with every percent escape of a
+// digit, of 'X' or 'x' (a resident ID's check character) and of '-'
+// decoded: a server decodes %31%33%38… to the digits of a mobile number,
+// so the ledger must see them as digits to mask them. Other escapes are
+// kept as sent.
+func decodeDigits(q string) string {
+	i := strings.IndexByte(q, '%')
+	if i < 0 {
+		return q
+	}
+	b := make([]byte, 0, len(q))
+	b = append(b, q[:i]...)
+	for ; i < len(q); i++ {
+		if q[i] == '%' && i+2 < len(q) {
+			if c, ok := digitEscape(q[i+1], q[i+2]); ok {
+				b = append(b, c)
+				i += 2
+				continue
+			}
+		}
+		b = append(b, q[i])
+	}
+	return string(b)
+}
+
+// digitEscape returns the character of the escape %hl if it is a digit,
+// 'X', 'x' or '-'.
+func digitEscape(h, l byte) (byte, bool) {
+	switch {
+	case h == '3' && isDigit(l):
+		return l, true
+	case h == '5' && l == '8':
+		return 'X', true
+	case h == '7' && l == '8':
+		return 'x', true
+	case h == '2' && (l == 'D' || l == 'd'):
+		return '-', true
+	}
+	return 0, false
 }
 
 // maskRequestID masks a request id unless it is a UUID, such as every id

@@ -384,6 +384,7 @@ func (h *Handler) filter(r *http.Request, v *visitor) (auditQuery, audit.Filter,
 		f.Status = n
 	}
 	errs = append(errs, dateRange(v.L, in.From, in.To, &f)...)
+	audit.MaskFilter(&f)
 	return in, f, errs
 }
 

@@ -86,27 +86,14 @@ func (a *auditFlags) parse(args []string) error {
 func (a *auditFlags) filter() (audit.Filter, error) {
 	f := audit.Filter{Bank: a.bank, Partner: a.partner}
 	var err error
-	if f.From, err = parseWhen(a.from); err != nil {
+	if f.From, err = audit.ParseTime(a.from); err != nil {
 		return f, fmt.Errorf("--from: %w", err)
 	}
-	if f.To, err = parseWhen(a.to); err != nil {
+	if f.To, err = audit.ParseTime(a.to); err != nil {
 		return f, fmt.Errorf("--to: %w", err)
 	}
+	audit.MaskFilter(&f)
 	return f, nil
-}
-
-func parseWhen(s string) (time.Time, error) {
-	if s == "" {
-		return time.Time{}, nil
-	}
-	if t, err := time.Parse(time.RFC3339Nano, s); err == nil {
-		return t, nil
-	}
-	t, err := time.Parse("2006-01-02", s)
-	if err != nil {
-		return time.Time{}, fmt.Errorf("%q is not an RFC 3339 time or a YYYY-MM-DD date", s)
-	}
-	return t, nil
 }
 
 // openLedger opens the data folder's ledger read-only.
