@@ -44,6 +44,8 @@ func TestPassThrough(t *testing.T) {
 		"X-Obhub-Client-Id", "spoofed",
 		"X-Obhub-Partner-Id", "spoofed",
 		"X-Obhub-Customer", "spoofed",
+		"X-Obhub-Partner-Id-For-Billing-Override", "spoofed", // longer than the names compared whole
+		"Proxy-Authorization-Extra-Long-Header-Name", "spoofed",
 		"X-Custom", "kept",
 	)
 	if r.StatusCode != 200 {
@@ -100,7 +102,8 @@ func TestPassThrough(t *testing.T) {
 	}
 	// X-Obhub-Customer too: a client-credentials token speaks for the app,
 	// and a client never names a customer itself.
-	for _, h := range []string{"Authorization", "X-Drop-Me", "Keep-Alive", "Proxy-Authorization", "Te", "Upgrade", "X-Real-Ip", "Forwarded", "X-Obhub-Customer"} {
+	for _, h := range []string{"Authorization", "X-Drop-Me", "Keep-Alive", "Proxy-Authorization", "Te", "Upgrade", "X-Real-Ip", "Forwarded", "X-Obhub-Customer",
+		"X-Obhub-Partner-Id-For-Billing-Override", "Proxy-Authorization-Extra-Long-Header-Name"} {
 		if v := got.Header.Get(h); v != "" {
 			t.Errorf("upstream received %s = %q", h, v)
 		}

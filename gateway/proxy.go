@@ -175,10 +175,13 @@ func (l *limitedBody) Read(p []byte) (int, error) {
 // hop-by-hop ones (RFC 9110 section 7.6.1), the credentials, the ones
 // the gateway sets itself, and forwarding headers it does not trust.
 func hopOrGateway(key []byte) bool {
+	if hasPrefixFold(key, "proxy-") || hasPrefixFold(key, "x-obhub-") {
+		return true // whatever their length
+	}
 	var buf [32]byte
 	k, ok := lowerASCII(buf[:0], key)
 	if !ok {
-		return false
+		return false // longer than any name below
 	}
 	switch string(k) {
 	case "connection", "keep-alive", "te", "trailer", "transfer-encoding", "upgrade",
@@ -188,11 +191,14 @@ func hopOrGateway(key []byte) bool {
 		"x-request-id":
 		return true
 	}
-	return hasPrefixFold(key, "proxy-") || hasPrefixFold(key, "x-obhub-")
+	return false
 }
 
 // hopByHop reports response headers that end at the gateway.
 func hopByHop(key []byte) bool {
+	if hasPrefixFold(key, "proxy-") {
+		return true
+	}
 	var buf [32]byte
 	k, ok := lowerASCII(buf[:0], key)
 	if !ok {
@@ -202,7 +208,7 @@ func hopByHop(key []byte) bool {
 	case "connection", "keep-alive", "te", "trailer", "transfer-encoding", "upgrade":
 		return true
 	}
-	return hasPrefixFold(key, "proxy-")
+	return false
 }
 
 // lowerASCII appends b in lower case to dst; ok is false when b does not
