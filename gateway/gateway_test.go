@@ -362,6 +362,7 @@ func TestTokens(t *testing.T) {
 		{"typ missing", "Bearer " + header(func(h map[string]any) { delete(h, "typ") }), "", 401, "token_wrong_type"},
 		{"typ JWT", "Bearer " + header(func(h map[string]any) { h["typ"] = "JWT" }), "", 401, "token_wrong_type"},
 		{"typ application/at+jwt", "Bearer " + header(func(h map[string]any) { h["typ"] = "application/AT+JWT" }), "", 200, ""},
+		{"crit names an extension (RFC 7515 4.1.11)", "Bearer " + header(func(h map[string]any) { h["crit"], h["x"] = []string{"x"}, 1 }), "", 401, "token_unsupported_crit"},
 		{"wrong iss", "Bearer " + claims(func(c jwt.MapClaims) { c["iss"] = "https://evil.test" }), "", 401, "token_wrong_issuer"},
 		{"no iss", "Bearer " + claims(func(c jwt.MapClaims) { delete(c, "iss") }), "", 401, "token_missing_claim"},
 		{"wrong aud", "Bearer " + claims(func(c jwt.MapClaims) { c["aud"] = "https://other.test" }), "", 401, "token_wrong_audience"},

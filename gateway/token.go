@@ -179,6 +179,10 @@ var (
 	errTokenType  = errors.New("typ is not at+jwt")
 	errUnknownKey = errors.New("no published key with this kid")
 	errWrongAlg   = errors.New("alg is not the algorithm of the key its kid names")
+	// errCritical refuses a token whose crit header names extensions the
+	// recipient must understand (RFC 7515 section 4.1.11): the gateway
+	// understands none, and the hub's tokens carry none.
+	errCritical = errors.New("crit names extensions the gateway does not understand")
 )
 
 // tokenAlgs are the JWS algorithms an access token may carry: those the
@@ -218,6 +222,9 @@ func (v *verifier) parse(raw string) (*token, string) {
 	_, err := v.parser.ParseWithClaims(raw, &claims, func(t *jwt.Token) (any, error) {
 		if typ, _ := t.Header["typ"].(string); !isAccessTokenType(typ) {
 			return nil, errTokenType
+		}
+		if _, ok := t.Header["crit"]; ok {
+			return nil, errCritical
 		}
 		kid, _ = t.Header["kid"].(string)
 		k, ok := v.keys.PublicKey(kid)
@@ -296,6 +303,8 @@ func tokenReason(err error) string {
 		return "token_unknown_key"
 	case errors.Is(err, errWrongAlg):
 		return "token_wrong_alg"
+	case errors.Is(err, errCritical):
+		return "token_unsupported_crit"
 	case errors.Is(err, jwt.ErrTokenExpired):
 		return "token_expired"
 	case errors.Is(err, jwt.ErrTokenNotValidYet), errors.Is(err, jwt.ErrTokenUsedBeforeIssued):
