@@ -526,10 +526,13 @@ func (g *Gateway) delegate(c *fiber.Ctx, rq *request, m *mount) {
 		return
 	}
 	in.Header.Set(headerRequestID, rq.out.RequestID)
-	if m.prefix == "/oauth2" {
-		rq.out.ClientID = claimedClientID(in)
+	if m.prefix != "/oauth2" {
+		_ = m.handler(c)
+		return
 	}
+	rq.out.ClientID = claimedClientID(in)
 	_ = m.handler(c)
+	g.oauthOutcome(c, rq)
 }
 
 // bufferBody reads a streamed request body into memory, refusing one over

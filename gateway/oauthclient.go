@@ -3,8 +3,11 @@ package gateway
 import (
 	"bytes"
 	"encoding/base64"
+	"encoding/json"
 	"net/url"
+	"strconv"
 
+	"github.com/gofiber/fiber/v2"
 	"github.com/valyala/fasthttp"
 )
 
@@ -45,4 +48,67 @@ func safeClientID(id string) string {
 		}
 	}
 	return id
+}
+
+// oauthOutcome completes the outcome of an OAuth2 endpoint request from
+// the authorization server's answer, so that compliance staff see what
+// they see for API calls: the partner of the client it names (when that
+// client exists; the status says whether it authenticated), and a refusal
+// as a denial (the client failed to authenticate, or its grant was
+// refused: OAuth2 error invalid_client, invalid_grant, …), a rejection
+// (a malformed or unsupported request) or an error, with the OAuth2 error
+// code as the reason. A success stays "local".
+func (g *Gateway) oauthOutcome(c *fiber.Ctx, rq *request) {
+	if id := rq.out.ClientID; id != "" {
+		if snap := g.snaps.Current(); snap != nil && snap.Directory != nil {
+			if app, ok := snap.Directory.App(id); ok {
+				rq.out.Partner, rq.out.Environment = app.Partner, string(app.Environment)
+			}
+		}
+	}
+	resp := &c.Context().Response
+	status := resp.StatusCode()
+	if status < 400 {
+		return
+	}
+	code := oauthErrorCode(resp.Header.ContentType(), resp.Body())
+	reason := code
+	if reason == "" {
+		reason = "status_" + strconv.Itoa(status)
+	}
+	switch {
+	case status >= 500:
+		rq.decide(DecisionError, reason)
+	case status == fasthttp.StatusUnauthorized || oauthDenials[code]:
+		rq.decide(DecisionDeny, reason)
+	default:
+		rq.decide(DecisionReject, reason)
+	}
+}
+
+// oauthDenials are the OAuth2 error codes that refuse who the client is
+// or what it holds, rather than how it asked.
+var oauthDenials = map[string]bool{
+	"invalid_client": true, "unauthorized_client": true, "invalid_grant": true,
+	"access_denied": true, "invalid_token": true, "invalid_dpop_proof": true,
+}
+
+// oauthErrorCode returns the error member of an OAuth2 error response
+// (RFC 6749 section 5.2), when it is a short code; "" otherwise.
+func oauthErrorCode(contentType, body []byte) string {
+	if len(body) > 4096 || !bytes.Contains(contentType, []byte("json")) {
+		return ""
+	}
+	var e struct {
+		Error string `json:"error"`
+	}
+	if json.Unmarshal(body, &e) != nil || len(e.Error) > 64 {
+		return ""
+	}
+	for i := 0; i < len(e.Error); i++ {
+		if c := e.Error[i]; c != '_' && (c < 'a' || c > 'z') {
+			return ""
+		}
+	}
+	return e.Error
 }

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -136,6 +137,8 @@ func TestAuditOneRecordPerRequest(t *testing.T) {
 		{method: "GET", path: "/healthz", want: 200},
 		{raw: "GET " + bank + farmBase + "/accounts HTTP/1.1\r\nHost: x\r\nX-Request-Id: {id}\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", want: 400},
 		{raw: "GET /../etc/passwd HTTP/1.1\r\nHost: x\r\nX-Request-Id: {id}\r\n\r\n", want: 400},
+		{method: "POST", path: "/oauth2/token", body: "grant_type=client_credentials", headers: []string{"Content-Type", "application/x-www-form-urlencoded",
+			"Authorization", "Basic " + base64.StdEncoding.EncodeToString([]byte(url.QueryEscape(a.web.ClientID)+":wrong-secret"))}, want: 401},
 	}
 	const n = 1000
 	type sent struct {
@@ -217,6 +220,18 @@ func TestAuditOneRecordPerRequest(t *testing.T) {
 	}
 	if r := byID["t1k-0002"][0]; r.Decision != "deny" || r.Reason == "" {
 		t.Errorf("record of a call without token: %+v", r)
+	}
+	// A client that fails to authenticate at the token endpoint is a
+	// denial, of the partner whose client id it gave when that client
+	// exists; the endpoint's other answers are the hub's own.
+	if r := byID["t1k-0012"][0]; r.Decision != "deny" || r.Reason != "invalid_client" || r.ClientID != "nobody" || r.Partner != "" {
+		t.Errorf("record of an unknown client at the token endpoint: %+v", r)
+	}
+	if r := byID["t1k-0017"][0]; r.Decision != "deny" || r.Reason != "invalid_client" || r.ClientID != a.web.ClientID || r.Partner != a.partner || r.Environment != "production" {
+		t.Errorf("record of a wrong client secret: %+v", r)
+	}
+	if r := byID["t1k-0013"][0]; r.Decision != "local" {
+		t.Errorf("record of the metadata: %+v", r)
 	}
 
 	// Administrative changes: who, what, before and after, no secrets.
