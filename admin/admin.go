@@ -189,7 +189,7 @@ func (h *Handler) routeTable() []route {
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if !h.authenticated(r) {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="obhub-admin"`)
-		httpx.Write(w, httpx.FromError(obhub.Errorf(obhub.EUNAUTHORIZED, "send the admin token as Authorization: Bearer <token>")))
+		writeProblem(w, r, httpx.FromError(obhub.Errorf(obhub.EUNAUTHORIZED, "send the admin token as Authorization: Bearer <token>")))
 		return
 	}
 	if _, pattern := h.mux.Handler(r); pattern == "" {
@@ -228,10 +228,10 @@ func (h *Handler) noRoute(w http.ResponseWriter, r *http.Request) {
 	}
 	if len(allow) > 0 {
 		w.Header().Set("Allow", strings.Join(allow, ", "))
-		httpx.Write(w, httpx.FromError(obhub.Errorf(obhub.ENOTALLOWED, "%s is not allowed here; use %s", r.Method, strings.Join(allow, ", "))))
+		writeProblem(w, r, httpx.FromError(obhub.Errorf(obhub.ENOTALLOWED, "%s is not allowed here; use %s", r.Method, strings.Join(allow, ", "))))
 		return
 	}
-	httpx.Write(w, httpx.FromError(obhub.Errorf(obhub.ENOTFOUND, "no such admin resource: %s", r.URL.Path)))
+	writeProblem(w, r, httpx.FromError(obhub.Errorf(obhub.ENOTFOUND, "no such admin resource: %s", r.URL.Path)))
 }
 
 // fail renders err as a problem. Errors without an application code (bugs,
@@ -239,12 +239,21 @@ func (h *Handler) noRoute(w http.ResponseWriter, r *http.Request) {
 // as a generic 500.
 func (h *Handler) fail(w http.ResponseWriter, r *http.Request, err error) {
 	if pe, ok := err.(*problemError); ok {
-		httpx.Write(w, pe.p)
+		writeProblem(w, r, pe.p)
 		return
 	}
 	p := httpx.FromError(err)
 	if p.Status >= 500 {
 		h.logger.ErrorContext(r.Context(), "admin request failed", "method", r.Method, "path", r.URL.Path, "status", p.Status, "err", err)
+	}
+	writeProblem(w, r, p)
+}
+
+// writeProblem sends p with the request's id (requestid.Handler, on the
+// admin listener), which the client also has in X-Request-Id.
+func writeProblem(w http.ResponseWriter, r *http.Request, p *httpx.Problem) {
+	if p.RequestID == "" {
+		p.RequestID = obhub.RequestID(r.Context())
 	}
 	httpx.Write(w, p)
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/obhub/obhub/config"
 	"github.com/obhub/obhub/gateway"
 	"github.com/obhub/obhub/internal/crl"
+	"github.com/obhub/obhub/internal/requestid"
 	"github.com/obhub/obhub/oauth"
 	"github.com/obhub/obhub/partners"
 	"github.com/obhub/obhub/policies"
@@ -246,7 +247,7 @@ func (m *Main) Run(ctx context.Context) error {
 	mux.Handle("GET /metrics", m.metrics.handler())
 	mux.Handle("/debug/pprof/", m.pprofHandler()) // admin token required (pprof.go)
 	m.admin = &http.Server{
-		Handler:           mux,
+		Handler:           requestid.Handler(mux),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       60 * time.Second,
 		IdleTimeout:       120 * time.Second,

@@ -103,9 +103,13 @@ func FromError(err error) *Problem {
 	return p
 }
 
-// Write sends p on w with the problem media type.
+// Write sends p on w with the problem media type. A problem without a
+// request id takes the response's X-Request-Id, when one is set.
 func Write(w http.ResponseWriter, p *Problem) {
 	h := w.Header()
+	if p.RequestID == "" {
+		p.RequestID = h.Get("X-Request-Id")
+	}
 	h.Set("Content-Type", ContentType)
 	h.Set("Cache-Control", "no-store")
 	h.Set("X-Content-Type-Options", "nosniff")

@@ -11,7 +11,17 @@
 // about a third of the cost of a record).
 package requestid
 
-import "github.com/google/uuid"
+import (
+	"context"
+	"net/http"
+
+	"github.com/google/uuid"
+
+	"github.com/obhub/obhub"
+)
+
+// Header is the header that carries the id, on requests and responses.
+const Header = "X-Request-Id"
 
 // MaxLen is the longest client-sent id that is kept.
 const MaxLen = 64
@@ -50,4 +60,19 @@ func FromHeader(s string) string {
 		return s
 	}
 	return New()
+}
+
+// Handler gives every request of a net/http listener (the admin listener)
+// an id as the gateway does: the client's X-Request-Id when Valid, else a
+// new one. The id is set on the request's header (so that what records
+// the request reads the same id), in its context under
+// obhub.RequestIDKey, and on the response, where httpx.Write also puts it
+// in a problem document.
+func Handler(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		id := FromHeader(r.Header.Get(Header))
+		r.Header.Set(Header, id)
+		w.Header().Set(Header, id)
+		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), obhub.RequestIDKey, id)))
+	})
 }
