@@ -305,12 +305,27 @@ func listOptions(r *http.Request) (config.ListOptions, error) {
 	}
 	if c := q.Get("cursor"); c != "" {
 		after, err := base64.RawURLEncoding.DecodeString(c)
-		if err != nil || len(after) == 0 || strings.ContainsAny(string(after), "/\x00") {
+		if err != nil || !cursorID(after) {
 			ps.add("cursor", "is not a cursor from a previous page")
 		}
 		opt.After = string(after)
 	}
 	return opt, ps.err("invalid query")
+}
+
+// cursorID reports whether a decoded cursor can be an object's id, as
+// every cursor writePage makes is: printable ASCII without '/'. Anything
+// else was not made here, and would list nothing rather than say so.
+func cursorID(b []byte) bool {
+	if len(b) == 0 {
+		return false
+	}
+	for _, c := range b {
+		if c <= ' ' || c > '~' || c == '/' {
+			return false
+		}
+	}
+	return true
 }
 
 // writePage answers one page of a listing; the cursor names the last item.

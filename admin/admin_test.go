@@ -687,7 +687,7 @@ func TestPagination(t *testing.T) {
 			t.Errorf("limit %q: page sizes %v, want %v", tt.limit, sizes, tt.sizes)
 		}
 	}
-	for _, q := range []string{"limit=0", "limit=501", "limit=ten", "cursor=!!!", "cursor=" + url.QueryEscape("a/b")} {
+	for _, q := range []string{"limit=0", "limit=501", "limit=ten", "cursor=!!!", "cursor=zzz", "cursor=" + url.QueryEscape("a/b")} {
 		p := e.call("GET", "/admin/v1/banks?"+q, nil).want(t, 422).problem(t)
 		if len(p.Errors) != 1 {
 			t.Errorf("%s: %+v", q, p.Errors)
