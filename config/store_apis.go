@@ -493,7 +493,7 @@ func (s *Store) CreateProduct(ctx context.Context, p catalog.Product) (*catalog.
 	now := s.clock.Now().UTC()
 	p.CreatedAt, p.UpdatedAt = now, now
 	err := s.retry(ctx, func() error {
-		refs, err := s.productRefs(ctx, &p)
+		refs, err := s.productRefs(ctx, &p, nil)
 		if err != nil {
 			return err
 		}
@@ -505,15 +505,21 @@ func (s *Store) CreateProduct(ctx context.Context, p catalog.Product) (*catalog.
 	return &p, nil
 }
 
-// productRefs checks that the product's APIs exist and returns ops that
-// keep them from disappearing under the write.
-func (s *Store) productRefs(ctx context.Context, p *catalog.Product) ([]Op, error) {
+// productRefs checks that the product's APIs exist, and that those not
+// among had (the APIs it held before) are not retired, and returns ops
+// that keep them from disappearing under the write. An API retired while
+// in the product stays in it (its subscribers' records name it) until an
+// operator takes it out.
+func (s *Store) productRefs(ctx context.Context, p *catalog.Product, had []string) ([]Op, error) {
 	ops := make([]Op, 0, len(p.APIs))
 	var ds []obhub.Detail
 	for _, id := range p.APIs {
 		api, err := mustExist[catalog.API](ctx, s.kv, apiKey(id), fmt.Sprintf("API %q", id))
 		if err != nil {
 			return nil, err
+		}
+		if api.v.Status == catalog.StatusRetired && !slices.Contains(had, id) {
+			return nil, obhub.Errorf(obhub.ECONFLICT, "API %q is retired: a retired API cannot be added to a product", id)
 		}
 		ds = checkOverrides(ds, p, &api.v)
 		ops = append(ops, api.touch())
@@ -552,7 +558,7 @@ func (s *Store) UpdateProduct(ctx context.Context, id string, update func(*catal
 			out = r.v
 			return nil
 		}
-		refs, err := s.productRefs(ctx, &next)
+		refs, err := s.productRefs(ctx, &next, r.v.APIs)
 		if err != nil {
 			return err
 		}

@@ -124,6 +124,13 @@ func (f *fixture) api(tb testing.TB, id, bank, basePath string, v catalog.Visibi
 }
 
 // app creates a client_credentials app with a secret.
+// retire publishes the API and retires it.
+func (f *fixture) retire(tb testing.TB, id string) {
+	tb.Helper()
+	must[*catalog.API](tb)(f.s.PublishAPI(context.Background(), id))
+	must[*catalog.API](tb)(f.s.RetireAPI(context.Background(), id))
+}
+
 func (f *fixture) app(tb testing.TB, partner, name string, env partners.Environment) *config.AppView {
 	tb.Helper()
 	v, _, err := f.s.CreateApp(context.Background(), appOf(partner, name, env))
@@ -160,6 +167,16 @@ func TestReferentialRules(t *testing.T) {
 			_, err := f.s.UpdateProduct(ctx, "p-pub", func(p *catalog.Product) error { p.APIs = []string{"nope"}; return nil })
 			return err
 		}, obhub.ECONFLICT, `API "nope" does not exist`},
+		{"product of a retired API", func(t *testing.T, f *fixture) error {
+			f.retire(t, "pub")
+			_, err := f.s.CreateProduct(ctx, catalog.Product{ID: "x", Name: "x", APIs: []string{"pub"}, Approval: catalog.ApprovalAuto})
+			return err
+		}, obhub.ECONFLICT, `API "pub" is retired`},
+		{"product holding an API retired since is still updated", func(t *testing.T, f *fixture) error {
+			f.retire(t, "pub")
+			_, err := f.s.UpdateProduct(ctx, "p-pub", func(p *catalog.Product) error { p.Name = "renamed"; return nil })
+			return err
+		}, "", ""},
 		{"bank partner of a missing bank", func(t *testing.T, f *fixture) error {
 			_, err := f.s.CreatePartner(ctx, partners.Partner{ID: "x", Name: "x", Kind: partners.KindBank, Bank: "gamma"})
 			return err
