@@ -336,9 +336,18 @@ func (r *Report) add(kind, id, action string) *Change {
 // their subscriptions. It GETs each object, creates it when absent,
 // replaces it when different, and otherwise reports it unchanged, so
 // applying the same declaration twice changes nothing the second time.
-// It stops at the first error, returning the report so far.
+// Before it writes anything it checks that every object the declaration
+// refers to without declaring it (an API's bank, a product's APIs, an
+// app's partner and products) exists on the hub, and reports all that do
+// not at once. After that it stops at the first error, returning the
+// report so far: the admin API has no transaction across calls, so what
+// was applied before the error stays, and applying the corrected file
+// again completes it.
 func Apply(ctx context.Context, c *Client, d *Declaration) (Report, error) {
 	a := applier{c: c}
+	if err := a.references(ctx, d); err != nil {
+		return a.report, err
+	}
 	steps := []func(context.Context, *Declaration) error{a.banks, a.partners, a.apis, a.products, a.apps}
 	for _, step := range steps {
 		if err := step(ctx, d); err != nil {
@@ -351,6 +360,64 @@ func Apply(ctx context.Context, c *Client, d *Declaration) (Report, error) {
 type applier struct {
 	c      *Client
 	report Report
+}
+
+// references checks that what d refers to and does not declare exists
+// on the hub, and names every object that does not.
+func (a *applier) references(ctx context.Context, d *Declaration) error {
+	declared := map[string]bool{}
+	for _, b := range d.Banks {
+		declared["bank\x00"+b.ID] = true
+	}
+	for _, x := range d.APIs {
+		declared["API\x00"+x.ID] = true
+	}
+	for _, p := range d.Products {
+		declared["product\x00"+p.ID] = true
+	}
+	for _, p := range d.Partners {
+		declared["partner\x00"+p.ID] = true
+	}
+	var missing []string
+	checked := map[string]bool{}
+	need := func(kind, collection, id, by string) error {
+		key := kind + "\x00" + id
+		if id == "" || declared[key] || checked[key] {
+			return nil
+		}
+		checked[key] = true
+		err := a.c.Do(ctx, http.MethodGet, "/"+collection+"/"+url.PathEscape(id), nil, nil)
+		switch {
+		case isStatus(err, http.StatusNotFound):
+			missing = append(missing, fmt.Sprintf("%s %q (named by %s) is neither declared nor on the hub", kind, id, by))
+		case err != nil:
+			return fmt.Errorf("%s %s: %w", kind, id, err)
+		}
+		return nil
+	}
+	var err error
+	for _, x := range d.APIs {
+		err = errors.Join(err, need("bank", "banks", x.Bank, "API "+x.ID))
+	}
+	for _, p := range d.Products {
+		for _, id := range p.APIs {
+			err = errors.Join(err, need("API", "apis", id, "product "+p.ID))
+		}
+	}
+	for _, x := range d.Apps {
+		by := "app " + x.Partner + "/" + x.Name
+		err = errors.Join(err, need("partner", "partners", x.Partner, by))
+		for _, id := range x.Subscriptions {
+			err = errors.Join(err, need("product", "products", id, by))
+		}
+	}
+	if err != nil {
+		return err
+	}
+	if len(missing) > 0 {
+		return fmt.Errorf("nothing applied: %s", strings.Join(missing, "; "))
+	}
+	return nil
 }
 
 func (a *applier) banks(ctx context.Context, d *Declaration) error {

@@ -190,6 +190,34 @@ func TestApplyReportsServerErrors(t *testing.T) {
 	}
 }
 
+// A declaration naming objects that are neither declared nor on the hub
+// is refused whole, every missing one named, before anything is written.
+func TestApplyChecksReferencesFirst(t *testing.T) {
+	e := newEnv(t)
+	c := e.client(e.token)
+	d := &admin.Declaration{
+		Banks:    []admin.BankDecl{{ID: "zz-bank", Name: "ZZ"}},
+		Products: []admin.ProductDecl{{ID: "loans", Name: "Loans", APIs: []string{"nope"}, Approval: "auto"}},
+		Apps:     []admin.AppDecl{{Partner: "ghost", Name: "web", Environment: "sandbox", Subscriptions: []string{"loans", "nothing"}}},
+	}
+	rep, err := admin.Apply(context.Background(), c, d)
+	if err == nil {
+		t.Fatal("applied")
+	}
+	for _, want := range []string{"nothing applied", `API "nope" (named by product loans)`, `partner "ghost"`, `product "nothing"`} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q does not say %q", err, want)
+		}
+	}
+	if strings.Contains(err.Error(), `product "loans"`) {
+		t.Errorf("a declared product reported missing: %v", err)
+	}
+	if len(rep.Changes) != 0 {
+		t.Errorf("changes made: %q", actions(rep))
+	}
+	e.call("GET", "/admin/v1/banks/zz-bank", nil).want(t, 404)
+}
+
 func TestLoadDeclarationErrors(t *testing.T) {
 	dir := t.TempDir()
 	if err := os.WriteFile(filepath.Join(dir, "ok.yaml"), mustRead(t, "accounts.yaml"), 0o600); err != nil {
