@@ -372,7 +372,7 @@ func (g *Gateway) serve(c *fiber.Ctx) error {
 	if d == nil {
 		var reason string
 		if tok, reason = g.tokens.verify(raw); tok == nil {
-			d = invalidToken(reason, detailInvalidToken)
+			d = refusedToken(reason)
 		} else {
 			d = g.dpop.check(&c.Request().Header, rq.out.Method, rq.rawPath, tok, raw, dpopScheme)
 			if d == nil {

@@ -426,9 +426,14 @@ func TestTokens(t *testing.T) {
 			if got := r.Header.Get("WWW-Authenticate"); got != wantChallenge {
 				t.Errorf("WWW-Authenticate = %q, want %q", got, wantChallenge)
 			}
-			// The caller is never told which check failed.
-			if d, _ := p["detail"].(string); strings.Contains(d, "iss") || strings.Contains(d, "kid") || strings.Contains(d, "signature") || strings.Contains(d, "aud") {
+			// The caller is never told which check failed, except that
+			// its genuine token expired.
+			d, _ := p["detail"].(string)
+			if strings.Contains(d, "iss") || strings.Contains(d, "kid") || strings.Contains(d, "signature") || strings.Contains(d, "aud") {
 				t.Errorf("detail %q says too much", d)
+			}
+			if expired := strings.Contains(d, "expired"); expired != (tt.reason == "token_expired") {
+				t.Errorf("reason %s answered %q", tt.reason, d)
 			}
 			if o.Status != 401 || o.Decision != DecisionDeny || o.Reason != tt.reason {
 				t.Errorf("outcome status %d decision %q reason %q, want 401 deny %q", o.Status, o.Decision, o.Reason, tt.reason)

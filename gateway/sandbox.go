@@ -126,7 +126,7 @@ func (g *Gateway) sandboxReset(c *fiber.Ctx, rq *request) error {
 	if d == nil {
 		var reason string
 		if tok, reason = g.tokens.verify(raw); tok == nil {
-			d = invalidToken(reason, detailInvalidToken)
+			d = refusedToken(reason)
 		}
 	}
 	if d != nil {

@@ -43,10 +43,15 @@ const (
 	challengeInvalidToken = `Bearer error="invalid_token"`
 )
 
-// Caller-safe details of 401 answers. They never say which check failed.
+// Caller-safe details of 401 answers. They never say which check of the
+// token's form, signature or claims failed, except the two a client acts
+// on and learns nothing from: its token expired (it can read exp itself),
+// or was revoked — both said only of a token whose signature verified.
 const (
 	detailNoToken      = "an access token is required: send Authorization: Bearer <token>"
-	detailInvalidToken = "the access token is invalid or expired"
+	detailInvalidToken = "the access token is invalid"
+	detailExpired      = "the access token has expired: get a new one"
+	detailRevoked      = "the access token has been revoked"
 	detailQueryToken   = "access tokens are accepted only in the Authorization header"
 	detailTooLarge     = "the Authorization header is too large"
 	detailMalformed    = "the Authorization header must be: Bearer <access token>"
@@ -333,6 +338,17 @@ type denial struct {
 	// retryAfter, in seconds, when not 0: a 503 of a store that could
 	// not answer (dpop.go), recorded as DecisionError, not a denial.
 	retryAfter int64
+}
+
+// refusedToken is the denial of a token verify refused for reason.
+func refusedToken(reason string) *denial {
+	switch reason {
+	case "token_expired":
+		return invalidToken(reason, detailExpired)
+	case "token_revoked":
+		return invalidToken(reason, detailRevoked)
+	}
+	return invalidToken(reason, detailInvalidToken)
 }
 
 func invalidToken(reason, detail string) *denial {
