@@ -291,7 +291,7 @@ func decodeData(tb testing.TB, rec *httptest.ResponseRecorder, v any) {
 }
 
 func TestPaymentCreateThenStatus(t *testing.T) {
-	clock := &fakeClock{t: t0}
+	clock := &fakeClock{t: t0.UTC()} // the node's clock is in UTC; the core answers in China time
 	h := NewUpstream(clock.now)
 	const payments = "/qingshan-rcb" + PaymentsBasePath + "/domestic-payments"
 	create := func(key, body string) *httptest.ResponseRecorder {

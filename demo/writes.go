@@ -62,7 +62,7 @@ type payment struct {
 func (p payment) at(now time.Time) payment {
 	p.Status, p.StatusUpdateDateTime = "AcceptedSettlementInProcess", p.CreationDateTime
 	if settled := p.created.Add(settleAfter); !now.Before(settled) {
-		p.Status, p.StatusUpdateDateTime = "AcceptedSettlementCompleted", settled.Format(time.RFC3339)
+		p.Status, p.StatusUpdateDateTime = "AcceptedSettlementCompleted", settled.In(cst).Format(time.RFC3339)
 	}
 	return p
 }
