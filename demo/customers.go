@@ -16,6 +16,9 @@ const CustomerHeader = "X-Obhub-Customer"
 
 // customerAccounts are the accounts of the sandbox's simulated customers
 // (oauth.SandboxLogins) at each demo bank: bank → login → account ids.
+// Their personal accounts are held in the customer's display name (张三,
+// 李四, 王五; banks.go), so a developer signed in as 张三 sees 张三's
+// accounts; 王五 also represents a cooperative.
 var customerAccounts = map[string]map[string][]string{
 	Qingshan: {
 		"zhangsan": {"qs-10001", "qs-10002"},
