@@ -406,3 +406,39 @@ func TestDeterministic(t *testing.T) {
 		}
 	}
 }
+
+// A sandbox customer is one person: every personal account it holds, at
+// either bank, is in one name, which differs from the other customers'.
+func TestCustomersHoldTheirOwnAccounts(t *testing.T) {
+	all := banks()
+	names := map[string]string{} // login → holder
+	for bankID, logins := range customerAccounts {
+		for login, ids := range logins {
+			for _, id := range ids {
+				var acc *account
+				for i := range all[bankID].accounts {
+					if all[bankID].accounts[i].id == id {
+						acc = &all[bankID].accounts[i]
+					}
+				}
+				if acc == nil {
+					t.Fatalf("%s's account %s is not at %s", login, id, bankID)
+				}
+				if acc.holderType != "individual" {
+					continue
+				}
+				if prev, ok := names[login]; ok && prev != acc.holder {
+					t.Errorf("%s holds accounts as %s and as %s", login, prev, acc.holder)
+				}
+				names[login] = acc.holder
+			}
+		}
+	}
+	seen := map[string]string{}
+	for login, name := range names {
+		if other, ok := seen[name]; ok {
+			t.Errorf("%s and %s are both %s", login, other, name)
+		}
+		seen[name] = login
+	}
+}
