@@ -26,6 +26,7 @@ func (m *Main) openConsole(ctx context.Context, issuer string) (http.Handler, er
 	// The operators page needs a store that lists operators and resets
 	// passwords (console.Directory: the SQLite store does).
 	dir, _ := ops.(console.Directory)
+	m.consoleOps = dir
 	// The Mail page reads the portal's outbox (opened before, portal.go)
 	// and, with --smtp-url, sends failed mails again through the relay.
 	var outbox console.Outbox

@@ -12,9 +12,15 @@ import (
 
 // The console is served on the admin listener only: the first alliance
 // admin is created there with the admin token and signs in, and the
-// public listener does not serve it.
+// public listener does not serve it. The banner points at the setup page
+// until an operator exists.
 func TestConsoleOnAdminListener(t *testing.T) {
-	m := runMain(t)
+	dir := t.TempDir()
+	var banner strings.Builder
+	m := runMain(t, withData(dir), withStdout(&banner))
+	if !strings.Contains(banner.String(), "(first operator: "+m.AdminURL+"/console/setup)") {
+		t.Errorf("a node without operators does not point at the setup page:\n%s", banner.String())
+	}
 	jar, _ := cookiejar.New(nil)
 	c := &http.Client{Jar: jar}
 	get := func(u string) (int, string) {
@@ -65,5 +71,14 @@ func TestConsoleOnAdminListener(t *testing.T) {
 	}
 	if code, body := get(m.AdminURL + "/console/reports"); code != http.StatusOK || !strings.Contains(body, "Usage report") {
 		t.Errorf("reports: %d\n%s", code, body)
+	}
+	c.CloseIdleConnections()
+	if err := m.Close(); err != nil {
+		t.Fatal(err)
+	}
+	banner.Reset()
+	m = runMain(t, withData(dir), withStdout(&banner))
+	if out := banner.String(); !strings.Contains(out, "admin console:") || strings.Contains(out, "first operator") {
+		t.Errorf("after a restart with an operator, the banner says:\n%s", out)
 	}
 }

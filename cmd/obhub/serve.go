@@ -16,6 +16,7 @@ import (
 	"github.com/obhub/obhub"
 	"github.com/obhub/obhub/admin"
 	"github.com/obhub/obhub/config"
+	"github.com/obhub/obhub/console"
 	"github.com/obhub/obhub/gateway"
 	"github.com/obhub/obhub/internal/crl"
 	"github.com/obhub/obhub/internal/requestid"
@@ -59,6 +60,9 @@ type Main struct {
 	portalStore *portalDB
 	// consoleStore: the admin console's operators (console.go).
 	consoleStore *consoleDB
+	// consoleOps lists the console's operators, in SQLite or PostgreSQL
+	// (console.go); nil when the store cannot.
+	consoleOps console.Directory
 	// sandboxStore: the sandbox apps' banks (sandbox.go).
 	sandboxStore *sandboxDB
 	// limits and limitsRedis: the gateway's limit counters (policies.go).
@@ -353,12 +357,29 @@ func (m *Main) printBanner() {
 	fmt.Fprintf(w, "  public (APIs, OAuth2):  %s\n", m.PublicURL)
 	fmt.Fprintf(w, "  admin API:              %s/admin/v1/\n", m.AdminURL)
 	fmt.Fprintf(w, "  developer portal:       %s/portal/\n", m.PublicURL)
-	fmt.Fprintf(w, "  admin console:          %s/console/  (first operator: %s/console/setup)\n", m.AdminURL, m.AdminURL)
+	if m.needsFirstOperator() {
+		fmt.Fprintf(w, "  admin console:          %s/console/  (first operator: %s/console/setup)\n", m.AdminURL, m.AdminURL)
+	} else {
+		fmt.Fprintf(w, "  admin console:          %s/console/\n", m.AdminURL)
+	}
 	fmt.Fprintf(w, "  data folder:            %s\n", m.Config.Data)
 	if m.AdminToken != "" {
 		fmt.Fprintf(w, "\nAdmin token (shown once; keep it, or set OBHUB_ADMIN_TOKEN):\n  %s\n", m.AdminToken)
 	}
 	m.printDemo()
+}
+
+// needsFirstOperator reports whether the console has no operator yet, so
+// that the banner points at its setup page (a store that cannot list
+// operators: yes).
+func (m *Main) needsFirstOperator() bool {
+	if m.consoleOps == nil {
+		return true
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	ops, err := m.consoleOps.ListOperators(ctx)
+	return err != nil || len(ops) == 0
 }
 
 // displayAddr turns a listener address into one a person can paste.
