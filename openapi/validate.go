@@ -184,6 +184,16 @@ func appendValueProblems(ds []obhub.Detail, loc string, sch *openapi3.Schema, er
 	case errors.Is(err, openapi3filter.ErrInvalidEmptyValue):
 		return append(ds, obhub.Detail{Location: loc, Message: "must not be empty"})
 	case errors.As(err, &se):
+		// A value that fails a subschema of allOf (how documents attach a
+		// description to a $ref) is reported by the subschema's own
+		// errors, whose pointers kin-openapi already made whole.
+		var inner openapi3.MultiError
+		if se.SchemaField == "allOf" && errors.As(se.Origin, &inner) && len(inner) > 0 {
+			for _, e := range inner {
+				ds = appendValueProblems(ds, loc, sch, e, "")
+			}
+			return ds
+		}
 		l := loc
 		if ptr := se.JSONPointer(); len(ptr) > 0 {
 			l += "/" + strings.Join(ptr, "/")

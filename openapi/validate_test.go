@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -259,5 +260,66 @@ paths:
 	}
 	if _, err := NewValidators(&countingSource{fail: true}).NeedsValidation(context.Background(), api, opOf(d, "listItems")); obhub.ErrorCode(err) != obhub.EUNAVAILABLE {
 		t.Fatalf("store failure: %v, want EUNAVAILABLE (fail closed)", err)
+	}
+}
+
+const transfersDoc = `
+openapi: 3.0.3
+info: {title: Transfers, version: "1"}
+paths:
+  /transfers:
+    post:
+      operationId: createTransfer
+      requestBody:
+        required: true
+        content:
+          application/json:
+            schema:
+              type: object
+              required: [amount]
+              properties:
+                amount:
+                  allOf: [{$ref: '#/components/schemas/Money'}]
+                  description: More than zero.
+      responses: {"201": {description: created}}
+components:
+  schemas:
+    Money:
+      type: object
+      required: [amount, currency]
+      properties:
+        amount: {type: string, pattern: '^[0-9]+\.[0-9]{2}$'}
+        currency: {type: string, enum: [CNY]}
+`
+
+// A value that fails a schema reached through allOf (the way documents
+// attach a description to a $ref) is reported where and why it fails,
+// not as "doesn't match all schemas from allOf".
+func TestValidateThroughAllOf(t *testing.T) {
+	d := mustImport(t, []byte(transfersDoc))
+	v, op := d.NewValidator(), opOf(d, "createTransfer")
+	for _, tt := range []struct {
+		body string
+		want []string // location: words of the message
+	}{
+		{`{"amount":{"amount":1.00,"currency":"CNY"}}`, []string{"body/amount/amount: string"}},
+		{`{"amount":1.00}`, []string{"body/amount: object"}},
+		{`{"amount":{"amount":"1.00","currency":"USD"}}`, []string{"body/amount/currency: "}},
+	} {
+		err := v.Validate(context.Background(), op, Input{Request: newReq("POST", "/transfers", "application/json", []byte(tt.body), nil), Authenticated: true})
+		ds := obhub.ErrorDetails(err)
+		var got []string
+		for _, d := range ds {
+			got = append(got, d.Location+": "+d.Message)
+			if strings.Contains(d.Message, "allOf") {
+				t.Errorf("%s: problem %+v names the combinator, not the failure", tt.body, d)
+			}
+		}
+		for _, w := range tt.want {
+			loc, words, _ := strings.Cut(w, ": ")
+			if !slices.ContainsFunc(ds, func(d obhub.Detail) bool { return d.Location == loc && strings.Contains(d.Message, words) }) {
+				t.Errorf("%s: problems %q, want one at %s saying %q", tt.body, got, loc, words)
+			}
+		}
 	}
 }
