@@ -6,7 +6,9 @@ package audit
 // '*', keeping the text's length and everything else:
 //
 //   - resident ID numbers: 17 digits and a check character (digit or X)
-//     that satisfies ISO 7064 MOD 11-2; first 1 and last 1 kept.
+//     that satisfies ISO 7064 MOD 11-2, or that does not but the number
+//     has an ID's shape (residentIDShaped: a mistyped ID); first 1 and
+//     last 1 kept.
 //   - bank card numbers: 16 to 19 digits passing the Luhn check; first 6
 //     and last 4 kept.
 //   - mobile numbers: 11 digits 1[3-9]xxxxxxxxx, optionally after the
@@ -207,7 +209,7 @@ type keep struct{ first, last int }
 func classify(d []byte) (keep, bool) {
 	n := len(d)
 	switch {
-	case n == 18 && residentID(d):
+	case n == 18 && (residentID(d) || residentIDShaped(d)):
 		return keep{1, 1}, true
 	case n >= 16 && n <= 19 && allDigits(d) && luhn(d):
 		return keep{6, 4}, true
@@ -262,6 +264,52 @@ func residentID(d []byte) bool {
 		got = 'X'
 	}
 	return got == want
+}
+
+// residentIDShaped reports whether 18 characters have a resident ID
+// number's shape even though the check character is wrong: 17 digits, a
+// final digit or X, a region code starting 1–8, and a birth date from 1900
+// to 2099 at characters 7–14. A mistyped ID number is still someone's;
+// ordinary 18-digit numbers (serials, timestamps) rarely hold a date
+// there.
+func residentIDShaped(d []byte) bool {
+	for i := 0; i < 17; i++ {
+		if !isDigit(d[i]) {
+			return false
+		}
+	}
+	if c := d[17]; !isDigit(c) && c != 'X' && c != 'x' {
+		return false
+	}
+	if d[0] < '1' || d[0] > '8' {
+		return false
+	}
+	num := func(b []byte) int {
+		v := 0
+		for _, c := range b {
+			v = v*10 + int(c-'0')
+		}
+		return v
+	}
+	year, month, day := num(d[6:10]), num(d[10:12]), num(d[12:14])
+	if year < 1900 || year > 2099 || month < 1 || month > 12 || day < 1 {
+		return false
+	}
+	return day <= daysIn(year, month)
+}
+
+// daysIn returns the number of days of month in year.
+func daysIn(year, month int) int {
+	switch month {
+	case 2:
+		if year%4 == 0 && (year%100 != 0 || year%400 == 0) {
+			return 29
+		}
+		return 28
+	case 4, 6, 9, 11:
+		return 30
+	}
+	return 31
 }
 
 // luhn checks the Luhn checksum of a string of digits.

@@ -15,6 +15,11 @@ func TestMask(t *testing.T) {
 		{"id lowercase x", "id=11010519491231002x", "id=1****************x"},
 		{"id all digits", "holder=440524188001010014", "holder=4****************4"},
 		{"18 digits with a wrong check digit and no Luhn", "ref=440524188001010015", "ref=440524188001010015"},
+		{"mistyped id: wrong check character, an id's shape", "id=11010119900307757X", "id=1****************X"},
+		{"mistyped id on 29 February of a leap year", "id=110101200002297571", "id=1****************1"},
+		{"id-shaped but 30 February", "ref=110101200002307571", "ref=110101200002307571"},
+		{"id-shaped but month 13", "ref=110101199013077571", "ref=110101199013077571"},
+		{"id-shaped but region 9", "ref=910101199003077571", "ref=910101199003077571"},
 		// Card numbers: Luhn-valid 16–19 digits, first 6 and last 4 kept.
 		{"card 16", "/cards/4111111111111111/limits", "/cards/411111******1111/limits"},
 		{"card 19", "pan=6228480402564890018", "pan=622848*********0018"},
