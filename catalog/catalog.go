@@ -96,8 +96,14 @@ type Operation struct {
 	// Public is true when the document declares the operation needs no
 	// security (security: []). The gateway still requires a token from a
 	// subscribed app; Public only means no scope is required.
-	Public  bool   `json:"public,omitempty"`
-	Summary string `json:"summary,omitempty"`
+	Public bool `json:"public,omitempty"`
+	// CustomerOnly is true when the operation acts only for a customer who
+	// consented: every security requirement the document gives it names
+	// an oauth2 scheme with an authorizationCode flow and none with a
+	// clientCredentials flow. The gateway then refuses an app's own token
+	// (client credentials) with 403 consent-required.
+	CustomerOnly bool   `json:"customerOnly,omitempty"`
+	Summary      string `json:"summary,omitempty"`
 }
 
 // Product groups APIs under one plan; apps subscribe to products.

@@ -46,6 +46,12 @@ func authorize(dir *partners.Directory, t *token, env partners.Environment, api 
 		return nil, &denial{kind: httpx.Forbidden, reason: "customer_other_bank",
 			detail: "the token was issued for a customer of another bank"}
 	}
+	if op.CustomerOnly && t.customer == "" {
+		// The document gives the operation to customers' tokens only
+		// (authorization code grant): the app may not act as itself.
+		return nil, &denial{kind: httpx.ConsentRequired, reason: "consent_required",
+			detail: "this operation acts for a customer: use a token the customer consented to (authorization code grant), not the app's own"}
+	}
 	var missing []string
 	for _, s := range op.Scopes {
 		if !t.hasScope(s) {

@@ -265,6 +265,7 @@ func (f *fixture) snapshot(rev int64, edit func(*alliance)) *config.Snapshot {
 		{ID: "listAccounts", Method: "GET", Path: "/accounts", Scopes: []string{"accounts:read"}},
 		{ID: "getAccount", Method: "GET", Path: "/accounts/{accountId}", Scopes: []string{"accounts:read"}},
 		{ID: "createPayment", Method: "POST", Path: "/payments", Scopes: []string{"payments:write"}},
+		{ID: "listStatements", Method: "GET", Path: "/statements", Scopes: []string{"accounts:read"}, CustomerOnly: true},
 		{ID: "upload", Method: "PUT", Path: "/upload"},
 		{ID: "hold", Method: "GET", Path: "/hold"},
 		{ID: "chunked", Method: "GET", Path: "/chunked"},

@@ -136,6 +136,11 @@ func TestCustomerToken(t *testing.T) {
 		t.Errorf("upstream X-Obhub-Customer = %q, want the token's customer only", v)
 	}
 	f.takeOutcomes()
+	// An operation for customers only takes the customer's token.
+	if r := f.do("GET", "/bank1/v1/statements", customerToken("bank1"), nil); r.StatusCode != 200 {
+		t.Fatalf("customer token on a customer-only operation: status %d, body %s", r.StatusCode, r.body)
+	}
+	f.takeOutcomes()
 
 	calls := f.up.count()
 	r = f.do("GET", "/bank1/v1/accounts/acc-1", customerToken("bank2"), nil)
@@ -544,6 +549,10 @@ func TestAuthorization(t *testing.T) {
 			403, "not-subscribed", "api_not_visible", ""},
 		{"sandbox checks scopes too", "/sandbox/bank1/v1/accounts", f.tokenFor(appSandbox, partners.Sandbox, ""),
 			403, "insufficient-scope", "insufficient_scope", `Bearer error="insufficient_scope", scope="accounts:read"`},
+		{"the app's own token on a customer-only operation", "/bank1/v1/statements", f.tokenFor(appProd, partners.Production, "accounts:read"),
+			403, "consent-required", "consent_required", ""},
+		{"the sandbox too", "/sandbox/bank1/v1/statements", f.tokenFor(appSandbox, partners.Sandbox, "accounts:read"),
+			403, "consent-required", "consent_required", ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -271,6 +271,40 @@ components:
 	}
 }
 
+// An operation whose every security alternative needs a customer's
+// consent (an oauth2 authorizationCode flow, no clientCredentials) is
+// marked CustomerOnly; one an app may call as itself is not.
+func TestImportCustomerOnly(t *testing.T) {
+	doc := `
+openapi: 3.0.3
+info: {title: t, version: "1"}
+security: [{both: [accounts]}]
+paths:
+  /both: {get: {responses: {"200": {description: ok}}}}
+  /consent: {get: {security: [{code: [accounts]}], responses: {"200": {description: ok}}}}
+  /consent-or-app: {get: {security: [{code: [accounts]}, {app: [accounts]}], responses: {"200": {description: ok}}}}
+  /consent-and-key: {get: {security: [{code: [accounts], key: []}], responses: {"200": {description: ok}}}}
+  /consent-or-key: {get: {security: [{code: [accounts]}, {key: []}], responses: {"200": {description: ok}}}}
+  /none: {get: {security: [], responses: {"200": {description: ok}}}}
+components:
+  securitySchemes:
+    both:
+      type: oauth2
+      flows:
+        authorizationCode: {authorizationUrl: "https://t.example/authorize", tokenUrl: "https://t.example/token", scopes: {accounts: A}}
+        clientCredentials: {tokenUrl: "https://t.example/token", scopes: {accounts: A}}
+    code: {type: oauth2, flows: {authorizationCode: {authorizationUrl: "https://t.example/authorize", tokenUrl: "https://t.example/token", scopes: {accounts: A}}}}
+    app: {type: oauth2, flows: {clientCredentials: {tokenUrl: "https://t.example/token", scopes: {accounts: A}}}}
+    key: {type: apiKey, in: header, name: X-Key}
+`
+	want := map[string]bool{"/both": false, "/consent": true, "/consent-or-app": false, "/consent-and-key": true, "/consent-or-key": false, "/none": false}
+	for _, op := range mustImport(t, []byte(doc)).Operations {
+		if op.CustomerOnly != want[op.Path] {
+			t.Errorf("%s: CustomerOnly %v, want %v", op.Path, op.CustomerOnly, want[op.Path])
+		}
+	}
+}
+
 // TestImportNoFetch makes sure an external reference is a finding, not a
 // request: the loader would otherwise read a local file.
 func TestImportNoFetch(t *testing.T) {

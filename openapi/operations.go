@@ -43,6 +43,7 @@ func operations(t *openapi3.T) []catalog.Operation {
 				o.ID = m + " " + p
 			}
 			o.Scopes, o.Public = scopes(t, op)
+			o.CustomerOnly = customerOnly(t, op)
 			ops = append(ops, o)
 		}
 	}
@@ -81,6 +82,41 @@ func scopes(t *openapi3.T, op *openapi3.Operation) (scopes []string, public bool
 		}
 	}
 	return scopes, public
+}
+
+// customerOnly reports whether every alternative of the operation's
+// security requirements (its own, or else the document's) needs a
+// customer's consent: it names an oauth2 scheme with an authorizationCode
+// flow, and none of its oauth2 schemes has a clientCredentials flow. An
+// alternative without such a scheme (none at all, an API key, …) lets the
+// app call as itself, as before.
+func customerOnly(t *openapi3.T, op *openapi3.Operation) bool {
+	reqs := t.Security
+	if op.Security != nil {
+		reqs = *op.Security
+	}
+	if len(reqs) == 0 || t.Components == nil {
+		return false
+	}
+	for _, req := range reqs {
+		consent := false
+		for name := range req {
+			ref := t.Components.SecuritySchemes[name]
+			if ref == nil || ref.Value == nil || ref.Value.Type != "oauth2" || ref.Value.Flows == nil {
+				continue
+			}
+			if ref.Value.Flows.ClientCredentials != nil {
+				return false
+			}
+			if ref.Value.Flows.AuthorizationCode != nil {
+				consent = true
+			}
+		}
+		if !consent {
+			return false
+		}
+	}
+	return true
 }
 
 // scoped reports whether the named security scheme grants scopes.

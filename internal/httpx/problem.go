@@ -44,6 +44,7 @@ var (
 	InsufficientScope = Kind{"insufficient-scope", http.StatusForbidden, "Access token lacks a required scope"}
 	NotSubscribed     = Kind{"not-subscribed", http.StatusForbidden, "App is not subscribed to this API"}
 	WrongEnvironment  = Kind{"wrong-environment", http.StatusForbidden, "Token is for another environment"}
+	ConsentRequired   = Kind{"consent-required", http.StatusForbidden, "A customer's consent is required"}
 	Forbidden         = Kind{"forbidden", http.StatusForbidden, "Forbidden"}
 	Unauthorized      = Kind{"unauthorized", http.StatusUnauthorized, "Authentication required"}
 	RateLimited       = Kind{"rate-limited", http.StatusTooManyRequests, "Rate limit exceeded"}
