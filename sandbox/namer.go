@@ -33,7 +33,15 @@ func (Namer) Value(f openapi.Field, r *rand.Rand) (any, bool) {
 			return json.Number(Amount(r)), true
 		}
 		return nil, false
-	case "integer", "boolean":
+	case "integer":
+		// A generated page holds what the array beside it holds: say it
+		// is the first and only one.
+		switch name {
+		case "page", "pagenumber", "pageno", "currentpage", "pageindex", "totalpages", "pagecount":
+			return int64(1), true
+		}
+		return nil, false
+	case "boolean":
 		return nil, false
 	}
 	if f.Format != "" && f.Format != "string" {
@@ -80,8 +88,24 @@ func (Namer) Value(f openapi.Field, r *rand.Rand) (any, bool) {
 		return fmt.Sprintf("%06d", 730000+r.IntN(60000)), true
 	case has(name, "remittance", "memo", "remark", "narrative", "postscript"):
 		return pick(r, remittances), true
+	case has(name, "productname"):
+		return pick(r, productNames), true
+	case has(name, "branchname") || name == "branch":
+		return BranchName(r), true
+	case len(name) > 2 && strings.HasSuffix(name, "id") && name != "requestid":
+		return identifier(name, r), true
 	}
 	return nil, false
+}
+
+// identifier returns an id for a field named like accountId or paymentId:
+// the name's first letters and digits ("acc-20417"), not a random word.
+func identifier(name string, r *rand.Rand) string {
+	prefix := strings.TrimSuffix(name, "id")
+	if len(prefix) > 3 {
+		prefix = prefix[:3]
+	}
+	return fmt.Sprintf("%s-%05d", prefix, 10000+r.IntN(90000))
 }
 
 // personName reports whether a field holds a person's name.
@@ -237,6 +261,12 @@ func BankCode(r *rand.Rand) string {
 	return pick(r, []string{"402", "314"}) + fmt.Sprintf("%09d", r.IntN(1_000_000_000))
 }
 
+// BranchName returns a branch of a county's rural commercial bank, such as
+// 民乐农商银行马店镇支行.
+func BranchName(r *rand.Rand) string {
+	return strings.TrimSuffix(pick(r, counties).county, "县") + "农商银行" + pick(r, townships) + "支行"
+}
+
 // Address returns a rural address: province, county, township, village.
 func Address(r *rand.Rand) string {
 	c := pick(r, counties)
@@ -259,11 +289,12 @@ var counties = []county{
 }
 
 var (
-	surnames   = []string{"王", "李", "张", "刘", "陈", "杨", "赵", "黄", "周", "吴", "徐", "孙", "马", "胡", "朱", "郭", "何", "罗", "高", "林"}
-	givenNames = []string{"建国", "秀英", "德明", "桂兰", "永强", "玉梅", "海军", "春花", "志刚", "淑珍", "国华", "红梅", "伟", "芳", "军", "丽", "强", "敏", "磊", "静"}
-	townships  = []string{"城关镇", "石桥镇", "柳河乡", "马店镇", "红柳镇", "沙湾乡", "东关镇", "新民乡"}
-	villages   = []string{"东关村", "王家庄村", "柳树湾村", "杏花村", "河西村", "前进村", "双河村", "丰收村"}
-	bankNames  = []string{"青山农村商业银行", "河西县农村信用合作社", "民乐县农村信用合作联社", "临泉农村商业银行", "蓬溪农村商业银行", "贺兰县农村信用合作联社"}
+	surnames     = []string{"王", "李", "张", "刘", "陈", "杨", "赵", "黄", "周", "吴", "徐", "孙", "马", "胡", "朱", "郭", "何", "罗", "高", "林"}
+	givenNames   = []string{"建国", "秀英", "德明", "桂兰", "永强", "玉梅", "海军", "春花", "志刚", "淑珍", "国华", "红梅", "伟", "芳", "军", "丽", "强", "敏", "磊", "静"}
+	productNames = []string{"惠农卡", "活期储蓄", "整存整取定期存款（一年期）", "丰收贷", "畜牧贷", "农机贷", "单位结算账户"}
+	townships    = []string{"城关镇", "石桥镇", "柳河乡", "马店镇", "红柳镇", "沙湾乡", "东关镇", "新民乡"}
+	villages     = []string{"东关村", "王家庄村", "柳树湾村", "杏花村", "河西村", "前进村", "双河村", "丰收村"}
+	bankNames    = []string{"青山农村商业银行", "河西县农村信用合作社", "民乐县农村信用合作联社", "临泉农村商业银行", "蓬溪农村商业银行", "贺兰县农村信用合作联社"}
 
 	loanPurposes = []string{"购买化肥、种子等春耕农资", "扩建生猪养殖圈舍", "购置拖拉机和播种机", "新建蔬菜大棚", "购买基础母牛", "土地流转租金", "果园滴灌改造", "收购社员农产品周转资金"}
 	remittances  = []string{"复合肥20袋", "玉米种子货款", "饲料款", "农机维修费", "土地流转费", "大棚棚膜款", "兽药疫苗款", "雇工工资"}

@@ -263,10 +263,36 @@ func TestNamer(t *testing.T) {
 		{"loanPurpose", "string", true},
 		{"balance", "number", true},
 		{"count", "integer", false},
+		{"page", "integer", true},
+		{"totalPages", "integer", true},
+		{"accountId", "string", true},
+		{"productName", "string", true},
+		{"requestId", "string", false},
 	} {
 		_, ok := Namer{}.Value(openapi.Field{Name: tc.name, Path: tc.name, Type: tc.typ, MaxLength: -1}, r)
 		if ok != tc.want {
 			t.Errorf("namer on %s: %v, want %v", tc.name, ok, tc.want)
+		}
+	}
+}
+
+// Ids look like ids and a generated page says it is the first and only.
+func TestNamerIdsAndPages(t *testing.T) {
+	r := rand.New(rand.NewPCG(1, 2))
+	id := regexp.MustCompile(`^acc-[0-9]{5}$`)
+	for range 50 {
+		v, _ := Namer{}.Value(openapi.Field{Name: "accountId", Path: "data[0].accountId", Type: "string", MaxLength: -1}, r)
+		if s, _ := v.(string); !id.MatchString(s) {
+			t.Fatalf("accountId %v", v)
+		}
+		v, _ = Namer{}.Value(openapi.Field{Name: "branchName", Path: "branchName", Type: "string", MaxLength: -1}, r)
+		if s, _ := v.(string); !strings.HasSuffix(s, "支行") || !strings.Contains(s, "农商银行") || strings.Contains(s, "县") {
+			t.Fatalf("branchName %v", v)
+		}
+	}
+	for _, name := range []string{"page", "totalPages"} {
+		if v, ok := (Namer{}).Value(openapi.Field{Name: name, Path: "meta." + name, Type: "integer", MaxLength: -1}, r); !ok || v != int64(1) {
+			t.Errorf("%s = %v", name, v)
 		}
 	}
 }
