@@ -26,6 +26,7 @@ import (
 
 	"github.com/obhub/obhub"
 	"github.com/obhub/obhub/internal/dpop"
+	"github.com/obhub/obhub/internal/httpx"
 	"github.com/obhub/obhub/partners"
 )
 
@@ -254,9 +255,43 @@ func checkIssuer(issuer string) error {
 // ServeHTTP serves the OAuth endpoints: POST /oauth2/token, GET
 // /oauth2/jwks, and the metadata documents at
 // /.well-known/oauth-authorization-server and
-// /.well-known/openid-configuration. Other paths answer 404.
+// /.well-known/openid-configuration. A path no endpoint serves answers
+// 404, and a method the path does not take 405 with Allow, both as
+// problem documents (docs/errors.md), never net/http's plain text.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if _, pattern := s.mux.Handler(r); pattern == "" {
+		s.noRoute(w, r)
+		return
+	}
 	s.mux.ServeHTTP(w, r)
+}
+
+// probeMethods are the methods noRoute tries when it lists what a path
+// takes.
+var probeMethods = []string{
+	http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut,
+	http.MethodPatch, http.MethodDelete, http.MethodOptions,
+}
+
+// noRoute answers a request that no pattern of the mux matches: 405
+// method-not-allowed with Allow when the path takes other methods, 404
+// not-found otherwise. The detail never repeats the path.
+func (s *Server) noRoute(w http.ResponseWriter, r *http.Request) {
+	var allow []string
+	for _, m := range probeMethods {
+		probe := r.WithContext(r.Context()) // shallow copy
+		probe.Method = m
+		if _, pattern := s.mux.Handler(probe); pattern != "" {
+			allow = append(allow, m)
+		}
+	}
+	p := httpx.NotFound.New("no OAuth2 endpoint at this path")
+	if len(allow) > 0 {
+		p = httpx.MethodNotAllowed.New("this endpoint does not accept " + r.Method)
+		w.Header().Set("Allow", strings.Join(allow, ", "))
+	}
+	p.RequestID = r.Header.Get("X-Request-Id") // set by the gateway
+	httpx.Write(w, p)
 }
 
 // endpoint returns the absolute URL of one of this server's paths.
