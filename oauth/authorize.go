@@ -369,6 +369,10 @@ func (s *Server) authorizeError(ctx context.Context, w http.ResponseWriter, _ *h
 func (s *Server) par(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	r.Body = http.MaxBytesReader(w, r.Body, maxTokenBody)
+	if err := requireForm(r); err != nil {
+		s.provider.WritePushedAuthorizeError(ctx, w, fosite.NewAuthorizeRequest(), err)
+		return
+	}
 	ar, err := s.provider.NewPushedAuthorizeRequest(ctx, r)
 	if err != nil {
 		s.provider.WritePushedAuthorizeError(ctx, w, ar, err)

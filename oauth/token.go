@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"mime"
 	"net/http"
 	"net/url"
 	"slices"
@@ -36,6 +37,10 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request) {
 	r.Body = http.MaxBytesReader(w, r.Body, maxTokenBody)
 
 	sess := newSession()
+	if err := requireForm(r); err != nil {
+		s.tokenError(ctx, w, r, fosite.NewAccessRequest(sess), err)
+		return
+	}
 	ar, err := s.provider.NewAccessRequest(ctx, r, sess)
 	if err != nil {
 		s.tokenError(ctx, w, r, ar, err)
@@ -87,6 +92,28 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request) {
 		slog.String("scope", strings.Join(ar.GetGrantedScopes(), " ")),
 		slog.String("jti", sess.JWTClaims.JTI))
 	s.provider.WriteAccessResponse(ctx, w, ar, resp)
+}
+
+// formType is the media type of every POST to the token, PAR,
+// introspection and revocation endpoints (RFC 6749 section 3.2, RFC
+// 9126, RFC 7662, RFC 7009).
+const formType = "application/x-www-form-urlencoded"
+
+// errNotForm refuses a POST body of another media type. Without it a
+// JSON body reads as no parameters at all, and fosite says "The POST
+// body can not be empty."
+var errNotForm = fosite.ErrInvalidRequest.WithHint("This endpoint takes its parameters as an application/x-www-form-urlencoded body (RFC 6749); send Content-Type: application/x-www-form-urlencoded, not JSON.")
+
+// requireForm refuses a POST whose body is not a form. Other methods
+// are left to the endpoint, which refuses them with its own error.
+func requireForm(r *http.Request) error {
+	if r.Method != http.MethodPost {
+		return nil
+	}
+	if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != formType {
+		return errNotForm
+	}
+	return nil
 }
 
 // newSession returns an empty session for one token request.
