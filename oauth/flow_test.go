@@ -384,6 +384,52 @@ func TestPAR(t *testing.T) {
 	})
 }
 
+// TestCodeFlowNeedsTheGrant: an app without the authorization_code grant
+// that asks for response_type=code is unauthorized_client (RFC 6749
+// section 4.1.2.1) naming the grant, at PAR and at the authorization
+// endpoint, not unsupported_response_type: the server supports the flow,
+// the app may not use it.
+func TestCodeFlowNeedsTheGrant(t *testing.T) {
+	f := newFlowFixture(t, false)
+	const app = "app-cc-redirect"
+	f.addApp(t, &partners.App{ClientID: app, Partner: "acme", Environment: partners.Sandbox,
+		GrantTypes: []string{partners.GrantClientCredentials}, RedirectURIs: []string{flowRedir},
+		Scopes: []string{"accounts:read"}, TokenEndpointAuthMethod: partners.AuthSecretBasic})
+	p := authParams()
+	p.Set("client_id", app)
+	wantGrantNamed := func(t *testing.T, description string) {
+		t.Helper()
+		if !strings.Contains(description, "authorization_code grant") {
+			t.Errorf("error_description %q does not name the missing grant", description)
+		}
+	}
+
+	t.Run("PAR", func(t *testing.T) {
+		res := f.push(t, p, app)
+		checkOAuthError(t, res, http.StatusBadRequest, "unauthorized_client")
+		d, _ := res.body["error_description"].(string)
+		wantGrantNamed(t, d)
+	})
+	t.Run("authorize", func(t *testing.T) {
+		res, err := noRedirect.Get(f.srv.URL + oauth.PathAuthorize + "?" + p.Encode())
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		loc, _ := url.Parse(res.Header.Get("Location"))
+		if res.StatusCode != http.StatusSeeOther || loc.Query().Get("error") != "unauthorized_client" {
+			t.Fatalf("%d Location %q, want a redirect with error=unauthorized_client", res.StatusCode, loc)
+		}
+		wantGrantNamed(t, loc.Query().Get("error_description"))
+	})
+	t.Run("other response types stay unsupported", func(t *testing.T) {
+		q := authParams()
+		q.Set("response_type", "token")
+		res := f.push(t, q, appFlow)
+		checkOAuthError(t, res, http.StatusBadRequest, "unsupported_response_type")
+	})
+}
+
 // decodeClaims returns a JWT's claims without verifying it.
 func decodeClaims(t *testing.T, tok string) map[string]any {
 	t.Helper()
