@@ -249,6 +249,46 @@ func TestAuthorizationCodeReuse(t *testing.T) {
 	})
 }
 
+// TestRevokedRefreshTokenSaysRevoked: a refresh token revoked with its
+// grant (here because the authorization code was replayed) was never
+// used, and the refusal says it was revoked; a refresh token used twice
+// is still refused as already used.
+func TestRevokedRefreshTokenSaysRevoked(t *testing.T) {
+	f := newFlowFixture(t, false)
+	client := auth{basic: true, id: appFlow, secret: f.secrets[appFlow]}
+	refresh := func(rt string) response {
+		return f.postToken(t, form("grant_type", "refresh_token", "refresh_token", rt), client)
+	}
+	description := func(res response) string {
+		d, _ := res.body["error_description"].(string)
+		return d
+	}
+
+	code := f.code(t)
+	first, _ := f.exchange(code, verifier43)
+	if first.status != http.StatusOK {
+		t.Fatalf("exchange: %d %s", first.status, first.raw)
+	}
+	replay, _ := f.exchange(code, verifier43)
+	checkOAuthError(t, replay, http.StatusBadRequest, "invalid_grant")
+	res := refresh(first.body["refresh_token"].(string))
+	checkOAuthError(t, res, http.StatusBadRequest, "invalid_grant")
+	if d := description(res); !strings.Contains(d, "revoked") || strings.Contains(d, "already used") {
+		t.Errorf("refresh token revoked by a code replay: %q, want it said revoked, not already used", d)
+	}
+
+	second, _ := f.exchange(f.code(t), verifier43)
+	rt := second.body["refresh_token"].(string)
+	if res := refresh(rt); res.status != http.StatusOK {
+		t.Fatalf("first refresh: %d %s", res.status, res.raw)
+	}
+	res = refresh(rt)
+	checkOAuthError(t, res, http.StatusBadRequest, "invalid_grant")
+	if d := description(res); !strings.Contains(d, "already used") {
+		t.Errorf("refresh token used twice: %q, want already used", d)
+	}
+}
+
 func TestRefreshConcurrent(t *testing.T) {
 	f := newFlowFixture(t, false)
 	res, _ := f.exchange(f.code(t), verifier43)

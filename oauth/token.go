@@ -145,11 +145,12 @@ func grantClientCredentials(ar fosite.AccessRequester, sess *oauth2.JWTSession, 
 	sess.JWTClaims.Add(ClaimPartner, c.partner.ID)
 }
 
-// tokenError writes an RFC 6749 error through fosite, after two
+// tokenError writes an RFC 6749 error through fosite, after these
 // corrections: an unsupported grant_type is reported as
 // unsupported_grant_type (fosite says invalid_request when no handler
-// matches), and invalid_client after HTTP Basic carries WWW-Authenticate
-// (RFC 6749 section 5.2; fosite omits it).
+// matches), a revoked but unused refresh token is said to be revoked
+// (fosite says already used), and invalid_client after HTTP Basic
+// carries WWW-Authenticate (RFC 6749 section 5.2; fosite omits it).
 func (s *Server) tokenError(ctx context.Context, w http.ResponseWriter, r *http.Request, ar fosite.AccessRequester, err error) {
 	if errors.Is(err, fosite.ErrInvalidRequest) && r.PostForm != nil {
 		for _, gt := range strings.Fields(r.PostForm.Get("grant_type")) {
@@ -165,6 +166,10 @@ func (s *Server) tokenError(ctx context.Context, w http.ResponseWriter, r *http.
 		// it): fosite calls it a server error, but the grant is simply
 		// no longer valid, and storage has revoked it.
 		err = fosite.ErrInvalidGrant.WithHint("The authorization code or refresh token was already used; its tokens have been revoked.")
+	}
+	if errors.Is(err, errGrantRevoked) {
+		// fosite says "already used" of every inactive refresh token.
+		err = fosite.ErrInvalidGrant.WithWrap(err).WithHint("The refresh token has been revoked, with every token of its grant (revoked by the client, or because the grant's authorization code or a refresh token was used twice).")
 	}
 	rfc := fosite.ErrorToRFC6749Error(err)
 	if rfc.ErrorField == fosite.ErrInvalidClient.ErrorField {
