@@ -112,6 +112,10 @@ type Config struct {
 	// Registration enables dynamic client registration (register.go);
 	// nil leaves it off (no registration_endpoint in the metadata).
 	Registration *Registration
+	// Scopes are the scopes the catalog's APIs define (scopes.go): the
+	// metadata advertises them in scopes_supported. nil: no
+	// scopes_supported.
+	Scopes ScopeCatalog
 }
 
 var _ http.Handler = (*Server)(nil)
@@ -133,6 +137,8 @@ type Server struct {
 	noncePolicy dpop.NoncePolicy
 	// reg: dynamic client registration (register.go), nil when off.
 	reg *Registration
+	// scopes: the catalog's scopes (scopes.go), nil when unknown.
+	scopes ScopeCatalog
 
 	clients     Clients
 	store       Store
@@ -146,7 +152,9 @@ type Server struct {
 
 	provider *fosite.Fosite
 	mux      *http.ServeMux
-	metadata []byte
+	// metadata is the fixed part of the metadata document;
+	// serveMetadata adds scopes_supported.
+	metadata metadata
 }
 
 // New builds a Server. It does no I/O.
@@ -198,6 +206,7 @@ func New(cfg Config, clients Clients, keys *Keys) (*Server, error) {
 		bankSignIn: cfg.BankSignIn,
 		rpKeys:     cfg.RPKeys,
 		hmacSecret: cfg.HMACSecret,
+		scopes:     cfg.Scopes,
 		secure:     strings.HasPrefix(cfg.Issuer, "https:"),
 	}
 	if err := s.setupDPoPNonces(cfg.DPoPNonce); err != nil { // dpop_nonce.go
@@ -211,9 +220,7 @@ func New(cfg Config, clients Clients, keys *Keys) (*Server, error) {
 		return nil, err
 	}
 	s.provider = provider
-	if s.metadata, err = s.buildMetadata(); err != nil {
-		return nil, err
-	}
+	s.metadata = s.buildMetadata()
 
 	s.mux = http.NewServeMux()
 	// Every method reaches the token endpoint: fosite answers a non-POST
@@ -344,8 +351,8 @@ func (s *Server) mtlsAliases() map[string]string {
 	return m
 }
 
-func (s *Server) buildMetadata() ([]byte, error) {
-	b, err := json.Marshal(metadata{
+func (s *Server) buildMetadata() metadata {
+	return metadata{
 		Issuer:                            s.issuer,
 		AuthorizationEndpoint:             s.endpoint(PathAuthorize),
 		TokenEndpoint:                     s.endpoint(PathToken),
@@ -368,15 +375,21 @@ func (s *Server) buildMetadata() ([]byte, error) {
 		TLSClientCertificateBoundAccessTokens: true,
 		RegistrationEndpoint:                  s.registrationEndpoint(), // "" when off
 		MTLSEndpointAliases:                   s.mtlsAliases(),
-	})
-	if err != nil {
-		return nil, fmt.Errorf("oauth: encode metadata: %w", err)
 	}
-	return b, nil
 }
 
-func (s *Server) serveMetadata(w http.ResponseWriter, _ *http.Request) {
-	writeJSON(w, "application/json", s.metadata)
+// serveMetadata serves the metadata document, with the scopes the
+// catalog in force advertises.
+func (s *Server) serveMetadata(w http.ResponseWriter, r *http.Request) {
+	md := s.metadata
+	md.ScopesSupported = s.advertisedScopes(r.Context())
+	b, err := json.Marshal(md)
+	if err != nil {
+		s.log.ErrorContext(r.Context(), "encode metadata", slog.Any("err", err))
+		httpx.Write(w, httpx.Internal.New("internal error"))
+		return
+	}
+	writeJSON(w, "application/json", b)
 }
 
 func (s *Server) jwks(w http.ResponseWriter, _ *http.Request) {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"net/http"
 	"testing"
 )
@@ -19,5 +20,32 @@ func TestOAuthUnknownRoutesAreProblems(t *testing.T) {
 	wantProblem(t, r, http.StatusMethodNotAllowed, "method-not-allowed")
 	if got := r.header.Get("Allow"); got != "GET, HEAD" {
 		t.Errorf("Allow = %q, want GET, HEAD", got)
+	}
+}
+
+// TestCatalogScopesAtTheAuthorizationServer: discovery advertises the
+// scopes of the catalog's published APIs (at both metadata paths, with
+// none of an OpenID provider's members).
+func TestCatalogScopesAtTheAuthorizationServer(t *testing.T) {
+	h := newHub(t, runMain(t), testAdminToken)
+	setupAlliance(t, h, newCoreSystem(t))
+
+	var docs []string
+	for _, path := range []string{"/.well-known/oauth-authorization-server", "/.well-known/openid-configuration"} {
+		r := h.get(t, h.public+path)
+		var md map[string]any
+		if r.status != http.StatusOK || json.Unmarshal(r.body, &md) != nil {
+			t.Fatalf("%s: %s", path, r)
+		}
+		if got, _ := json.Marshal(md["scopes_supported"]); string(got) != `["accounts:read","payments:write","transactions:read"]` {
+			t.Errorf("%s: scopes_supported = %s", path, got)
+		}
+		if _, ok := md["id_token_signing_alg_values_supported"]; ok {
+			t.Errorf("%s pretends obhub is an OpenID provider", path)
+		}
+		docs = append(docs, string(r.body))
+	}
+	if docs[0] != docs[1] {
+		t.Errorf("the two metadata documents differ")
 	}
 }
