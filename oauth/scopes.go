@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"slices"
+	"strings"
 )
 
 // Scope is one scope the alliance's APIs define: some operation of an
@@ -44,4 +45,33 @@ func (s *Server) advertisedScopes(ctx context.Context) []string {
 	}
 	slices.Sort(out)
 	return slices.Compact(out)
+}
+
+// undefinedScopes checks the scopes a registration asks for against the
+// catalog: it returns an invalid_client_metadata error naming those no
+// API defines, or the catalog's own error. Without a ScopeCatalog every
+// scope passes (the gateway still asks for the operation's scope and a
+// subscription).
+func (s *Server) undefinedScopes(ctx context.Context, requested []string) error {
+	if s.scopes == nil || len(requested) == 0 {
+		return nil
+	}
+	all, err := s.scopes.Scopes(ctx)
+	if err != nil {
+		return err
+	}
+	defined := make(map[string]bool, len(all))
+	for _, sc := range all {
+		defined[sc.Name] = true
+	}
+	var unknown []string
+	for _, name := range requested {
+		if !defined[name] && !slices.Contains(unknown, name) {
+			unknown = append(unknown, name)
+		}
+	}
+	if len(unknown) > 0 {
+		return badMetadata("scope %s: no API in the catalog defines it", strings.Join(unknown, ", "))
+	}
+	return nil
 }

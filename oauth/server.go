@@ -113,8 +113,8 @@ type Config struct {
 	// nil leaves it off (no registration_endpoint in the metadata).
 	Registration *Registration
 	// Scopes are the scopes the catalog's APIs define (scopes.go): the
-	// metadata advertises them in scopes_supported. nil: no
-	// scopes_supported.
+	// metadata advertises them in scopes_supported, and registration
+	// refuses any other. nil: no scopes_supported, any scope registers.
 	Scopes ScopeCatalog
 }
 

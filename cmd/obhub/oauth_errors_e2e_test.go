@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"net/http"
+	"strings"
 	"testing"
 )
 
@@ -25,10 +26,11 @@ func TestOAuthUnknownRoutesAreProblems(t *testing.T) {
 
 // TestCatalogScopesAtTheAuthorizationServer: discovery advertises the
 // scopes of the catalog's published APIs (at both metadata paths, with
-// none of an OpenID provider's members).
+// none of an OpenID provider's members), and registration refuses a
+// scope no API defines and a server-set member.
 func TestCatalogScopesAtTheAuthorizationServer(t *testing.T) {
 	h := newHub(t, runMain(t), testAdminToken)
-	setupAlliance(t, h, newCoreSystem(t))
+	a := setupAlliance(t, h, newCoreSystem(t))
 
 	var docs []string
 	for _, path := range []string{"/.well-known/oauth-authorization-server", "/.well-known/openid-configuration"} {
@@ -47,5 +49,23 @@ func TestCatalogScopesAtTheAuthorizationServer(t *testing.T) {
 	}
 	if docs[0] != docs[1] {
 		t.Errorf("the two metadata documents differ")
+	}
+
+	var iat struct{ Token string }
+	h.adminCall(t, "POST", "/partners/"+a.partner+"/registration-tokens", map[string]any{"maxUses": 3}, http.StatusCreated, &iat)
+	endpoint := h.public + "/oauth2/register"
+	cc := func(k string, v any) map[string]any {
+		return map[string]any{"grant_types": []string{"client_credentials"}, "scope": "accounts:read", k: v}
+	}
+	e := wantOAuthError(t, h.sendJSON(t, "POST", endpoint, iat.Token, cc("scope", "admin accounts:read")), http.StatusBadRequest, "invalid_client_metadata")
+	if !strings.Contains(e.Description, "admin") {
+		t.Errorf("refusal %q does not name the undefined scope", e.Description)
+	}
+	e = wantOAuthError(t, h.sendJSON(t, "POST", endpoint, iat.Token, cc("obhub_environment", "production")), http.StatusBadRequest, "invalid_client_metadata")
+	if !strings.Contains(e.Description, "obhub_environment") {
+		t.Errorf("refusal %q does not name the server-set member", e.Description)
+	}
+	if r := h.sendJSON(t, "POST", endpoint, iat.Token, cc("scope", "accounts:read payments:write")); r.status != http.StatusCreated {
+		t.Errorf("registration with the catalog's scopes: %s", r)
 	}
 }
