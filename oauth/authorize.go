@@ -7,6 +7,7 @@ import (
 	"crypto/sha256"
 	"embed"
 	"encoding/base64"
+	"errors"
 	"html/template"
 	"log/slog"
 	"net/http"
@@ -129,7 +130,7 @@ func (s *Server) authorize(w http.ResponseWriter, r *http.Request) {
 
 	ar, err := s.provider.NewAuthorizeRequest(ctx, r)
 	if err != nil {
-		s.authorizeError(ctx, w, r, ar, err)
+		s.authorizeError(ctx, w, r, ar, codeGrantRefusal(ar, err))
 		return
 	}
 	// PKCE is checked here, before the customer signs in (fosite checks
@@ -365,13 +366,34 @@ func (s *Server) authorizeError(ctx context.Context, w http.ResponseWriter, _ *h
 	http.Redirect(w, &http.Request{Method: http.MethodGet}, u.String(), http.StatusSeeOther)
 }
 
+// codeGrantRefusal corrects fosite's answer to response_type=code from
+// an app without the authorization_code grant: fosite finds no "code"
+// among the client's response types and says unsupported_response_type,
+// as if the server lacked the flow; RFC 6749 section 4.1.2.1 calls it
+// unauthorized_client. Other errors are returned as they are.
+func codeGrantRefusal(ar fosite.AuthorizeRequester, err error) error {
+	if !errors.Is(err, fosite.ErrUnsupportedResponseType) || ar == nil || ar.GetRequestForm().Get("response_type") != "code" {
+		return err
+	}
+	c, ok := ar.GetClient().(*client)
+	if !ok || c.placeholder || slices.Contains(c.app.GrantTypes, partners.GrantAuthorizationCode) {
+		return err
+	}
+	return fosite.ErrUnauthorizedClient.WithWrap(err).
+		WithHint("The app is not allowed the authorization_code grant: add it to the app's grant_types (the operator, or the app's registration) to ask for customers' consent.")
+}
+
 // par serves POST /oauth2/par (RFC 9126).
 func (s *Server) par(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	r.Body = http.MaxBytesReader(w, r.Body, maxTokenBody)
+	if err := requireForm(r); err != nil {
+		s.provider.WritePushedAuthorizeError(ctx, w, fosite.NewAuthorizeRequest(), err)
+		return
+	}
 	ar, err := s.provider.NewPushedAuthorizeRequest(ctx, r)
 	if err != nil {
-		s.provider.WritePushedAuthorizeError(ctx, w, ar, err)
+		s.provider.WritePushedAuthorizeError(ctx, w, ar, codeGrantRefusal(ar, err))
 		return
 	}
 	form := ar.GetRequestForm()

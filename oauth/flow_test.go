@@ -249,6 +249,46 @@ func TestAuthorizationCodeReuse(t *testing.T) {
 	})
 }
 
+// TestRevokedRefreshTokenSaysRevoked: a refresh token revoked with its
+// grant (here because the authorization code was replayed) was never
+// used, and the refusal says it was revoked; a refresh token used twice
+// is still refused as already used.
+func TestRevokedRefreshTokenSaysRevoked(t *testing.T) {
+	f := newFlowFixture(t, false)
+	client := auth{basic: true, id: appFlow, secret: f.secrets[appFlow]}
+	refresh := func(rt string) response {
+		return f.postToken(t, form("grant_type", "refresh_token", "refresh_token", rt), client)
+	}
+	description := func(res response) string {
+		d, _ := res.body["error_description"].(string)
+		return d
+	}
+
+	code := f.code(t)
+	first, _ := f.exchange(code, verifier43)
+	if first.status != http.StatusOK {
+		t.Fatalf("exchange: %d %s", first.status, first.raw)
+	}
+	replay, _ := f.exchange(code, verifier43)
+	checkOAuthError(t, replay, http.StatusBadRequest, "invalid_grant")
+	res := refresh(first.body["refresh_token"].(string))
+	checkOAuthError(t, res, http.StatusBadRequest, "invalid_grant")
+	if d := description(res); !strings.Contains(d, "revoked") || strings.Contains(d, "already used") {
+		t.Errorf("refresh token revoked by a code replay: %q, want it said revoked, not already used", d)
+	}
+
+	second, _ := f.exchange(f.code(t), verifier43)
+	rt := second.body["refresh_token"].(string)
+	if res := refresh(rt); res.status != http.StatusOK {
+		t.Fatalf("first refresh: %d %s", res.status, res.raw)
+	}
+	res = refresh(rt)
+	checkOAuthError(t, res, http.StatusBadRequest, "invalid_grant")
+	if d := description(res); !strings.Contains(d, "already used") {
+		t.Errorf("refresh token used twice: %q, want already used", d)
+	}
+}
+
 func TestRefreshConcurrent(t *testing.T) {
 	f := newFlowFixture(t, false)
 	res, _ := f.exchange(f.code(t), verifier43)
@@ -381,6 +421,52 @@ func TestPAR(t *testing.T) {
 		if res := f.push(t, p, appFlow); res.status != 400 {
 			t.Errorf("%d %s", res.status, res.raw)
 		}
+	})
+}
+
+// TestCodeFlowNeedsTheGrant: an app without the authorization_code grant
+// that asks for response_type=code is unauthorized_client (RFC 6749
+// section 4.1.2.1) naming the grant, at PAR and at the authorization
+// endpoint, not unsupported_response_type: the server supports the flow,
+// the app may not use it.
+func TestCodeFlowNeedsTheGrant(t *testing.T) {
+	f := newFlowFixture(t, false)
+	const app = "app-cc-redirect"
+	f.addApp(t, &partners.App{ClientID: app, Partner: "acme", Environment: partners.Sandbox,
+		GrantTypes: []string{partners.GrantClientCredentials}, RedirectURIs: []string{flowRedir},
+		Scopes: []string{"accounts:read"}, TokenEndpointAuthMethod: partners.AuthSecretBasic})
+	p := authParams()
+	p.Set("client_id", app)
+	wantGrantNamed := func(t *testing.T, description string) {
+		t.Helper()
+		if !strings.Contains(description, "authorization_code grant") {
+			t.Errorf("error_description %q does not name the missing grant", description)
+		}
+	}
+
+	t.Run("PAR", func(t *testing.T) {
+		res := f.push(t, p, app)
+		checkOAuthError(t, res, http.StatusBadRequest, "unauthorized_client")
+		d, _ := res.body["error_description"].(string)
+		wantGrantNamed(t, d)
+	})
+	t.Run("authorize", func(t *testing.T) {
+		res, err := noRedirect.Get(f.srv.URL + oauth.PathAuthorize + "?" + p.Encode())
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		loc, _ := url.Parse(res.Header.Get("Location"))
+		if res.StatusCode != http.StatusSeeOther || loc.Query().Get("error") != "unauthorized_client" {
+			t.Fatalf("%d Location %q, want a redirect with error=unauthorized_client", res.StatusCode, loc)
+		}
+		wantGrantNamed(t, loc.Query().Get("error_description"))
+	})
+	t.Run("other response types stay unsupported", func(t *testing.T) {
+		q := authParams()
+		q.Set("response_type", "token")
+		res := f.push(t, q, appFlow)
+		checkOAuthError(t, res, http.StatusBadRequest, "unsupported_response_type")
 	})
 }
 

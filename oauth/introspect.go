@@ -20,6 +20,9 @@ func (s *Server) authenticateForm(w http.ResponseWriter, r *http.Request) (*clie
 	if r.Method != http.MethodPost {
 		return nil, fosite.ErrInvalidRequest.WithHint("Use POST.")
 	}
+	if err := requireForm(r); err != nil {
+		return nil, err
+	}
 	if err := r.ParseForm(); err != nil {
 		return nil, fosite.ErrInvalidRequest.WithHint("The body must be a form.")
 	}

@@ -224,6 +224,9 @@ func (s *Server) register(w http.ResponseWriter, r *http.Request) error {
 	if err := app.Validate(); err != nil {
 		return metadataError(err)
 	}
+	if err := s.undefinedScopes(ctx, app.Scopes); err != nil { // scopes.go
+		return err
+	}
 	if err := s.reg.Store.UseInitialToken(ctx, iat.ID, s.clock.Now()); err != nil {
 		if obhub.ErrorCode(err) == obhub.ENOTFOUND {
 			return badToken("The initial access token is expired or used up.")
@@ -302,6 +305,9 @@ func (s *Server) updateRegistration(w http.ResponseWriter, r *http.Request) erro
 	}
 	if err := next.Validate(); err != nil {
 		return metadataError(err)
+	}
+	if err := s.undefinedScopes(ctx, next.Scopes); err != nil {
+		return err
 	}
 	before := metadataJSON(metadataOf(cur))
 	updated, err := s.reg.Apps.UpdateApp(ctx, cur.ClientID, func(a *partners.App) error {
@@ -428,6 +434,15 @@ func bearerToken(r *http.Request) (string, bool) {
 	return token, true
 }
 
+// serverSetMembers are members of the client information response that
+// only the server sets (RFC 7591 section 3.2.1, and obhub's
+// obhub_environment: a registered client is always a sandbox app); a
+// request that sends one is refused, not silently ignored.
+var serverSetMembers = []string{
+	"registration_access_token", "registration_client_uri", "client_id_issued_at",
+	"client_secret_expires_at", "obhub_environment",
+}
+
 // readMetadata reads a request's client metadata. Members obhub does not
 // know are ignored (RFC 7591 section 2); those it knows but refuses are
 // errors. update is true for RFC 7592 PUT, whose body must name the
@@ -454,8 +469,12 @@ func readMetadata(w http.ResponseWriter, r *http.Request, update bool) (*clientM
 	if _, ok := members["jwks_uri"]; ok {
 		return nil, badMetadata("jwks_uri is not supported: send your public keys in jwks")
 	}
-	for _, k := range []string{"registration_access_token", "registration_client_uri", "client_id_issued_at", "client_secret_expires_at"} {
-		if _, ok := members[k]; ok {
+	for _, k := range serverSetMembers {
+		raw, ok := members[k]
+		if ok && update && k == "obhub_environment" && string(raw) == `"sandbox"` {
+			continue // echoed from a GET: what the server set, and no change
+		}
+		if ok {
 			return nil, badMetadata("%s is set by the server and must not be sent", k)
 		}
 	}

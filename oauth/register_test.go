@@ -259,7 +259,7 @@ func TestRegistrationEndpoint(t *testing.T) {
 
 // newRegFixture is an authorization server with registration on, over
 // the fixture's own SQLite store.
-func newRegFixture(t testing.TB) *regFixture {
+func newRegFixture(t testing.TB, opts ...func(*oauth.Config)) *regFixture {
 	apps := &fakeApps{apps: map[string]*partners.App{}, partners: map[string]*partners.Partner{
 		"acme":  {ID: "acme", Status: partners.PartnerApproved},
 		"newco": {ID: "newco", Status: partners.PartnerPending},
@@ -271,6 +271,9 @@ func newRegFixture(t testing.TB) *regFixture {
 		reg = &oauth.Registration{Apps: apps, Store: c.Store.(oauth.RegistrationStore),
 			Changed: func(_ context.Context, ch oauth.RegistrationChange) { rf.changes <- ch }}
 		c.Registration = reg
+		for _, o := range opts {
+			o(c)
+		}
 	})
 	rf.tokens = oauth.NewInitialTokens(reg.Store, nil)
 	return rf

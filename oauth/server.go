@@ -26,6 +26,7 @@ import (
 
 	"github.com/obhub/obhub"
 	"github.com/obhub/obhub/internal/dpop"
+	"github.com/obhub/obhub/internal/httpx"
 	"github.com/obhub/obhub/partners"
 )
 
@@ -111,6 +112,10 @@ type Config struct {
 	// Registration enables dynamic client registration (register.go);
 	// nil leaves it off (no registration_endpoint in the metadata).
 	Registration *Registration
+	// Scopes are the scopes the catalog's APIs define (scopes.go): the
+	// metadata advertises them in scopes_supported, and registration
+	// refuses any other. nil: no scopes_supported, any scope registers.
+	Scopes ScopeCatalog
 }
 
 var _ http.Handler = (*Server)(nil)
@@ -132,6 +137,8 @@ type Server struct {
 	noncePolicy dpop.NoncePolicy
 	// reg: dynamic client registration (register.go), nil when off.
 	reg *Registration
+	// scopes: the catalog's scopes (scopes.go), nil when unknown.
+	scopes ScopeCatalog
 
 	clients     Clients
 	store       Store
@@ -145,7 +152,9 @@ type Server struct {
 
 	provider *fosite.Fosite
 	mux      *http.ServeMux
-	metadata []byte
+	// metadata is the fixed part of the metadata document;
+	// serveMetadata adds scopes_supported.
+	metadata metadata
 }
 
 // New builds a Server. It does no I/O.
@@ -197,6 +206,7 @@ func New(cfg Config, clients Clients, keys *Keys) (*Server, error) {
 		bankSignIn: cfg.BankSignIn,
 		rpKeys:     cfg.RPKeys,
 		hmacSecret: cfg.HMACSecret,
+		scopes:     cfg.Scopes,
 		secure:     strings.HasPrefix(cfg.Issuer, "https:"),
 	}
 	if err := s.setupDPoPNonces(cfg.DPoPNonce); err != nil { // dpop_nonce.go
@@ -210,9 +220,7 @@ func New(cfg Config, clients Clients, keys *Keys) (*Server, error) {
 		return nil, err
 	}
 	s.provider = provider
-	if s.metadata, err = s.buildMetadata(); err != nil {
-		return nil, err
-	}
+	s.metadata = s.buildMetadata()
 
 	s.mux = http.NewServeMux()
 	// Every method reaches the token endpoint: fosite answers a non-POST
@@ -254,9 +262,43 @@ func checkIssuer(issuer string) error {
 // ServeHTTP serves the OAuth endpoints: POST /oauth2/token, GET
 // /oauth2/jwks, and the metadata documents at
 // /.well-known/oauth-authorization-server and
-// /.well-known/openid-configuration. Other paths answer 404.
+// /.well-known/openid-configuration. A path no endpoint serves answers
+// 404, and a method the path does not take 405 with Allow, both as
+// problem documents (docs/errors.md), never net/http's plain text.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if _, pattern := s.mux.Handler(r); pattern == "" {
+		s.noRoute(w, r)
+		return
+	}
 	s.mux.ServeHTTP(w, r)
+}
+
+// probeMethods are the methods noRoute tries when it lists what a path
+// takes.
+var probeMethods = []string{
+	http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut,
+	http.MethodPatch, http.MethodDelete, http.MethodOptions,
+}
+
+// noRoute answers a request that no pattern of the mux matches: 405
+// method-not-allowed with Allow when the path takes other methods, 404
+// not-found otherwise. The detail never repeats the path.
+func (s *Server) noRoute(w http.ResponseWriter, r *http.Request) {
+	var allow []string
+	for _, m := range probeMethods {
+		probe := r.WithContext(r.Context()) // shallow copy
+		probe.Method = m
+		if _, pattern := s.mux.Handler(probe); pattern != "" {
+			allow = append(allow, m)
+		}
+	}
+	p := httpx.NotFound.New("no OAuth2 endpoint at this path")
+	if len(allow) > 0 {
+		p = httpx.MethodNotAllowed.New("this endpoint does not accept " + r.Method)
+		w.Header().Set("Allow", strings.Join(allow, ", "))
+	}
+	p.RequestID = r.Header.Get("X-Request-Id") // set by the gateway
+	httpx.Write(w, p)
 }
 
 // endpoint returns the absolute URL of one of this server's paths.
@@ -309,8 +351,8 @@ func (s *Server) mtlsAliases() map[string]string {
 	return m
 }
 
-func (s *Server) buildMetadata() ([]byte, error) {
-	b, err := json.Marshal(metadata{
+func (s *Server) buildMetadata() metadata {
+	return metadata{
 		Issuer:                            s.issuer,
 		AuthorizationEndpoint:             s.endpoint(PathAuthorize),
 		TokenEndpoint:                     s.endpoint(PathToken),
@@ -333,15 +375,21 @@ func (s *Server) buildMetadata() ([]byte, error) {
 		TLSClientCertificateBoundAccessTokens: true,
 		RegistrationEndpoint:                  s.registrationEndpoint(), // "" when off
 		MTLSEndpointAliases:                   s.mtlsAliases(),
-	})
-	if err != nil {
-		return nil, fmt.Errorf("oauth: encode metadata: %w", err)
 	}
-	return b, nil
 }
 
-func (s *Server) serveMetadata(w http.ResponseWriter, _ *http.Request) {
-	writeJSON(w, "application/json", s.metadata)
+// serveMetadata serves the metadata document, with the scopes the
+// catalog in force advertises.
+func (s *Server) serveMetadata(w http.ResponseWriter, r *http.Request) {
+	md := s.metadata
+	md.ScopesSupported = s.advertisedScopes(r.Context())
+	b, err := json.Marshal(md)
+	if err != nil {
+		s.log.ErrorContext(r.Context(), "encode metadata", slog.Any("err", err))
+		httpx.Write(w, httpx.Internal.New("internal error"))
+		return
+	}
+	writeJSON(w, "application/json", b)
 }
 
 func (s *Server) jwks(w http.ResponseWriter, _ *http.Request) {

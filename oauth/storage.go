@@ -56,6 +56,11 @@ func (e *lookupError) Unwrap() error { return e.err }
 // a refresh token (concurrent or not). The grant has been revoked.
 var errGrantReused = errors.New("oauth: authorization code or refresh token used twice; grant revoked")
 
+// errGrantRevoked marks a refresh token that was never used but whose
+// grant was revoked: by RFC 7009 revocation, or because the grant's
+// authorization code or another of its refresh tokens was used twice.
+var errGrantRevoked = errors.New("oauth: refresh token revoked with its grant")
+
 // errNoAssertions fails closed should fosite ever ask about client
 // assertion ids: clientAuth verifies assertions itself, with the Store's
 // atomic UseAssertion.
@@ -341,7 +346,8 @@ func (s *storage) CreateRefreshTokenSession(ctx context.Context, sig, _ string, 
 
 // GetRefreshTokenSession implements oauth2.RefreshTokenStorage. A token
 // already rotated is a reuse: the grant is revoked and fosite answers
-// invalid_grant.
+// invalid_grant. A token revoked without being used is inactive too, and
+// says so (errGrantRevoked).
 func (s *storage) GetRefreshTokenSession(ctx context.Context, sig string, sess fosite.Session) (fosite.Requester, error) {
 	rec, err := s.store.GetRefreshToken(ctx, sig)
 	if err != nil {
@@ -356,8 +362,13 @@ func (s *storage) GetRefreshTokenSession(ctx context.Context, sig string, sess f
 			return nil, err
 		}
 	}
-	if rec.Used || rec.Revoked {
+	switch {
+	case rec.Used:
 		return ar, fosite.ErrInactiveToken
+	case rec.Revoked:
+		// Still inactive for fosite, which answers "already used";
+		// tokenError tells the client the truth.
+		return ar, fosite.ErrInactiveToken.WithWrap(errGrantRevoked)
 	}
 	return ar, nil
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"mime"
 	"net/http"
 	"net/url"
 	"slices"
@@ -36,6 +37,10 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request) {
 	r.Body = http.MaxBytesReader(w, r.Body, maxTokenBody)
 
 	sess := newSession()
+	if err := requireForm(r); err != nil {
+		s.tokenError(ctx, w, r, fosite.NewAccessRequest(sess), err)
+		return
+	}
 	ar, err := s.provider.NewAccessRequest(ctx, r, sess)
 	if err != nil {
 		s.tokenError(ctx, w, r, ar, err)
@@ -89,6 +94,28 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request) {
 	s.provider.WriteAccessResponse(ctx, w, ar, resp)
 }
 
+// formType is the media type of every POST to the token, PAR,
+// introspection and revocation endpoints (RFC 6749 section 3.2, RFC
+// 9126, RFC 7662, RFC 7009).
+const formType = "application/x-www-form-urlencoded"
+
+// errNotForm refuses a POST body of another media type. Without it a
+// JSON body reads as no parameters at all, and fosite says "The POST
+// body can not be empty."
+var errNotForm = fosite.ErrInvalidRequest.WithHint("This endpoint takes its parameters as an application/x-www-form-urlencoded body (RFC 6749); send Content-Type: application/x-www-form-urlencoded, not JSON.")
+
+// requireForm refuses a POST whose body is not a form. Other methods
+// are left to the endpoint, which refuses them with its own error.
+func requireForm(r *http.Request) error {
+	if r.Method != http.MethodPost {
+		return nil
+	}
+	if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != formType {
+		return errNotForm
+	}
+	return nil
+}
+
 // newSession returns an empty session for one token request.
 func newSession() *oauth2.JWTSession {
 	return &oauth2.JWTSession{
@@ -118,11 +145,12 @@ func grantClientCredentials(ar fosite.AccessRequester, sess *oauth2.JWTSession, 
 	sess.JWTClaims.Add(ClaimPartner, c.partner.ID)
 }
 
-// tokenError writes an RFC 6749 error through fosite, after two
+// tokenError writes an RFC 6749 error through fosite, after these
 // corrections: an unsupported grant_type is reported as
 // unsupported_grant_type (fosite says invalid_request when no handler
-// matches), and invalid_client after HTTP Basic carries WWW-Authenticate
-// (RFC 6749 section 5.2; fosite omits it).
+// matches), a revoked but unused refresh token is said to be revoked
+// (fosite says already used), and invalid_client after HTTP Basic
+// carries WWW-Authenticate (RFC 6749 section 5.2; fosite omits it).
 func (s *Server) tokenError(ctx context.Context, w http.ResponseWriter, r *http.Request, ar fosite.AccessRequester, err error) {
 	if errors.Is(err, fosite.ErrInvalidRequest) && r.PostForm != nil {
 		for _, gt := range strings.Fields(r.PostForm.Get("grant_type")) {
@@ -138,6 +166,10 @@ func (s *Server) tokenError(ctx context.Context, w http.ResponseWriter, r *http.
 		// it): fosite calls it a server error, but the grant is simply
 		// no longer valid, and storage has revoked it.
 		err = fosite.ErrInvalidGrant.WithHint("The authorization code or refresh token was already used; its tokens have been revoked.")
+	}
+	if errors.Is(err, errGrantRevoked) {
+		// fosite says "already used" of every inactive refresh token.
+		err = fosite.ErrInvalidGrant.WithWrap(err).WithHint("The refresh token has been revoked, with every token of its grant (revoked by the client, or because the grant's authorization code or a refresh token was used twice).")
 	}
 	rfc := fosite.ErrorToRFC6749Error(err)
 	if rfc.ErrorField == fosite.ErrInvalidClient.ErrorField {

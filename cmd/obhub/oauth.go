@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 
 	"github.com/obhub/obhub"
+	"github.com/obhub/obhub/catalog"
+	"github.com/obhub/obhub/config"
 	"github.com/obhub/obhub/internal/dpop"
 	"github.com/obhub/obhub/oauth"
 	"github.com/obhub/obhub/store/sqlite"
@@ -67,7 +69,34 @@ func (m *Main) openOAuth(ctx context.Context, issuer string, keys *oauth.Keys) (
 		// --dpop-nonce, and dynamic client registration (register.go).
 		DPoPNonce:    dpop.NoncePolicy(m.Config.DPoPNonce),
 		Registration: m.oauthRegistration(),
+		// scopes_supported, and the scopes a registration may ask for.
+		Scopes: snapshotScopes{&m.holder},
 	}, snapshotClients{&m.holder}, keys)
+}
+
+// snapshotScopes lists the scopes the operations of the catalog in force
+// require. A scope is advertised in the metadata when a routed (published
+// or deprecated) public API requires it; alliance and private APIs, and
+// drafts, are not named in the public document, but their scopes may be
+// registered.
+type snapshotScopes struct{ h *config.Holder }
+
+func (s snapshotScopes) Scopes(context.Context) ([]oauth.Scope, error) {
+	snap := s.h.Current()
+	if snap == nil {
+		return nil, obhub.Errorf(obhub.EUNAVAILABLE, "configuration not loaded")
+	}
+	var out []oauth.Scope
+	for _, api := range snap.Catalog.APIs() {
+		public := api.Visibility == catalog.VisibilityPublic || api.Visibility == "" // "": stored before visibilities
+		advertised := api.Status.Routed() && public
+		for _, op := range api.Operations {
+			for _, sc := range op.Scopes {
+				out = append(out, oauth.Scope{Name: sc, Advertised: advertised})
+			}
+		}
+	}
+	return out, nil
 }
 
 // snapshotBanks lists the member banks of the configuration in force.
