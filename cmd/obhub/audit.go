@@ -26,6 +26,10 @@ func auditCommand(ctx context.Context, args []string, stdout, stderr io.Writer, 
 		fmt.Fprint(stderr, auditUsage)
 		return errors.New("audit: name a subcommand: verify, export or report")
 	}
+	if isHelp(args[0]) {
+		fmt.Fprint(stdout, auditUsage)
+		return nil
+	}
 	switch args[0] {
 	case "verify":
 		return auditVerify(ctx, args[1:], stdout, stderr, getenv)
@@ -33,9 +37,6 @@ func auditCommand(ctx context.Context, args []string, stdout, stderr io.Writer, 
 		return auditExport(ctx, args[1:], stdout, stderr, getenv)
 	case "report":
 		return auditReport(ctx, args[1:], stdout, stderr, getenv)
-	case "help", "-h", "--help":
-		fmt.Fprint(stdout, auditUsage)
-		return nil
 	}
 	fmt.Fprint(stderr, auditUsage)
 	return fmt.Errorf("audit: unknown subcommand %q", args[0])

@@ -80,6 +80,33 @@ func TestCLI(t *testing.T) {
 	}
 }
 
+// Every command and subcommand answers -h, -help and --help with its
+// usage and exit status 0, and does nothing else (a help flag is never
+// taken for an argument, such as the key id of keys withdraw).
+func TestCLIHelp(t *testing.T) {
+	commands := [][]string{
+		{"serve"}, {"apply"}, {"version"},
+		{"keys"}, {"keys", "rotate"}, {"keys", "withdraw"}, {"keys", "withdraw", "some-kid"}, {"keys", "list"},
+		{"audit"}, {"audit", "verify"}, {"audit", "export"}, {"audit", "report"},
+		{"cluster"}, {"cluster", "import"},
+	}
+	for _, cmd := range commands {
+		for _, h := range []string{"-h", "-help", "--help"} {
+			args := append(append([]string(nil), cmd...), h)
+			t.Run(strings.Join(args, " "), func(t *testing.T) {
+				data := filepath.Join(t.TempDir(), "data")
+				code, stdout, stderr := runCLI(t, map[string]string{"OBHUB_DATA": data}, args...)
+				if code != 0 || !strings.Contains(strings.ToLower(stdout+stderr), "usage") {
+					t.Errorf("exit status %d, want 0 and a usage\nstdout: %s\nstderr: %s", code, stdout, stderr)
+				}
+				if _, err := os.Stat(data); err == nil {
+					t.Errorf("asking for help created the data folder %s", data)
+				}
+			})
+		}
+	}
+}
+
 // TestApply applies testdata/alliance.yaml to a running node through its
 // admin listener, twice: the second time changes nothing.
 func TestApply(t *testing.T) {
