@@ -248,7 +248,17 @@ func auditReport(ctx context.Context, args []string, stdout, stderr io.Writer, g
 		WriteHTML(io.Writer) error
 	}
 	if *statement != "" {
-		st, err := audit.PartnerStatement(ctx, s, *statement, f.From, f.To)
+		// The CLI reads the ledger alone: a partner it holds no record of
+		// is unknown, or has not called yet; either way there is nothing
+		// to state.
+		found, err := audit.HasPartnerRecords(ctx, s, *statement)
+		if err != nil {
+			return err
+		}
+		if !found {
+			return fmt.Errorf("--statement %s: the audit ledger holds no record of partner %q (no such partner, or it has made no call yet)", *statement, *statement)
+		}
+		st, err := audit.PartnerStatement(ctx, s, *statement, f.From, f.To, time.Now())
 		if err != nil {
 			return err
 		}
