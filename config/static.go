@@ -118,7 +118,7 @@ func ParseServe(args []string, getenv func(string) string, stderr io.Writer, che
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var file string
-	fs.StringVar(&file, "config", getenv("OBHUB_CONFIG"), "YAML file with node settings (flags and OBHUB_* variables win over it)")
+	fs.StringVar(&file, "config", getenv("OBHUB_CONFIG"), "YAML file with node settings; flags and OBHUB_* variables win over it (env OBHUB_CONFIG)")
 	fs.StringVar(&s.Listen, "listen", s.Listen, "public listener: APIs, sandbox, OAuth2, developer portal (env OBHUB_LISTEN)")
 	fs.StringVar(&s.AdminListen, "admin-listen", s.AdminListen, "admin API, console and /metrics listener (env OBHUB_ADMIN_LISTEN)")
 	fs.StringVar(&s.Data, "data", s.Data, "embedded store folder (env OBHUB_DATA)")
