@@ -201,3 +201,34 @@ func TestApply(t *testing.T) {
 		}
 	})
 }
+
+// Every flag of obhub serve, and the variable its help names, is in the
+// settings table of docs/configuration.md.
+func TestServeFlagsDocumented(t *testing.T) {
+	doc, err := os.ReadFile(filepath.Join("..", "..", "docs", "configuration.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, _, help := runCLI(t, nil, "serve", "-h")
+	flagLine := regexp.MustCompile(`(?m)^  -([a-z0-9-]+)`)
+	envName := regexp.MustCompile(`env (OBHUB_[A-Z0-9_]+)`)
+	blocks := flagLine.FindAllStringSubmatchIndex(help, -1)
+	if len(blocks) < 30 {
+		t.Fatalf("serve -h lists %d flags:\n%s", len(blocks), help)
+	}
+	for i, b := range blocks {
+		end := len(help)
+		if i+1 < len(blocks) {
+			end = blocks[i+1][0]
+		}
+		name, text := help[b[2]:b[3]], help[b[0]:end]
+		row := regexp.MustCompile("(?m)^\\|[^\\n]*`--" + regexp.QuoteMeta(name) + "`[^\\n]*$").Find(doc)
+		if row == nil {
+			t.Errorf("--%s is not in the settings table", name)
+			continue
+		}
+		if m := envName.FindStringSubmatch(text); m != nil && !bytes.Contains(row, []byte("`"+m[1]+"`")) {
+			t.Errorf("the row of --%s lacks %s: %s", name, m[1], row)
+		}
+	}
+}
