@@ -189,7 +189,21 @@ func (h *Handler) partnerStatement(w http.ResponseWriter, r *http.Request) error
 		return err
 	}
 	id := r.PathValue("id")
-	s, err := audit.PartnerStatement(r.Context(), log.store, id, f.From, f.To)
+	// A partner deleted since keeps its statement while the ledger holds
+	// its records; an id that is neither a partner nor in the ledger is
+	// not found, rather than a statement of zeros.
+	if _, err := h.store.Partner(r.Context(), id); obhub.ErrorCode(err) == obhub.ENOTFOUND {
+		found, ferr := audit.HasPartnerRecords(r.Context(), log.store, id)
+		if ferr != nil {
+			return ferr
+		}
+		if !found {
+			return obhub.Errorf(obhub.ENOTFOUND, "partner %q not found, and the audit ledger holds no record of it", id)
+		}
+	} else if err != nil {
+		return err
+	}
+	s, err := audit.PartnerStatement(r.Context(), log.store, id, f.From, f.To, time.Now())
 	if err != nil {
 		return err
 	}

@@ -75,6 +75,9 @@ type Result struct {
 	Records     int64 `json:"records"`
 	Purged      int64 `json:"purged"`
 	Checkpoints int   `json:"checkpoints"`
+	// JournalOnly counts the records, among Records, that only the
+	// journal held (VerifyOptions.Journal).
+	JournalOnly int64 `json:"journalOnly,omitempty"`
 	FirstBad    *Bad  `json:"firstBad,omitempty"`
 }
 
@@ -83,6 +86,8 @@ type Bad struct {
 	Seq       int64  `json:"seq"`
 	RequestID string `json:"requestId,omitempty"`
 	Problem   string `json:"problem"`
+	// InJournal is set when the record is one only the journal holds.
+	InJournal bool `json:"inJournal,omitempty"`
 }
 
 // VerifyOptions configures Verify.
@@ -91,6 +96,11 @@ type VerifyOptions struct {
 	// Keys verify checkpoint signatures. With none, checkpoints are not
 	// checked (and the result says so through Checkpoints == 0).
 	Keys *KeyRing
+	// Journal, when set, names a journal (JournalConfig.Path) whose
+	// records past the store's last one are verified too, as continuing
+	// its chain: a stopped node's records that its store lacks and its
+	// next start moves in. A gap between the store and them fails.
+	Journal string
 }
 
 // SealAfter chains recs in place to follow head (numbering them from

@@ -230,23 +230,8 @@ func JournalExists(path string) bool {
 // head, a store's head: records a stopped node moves into its store when
 // it starts (a running node, within milliseconds). It only reads.
 func JournalAhead(path string, head Head) (int64, error) {
-	var n int64
-	for i := range 2 {
-		f, err := os.Open(journalFile(path, i))
-		if errors.Is(err, os.ErrNotExist) {
-			continue
-		}
-		if err != nil {
-			return 0, fmt.Errorf("audit journal: %w", err)
-		}
-		recs, err := readJournal(f, head.Seq)
-		f.Close()
-		if err != nil {
-			return 0, err
-		}
-		n += int64(len(recs))
-	}
-	return n, nil
+	recs, err := ReadJournal(path, head.Seq)
+	return int64(len(recs)), err
 }
 
 func (j *Journal) openFiles() error {
@@ -326,20 +311,9 @@ func (j *Journal) recover(ctx context.Context) (Head, error) {
 	if err != nil {
 		return Head{}, fmt.Errorf("audit journal: %w", err)
 	}
-	var runs [][]Record
-	for _, f := range j.files {
-		run, err := readJournal(f, head.Seq)
-		if err != nil {
-			return Head{}, err
-		}
-		if len(run) > 0 {
-			runs = append(runs, run)
-		}
-	}
-	sort.Slice(runs, func(a, b int) bool { return runs[a][0].Seq < runs[b][0].Seq })
-	var lack []Record
-	for _, run := range runs {
-		lack = append(lack, run...)
+	lack, err := journalRecords(j.files[:], head.Seq)
+	if err != nil {
+		return Head{}, err
 	}
 	if len(lack) == 0 {
 		return head, nil
@@ -365,6 +339,55 @@ func (j *Journal) recover(ctx context.Context) (Head, error) {
 	}
 	j.log.Info("audit: records the ledger lacked moved in from the journal", "records", prev.Seq-head.Seq, "from_seq", head.Seq+1)
 	return prev, nil
+}
+
+// journalRecords returns the records after Seq after that the journal's
+// files hold, in Seq order: each file's run of frames, the runs sorted by
+// their first record. A gap between them is left for the caller to find.
+func journalRecords(files []*os.File, after int64) ([]Record, error) {
+	var runs [][]Record
+	for _, f := range files {
+		if f == nil {
+			continue
+		}
+		run, err := readJournal(f, after)
+		if err != nil {
+			return nil, err
+		}
+		if len(run) > 0 {
+			runs = append(runs, run)
+		}
+	}
+	sort.Slice(runs, func(a, b int) bool { return runs[a][0].Seq < runs[b][0].Seq })
+	var recs []Record
+	for _, run := range runs {
+		recs = append(recs, run...)
+	}
+	return recs, nil
+}
+
+// ReadJournal returns the records after Seq after that the journal at
+// path holds, in Seq order, as a node's start would move them into its
+// store (Open), without checking that they chain on: Verify does
+// (VerifyOptions.Journal). It only reads; a missing journal holds none.
+func ReadJournal(path string, after int64) ([]Record, error) {
+	var files []*os.File
+	defer func() {
+		for _, f := range files {
+			f.Close()
+		}
+	}()
+	for i := range 2 {
+		f, err := os.Open(journalFile(path, i))
+		if errors.Is(err, os.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("audit journal: %w", err)
+		}
+		files = append(files, f)
+	}
+	return journalRecords(files, after)
 }
 
 // readJournal returns the records after Seq after of f's frames from

@@ -3,6 +3,7 @@ package audit
 import (
 	"context"
 	"encoding/csv"
+	"errors"
 	"fmt"
 	"html/template"
 	"io"
@@ -145,11 +146,16 @@ type Statement struct {
 	Total   UsageRow   `json:"total"`
 	ByAPI   []UsageRow `json:"byApi"`
 	ByDay   []UsageRow `json:"byDay"`
+	// Produced is when the statement was made: an open period ends there.
+	Produced time.Time `json:"produced"`
 }
 
-// PartnerStatement builds the activity statement of partner in [from, to).
-func PartnerStatement(ctx context.Context, s Store, partner string, from, to time.Time) (*Statement, error) {
-	f := Filter{Partner: partner, From: from, To: to}
+// PartnerStatement builds the activity statement of partner in [from, to),
+// produced at now. It does not know whether partner exists: see
+// HasPartnerRecords.
+func PartnerStatement(ctx context.Context, s Store, partner string, from, to, now time.Time) (*Statement, error) {
+	f := partnerFilter(partner)
+	f.From, f.To = from, to
 	byAPI, err := UsageReport(ctx, s, f, "api")
 	if err != nil {
 		return nil, err
@@ -158,7 +164,34 @@ func PartnerStatement(ctx context.Context, s Store, partner string, from, to tim
 	if err != nil {
 		return nil, err
 	}
-	return &Statement{Partner: partner, From: from, To: to, Total: byAPI.Total, ByAPI: byAPI.Rows, ByDay: byDay.Rows}, nil
+	return &Statement{Partner: partner, From: from, To: to, Total: byAPI.Total, ByAPI: byAPI.Rows, ByDay: byDay.Rows, Produced: now.UTC()}, nil
+}
+
+// partnerFilter selects partner's records, its id masked as the
+// records hold it.
+func partnerFilter(partner string) Filter {
+	f := Filter{Partner: partner}
+	MaskFilter(&f)
+	return f
+}
+
+// errFound stops a search at its first record.
+var errFound = errors.New("found")
+
+// HasPartnerRecords reports whether the ledger holds any record of
+// partner, at any time: so a partner deleted since keeps its statement,
+// while an id that never made a call has none to show.
+func HasPartnerRecords(ctx context.Context, s Store, partner string) (bool, error) {
+	f := partnerFilter(partner)
+	f.Limit = 1
+	err := s.Find(ctx, f, func(*Record) error { return errFound })
+	switch {
+	case errors.Is(err, errFound):
+		return true, nil
+	case err != nil:
+		return false, fmt.Errorf("partner records: %w", err)
+	}
+	return false, nil
 }
 
 // csvHeader is the header of usage CSV files.
@@ -240,6 +273,21 @@ var funcs = template.FuncMap{
 		return t.UTC().Format(time.RFC3339)
 	},
 	"ms": func(v float64) string { return strconv.FormatFloat(v, 'f', 1, 64) },
+	// period says in words which records a statement produced at
+	// produced covers: [from, to), an open end being the first record or
+	// the time it was produced.
+	"period": func(from, to, produced time.Time) string {
+		utc := func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04:05 UTC") }
+		switch {
+		case from.IsZero() && to.IsZero():
+			return "All records up to " + utc(produced)
+		case from.IsZero():
+			return "All records before " + utc(to)
+		case to.IsZero():
+			return "Records from " + utc(from) + " up to " + utc(produced)
+		}
+		return "Records from " + utc(from) + " to " + utc(to) + " (excluded)"
+	},
 }
 
 const rowsTemplate = `{{define "rows"}}<table><thead><tr><th>{{.Title}}</th><th>calls</th><th>errors (5xx)</th><th>denials</th><th>p50 ms</th><th>p95 ms</th><th>p99 ms</th><th>denials by reason</th></tr></thead>
@@ -265,7 +313,8 @@ var statementHTML = template.Must(template.New("statement").Funcs(funcs).Funcs(t
 	"rows": func(title string, rows []UsageRow, total UsageRow) rowsView { return rowsView{title, rows, &total} },
 }).Parse(rowsTemplate + `<!doctype html><html><head><meta charset="utf-8"><title>obhub activity statement: {{.Partner}}</title>` + pageStyle + `</head><body>
 <h1>Activity statement of partner {{.Partner}}</h1>
-<p>From {{day .From}} to {{day .To}}: {{.Total.Calls}} calls, {{.Total.Errors}} errors, {{.Total.Denials}} refused.</p>
+<p>{{period .From .To .Produced}}: {{.Total.Calls}} calls, {{.Total.Errors}} errors, {{.Total.Denials}} refused.</p>
+<p class="small">Produced {{day .Produced}}.</p>
 <h2>By API</h2>
 {{template "rows" (rows "API" .ByAPI .Total)}}
 <h2>By day</h2>

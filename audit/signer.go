@@ -139,7 +139,8 @@ func LoadKeyRing(dir string) (*KeyRing, error) {
 		return nil, fmt.Errorf("audit checkpoint public key: %w", err)
 	}
 	if _, err := os.Stat(filepath.Join(dir, KeyFile)); err != nil {
-		return nil, fmt.Errorf("audit checkpoint key: %w", err)
+		// The public key is what users copy with a ledger: name it.
+		return nil, fmt.Errorf("audit checkpoint public key %s: %w", filepath.Join(dir, PublicKeyFile), fs.ErrNotExist)
 	}
 	s, err := LoadOrCreateSigner(dir)
 	if err != nil {

@@ -39,7 +39,9 @@ var errStop = errors.New("stop")
 // plus one (else deleted or inserted), its hash the link from the one
 // before (else reordered, inserted or edited), and every signed
 // checkpoint must match the chain at its Seq (else rebuilt) and lie
-// within it (else truncated). It reports the first bad record.
+// within it (else truncated). With opt.Journal, the journal's records
+// past the store's last one are linked after it, and a gap between the
+// two fails. It reports the first bad record.
 func Verify(ctx context.Context, s Store, opt VerifyOptions) (Result, error) {
 	if opt.Hash == "" {
 		name, err := RecordedHash(ctx, s) // hashrecord.go
@@ -82,9 +84,12 @@ func Verify(ctx context.Context, s Store, opt VerifyOptions) (Result, error) {
 			return l.add(digestEntry(c, r))
 		})
 	}
+	if err == nil && opt.Journal != "" {
+		err = verifyJournal(ctx, s, opt.Journal, hf, &l)
+	}
 	switch {
 	case errors.Is(err, errStop):
-		if res.FirstBad.RequestID == "" && res.FirstBad.Seq > 0 {
+		if res.FirstBad.RequestID == "" && res.FirstBad.Seq > 0 && !res.FirstBad.InJournal {
 			res.FirstBad.RequestID = requestIDAt(ctx, s, res.FirstBad.Seq)
 		}
 		return res, nil
@@ -98,6 +103,51 @@ func Verify(ctx context.Context, s Store, opt VerifyOptions) (Result, error) {
 	}
 	res.OK = true
 	return res, nil
+}
+
+// verifyJournal links, after the store's records, those the journal at
+// path holds past them. On a running node the store takes records behind
+// the journal, which may overwrite them meanwhile: a gap between the two
+// is first read again from the store, a few times.
+func verifyJournal(ctx context.Context, s Store, path string, hf HashFunc, l *linker) error {
+	c := newChain(hf)
+	for attempt := 0; ; attempt++ {
+		recs, err := ReadJournal(path, l.want-1)
+		if err != nil {
+			return err
+		}
+		if len(recs) == 0 {
+			return nil
+		}
+		if first := recs[0].Seq; first > l.want {
+			n := l.res.Records
+			if attempt < 3 {
+				if err := s.Scan(ctx, l.want, func(r *Record) error { return l.add(digestEntry(c, r)) }); err != nil {
+					return err
+				}
+			}
+			if l.res.Records > n {
+				continue
+			}
+			l.fail(first, recs[0].RequestID, fmt.Sprintf("records %d to %d are in neither the ledger nor the journal (the ledger's tail was cut)", l.want, first-1))
+			l.res.FirstBad.InJournal = true
+			return errStop
+		}
+		for i := range recs {
+			r := &recs[i]
+			if err := l.add(digestEntry(c, r)); err != nil {
+				if bad := l.res.FirstBad; bad != nil && bad.Seq == r.Seq {
+					bad.InJournal = true
+					if bad.RequestID == "" {
+						bad.RequestID = r.RequestID
+					}
+				}
+				return err
+			}
+			l.res.JournalOnly++
+		}
+		return nil
+	}
 }
 
 // requestIDAt returns the request id of the record at seq, "" if none.

@@ -14,9 +14,9 @@ func (s *Static) signingFlags(fs *flag.FlagSet) {
 }
 
 // validateSigning checks the key-encryption key wherever it is given
-// (--etcd checks it is given at all). --signing-alg is checked by the
-// authorization server's key loader (oauth.ParseAlgorithm) when the node
-// starts, before any listener opens.
+// (--etcd checks it is given at all). --signing-alg's names belong to
+// the authorization server (oauth.ParseAlgorithm): main checks it with
+// the others through a Check.
 func (s *Static) validateSigning() []error {
 	if s.KeyEncryptionKey == "" || s.Etcd != "" {
 		return nil

@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/url"
 	"os"
+	"reflect"
 	"strconv"
 	"strings"
 	"time"
@@ -102,14 +103,22 @@ func DefaultStatic() Static {
 	}
 }
 
-// ParseServe parses the flags of `obhub serve` with env and file fallbacks.
+// A Check is a test of the settings that this package cannot make
+// itself (it belongs to an adapter, such as the signing algorithm's
+// names): main passes it to ParseServe and Validate, so that it is made,
+// and reported, with the others.
+type Check func(*Static) error
+
+// ParseServe parses the flags of `obhub serve` with env and file fallbacks,
+// and validates the result. Past the flags themselves, every problem (of
+// the file, of the environment, of a value) is reported together.
 // getenv is os.Getenv in production.
-func ParseServe(args []string, getenv func(string) string, stderr io.Writer) (Static, error) {
+func ParseServe(args []string, getenv func(string) string, stderr io.Writer, checks ...Check) (Static, error) {
 	s := DefaultStatic()
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var file string
-	fs.StringVar(&file, "config", getenv("OBHUB_CONFIG"), "YAML file with node settings (flags and OBHUB_* variables win over it)")
+	fs.StringVar(&file, "config", getenv("OBHUB_CONFIG"), "YAML file with node settings; flags and OBHUB_* variables win over it (env OBHUB_CONFIG)")
 	fs.StringVar(&s.Listen, "listen", s.Listen, "public listener: APIs, sandbox, OAuth2, developer portal (env OBHUB_LISTEN)")
 	fs.StringVar(&s.AdminListen, "admin-listen", s.AdminListen, "admin API, console and /metrics listener (env OBHUB_ADMIN_LISTEN)")
 	fs.StringVar(&s.Data, "data", s.Data, "embedded store folder (env OBHUB_DATA)")
@@ -142,11 +151,10 @@ func ParseServe(args []string, getenv func(string) string, stderr io.Writer) (St
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
 
 	// The file first, so that env and flags override it.
+	var errs []error
 	if file != "" {
-		fromFile, err := readStaticFile(file)
-		if err != nil {
-			return s, err
-		}
+		fromFile, ferrs := readStaticFile(file)
+		errs = append(errs, ferrs...)
 		mergeFile(&s, fromFile, set)
 	}
 	envs := []struct {
@@ -173,30 +181,90 @@ func ParseServe(args []string, getenv func(string) string, stderr io.Writer) (St
 			continue
 		}
 		if err := fs.Set(e.flag, v); err != nil {
-			return s, fmt.Errorf("%s: %w", e.env, err)
+			errs = append(errs, fmt.Errorf("%s: %w", e.env, err))
 		}
 	}
 	s.AdminToken = getenv("OBHUB_ADMIN_TOKEN")
 	s.KeyEncryptionKey = getenv(KeyEncryptionKeyEnv)
 	s.SMTPPassword = getenv(SMTPPasswordEnv)
 	if err := s.LoadKeyEncryptionKeyFile(); err != nil { // signing.go
-		return s, err
+		errs = append(errs, err)
 	}
-	return s, s.Validate()
+	errs = append(errs, s.Validate(checks...))
+	return s, errors.Join(errs...)
 }
 
-func readStaticFile(path string) (Static, error) {
+// readStaticFile reads the settings file at path, setting by setting, and
+// returns every problem it finds, each naming the file, its line and the
+// setting as the user wrote it (not Go's names for them).
+func readStaticFile(path string) (Static, []error) {
 	var s Static
 	b, err := os.ReadFile(path)
 	if err != nil {
-		return s, fmt.Errorf("config file: %w", err)
+		return s, []error{fmt.Errorf("config file: %w", err)}
 	}
-	dec := yaml.NewDecoder(bytes.NewReader(b))
-	dec.KnownFields(true)
-	if err := dec.Decode(&s); err != nil && !errors.Is(err, io.EOF) {
-		return s, fmt.Errorf("config file %s: %w", path, err)
+	var doc yaml.Node
+	if err := yaml.NewDecoder(bytes.NewReader(b)).Decode(&doc); err != nil {
+		if errors.Is(err, io.EOF) {
+			return s, nil // empty
+		}
+		return s, []error{fmt.Errorf("%s: %w", path, err)}
 	}
-	return s, nil
+	m := doc.Content[0]
+	if m.Kind != yaml.MappingNode {
+		return s, []error{fmt.Errorf("%s: line %d: want settings as key: value lines", path, m.Line)}
+	}
+	fields := fileSettings(&s)
+	seen := map[string]bool{}
+	var errs []error
+	for i := 0; i+1 < len(m.Content); i += 2 {
+		k, v := m.Content[i], m.Content[i+1]
+		f, ok := fields[k.Value]
+		switch {
+		case !ok:
+			errs = append(errs, fmt.Errorf("%s: line %d: unknown setting %q", path, k.Line, k.Value))
+		case seen[k.Value]:
+			errs = append(errs, fmt.Errorf("%s: line %d: setting %q given twice", path, k.Line, k.Value))
+		default:
+			if err := v.Decode(f.Addr().Interface()); err != nil {
+				errs = append(errs, fmt.Errorf("%s: line %d: %s: %s", path, v.Line, k.Value, settingError(err, f.Type())))
+			}
+		}
+		seen[k.Value] = true
+	}
+	return s, errs
+}
+
+// fileSettings maps the file's keys to s's fields (their yaml tags; "-"
+// marks a setting never read from the file).
+func fileSettings(s *Static) map[string]reflect.Value {
+	v := reflect.ValueOf(s).Elem()
+	m := make(map[string]reflect.Value, v.NumField())
+	for i := range v.NumField() {
+		if key := v.Type().Field(i).Tag.Get("yaml"); key != "" && key != "-" {
+			m[key] = v.Field(i)
+		}
+	}
+	return m
+}
+
+// settingError says what a setting of type t wants, for a value the YAML
+// decoder could not put in it (its own message names Go types). Errors of
+// a type's own parser (ByteSize) are kept.
+func settingError(err error, t reflect.Type) string {
+	var te *yaml.TypeError
+	if !errors.As(err, &te) {
+		return err.Error()
+	}
+	switch {
+	case t == reflect.TypeOf(time.Duration(0)):
+		return "want a duration such as 30s or 5ms"
+	case t.Kind() == reflect.Bool:
+		return "want true or false"
+	case t.Kind() == reflect.String:
+		return "want a text value"
+	}
+	return "want a " + t.Kind().String()
 }
 
 // mergeFile copies the file's non-zero settings into s where no flag was
@@ -253,9 +321,16 @@ func mergeFile(s *Static, f Static, set map[string]bool) {
 	}
 }
 
-// Validate checks the settings before anything starts.
-func (s *Static) Validate() error {
+// Validate checks the settings before anything starts (nothing is
+// created on disk before it), with checks besides its own, and returns
+// every problem found.
+func (s *Static) Validate(checks ...Check) error {
 	var errs []error
+	for _, c := range checks {
+		if err := c(s); err != nil {
+			errs = append(errs, err)
+		}
+	}
 	for _, l := range []struct{ name, addr string }{{"listen", s.Listen}, {"admin-listen", s.AdminListen}} {
 		if _, _, err := net.SplitHostPort(l.addr); err != nil {
 			errs = append(errs, fmt.Errorf("--%s %q: want host:port such as :8080 or 127.0.0.1:8081", l.name, l.addr))
@@ -299,6 +374,11 @@ func (s *Static) Validate() error {
 	case "text", "json":
 	default:
 		errs = append(errs, fmt.Errorf("--log-format %q: want text or json", s.LogFormat))
+	}
+	if s.OTLPEndpoint != "" {
+		if u, err := url.Parse(s.OTLPEndpoint); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			errs = append(errs, fmt.Errorf("--otlp-endpoint %q: want an http:// or https:// URL", s.OTLPEndpoint))
+		}
 	}
 	if _, err := s.TrustedProxyPrefixes(); err != nil {
 		errs = append(errs, err)

@@ -104,6 +104,32 @@ func TestParseServeRejects(t *testing.T) {
 	}
 }
 
+// Every problem is reported at once, the file's by file, line and key as
+// the user wrote them.
+func TestParseServeReportsEveryProblem(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "node.yaml")
+	os.WriteFile(file, []byte("listen: ':9000'\ncolour: blue\nupstreamTimeout: soon\ndemo: perhaps\nlisten: ':9001'\n"), 0o600)
+	_, err := config.ParseServe([]string{"--config", file, "--log-level", "loud"}, env(map[string]string{"OBHUB_MAX_BODY": "abc"}), io.Discard)
+	if err == nil {
+		t.Fatal("no error")
+	}
+	for _, want := range []string{
+		file + `: line 2: unknown setting "colour"`,
+		file + ": line 3: upstreamTimeout: want a duration",
+		file + ": line 4: demo: want true or false",
+		file + `: line 5: setting "listen" given twice`,
+		"OBHUB_MAX_BODY: invalid size",
+		`--log-level "loud"`,
+	} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("the error lacks %q:\n%v", want, err)
+		}
+	}
+	if strings.Contains(err.Error(), "config.Static") || strings.Contains(err.Error(), "time.Duration") {
+		t.Errorf("the error names Go types:\n%v", err)
+	}
+}
+
 func TestByteSize(t *testing.T) {
 	for in, want := range map[string]int64{"1MiB": 1 << 20, "512KiB": 512 << 10, "1MB": 1e6, "1048576": 1 << 20, "2 GiB": 2 << 30, "10B": 10} {
 		var b config.ByteSize

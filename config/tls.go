@@ -48,6 +48,21 @@ func (s *Static) validateTLS() []error {
 	if s.TLSClientCRLStrict && s.TLSClientCRL == "" {
 		errs = append(errs, errors.New("--tls-client-crl-strict needs --tls-client-crl"))
 	}
+	// The files themselves, so that a bad one stops the start before
+	// anything is created on disk.
+	if s.TLSCert != "" && s.TLSKey != "" {
+		if _, err := s.PublicTLS(); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if s.BankClientCert != "" && s.BankClientKey != "" {
+		if _, err := s.BankClientCertificate(); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if _, err := s.BankRootCAs(); err != nil {
+		errs = append(errs, err)
+	}
 	if s.ClientCertHeader != "" {
 		if s.TrustedProxies == "" {
 			errs = append(errs, errors.New("--client-cert-header needs --trusted-proxies: only trusted proxies may pass a certificate"))

@@ -11,6 +11,7 @@ import (
 	"io"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/obhub/obhub/audit"
@@ -25,6 +26,10 @@ func auditCommand(ctx context.Context, args []string, stdout, stderr io.Writer, 
 		fmt.Fprint(stderr, auditUsage)
 		return errors.New("audit: name a subcommand: verify, export or report")
 	}
+	if isHelp(args[0]) {
+		fmt.Fprint(stdout, auditUsage)
+		return nil
+	}
 	switch args[0] {
 	case "verify":
 		return auditVerify(ctx, args[1:], stdout, stderr, getenv)
@@ -32,9 +37,6 @@ func auditCommand(ctx context.Context, args []string, stdout, stderr io.Writer, 
 		return auditExport(ctx, args[1:], stdout, stderr, getenv)
 	case "report":
 		return auditReport(ctx, args[1:], stdout, stderr, getenv)
-	case "help", "-h", "--help":
-		fmt.Fprint(stdout, auditUsage)
-		return nil
 	}
 	fmt.Fprint(stderr, auditUsage)
 	return fmt.Errorf("audit: unknown subcommand %q", args[0])
@@ -106,8 +108,8 @@ func openLedger(ctx context.Context, data string) (*sqlite.AuditStore, error) {
 }
 
 // noteJournal says on stderr when the journal holds records that
-// audit.db, which the CLI reads, does not hold yet: a node killed (or cut
-// off) has them there until it starts again.
+// audit.db, which export reads, does not hold yet: a node killed (or cut
+// off) has them there until it starts again. (Verify reads them.)
 func noteJournal(ctx context.Context, s audit.Store, data string, stderr io.Writer) {
 	h, err := s.Head(ctx)
 	if err != nil {
@@ -129,14 +131,15 @@ func auditVerify(ctx context.Context, args []string, stdout, stderr io.Writer, g
 		return err
 	}
 	defer s.Close()
-	noteJournal(ctx, s, a.data, stderr)
 	keys, kerr := audit.LoadKeyRing(filepath.Join(a.data, "keys"))
 	if kerr != nil {
-		fmt.Fprintf(stderr, "warning: no checkpoint key (%v): a cut tail or a rebuilt chain cannot be detected\n", kerr)
+		fmt.Fprintf(stderr, "warning: no checkpoint public key (%v): a cut tail or a rebuilt chain cannot be detected\n", kerr)
 		keys = nil
 	}
 	start := time.Now()
-	res, err := audit.Verify(ctx, s, audit.VerifyOptions{Keys: keys})
+	// The records a stopped node's journal holds past audit.db are
+	// verified as its chain's continuation.
+	res, err := audit.Verify(ctx, s, audit.VerifyOptions{Keys: keys, Journal: filepath.Join(a.data, auditJournal)})
 	if err != nil {
 		return err
 	}
@@ -144,12 +147,23 @@ func auditVerify(ctx context.Context, args []string, stdout, stderr io.Writer, g
 		b, _ := json.Marshal(res)
 		fmt.Fprintln(stdout, string(b))
 	} else if res.OK {
-		fmt.Fprintf(stdout, "ok: %d records (%d purged by retention), %d signed checkpoints, verified in %v\n",
-			res.Records, res.Purged, res.Checkpoints, time.Since(start).Round(time.Millisecond))
+		fmt.Fprintf(stdout, "ok: %d records", res.Records)
+		if res.JournalOnly > 0 {
+			fmt.Fprintf(stdout, ", %d of them only in the journal (%s.0 and .1)", res.JournalOnly, auditJournal)
+		}
+		fmt.Fprintf(stdout, " (%d purged by retention), %d signed checkpoints, verified in %v\n",
+			res.Purged, res.Checkpoints, time.Since(start).Round(time.Millisecond))
 	} else {
 		fmt.Fprintf(stdout, "BAD: record %d", res.FirstBad.Seq)
+		var about []string
 		if res.FirstBad.RequestID != "" {
-			fmt.Fprintf(stdout, " (request %s)", res.FirstBad.RequestID)
+			about = append(about, "request "+res.FirstBad.RequestID)
+		}
+		if res.FirstBad.InJournal {
+			about = append(about, "in the journal only")
+		}
+		if len(about) > 0 {
+			fmt.Fprintf(stdout, " (%s)", strings.Join(about, ", "))
 		}
 		fmt.Fprintf(stdout, ": %s\n%d records verified before it\n", res.FirstBad.Problem, res.Records)
 	}
@@ -234,7 +248,17 @@ func auditReport(ctx context.Context, args []string, stdout, stderr io.Writer, g
 		WriteHTML(io.Writer) error
 	}
 	if *statement != "" {
-		st, err := audit.PartnerStatement(ctx, s, *statement, f.From, f.To)
+		// The CLI reads the ledger alone: a partner it holds no record of
+		// is unknown, or has not called yet; either way there is nothing
+		// to state.
+		found, err := audit.HasPartnerRecords(ctx, s, *statement)
+		if err != nil {
+			return err
+		}
+		if !found {
+			return fmt.Errorf("--statement %s: the audit ledger holds no record of partner %q (no such partner, or it has made no call yet)", *statement, *statement)
+		}
+		st, err := audit.PartnerStatement(ctx, s, *statement, f.From, f.To, time.Now())
 		if err != nil {
 			return err
 		}

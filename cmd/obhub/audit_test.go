@@ -335,8 +335,33 @@ func TestAuditOneRecordPerRequest(t *testing.T) {
 		t.Errorf("CSV report: %s\n%s", ct, r.body)
 	}
 	r = h.adminCall(t, "GET", "/reports/partners/"+a.partner+"/statement?format=html", nil, 200, nil)
-	if !bytes.Contains(r.body, []byte("Activity statement of partner "+a.partner)) {
+	if !bytes.Contains(r.body, []byte("Activity statement of partner "+a.partner)) ||
+		!bytes.Contains(r.body, []byte("All records up to ")) || !bytes.Contains(r.body, []byte("Produced ")) || bytes.Contains(r.body, []byte("—")) {
 		t.Errorf("HTML statement: %s", r.body)
+	}
+	// No such partner, and no record of one: not found, not a statement
+	// of zeros. A partner deleted since, whose records the ledger holds,
+	// keeps its statement (here: a record of an id that is no partner).
+	r = h.adminCall(t, "GET", "/reports/partners/no-such-partner/statement", nil, 404, nil)
+	if ct := r.header.Get("Content-Type"); !strings.HasPrefix(ct, "application/problem+json") {
+		t.Errorf("statement of no partner: %s\n%s", ct, r.body)
+	}
+	if err := m.auditLog.writer.Write(audit.Record{Time: time.Now(), Category: audit.CategoryAccess, RequestID: "gone-1",
+		Partner: "gone-partner", Method: "GET", Path: "/x", Status: 200, Decision: "allow"}); err != nil {
+		t.Fatal(err)
+	}
+	var gone audit.Statement
+	if h.adminCall(t, "GET", "/reports/partners/gone-partner/statement", nil, 200, &gone); gone.Total.Calls != 1 || gone.Produced.IsZero() {
+		t.Errorf("statement of a deleted partner: %+v", gone)
+	}
+	for _, tc := range []struct {
+		partner string
+		code    int
+	}{{"no-such-partner", 1}, {"gone-partner", 0}} {
+		code, stdout, stderr := runCLI(t, nil, "audit", "report", "--data", m.Config.Data, "--statement", tc.partner)
+		if code != tc.code || (code != 0 && !strings.Contains(stderr, `no record of partner "no-such-partner"`)) {
+			t.Errorf("obhub audit report --statement %s: %d\n%s%s", tc.partner, code, stdout, stderr)
+		}
 	}
 
 	// The CLI reads the ledger of a running node.

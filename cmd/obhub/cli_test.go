@@ -47,6 +47,12 @@ func TestCLI(t *testing.T) {
 			wantCode: -1, wantStderr: "OBHUB_KEY_ENCRYPTION_KEY"},
 		{name: "serve on etcd with a short key-encryption key", args: []string{"serve", "--listen", "127.0.0.1:0", "--admin-listen", "localhost:0", "--etcd", "http://127.0.0.1:2379"},
 			env: map[string]string{"OBHUB_KEY_ENCRYPTION_KEY": "c2hvcnQ="}, wantCode: -1, wantStderr: "want 32"},
+		{name: "serve with RS256 in the config file", args: []string{"serve", "--config", filepath.Join("testdata", "node-rs256.yaml")},
+			wantCode: -1, wantStderr: "--signing-alg"},
+		{name: "serve with two bad settings reports both", args: []string{"serve", "--listen", "127.0.0.1:0", "--admin-listen", "localhost:0", "--signing-alg", "HS256"},
+			env: map[string]string{"OBHUB_MAX_BODY": "abc"}, wantCode: -1, wantStderr: "OBHUB_MAX_BODY: invalid size"},
+		{name: "serve with two bad settings reports both (the algorithm)", args: []string{"serve", "--listen", "127.0.0.1:0", "--admin-listen", "localhost:0", "--signing-alg", "HS256"},
+			env: map[string]string{"OBHUB_MAX_BODY": "abc"}, wantCode: -1, wantStderr: `--signing-alg: signing algorithm "HS256"`},
 		{name: "apply without a file", args: []string{"apply"}, env: map[string]string{"OBHUB_ADMIN_TOKEN": "x"}, wantCode: -1, wantStderr: "-f"},
 		{name: "apply without a token", args: []string{"apply", "-f", filepath.Join("testdata", "alliance.yaml")}, wantCode: -1, wantStderr: "OBHUB_ADMIN_TOKEN"},
 		{name: "apply a missing file", args: []string{"apply", "-f", filepath.Join("testdata", "missing.yaml")},
@@ -77,6 +83,33 @@ func TestCLI(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// Every command and subcommand answers -h, -help and --help with its
+// usage and exit status 0, and does nothing else (a help flag is never
+// taken for an argument, such as the key id of keys withdraw).
+func TestCLIHelp(t *testing.T) {
+	commands := [][]string{
+		{"serve"}, {"apply"}, {"version"},
+		{"keys"}, {"keys", "rotate"}, {"keys", "withdraw"}, {"keys", "withdraw", "some-kid"}, {"keys", "list"},
+		{"audit"}, {"audit", "verify"}, {"audit", "export"}, {"audit", "report"},
+		{"cluster"}, {"cluster", "import"},
+	}
+	for _, cmd := range commands {
+		for _, h := range []string{"-h", "-help", "--help"} {
+			args := append(append([]string(nil), cmd...), h)
+			t.Run(strings.Join(args, " "), func(t *testing.T) {
+				data := filepath.Join(t.TempDir(), "data")
+				code, stdout, stderr := runCLI(t, map[string]string{"OBHUB_DATA": data}, args...)
+				if code != 0 || !strings.Contains(strings.ToLower(stdout+stderr), "usage") {
+					t.Errorf("exit status %d, want 0 and a usage\nstdout: %s\nstderr: %s", code, stdout, stderr)
+				}
+				if _, err := os.Stat(data); err == nil {
+					t.Errorf("asking for help created the data folder %s", data)
+				}
+			})
+		}
 	}
 }
 
@@ -167,4 +200,35 @@ func TestApply(t *testing.T) {
 			t.Errorf("exit %d, stderr:\n%s", code, stderr)
 		}
 	})
+}
+
+// Every flag of obhub serve, and the variable its help names, is in the
+// settings table of docs/configuration.md.
+func TestServeFlagsDocumented(t *testing.T) {
+	doc, err := os.ReadFile(filepath.Join("..", "..", "docs", "configuration.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, _, help := runCLI(t, nil, "serve", "-h")
+	flagLine := regexp.MustCompile(`(?m)^  -([a-z0-9-]+)`)
+	envName := regexp.MustCompile(`env (OBHUB_[A-Z0-9_]+)`)
+	blocks := flagLine.FindAllStringSubmatchIndex(help, -1)
+	if len(blocks) < 30 {
+		t.Fatalf("serve -h lists %d flags:\n%s", len(blocks), help)
+	}
+	for i, b := range blocks {
+		end := len(help)
+		if i+1 < len(blocks) {
+			end = blocks[i+1][0]
+		}
+		name, text := help[b[2]:b[3]], help[b[0]:end]
+		row := regexp.MustCompile("(?m)^\\|[^\\n]*`--" + regexp.QuoteMeta(name) + "`[^\\n]*$").Find(doc)
+		if row == nil {
+			t.Errorf("--%s is not in the settings table", name)
+			continue
+		}
+		if m := envName.FindStringSubmatch(text); m != nil && !bytes.Contains(row, []byte("`"+m[1]+"`")) {
+			t.Errorf("the row of --%s lacks %s: %s", name, m[1], row)
+		}
+	}
 }

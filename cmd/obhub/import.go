@@ -58,6 +58,10 @@ const (
 // clusterCommand runs `obhub cluster import`.
 func clusterCommand(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) error {
 	const use = "usage: obhub cluster import --data DIR --etcd URLS [--db postgres://…] [--dry-run]\n"
+	if len(args) > 0 && isHelp(args[0]) {
+		fmt.Fprint(stdout, use)
+		return nil
+	}
 	if len(args) == 0 || args[0] != "import" {
 		fmt.Fprint(stderr, use)
 		return errors.New("cluster: want import")

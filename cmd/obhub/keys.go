@@ -36,9 +36,14 @@ import (
 // OpenID providers, published at /oauth2/rp-jwks, in <data>/keys/rp/ and
 // in etcd under their own name.
 func keysCommand(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) error {
+	const use = "usage: obhub keys rotate [--rp] [--data DIR] [--alg ES256|PS256|EdDSA] [--prepublish 10m] [--token-lifetime 10m]\n" +
+		"       obhub keys withdraw KEY-ID [--rp] [--data DIR] [--alg ES256|PS256|EdDSA]\n       obhub keys list [--rp] [--data DIR]\n"
+	if len(args) > 0 && isHelp(args[0]) {
+		fmt.Fprint(stdout, use)
+		return nil
+	}
 	if len(args) == 0 || (args[0] != "rotate" && args[0] != "withdraw" && args[0] != "list") {
-		fmt.Fprint(stderr, "usage: obhub keys rotate [--rp] [--data DIR] [--alg ES256|PS256|EdDSA] [--prepublish 10m] [--token-lifetime 10m]\n"+
-			"       obhub keys withdraw KEY-ID [--rp] [--data DIR] [--alg ES256|PS256|EdDSA]\n       obhub keys list [--rp] [--data DIR]\n")
+		fmt.Fprint(stderr, use)
 		return errors.New("keys: want rotate, withdraw or list")
 	}
 	var kid string // withdraw: the key id, before, between or after the flags
@@ -67,6 +72,10 @@ func keysCommand(ctx context.Context, args []string, stdout, stderr io.Writer, g
 	}
 	rest := args[1:]
 	if args[0] == "withdraw" {
+		fs.Usage = func() {
+			fmt.Fprint(fs.Output(), "usage: obhub keys withdraw KEY-ID [flags]\n")
+			fs.PrintDefaults()
+		}
 		kid, rest = keyIDArg(fs, rest)
 	}
 	if err := fs.Parse(rest); err != nil {
@@ -144,9 +153,9 @@ func keysCommand(ctx context.Context, args []string, stdout, stderr io.Writer, g
 }
 
 // keyIDArg takes the key id out of withdraw's arguments: the first one
-// that is neither a flag fs knows nor a flag's value. A key id may begin
-// with '-' (a base64url thumbprint), so "looks like a flag" does not
-// decide it.
+// that is neither a flag fs knows, a request for help (-h, --help), nor a
+// flag's value. A key id may begin with '-' (a base64url thumbprint), so
+// "looks like a flag" does not decide it.
 func keyIDArg(fs *flag.FlagSet, args []string) (kid string, rest []string) {
 	for i := 0; i < len(args); i++ {
 		a := args[i]
@@ -157,7 +166,7 @@ func keyIDArg(fs *flag.FlagSet, args []string) (kid string, rest []string) {
 			name, _, hasValue = strings.Cut(strings.TrimLeft(a, "-"), "=")
 			f = fs.Lookup(name)
 		}
-		if f == nil && a != "--" && kid == "" {
+		if f == nil && a != "--" && kid == "" && (a == "help" || !isHelp(a)) {
 			kid = a
 			continue
 		}

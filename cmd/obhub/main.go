@@ -60,9 +60,13 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 	case "cluster":
 		err = clusterCommand(ctx, args[1:], stdout, stderr, getenv)
 	case "version", "--version":
+		if len(args) > 1 && isHelp(args[1]) {
+			fmt.Fprint(stdout, "Usage:\n  obhub version    print the version\n")
+			return 0
+		}
 		fmt.Fprintln(stdout, "obhub", versionString())
 		return 0
-	case "help", "-h", "--help":
+	case "help", "-h", "-help", "--help":
 		usage(stdout)
 		return 0
 	default:
@@ -79,6 +83,16 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 		fmt.Fprintln(stderr, "obhub:", cliMessage(err))
 		return 1
 	}
+}
+
+// isHelp reports whether arg asks a command for its usage: help, -h,
+// -help or --help.
+func isHelp(arg string) bool {
+	switch arg {
+	case "help", "-h", "-help", "--help":
+		return true
+	}
+	return false
 }
 
 // cliMessage is err for a person at a terminal: an *obhub.Error's own

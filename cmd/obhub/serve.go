@@ -93,13 +93,26 @@ func NewMain() *Main {
 
 // ParseFlags reads the settings of `obhub serve` and sets up the logger.
 func (m *Main) ParseFlags(args []string, getenv func(string) string, stderr io.Writer) error {
-	c, err := config.ParseServe(args, getenv, stderr)
+	c, err := config.ParseServe(args, getenv, stderr, settingChecks()...)
 	if err != nil {
 		return err
 	}
 	m.Config = c
 	m.Logger = newLogger(stderr, c.LogLevel, c.LogFormat)
 	return nil
+}
+
+// settingChecks are the tests of node settings that belong to the
+// adapters main wires, made with config's own before anything starts.
+func settingChecks() []config.Check {
+	return []config.Check{
+		func(s *config.Static) error {
+			if _, err := oauth.ParseAlgorithm(s.SigningAlg); err != nil {
+				return fmt.Errorf("--signing-alg: %w", err)
+			}
+			return nil
+		},
+	}
 }
 
 func newLogger(w io.Writer, level, format string) *slog.Logger {
@@ -115,7 +128,7 @@ func newLogger(w io.Writer, level, format string) *slog.Logger {
 // Run opens the stores, loads the configuration and starts serving. It
 // returns once both listeners accept connections; Close stops them.
 func (m *Main) Run(ctx context.Context) error {
-	if err := m.Config.Validate(); err != nil {
+	if err := m.Config.Validate(settingChecks()...); err != nil {
 		return err
 	}
 	if err := os.MkdirAll(m.Config.Data, 0o700); err != nil {
