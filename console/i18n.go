@@ -30,8 +30,9 @@ func (h *Handler) pickLang(w http.ResponseWriter, r *http.Request) lang {
 }
 
 // messages are the console's texts: the first pages' (baseMessages) and
-// the pages added after (i18n_pages.go, i18n_profile.go, i18n_mail.go).
-var messages = websession.MergeMessages(baseMessages, pageMessages, profileMessages, mailMessages)
+// the pages added after (i18n_pages.go, i18n_profile.go, i18n_mail.go)
+// and the verbs of change records (i18n_verbs.go).
+var messages = websession.MergeMessages(baseMessages, pageMessages, profileMessages, mailMessages, verbMessages)
 
 var baseMessages = map[lang]map[string]string{
 	langEN: {

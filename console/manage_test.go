@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/url"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -492,4 +493,42 @@ func TestLaterPagesInChinese(t *testing.T) {
 		mustContain(t, p, `lang="zh-Hans"`, want)
 		mustNotContain(t, p, "apps.", "products.", "upload.", "history.", "operators.", "col.", "field.", "action.", "approval.", "env.", "vis.")
 	}
+}
+
+// The Changes page says what each change did — the verb of a console or
+// portal change, the action or method of an admin API call — in both
+// languages, never only the HTTP method.
+func TestChangeHistoryVerbs(t *testing.T) {
+	e := newEnv(t)
+	audittest.Fill(t, e.ledger, audittest.NewSigner(t), []audit.Record{
+		{Time: e.now.Add(-50 * time.Minute), Category: audit.CategoryAdmin, Method: "POST", Path: "/admin/v1/banks",
+			Status: 409, Decision: "reject", Reason: "conflict", Actor: "operator", Object: "banks/hexi-bank"},
+		{Time: e.now.Add(-40 * time.Minute), Category: audit.CategoryAdmin, Method: "POST", Path: "/admin/v1/apis/hexi-loans/publish",
+			Status: 200, Decision: "allow", Actor: "operator", Object: "apis/hexi-loans"},
+		{Time: e.now.Add(-30 * time.Minute), Category: audit.CategoryAdmin, Method: "POST", Path: "/console/partners/river-pay/approve",
+			Status: 200, Decision: "allow", Reason: "approve", Actor: "console:ops@alliance.example", Object: "partners/river-pay"},
+		{Time: e.now.Add(-20 * time.Minute), Category: audit.CategoryAdmin, Method: "POST", Path: "/portal/apps/" + e.riverApp + "/secret",
+			Status: 200, Decision: "allow", Reason: "rotate_secret", Actor: "portal:dev@river.example", Object: "apps/" + e.riverApp},
+	})
+	aud := e.operator("audit@alliance.example", console.RoleAuditor, "")
+	cells := func(body string) []string {
+		var out []string
+		for _, m := range regexp.MustCompile(`<td class="num">\d+</td>`).FindAllStringIndex(body, -1) {
+			start := strings.LastIndex(body[:m[0]], "<td>")
+			out = append(out, body[start+len("<td>"):strings.LastIndex(body[:m[0]], "</td>")])
+		}
+		return out
+	}
+	p := aud.get("/console/history")
+	want := []string{"rotate secret", "approve", "publish", "create (conflict)"}
+	if got := cells(p.body); !slices.Equal(got, want) {
+		t.Errorf("changes: %q, want %q", got, want)
+	}
+	p = aud.get("/console/history?lang=zh")
+	want = []string{"轮换密钥", "批准", "发布", "创建 (conflict)"}
+	if got := cells(p.body); !slices.Equal(got, want) {
+		t.Errorf("changes in Chinese: %q, want %q", got, want)
+	}
+	seq := regexp.MustCompile(`href="/console/history/(\d+)"`).FindStringSubmatch(aud.get("/console/history?lang=en").body)[1]
+	mustContain(t, aud.get("/console/history/"+seq), "rotate secret · POST")
 }
