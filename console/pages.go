@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/obhub/obhub"
@@ -355,7 +356,11 @@ func (h *Handler) lifecycle(w http.ResponseWriter, r *http.Request) {
 // auditQuery is the audit search form.
 type auditQuery struct {
 	Bank, Partner, API, Decision, Status, From, To string
+	RequestID, App, Category                       string
 }
+
+// categories are the audit categories the audit page's filter offers.
+var categories = []string{audit.CategoryAccess, audit.CategoryPayment, audit.CategoryAdmin}
 
 type auditData struct {
 	Q       auditQuery
@@ -364,18 +369,26 @@ type auditData struct {
 	More    bool
 }
 
+// Categories are the choices of the category filter.
+func (auditData) Categories() []string { return categories }
+
 const auditPageSize = 100
 
 // filter reads the form into an audit filter, forcing the operator's bank.
 func (h *Handler) filter(r *http.Request, v *visitor) (auditQuery, audit.Filter, []string) {
 	q := r.URL.Query()
 	in := auditQuery{Bank: q.Get("bank"), Partner: q.Get("partner"), API: q.Get("api"),
-		Decision: q.Get("decision"), Status: q.Get("status"), From: q.Get("from"), To: q.Get("to")}
+		Decision: q.Get("decision"), Status: q.Get("status"), From: q.Get("from"), To: q.Get("to"),
+		RequestID: strings.TrimSpace(q.Get("request_id")), App: strings.TrimSpace(q.Get("app")), Category: q.Get("category")}
 	if b := v.Bank(); b != "" {
 		in.Bank = b
 	}
-	f := audit.Filter{Bank: in.Bank, Partner: in.Partner, API: in.API, Decision: in.Decision}
+	f := audit.Filter{Bank: in.Bank, Partner: in.Partner, API: in.API, Decision: in.Decision,
+		RequestID: in.RequestID, ClientID: in.App, Category: in.Category}
 	var errs []string
+	if in.Category != "" && !slices.Contains(categories, in.Category) {
+		errs = append(errs, v.L.T("err.category"))
+	}
 	if in.Status != "" {
 		n, err := strconv.Atoi(in.Status)
 		if err != nil || n < 100 || n > 599 {
