@@ -20,6 +20,7 @@ import (
 type view struct {
 	bank     string
 	apis     []catalog.API
+	hidden   map[string]bool            // other banks' private APIs: never named to this bank's staff
 	products map[string]catalog.Product // products holding at least one API in scope
 	partners []partnerRow
 	pending  []subRow
@@ -48,12 +49,15 @@ func (h *Handler) load(ctx context.Context, bank string) (*view, error) {
 	if err != nil {
 		return nil, err
 	}
-	vw := &view{bank: bank, products: map[string]catalog.Product{}}
+	vw := &view{bank: bank, products: map[string]catalog.Product{}, hidden: map[string]bool{}}
 	inScope := map[string]bool{}
 	for _, a := range all {
-		if bank == "" || a.Bank == bank {
+		switch {
+		case bank == "" || a.Bank == bank:
 			vw.apis = append(vw.apis, a)
 			inScope[a.ID] = true
+		case a.Visibility == catalog.VisibilityPrivate:
+			vw.hidden[a.ID] = true
 		}
 	}
 	prods, _, err := c.ListProducts(ctx, config.ListOptions{})
@@ -111,6 +115,19 @@ func (h *Handler) load(ctx context.Context, bank string) (*view, error) {
 		}
 	}
 	return vw, nil
+}
+
+// shown is p as the view's bank may see it: without other banks' private
+// APIs, nor their operations' limits. Only for showing: whether a bank
+// admin may edit p is decided on the whole product (editable), which such
+// an API makes shared.
+func (vw *view) shown(p catalog.Product) catalog.Product {
+	if len(vw.hidden) == 0 {
+		return p
+	}
+	p.APIs = slices.DeleteFunc(slices.Clone(p.APIs), func(id string) bool { return vw.hidden[id] })
+	p.Plan.Operations = slices.DeleteFunc(slices.Clone(p.Plan.Operations), func(o catalog.OperationLimit) bool { return vw.hidden[o.API] })
+	return p
 }
 
 // gateView is gate (see there) followed by load of what the operator may
