@@ -59,7 +59,6 @@ var verbMessages = map[lang]map[string]string{
 		"verb.client_register":   "register client",
 		"verb.client_update":     "update client",
 		"verb.client_delete":     "delete client",
-		"verb.grant_types":       "change grant types",
 	},
 	langZH: {
 		"verb.create":            "创建",
@@ -92,6 +91,5 @@ var verbMessages = map[lang]map[string]string{
 		"verb.client_register":   "注册客户端",
 		"verb.client_update":     "修改客户端",
 		"verb.client_delete":     "删除客户端",
-		"verb.grant_types":       "修改授权类型",
 	},
 }
