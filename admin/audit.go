@@ -4,12 +4,14 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"io"
 	"net/http"
 	"strings"
 	"time"
 
 	"github.com/obhub/obhub"
 	"github.com/obhub/obhub/audit"
+	"github.com/obhub/obhub/catalog"
 	"github.com/obhub/obhub/internal/requestid"
 )
 
@@ -46,14 +48,27 @@ func RecordChanges(next http.Handler, rec ChangeRecorder, clock obhub.Clock) htt
 		if object != "" && !isCollection(object) {
 			before = readState(next, r, object)
 		}
+		var sent *capped
+		if object != "" && isCollection(object) && r.Body != nil {
+			sent = &capped{max: maxCapturedBody}
+			r.Body = readCloser{io.TeeReader(r.Body, sent), r.Body}
+		}
 		buf := &bufferedResponse{header: http.Header{}, status: http.StatusOK}
 		next.ServeHTTP(buf, r)
 
 		after := ""
-		if buf.status < 300 && r.Method != http.MethodDelete {
+		switch {
+		case buf.status < 300 && r.Method != http.MethodDelete:
 			after = audit.StateJSON(buf.body.Bytes())
 			if isCollection(object) {
 				object += "/" + createdID(object, buf.body.Bytes())
+			}
+		case sent != nil && !sent.over:
+			// A refused creation names the object it tried to make when
+			// the body gave its id: only that member is read, never the
+			// rest of the body (which may hold secrets).
+			if id := createdID(object, sent.buf.Bytes()); catalog.ValidID(id) {
+				object += "/" + id
 			}
 		}
 		actor, decision := AdminActor, audit.DecisionAllow
@@ -99,11 +114,8 @@ func objectPath(path string) string {
 		return ""
 	}
 	segs := strings.Split(strings.Trim(rest, "/"), "/")
-	if n := len(segs); n >= 3 {
-		switch segs[n-1] {
-		case "publish", "deprecate", "retire", "approve", "reject", "secret", "retry":
-			segs = segs[:n-1]
-		}
+	if n := len(segs); n >= 3 && audit.AdminAction(segs[n-1]) != "" {
+		segs = segs[:n-1]
 	}
 	return strings.Join(segs, "/")
 }
@@ -131,7 +143,35 @@ func readState(h http.Handler, r *http.Request, object string) string {
 	return audit.StateJSON(buf.body.Bytes())
 }
 
-// createdID returns the id of an object in a creation's answer.
+// maxCapturedBody bounds the copy of a creation's body that RecordChanges
+// keeps to name the object of a refused creation.
+const maxCapturedBody = 1 << 20
+
+// capped keeps the first max bytes written to it; over says there were
+// more.
+type capped struct {
+	buf  bytes.Buffer
+	max  int
+	over bool
+}
+
+func (c *capped) Write(p []byte) (int, error) {
+	if c.buf.Len()+len(p) > c.max {
+		c.over = true
+	} else {
+		c.buf.Write(p)
+	}
+	return len(p), nil
+}
+
+// readCloser reads through one reader and closes another.
+type readCloser struct {
+	io.Reader
+	io.Closer
+}
+
+// createdID returns the id of an object in a creation's answer, or in
+// its request.
 func createdID(collection string, body []byte) string {
 	var v struct {
 		ID       string `json:"id"`

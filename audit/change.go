@@ -117,3 +117,40 @@ func SecretName(k string) bool {
 	}
 	return false
 }
+
+// adminActions are the last path segments of the admin API that name an
+// action on the object before them, with the verb each records.
+var adminActions = map[string]string{
+	"publish": "publish", "deprecate": "deprecate", "retire": "retire",
+	"approve": "approve", "reject": "reject", "retry": "retry", "secret": "rotate_secret",
+}
+
+// AdminAction returns the verb of an admin API path's last segment when
+// it names an action ("publish", "secret" → "rotate_secret"), else "".
+func AdminAction(segment string) string { return adminActions[segment] }
+
+// Verb returns what an administrative record did. A change made through
+// a web page (the console, the portal, registration) keeps its verb in
+// Reason; a record of the admin API (path under /admin/) keeps there the
+// problem of a refusal instead, so its verb comes from the path and
+// method: the action its path ends with, else "create" for POST,
+// "update" for PUT and PATCH, "delete" for DELETE.
+func (r *Record) Verb() string {
+	rest, ok := strings.CutPrefix(r.Path, "/admin/")
+	if !ok {
+		return r.Reason
+	}
+	rest = strings.TrimRight(rest, "/")
+	if v := AdminAction(rest[strings.LastIndexByte(rest, '/')+1:]); v != "" {
+		return v
+	}
+	switch r.Method {
+	case http.MethodPost:
+		return "create"
+	case http.MethodPut, http.MethodPatch:
+		return "update"
+	case http.MethodDelete:
+		return "delete"
+	}
+	return strings.ToLower(r.Method)
+}

@@ -46,3 +46,32 @@ func TestChangeRecord(t *testing.T) {
 		t.Errorf("secret states kept: %s → %s", r.Before, r.After)
 	}
 }
+
+// A record says what was done: a page's change its verb, an admin API
+// call the action its path ends with, or its method's.
+func TestRecordVerb(t *testing.T) {
+	for _, tt := range []struct {
+		method, path, reason, want string
+	}{
+		{"POST", "/admin/v1/banks", "", "create"},
+		{"POST", "/admin/v1/banks", "conflict", "create"},
+		{"POST", "/admin/v1/partners/p/apps", "", "create"},
+		{"PUT", "/admin/v1/apis/a", "", "update"},
+		{"PATCH", "/admin/v1/apps/c", "invalid_request", "update"},
+		{"DELETE", "/admin/v1/products/p", "", "delete"},
+		{"POST", "/admin/v1/apis/a/publish", "", "publish"},
+		{"POST", "/admin/v1/apis/a/deprecate", "", "deprecate"},
+		{"POST", "/admin/v1/partners/p/approve", "", "approve"},
+		{"POST", "/admin/v1/apps/c/subscriptions/p/reject", "", "reject"},
+		{"POST", "/admin/v1/apps/c/secret", "", "rotate_secret"},
+		{"POST", "/admin/v1/outbox/7/retry/", "", "retry"},
+		{"POST", "/console/apis/a/publish", "publish", "publish"},
+		{"POST", "/portal/apps", "create", "create"},
+		{"POST", "/oauth2/register", "client_register", "client_register"},
+	} {
+		r := audit.Record{Method: tt.method, Path: tt.path, Reason: tt.reason}
+		if got := r.Verb(); got != tt.want {
+			t.Errorf("%s %s (reason %q): verb %q, want %q", tt.method, tt.path, tt.reason, got, tt.want)
+		}
+	}
+}

@@ -354,9 +354,10 @@ var funcs = template.FuncMap{
 		}
 		return t.UTC().Format("2006-01-02 15:04:05Z")
 	},
-	"list":  func(s ...string) []string { return s },
-	"has":   func(s []string, x string) bool { return slices.Contains(s, x) },
-	"lower": strings.ToLower,
+	"list":   func(s ...string) []string { return s },
+	"change": changeLabel,
+	"has":    func(s []string, x string) bool { return slices.Contains(s, x) },
+	"lower":  strings.ToLower,
 	"pct": func(n, of int64) int64 {
 		if of <= 0 {
 			return 0

@@ -597,3 +597,50 @@ func TestChineseAndHeaders(t *testing.T) {
 		t.Errorf("CSP %q", csp)
 	}
 }
+
+// The audit page filters by request id, app and category as the admin
+// API does — the values masked as the ledger masks them — shows the
+// request id, keeps the table within its scrolling box, and labels date
+// fields without a format the browser's date picker contradicts. The
+// reports page names the row of calls without a partner "(none)", as
+// the command line's HTML report does.
+func TestAuditPageFiltersAndReportNone(t *testing.T) {
+	e := newEnv(t)
+	audittest.Fill(t, e.ledger, audittest.NewSigner(t), []audit.Record{
+		{Time: e.now.Add(-30 * time.Minute), Category: audit.CategoryPayment, RequestID: "req-13812345678", Bank: "qingshan-rcb",
+			API: "qingshan-accounts", Method: "POST", Path: "/qingshan-rcb/pay-path-C", Partner: "green-valley", ClientID: "app-13912345678",
+			Status: 201, Decision: "allow"},
+		{Time: e.now.Add(-20 * time.Minute), Category: audit.CategoryAccess, RequestID: "req-anon", Bank: "qingshan-rcb",
+			API: "qingshan-accounts", Method: "GET", Path: "/qingshan-rcb/no-token-path-D", Status: 401, Decision: "deny", Reason: "token_missing"},
+	})
+	aud := e.operator("audit@alliance.example", console.RoleAuditor, "")
+	p := aud.get("/console/audit")
+	mustContain(t, p, `name="request_id"`, `name="app"`, `name="category"`, `class="table-scroll"`, "Request id", "<code>req-anon</code>")
+	mustNotContain(t, p, "YYYY-MM-DD")
+	for _, tt := range []struct {
+		query    string
+		want     []string
+		wantNone []string
+	}{
+		{"request_id=req-13812345678", []string{"pay-path-C"}, []string{"no-token-path-D", "accounts-path-A"}},
+		{"app=app-13912345678", []string{"pay-path-C"}, []string{"no-token-path-D", "accounts-path-A"}},
+		{"app=" + e.greenApp, []string{"accounts-path-A", "accounts-path-B"}, []string{"pay-path-C", "secret-loans-path"}},
+		{"category=payment", []string{"pay-path-C"}, []string{"no-token-path-D", "accounts-path-A"}},
+		{"category=access&bank=qingshan-rcb", []string{"no-token-path-D", "accounts-path-A"}, []string{"pay-path-C"}},
+	} {
+		p := aud.get("/console/audit?" + tt.query)
+		if p.status != http.StatusOK {
+			t.Errorf("%s: %d", tt.query, p.status)
+		}
+		mustContain(t, p, tt.want...)
+		mustNotContain(t, p, tt.wantNone...)
+	}
+	if p := aud.get("/console/audit?category=secret"); p.status != http.StatusUnprocessableEntity {
+		t.Errorf("an unknown category: %d", p.status)
+	}
+	mustNotContain(t, aud.get("/console/audit?lang=zh"), "YYYY-MM-DD")
+
+	p = aud.get("/console/reports?by=partner&lang=en")
+	mustContain(t, p, `<th scope="row">(none)</th>`)
+	mustContain(t, aud.get("/console/reports?by=partner&lang=zh"), `<th scope="row">（无）</th>`)
+}

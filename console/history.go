@@ -52,7 +52,7 @@ func (h *Handler) historyPage(w http.ResponseWriter, r *http.Request) {
 		h.render(w, v, http.StatusUnprocessableEntity, "history", v.L.T("history.title"), errs, d)
 		return
 	}
-	inScope, err := h.changeScope(r, v)
+	inScope, _, err := h.changeScope(r, v)
 	if err != nil {
 		h.fail(w, r, v, err)
 		return
@@ -78,18 +78,20 @@ func (h *Handler) historyPage(w http.ResponseWriter, r *http.Request) {
 }
 
 // changeScope returns whether the operator may see an administrative
-// record; EUNAVAILABLE when the node has no audit log to read.
-func (h *Handler) changeScope(r *http.Request, v *visitor) (func(*audit.Record) bool, error) {
+// record, and the APIs it may not see named in one (other banks' private
+// APIs, which a shared product's state lists); EUNAVAILABLE when the node
+// has no audit log to read.
+func (h *Handler) changeScope(r *http.Request, v *visitor) (func(*audit.Record) bool, map[string]bool, error) {
 	if h.cfg.Audit == nil {
-		return nil, obhub.Errorf(obhub.EUNAVAILABLE, "no audit log on this node")
+		return nil, nil, obhub.Errorf(obhub.EUNAVAILABLE, "no audit log on this node")
 	}
 	bank := v.Bank()
 	if bank == "" {
-		return func(*audit.Record) bool { return true }, nil
+		return func(*audit.Record) bool { return true }, nil, nil
 	}
 	vw, err := h.load(r.Context(), bank)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	mine := map[string]bool{"banks/" + bank: true}
 	for _, a := range vw.apis {
@@ -116,7 +118,7 @@ func (h *Handler) changeScope(r *http.Request, v *visitor) (func(*audit.Record) 
 			return true
 		}
 		return bytes.Contains([]byte(rec.Before), names) || bytes.Contains([]byte(rec.After), names)
-	}, nil
+	}, vw.hidden, nil
 }
 
 // changeData is one change, with its before and after states side by
@@ -144,7 +146,7 @@ func (h *Handler) changePage(w http.ResponseWriter, r *http.Request) {
 		h.notFound(w, v)
 		return
 	}
-	inScope, err := h.changeScope(r, v)
+	inScope, hidden, err := h.changeScope(r, v)
 	if err != nil {
 		h.fail(w, r, v, err)
 		return
@@ -167,7 +169,31 @@ func (h *Handler) changePage(w http.ResponseWriter, r *http.Request) {
 	}
 	rec.Digest, rec.Hash = nil, nil
 	h.render(w, v, http.StatusOK, "change", v.L.T("change.title", rec.Seq), nil,
-		changeData{Rec: *rec, Fields: compareStates(rec.Before, rec.After)})
+		changeData{Rec: *rec, Fields: withoutHidden(compareStates(rec.Before, rec.After), hidden)})
+}
+
+// withoutHidden drops the fields that name an API the operator may not
+// see (a shared product's other-bank private API, its operation limits):
+// a field whose value is such an id, and the fields beside it in the same
+// object ("/plan/operations/0/api" takes "/plan/operations/0/…" along).
+func withoutHidden(fields []fieldChange, hidden map[string]bool) []fieldChange {
+	if len(hidden) == 0 {
+		return fields
+	}
+	var drop []string
+	for _, f := range fields {
+		if hidden[f.Before] || hidden[f.After] {
+			parent := f.Field[:strings.LastIndexByte(f.Field, '/')+1]
+			if strings.HasSuffix(f.Field, "/api") {
+				drop = append(drop, parent)
+			} else {
+				drop = append(drop, f.Field)
+			}
+		}
+	}
+	return slices.DeleteFunc(fields, func(f fieldChange) bool {
+		return slices.ContainsFunc(drop, func(d string) bool { return f.Field == d || strings.HasSuffix(d, "/") && strings.HasPrefix(f.Field, d) })
+	})
 }
 
 // compareStates flattens two JSON states to their leaves and pairs them

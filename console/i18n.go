@@ -30,8 +30,9 @@ func (h *Handler) pickLang(w http.ResponseWriter, r *http.Request) lang {
 }
 
 // messages are the console's texts: the first pages' (baseMessages) and
-// the pages added after (i18n_pages.go, i18n_profile.go, i18n_mail.go).
-var messages = websession.MergeMessages(baseMessages, pageMessages, profileMessages, mailMessages)
+// the pages added after (i18n_pages.go, i18n_profile.go, i18n_mail.go)
+// and the verbs of change records (i18n_verbs.go).
+var messages = websession.MergeMessages(baseMessages, pageMessages, profileMessages, mailMessages, verbMessages)
 
 var baseMessages = map[lang]map[string]string{
 	langEN: {
@@ -123,8 +124,8 @@ var baseMessages = map[lang]map[string]string{
 		"audit.none":                 "No record matches.",
 		"audit.more":                 "Only the newest 100 records are shown: narrow the search to see older ones.",
 		"audit.scope":                "Only %s's records are searched.",
-		"filter.from":                "From (YYYY-MM-DD)",
-		"filter.to":                  "To (YYYY-MM-DD)",
+		"filter.from":                "From",
+		"filter.to":                  "To",
 		"filter.by":                  "Group by",
 		"reports.title":              "Usage report",
 		"reports.total":              "Total",
@@ -153,6 +154,10 @@ var baseMessages = map[lang]map[string]string{
 		"err.taken":                  "An operator with this e-mail address already exists.",
 		"err.status":                 "The status must be an HTTP status from 100 to 599.",
 		"err.date":                   "Dates are written YYYY-MM-DD.",
+		"err.category":               "The category must be access, payment or admin.",
+		"col.requestid":              "Request id",
+		"filter.category.all":        "All",
+		"reports.nokey":              "(none)",
 		"err.by":                     "Unknown grouping.",
 	},
 	langZH: {
@@ -243,8 +248,8 @@ var baseMessages = map[lang]map[string]string{
 		"audit.none":                 "没有匹配的记录。",
 		"audit.more":                 "仅显示最新的 100 条记录：请缩小查询范围查看更早的记录。",
 		"audit.scope":                "只查询 %s 的记录。",
-		"filter.from":                "起始日期（YYYY-MM-DD）",
-		"filter.to":                  "截止日期（YYYY-MM-DD）",
+		"filter.from":                "起始日期",
+		"filter.to":                  "截止日期",
 		"filter.by":                  "分组方式",
 		"reports.title":              "用量报表",
 		"reports.total":              "合计",
@@ -273,6 +278,10 @@ var baseMessages = map[lang]map[string]string{
 		"err.taken":                  "已存在使用此电子邮箱的运营人员。",
 		"err.status":                 "状态须为 100 到 599 之间的 HTTP 状态码。",
 		"err.date":                   "日期格式为 YYYY-MM-DD。",
+		"err.category":               "类别须为 access、payment 或 admin。",
+		"col.requestid":              "请求 ID",
+		"filter.category.all":        "全部",
+		"reports.nokey":              "（无）",
 		"err.by":                     "未知的分组方式。",
 	},
 }

@@ -36,6 +36,7 @@ var mailMessages = map[lang]map[string]string{
 		"mailkind.verify":    "Address verification",
 		"mailkind.reset":     "Password reset",
 		"mailkind.invite":    "Invitation",
+		"mailkind.signup":    "Sign-up notice",
 	},
 	langZH: {
 		"nav.mail":           "邮件",
@@ -71,5 +72,6 @@ var mailMessages = map[lang]map[string]string{
 		"mailkind.verify":    "邮箱验证",
 		"mailkind.reset":     "密码重置",
 		"mailkind.invite":    "邀请",
+		"mailkind.signup":    "注册提醒",
 	},
 }

@@ -16,12 +16,15 @@ func TestPageMessagesTranslated(t *testing.T) {
 	}
 }
 
-// Every text of the Mail page is in both languages.
+// Every text of the Mail page, and every verb of a change, is in both
+// languages.
 func TestMailMessagesTranslated(t *testing.T) {
-	for _, pair := range [][2]lang{{langEN, langZH}, {langZH, langEN}} {
-		for k := range mailMessages[pair[0]] {
-			if mailMessages[pair[1]][k] == "" {
-				t.Errorf("%q has no %s text", k, pair[1])
+	for _, msgs := range []map[lang]map[string]string{mailMessages, verbMessages} {
+		for _, pair := range [][2]lang{{langEN, langZH}, {langZH, langEN}} {
+			for k := range msgs[pair[0]] {
+				if msgs[pair[1]][k] == "" {
+					t.Errorf("%q has no %s text", k, pair[1])
+				}
 			}
 		}
 	}

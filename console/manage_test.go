@@ -7,10 +7,12 @@ import (
 	"net/http"
 	"net/url"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/obhub/obhub"
 	"github.com/obhub/obhub/audit"
 	"github.com/obhub/obhub/audit/audittest"
 	"github.com/obhub/obhub/catalog"
@@ -491,5 +493,84 @@ func TestLaterPagesInChinese(t *testing.T) {
 		}
 		mustContain(t, p, `lang="zh-Hans"`, want)
 		mustNotContain(t, p, "apps.", "products.", "upload.", "history.", "operators.", "col.", "field.", "action.", "approval.", "env.", "vis.")
+	}
+}
+
+// The Changes page says what each change did — the verb of a console or
+// portal change, the action or method of an admin API call — in both
+// languages, never only the HTTP method.
+func TestChangeHistoryVerbs(t *testing.T) {
+	e := newEnv(t)
+	audittest.Fill(t, e.ledger, audittest.NewSigner(t), []audit.Record{
+		{Time: e.now.Add(-50 * time.Minute), Category: audit.CategoryAdmin, Method: "POST", Path: "/admin/v1/banks",
+			Status: 409, Decision: "reject", Reason: "conflict", Actor: "operator", Object: "banks/hexi-bank"},
+		{Time: e.now.Add(-40 * time.Minute), Category: audit.CategoryAdmin, Method: "POST", Path: "/admin/v1/apis/hexi-loans/publish",
+			Status: 200, Decision: "allow", Actor: "operator", Object: "apis/hexi-loans"},
+		{Time: e.now.Add(-30 * time.Minute), Category: audit.CategoryAdmin, Method: "POST", Path: "/console/partners/river-pay/approve",
+			Status: 200, Decision: "allow", Reason: "approve", Actor: "console:ops@alliance.example", Object: "partners/river-pay"},
+		{Time: e.now.Add(-20 * time.Minute), Category: audit.CategoryAdmin, Method: "POST", Path: "/portal/apps/" + e.riverApp + "/secret",
+			Status: 200, Decision: "allow", Reason: "rotate_secret", Actor: "portal:dev@river.example", Object: "apps/" + e.riverApp},
+	})
+	aud := e.operator("audit@alliance.example", console.RoleAuditor, "")
+	cells := func(body string) []string {
+		var out []string
+		for _, m := range regexp.MustCompile(`<td class="num">\d+</td>`).FindAllStringIndex(body, -1) {
+			start := strings.LastIndex(body[:m[0]], "<td>")
+			out = append(out, body[start+len("<td>"):strings.LastIndex(body[:m[0]], "</td>")])
+		}
+		return out
+	}
+	p := aud.get("/console/history")
+	want := []string{"rotate secret", "approve", "publish", "create (conflict)"}
+	if got := cells(p.body); !slices.Equal(got, want) {
+		t.Errorf("changes: %q, want %q", got, want)
+	}
+	p = aud.get("/console/history?lang=zh")
+	want = []string{"轮换密钥", "批准", "发布", "创建 (conflict)"}
+	if got := cells(p.body); !slices.Equal(got, want) {
+		t.Errorf("changes in Chinese: %q, want %q", got, want)
+	}
+	seq := regexp.MustCompile(`href="/console/history/(\d+)"`).FindStringSubmatch(aud.get("/console/history?lang=en").body)[1]
+	mustContain(t, aud.get("/console/history/"+seq), "rotate secret · POST")
+}
+
+// A bank admin never sees another bank's private API: not in a shared
+// product's list of APIs or limits, not in a change record of that
+// product, on no page of the console — while the alliance admin sees it.
+func TestBankAdminNeverSeesOtherBanksPrivateAPIs(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	bundle := catalog.Product{ID: "alliance-bundle", Name: "Alliance Bundle", APIs: []string{"qingshan-accounts", "hexi-loans", "hexi-accounts"},
+		Approval: catalog.ApprovalManual, Plan: catalog.Plan{Operations: []catalog.OperationLimit{
+			{API: "hexi-loans", Operation: "listLoanProducts", Rate: catalog.Limit{Limit: 5, Period: obhub.Duration(time.Second)}}}}}
+	if _, err := e.store.CreateProduct(ctx, bundle); err != nil {
+		t.Fatal(err)
+	}
+	audittest.Fill(t, e.ledger, audittest.NewSigner(t), []audit.Record{
+		{Time: e.now.Add(-time.Minute), Category: audit.CategoryAdmin, Method: "PUT", Path: "/admin/v1/products/alliance-bundle",
+			Status: 200, Decision: "allow", Actor: "operator", Object: "products/alliance-bundle",
+			Before: `{"id":"alliance-bundle","name":"Alliance Bundle","apis":["qingshan-accounts"]}`,
+			After:  `{"id":"alliance-bundle","name":"Alliance Bundle v2","apis":["qingshan-accounts","hexi-loans","hexi-accounts"],"plan":{"operations":[{"api":"hexi-loans","operation":"listLoanProducts","rate":{"limit":5,"period":"1s"}}]}}`},
+	})
+	admin := e.operator("admin@alliance.example", console.RoleAllianceAdmin, "")
+	mustContain(t, admin.get("/console/products"), "hexi-loans", "listLoanProducts")
+
+	qs := e.operator("staff@qingshan.example", console.RoleBankAdmin, "qingshan-rcb")
+	p := qs.get("/console/products")
+	mustContain(t, p, "Alliance Bundle", "qingshan-accounts", "hexi-accounts")
+	mustNotContain(t, p, "hexi-loans", "listLoanProducts")
+	if p := qs.get("/console/products/alliance-bundle"); p.status != http.StatusNotFound {
+		t.Errorf("a shared product opens for editing: %d", p.status)
+	}
+	seq := regexp.MustCompile(`href="/console/history/(\d+)"`).FindStringSubmatch(qs.get("/console/history").body)
+	if seq == nil {
+		t.Fatal("the product's change is not in Qingshan's history")
+	}
+	p = qs.get("/console/history/" + seq[1])
+	mustContain(t, p, "Alliance Bundle v2", "hexi-accounts")
+	mustNotContain(t, p, "hexi-loans", "listLoanProducts")
+	for _, path := range []string{"/console/approvals", "/console/partners", "/console/apis", "/console/apis/upload", "/console/apps",
+		"/console/apps/" + e.greenApp, "/console/audit", "/console/reports?by=api", "/console/history", "/console/products/new"} {
+		mustNotContain(t, qs.get(path), "hexi-loans")
 	}
 }

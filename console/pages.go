@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/obhub/obhub"
@@ -19,6 +20,7 @@ import (
 type view struct {
 	bank     string
 	apis     []catalog.API
+	hidden   map[string]bool            // other banks' private APIs: never named to this bank's staff
 	products map[string]catalog.Product // products holding at least one API in scope
 	partners []partnerRow
 	pending  []subRow
@@ -47,12 +49,15 @@ func (h *Handler) load(ctx context.Context, bank string) (*view, error) {
 	if err != nil {
 		return nil, err
 	}
-	vw := &view{bank: bank, products: map[string]catalog.Product{}}
+	vw := &view{bank: bank, products: map[string]catalog.Product{}, hidden: map[string]bool{}}
 	inScope := map[string]bool{}
 	for _, a := range all {
-		if bank == "" || a.Bank == bank {
+		switch {
+		case bank == "" || a.Bank == bank:
 			vw.apis = append(vw.apis, a)
 			inScope[a.ID] = true
+		case a.Visibility == catalog.VisibilityPrivate:
+			vw.hidden[a.ID] = true
 		}
 	}
 	prods, _, err := c.ListProducts(ctx, config.ListOptions{})
@@ -110,6 +115,19 @@ func (h *Handler) load(ctx context.Context, bank string) (*view, error) {
 		}
 	}
 	return vw, nil
+}
+
+// shown is p as the view's bank may see it: without other banks' private
+// APIs, nor their operations' limits. Only for showing: whether a bank
+// admin may edit p is decided on the whole product (editable), which such
+// an API makes shared.
+func (vw *view) shown(p catalog.Product) catalog.Product {
+	if len(vw.hidden) == 0 {
+		return p
+	}
+	p.APIs = slices.DeleteFunc(slices.Clone(p.APIs), func(id string) bool { return vw.hidden[id] })
+	p.Plan.Operations = slices.DeleteFunc(slices.Clone(p.Plan.Operations), func(o catalog.OperationLimit) bool { return vw.hidden[o.API] })
+	return p
 }
 
 // gateView is gate (see there) followed by load of what the operator may
@@ -355,7 +373,11 @@ func (h *Handler) lifecycle(w http.ResponseWriter, r *http.Request) {
 // auditQuery is the audit search form.
 type auditQuery struct {
 	Bank, Partner, API, Decision, Status, From, To string
+	RequestID, App, Category                       string
 }
+
+// categories are the audit categories the audit page's filter offers.
+var categories = []string{audit.CategoryAccess, audit.CategoryPayment, audit.CategoryAdmin}
 
 type auditData struct {
 	Q       auditQuery
@@ -364,18 +386,26 @@ type auditData struct {
 	More    bool
 }
 
+// Categories are the choices of the category filter.
+func (auditData) Categories() []string { return categories }
+
 const auditPageSize = 100
 
 // filter reads the form into an audit filter, forcing the operator's bank.
 func (h *Handler) filter(r *http.Request, v *visitor) (auditQuery, audit.Filter, []string) {
 	q := r.URL.Query()
 	in := auditQuery{Bank: q.Get("bank"), Partner: q.Get("partner"), API: q.Get("api"),
-		Decision: q.Get("decision"), Status: q.Get("status"), From: q.Get("from"), To: q.Get("to")}
+		Decision: q.Get("decision"), Status: q.Get("status"), From: q.Get("from"), To: q.Get("to"),
+		RequestID: strings.TrimSpace(q.Get("request_id")), App: strings.TrimSpace(q.Get("app")), Category: q.Get("category")}
 	if b := v.Bank(); b != "" {
 		in.Bank = b
 	}
-	f := audit.Filter{Bank: in.Bank, Partner: in.Partner, API: in.API, Decision: in.Decision}
+	f := audit.Filter{Bank: in.Bank, Partner: in.Partner, API: in.API, Decision: in.Decision,
+		RequestID: in.RequestID, ClientID: in.App, Category: in.Category}
 	var errs []string
+	if in.Category != "" && !slices.Contains(categories, in.Category) {
+		errs = append(errs, v.L.T("err.category"))
+	}
 	if in.Status != "" {
 		n, err := strconv.Atoi(in.Status)
 		if err != nil || n < 100 || n > 599 {

@@ -83,8 +83,8 @@ func (h *Handler) showProducts(w http.ResponseWriter, r *http.Request, v *visito
 	apis := vw.apiMap()
 	var d productsData
 	for _, p := range vw.products {
-		row := productRow{Product: p, APINames: map[string]string{}, Editable: editable(v.Bank(), &p, apis)}
-		for _, id := range p.APIs {
+		row := productRow{Product: vw.shown(p), APINames: map[string]string{}, Editable: editable(v.Bank(), &p, apis)}
+		for _, id := range row.APIs {
 			if a, ok := apis[id]; ok {
 				row.APINames[id] = a.Name
 			}

@@ -68,16 +68,20 @@ func (h *Handler) signup(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ctx := r.Context()
-	if _, err := h.cfg.Accounts.AccountByEmail(ctx, in.Email); err == nil {
-		h.render(w, v, http.StatusConflict, "signup", v.L.T("signup.title"), []string{v.L.T("err.taken")}, in)
-		return
-	} else if obhub.ErrorCode(err) != obhub.ENOTFOUND {
+	existing, err := h.cfg.Accounts.AccountByEmail(ctx, in.Email)
+	if err != nil && obhub.ErrorCode(err) != obhub.ENOTFOUND {
 		h.fail(w, r, v, err)
 		return
 	}
+	// The password is hashed whether or not the address is taken, so
+	// that both answers take the same time.
 	hash, err := h.hasher.Hash(ctx, password)
 	if err != nil {
 		h.fail(w, r, v, err)
+		return
+	}
+	if existing != nil {
+		h.signupTaken(w, r, existing)
 		return
 	}
 	p, err := h.cfg.Catalog.CreatePartner(ctx, partners.Partner{ID: partnerID(in.Org), Name: in.Org, Kind: partners.KindFintech})
@@ -95,8 +99,11 @@ func (h *Handler) signup(w http.ResponseWriter, r *http.Request) {
 			h.cfg.Logger.Warn("portal: remove partner of failed sign-up", "partner", p.ID, "err", derr)
 		}
 		if obhub.ErrorCode(err) == obhub.ECONFLICT {
-			h.render(w, v, http.StatusConflict, "signup", v.L.T("signup.title"), []string{v.L.T("err.taken")}, in)
-			return
+			// Taken meanwhile, by a sign-up running at the same time.
+			if existing, err = h.cfg.Accounts.AccountByEmail(ctx, in.Email); err == nil {
+				h.signupTaken(w, r, existing)
+				return
+			}
 		}
 		h.fail(w, r, v, err)
 		return
@@ -112,6 +119,19 @@ func (h *Handler) signup(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, v, err)
 		return
 	}
+	http.Redirect(w, r, "/portal/apps", http.StatusSeeOther)
+}
+
+// signupTaken answers a sign-up with an address that has an account as
+// a sign-up that worked (the same redirect: the page never tells whether
+// an address has an account, as the password reset page does not) and
+// mails the account's owner a notice instead. No session is started:
+// the visitor lands on the sign-in page.
+func (h *Handler) signupTaken(w http.ResponseWriter, r *http.Request, a *Account) {
+	if err := h.sendSignupNotice(r.Context(), a); err != nil {
+		h.cfg.Logger.Error("portal: send the sign-up notice", "account", a.ID, "err", err)
+	}
+	h.cfg.Logger.Info("portal: sign-up with an address that has an account", "account", a.ID)
 	http.Redirect(w, r, "/portal/apps", http.StatusSeeOther)
 }
 

@@ -155,6 +155,9 @@ type appPage struct {
 	Overlaps            []struct{ Value, Key string }
 	JWKSInput           string
 	RedirectInput       string
+	// CodeGrant: the app has the authorization_code grant, the only one
+	// that uses redirect URIs.
+	CodeGrant bool
 }
 
 // ownApp returns the app if it belongs to the visitor's partner, and

@@ -3,6 +3,7 @@ package portal
 import (
 	"encoding/json"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -47,6 +48,7 @@ func (h *Handler) credentialsData(pg *appPage) {
 	a := &pg.App
 	pg.SecretBased = a.TokenEndpointAuthMethod == partners.AuthSecretBasic || a.TokenEndpointAuthMethod == partners.AuthSecretPost
 	pg.Overlaps = secretOverlaps
+	pg.CodeGrant = slices.Contains(a.GrantTypes, partners.GrantAuthorizationCode)
 	if exp := a.PreviousSecretExpiresAt; exp != nil && h.cfg.Clock.Now().Before(*exp) {
 		pg.PreviousSecretUntil = exp.UTC().Format("2006-01-02 15:04 UTC")
 	}

@@ -15,6 +15,9 @@ const (
 	verifyTTL = 24 * time.Hour
 	resetTTL  = 30 * time.Minute
 	inviteTTL = 7 * 24 * time.Hour
+	// noticeTTL is how long a notice without a link of its own (a
+	// sign-up with a taken address) is worth delivering.
+	noticeTTL = 24 * time.Hour
 )
 
 // MailLifetimes is how long each kind of mail the portal sends is worth
@@ -22,7 +25,7 @@ const (
 // (mail.SMTPConfig.Lifetimes). A reset mail the relay could not take
 // within half an hour is not sent late with a dead link.
 func MailLifetimes() map[string]time.Duration {
-	return map[string]time.Duration{mail.KindVerify: verifyTTL, mail.KindReset: resetTTL, mail.KindInvite: inviteTTL}
+	return map[string]time.Duration{mail.KindVerify: verifyTTL, mail.KindReset: resetTTL, mail.KindInvite: inviteTTL, mail.KindSignup: noticeTTL}
 }
 
 // Pages the mailed links open. The token travels in the URL fragment
@@ -32,6 +35,8 @@ func MailLifetimes() map[string]time.Duration {
 // JavaScript the person pastes the code the mail also gives.
 const (
 	verifyPath = "/portal/verify"
+	signinPath = "/portal/signin"
+	forgotPath = "/portal/reset"
 	resetPath  = "/portal/reset/new"
 	invitePath = "/portal/invitation"
 )
@@ -95,10 +100,13 @@ type para struct {
 }
 
 // send composes the letter in Simplified Chinese, then English, and
-// hands it to the mailer. Each language gives the link and the code to
-// paste, and says that the link works once.
+// hands it to the mailer. Each language gives the link and, for a
+// letter with a secret, the code to paste and that the link works once.
 func (h *Handler) send(ctx context.Context, l letter) error {
-	link := h.cfg.PublicURL + l.path + "#token=" + l.secret
+	link := h.cfg.PublicURL + l.path
+	if l.secret != "" {
+		link += "#token=" + l.secret
+	}
 	var b strings.Builder
 	var subj []string
 	for i, lg := range []lang{langZH, langEN} {
@@ -107,7 +115,10 @@ func (h *Handler) send(ctx context.Context, l letter) error {
 		}
 		subj = append(subj, oneLine(lg.T(l.subject, l.subjectArgs...)))
 		b.WriteString(lg.T(l.lead.key, l.lead.args...))
-		b.WriteString("\n\n" + link + "\n\n" + lg.T("mail.code", l.secret) + "\n" + lg.T("mail.once"))
+		b.WriteString("\n\n" + link)
+		if l.secret != "" {
+			b.WriteString("\n\n" + lg.T("mail.code", l.secret) + "\n" + lg.T("mail.once"))
+		}
 		for _, p := range l.after {
 			b.WriteString("\n\n" + lg.T(p.key, p.args...))
 		}
@@ -136,6 +147,15 @@ func (h *Handler) sendReset(ctx context.Context, a *Account) error {
 	}
 	return h.send(ctx, letter{kind: mail.KindReset, to: a.Email, subject: "mail.reset.subject",
 		lead: para{"mail.reset.body", []any{a.Name}}, after: []para{{"mail.reset.ignore", nil}}, path: resetPath, secret: secret})
+}
+
+// sendSignupNotice tells the owner of an address that someone tried to
+// sign up with it, with the way to sign in and to reset the password.
+// It carries no token: sign-up must not hand out a way into the account.
+func (h *Handler) sendSignupNotice(ctx context.Context, a *Account) error {
+	return h.send(ctx, letter{kind: mail.KindSignup, to: a.Email, subject: "mail.signup.subject",
+		lead: para{"mail.signup.body", []any{a.Name}}, path: signinPath,
+		after: []para{{"mail.signup.reset", []any{h.cfg.PublicURL + forgotPath}}, {"mail.signup.ignore", nil}}})
 }
 
 // sendInvitation mails an invitation to join the inviter's organisation

@@ -319,6 +319,9 @@ var funcs = template.FuncMap{
 	"lower":    strings.ToLower,
 	"join":     strings.Join,
 	"anchorOf": anchor,
+	// md and mdInline show OpenAPI descriptions (markdown.go).
+	"md":       markdown,
+	"mdInline": inline,
 	// vendored and refT serve the interactive reference (reference_doc.go).
 	"vendored": vendoredURL,
 	"refT":     refText,

@@ -353,3 +353,12 @@ paths:
 		t.Errorf("the document lacks the hub's URL:\n%s", p.body)
 	}
 }
+
+// The API page shows the descriptions' Markdown as Swagger UI does:
+// inline code as code, never the backticks.
+func TestReferenceRendersDescriptionMarkdown(t *testing.T) {
+	e := newEnv(t)
+	p := e.browser().get("/portal/apis/qingshan-accounts")
+	mustContain(t, p, "<code>dateTime</code> is when the balance last changed", "<code>booked</code> 账面余额")
+	mustNotContain(t, p, "`dateTime`", "`booked`")
+}

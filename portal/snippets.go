@@ -564,12 +564,19 @@ VERIFIER=$(openssl rand -base64 48 | tr -d '\n=' | tr '+/' '-_')
 CHALLENGE=$(printf '%s' "$VERIFIER" | openssl dgst -sha256 -binary | openssl base64 -A | tr -d '=' | tr '+/' '-_')
 STATE=$(openssl rand -hex 16)
 
-# 2. Push the authorization request (PAR).
-REQUEST_URI=$({{if .DPoP}}dpop_curl POST {{sh .PARURL}} ""{{else}}curl -s{{end}} -u {{sh .ClientID}}:"$CLIENT_SECRET" \
+# 2. Push the authorization request (PAR). Without a request_uri in the
+#    answer (an app without the authorization_code grant, a redirect URI
+#    not registered…) stop here: the answer says why. (No exit: that
+#    would close the terminal the commands were pasted into.)
+PAR=$({{if .DPoP}}dpop_curl POST {{sh .PARURL}} ""{{else}}curl -s{{end}} -u {{sh .ClientID}}:"$CLIENT_SECRET" \
   -d response_type=code --data-urlencode client_id={{sh .ClientID}} \
   --data-urlencode redirect_uri="$REDIRECT_URI" --data-urlencode scope={{sh .Scope}} \
   -d code_challenge="$CHALLENGE" -d code_challenge_method=S256 -d state="$STATE"{{if not .DPoP}} \
-  {{sh .PARURL}}{{end}} | sed -E 's/.*"request_uri":"([^"]+)".*/\1/')
+  {{sh .PARURL}}{{end}})
+REQUEST_URI=$(printf '%s' "$PAR" | sed -nE 's/.*"request_uri":"([^"]+)".*/\1/p')
+if [ -z "$REQUEST_URI" ]; then
+  echo "pushed authorization request failed: $PAR" >&2
+else
 
 # 3. Send the customer's browser to this URL; they sign in and allow.
 echo {{sh (print .AuthorizeURL "?client_id=" (urlq .ClientID) "&request_uri=")}}"$REQUEST_URI"
@@ -586,6 +593,7 @@ case $TOKEN in *'"error"'*) echo "token request failed: $TOKEN" >&2 ;; esac
 
 # 5. The call, as the customer.
 {{template "curl.call" .}}
+fi
 {{end}}
 
 {{define "go.consent"}}// Command call gets a customer's consent (authorization code with PKCE)

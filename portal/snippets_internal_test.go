@@ -289,6 +289,27 @@ func TestSnippetsConsent(t *testing.T) {
 			t.Error("a value in the curl snippet was executed by the shell")
 		}
 	})
+
+	t.Run("curl stops when PAR fails", func(t *testing.T) {
+		sh, err := exec.LookPath("sh")
+		if err != nil {
+			t.Skip("no sh")
+		}
+		// The real sed; the hub refuses the pushed request, as it does
+		// for an app without the authorization_code grant.
+		script := `curl() { printf '{"error":"unauthorized_client","error_description":"The client is not allowed to request authorization_code."}'; }; ` +
+			`openssl() { if [ "$1" != rand ]; then cat >/dev/null; fi; printf 'abc+/='; }; ` +
+			`CLIENT_SECRET=s3cret; REDIRECT_URI=https://app.example/cb; ` + got["curl"]
+		cmd := exec.Command(sh, "-c", script)
+		cmd.Stdin = strings.NewReader("the-code\n")
+		out, _ := cmd.CombinedOutput()
+		if !strings.Contains(string(out), `pushed authorization request failed: {"error":"unauthorized_client"`) {
+			t.Errorf("no clear message:\n%s", out)
+		}
+		if strings.Contains(string(out), "oauth2/authorize") || strings.Contains(string(out), "code: ") {
+			t.Errorf("the snippet went on after PAR failed (an authorize URL or the code prompt):\n%s", out)
+		}
+	})
 }
 
 var updateSnippets = flag.Bool("update", false, "rewrite testdata/snippets/*.golden")

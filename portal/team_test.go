@@ -454,3 +454,74 @@ func TestLastOwner(t *testing.T) {
 		t.Errorf("a removed member signs in: %d", p.status)
 	}
 }
+
+// Sign-up never tells whether an address has an account: a taken address
+// gets the answer a new one gets (303 to the apps page, same body), no
+// account or organisation is made, the password stays, and the owner is
+// mailed a bilingual notice with the way to sign in and reset — no link
+// that opens anything.
+func TestSignupDoesNotRevealAccounts(t *testing.T) {
+	e := newEnv(t)
+	e.browser().signup("Green Valley", "li@greenvalley.example")
+	partnersBefore, _, err := e.store.ListPartners(context.Background(), config.ListOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	answer := func(email, password string) (int, string, string, bool) {
+		b := e.browser()
+		tok := b.csrf("/portal/signup")
+		b.c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+		resp, err := b.c.PostForm(e.srv.URL+"/portal/signup", url.Values{"csrf_token": {tok}, "org": {"Someone Else"},
+			"name": {"Mallory"}, "email": {email}, "password": {password}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		p := read(t, resp)
+		return p.status, resp.Header.Get("Location"), p.body, b.cookie("obhub_portal_session") != ""
+	}
+	newStatus, newLoc, newBody, _ := answer("new@elsewhere.example", "another long password")
+	status, loc, body, session := answer("li@greenvalley.example", "another long password")
+	if status != newStatus || loc != newLoc || body != newBody || status != http.StatusSeeOther {
+		t.Errorf("a taken address answers %d %q %q; a new one %d %q %q", status, loc, body, newStatus, newLoc, newBody)
+	}
+	if session {
+		t.Error("a sign-up with a taken address started a session")
+	}
+	if strings.Contains(body, "already") {
+		t.Errorf("the answer says the address is taken: %s", body)
+	}
+	partnersAfter, _, err := e.store.ListPartners(context.Background(), config.ListOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(partnersAfter) != len(partnersBefore)+1 { // new@elsewhere's only
+		t.Errorf("partners: %d before, %d after two sign-ups (one with a taken address)", len(partnersBefore), len(partnersAfter))
+	}
+	if p := signin(e.browser(), "li@greenvalley.example", "correct horse battery"); p.url != "/portal/apps" {
+		t.Errorf("the owner's password no longer works: %d at %s", p.status, p.url)
+	}
+	if n := len(e.mails("li@greenvalley.example", mail.KindVerify)); n != 1 {
+		t.Errorf("verification mails to the taken address: %d, want 1 (its own sign-up)", n)
+	}
+	notes := e.mails("li@greenvalley.example", mail.KindSignup)
+	if len(notes) != 1 {
+		t.Fatalf("sign-up notices: %d, want 1", len(notes))
+	}
+	n := notes[0]
+	if want := "有人尝试用您的地址注册 | Someone tried to sign up with your address"; n.Subject != want {
+		t.Errorf("subject %q, want %q", n.Subject, want)
+	}
+	for _, want := range []string{"Li Ming", "http://hub.example/portal/signin", "http://hub.example/portal/reset", "-------- English --------", "忘记密码", "Forgot your password"} {
+		if !strings.Contains(n.Text, want) {
+			t.Errorf("the notice lacks %q:\n%s", want, n.Text)
+		}
+	}
+	for _, leak := range []string{"#token=", "Mallory", "Someone Else", "another long password"} {
+		if strings.Contains(n.Text, leak) {
+			t.Errorf("the notice holds %q:\n%s", leak, n.Text)
+		}
+	}
+	if len(e.mails("new@elsewhere.example", mail.KindSignup)) != 0 {
+		t.Error("a new address got a sign-up notice")
+	}
+}

@@ -108,7 +108,11 @@ type tryPage struct {
 	// SnippetsConsent: the snippets get the token by the authorization
 	// code flow (a customer's consent), not with client credentials.
 	SnippetsConsent bool
-	Result          *tryResult
+	// NoCodeGrant: the call is made for a customer but the app lacks the
+	// authorization_code grant (portal apps have client_credentials
+	// only), so no snippet is offered: the page says how to get one.
+	NoCodeGrant bool
+	Result      *tryResult
 }
 
 // tryContext is what every try-it request resolves first: the visitor,
@@ -292,6 +296,11 @@ func (h *Handler) withSnippets(tc *tryContext) {
 	// As a customer: the one chosen in the form, or always when the
 	// operation takes no app token.
 	consent := pg.Op.Consent && (pg.Customer != "" || !pg.Op.AppToken)
+	if consent && !slices.Contains(pg.App.App.GrantTypes, partners.GrantAuthorizationCode) {
+		// A customer-flow snippet for this app would fail at PAR.
+		pg.NoCodeGrant = true
+		return
+	}
 	sn, err := snippets(snippetInput{
 		TokenURL: h.cfg.PublicURL + "/oauth2/token", ClientID: pg.App.App.ClientID,
 		Scope: strings.Join(scopes, " "), Call: c, Consent: consent,

@@ -309,10 +309,33 @@ func TestTryIt(t *testing.T) {
 	})
 
 	t.Run("send as a sandbox customer", func(t *testing.T) {
-		p := a.post(tryPath, url.Values{"csrf_token": {a.csrf(tryPath)}, "op": {getAccount}, "app": {app}, "customer": {"lisi"}, "p.path.accountId": {"qs-10003"}})
-		if p.status != http.StatusOK {
-			t.Fatalf("%d\n%s", p.status, p.body)
+		send := func() page {
+			t.Helper()
+			p := a.post(tryPath, url.Values{"csrf_token": {a.csrf(tryPath)}, "op": {getAccount}, "app": {app}, "customer": {"lisi"}, "p.path.accountId": {"qs-10003"}})
+			if p.status != http.StatusOK {
+				t.Fatalf("%d\n%s", p.status, p.body)
+			}
+			return p
 		}
+		// A portal app has client_credentials only: the call works, and
+		// instead of a snippet that would fail at PAR the page says what
+		// the app lacks.
+		p := send()
+		mustContain(t, p, `id="try-no-code-grant"`, "authorization_code grant")
+		mustNotContain(t, p, "http://hub.example/oauth2/par", "REDIRECT_URI")
+		mustContain(t, a.get("/portal/apps/"+app), `id="redirect-unused"`)
+		// With the grant and a redirect URI (an operator's change), the
+		// customer-flow snippets.
+		if _, err := e.store.UpdateApp(ctx, app, func(v *config.AppView) error {
+			v.GrantTypes = append(v.GrantTypes, partners.GrantAuthorizationCode)
+			v.RedirectURIs = []string{"https://app.example/cb"}
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+		p = send()
+		mustNotContain(t, p, `id="try-no-code-grant"`)
+		mustNotContain(t, a.get("/portal/apps/"+app), `id="redirect-unused"`)
 		mustContain(t, p, `<option value="lisi" selected>李四 (Li Si)</option>`,
 			// The snippets get the customer's token by the authorization code flow.
 			"REDIRECT_URI", "http://hub.example/oauth2/par", "http://hub.example/oauth2/authorize", "grant_type=authorization_code")

@@ -26,6 +26,7 @@ const (
 	KindVerify = "verify" // confirm an e-mail address after sign-up
 	KindReset  = "reset"  // reset a forgotten password
 	KindInvite = "invite" // join an organisation's team
+	KindSignup = "signup" // someone signed up with an address that has an account
 )
 
 // Delivery states of a message in the outbox.
