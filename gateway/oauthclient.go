@@ -6,9 +6,12 @@ import (
 	"encoding/json"
 	"net/url"
 	"strconv"
+	"strings"
 
 	"github.com/gofiber/fiber/v2"
 	"github.com/valyala/fasthttp"
+
+	"github.com/obhub/obhub/internal/httpx"
 )
 
 // maxClientIDLen bounds the client id copied into an outcome.
@@ -94,21 +97,30 @@ var oauthDenials = map[string]bool{
 }
 
 // oauthErrorCode returns the error member of an OAuth2 error response
-// (RFC 6749 section 5.2), when it is a short code; "" otherwise.
+// (RFC 6749 section 5.2), or the type of a problem document (a path no
+// endpoint serves: "not_found"), when it is a short code; "" otherwise.
 func oauthErrorCode(contentType, body []byte) string {
 	if len(body) > 4096 || !bytes.Contains(contentType, []byte("json")) {
 		return ""
 	}
 	var e struct {
 		Error string `json:"error"`
+		Type  string `json:"type"`
 	}
-	if json.Unmarshal(body, &e) != nil || len(e.Error) > 64 {
+	if json.Unmarshal(body, &e) != nil {
 		return ""
 	}
-	for i := 0; i < len(e.Error); i++ {
-		if c := e.Error[i]; c != '_' && (c < 'a' || c > 'z') {
+	code := e.Error
+	if code == "" {
+		code = strings.ReplaceAll(strings.TrimPrefix(e.Type, httpx.TypeBase), "-", "_")
+	}
+	if len(code) > 64 {
+		return ""
+	}
+	for i := 0; i < len(code); i++ {
+		if c := code[i]; c != '_' && (c < 'a' || c > 'z') {
 			return ""
 		}
 	}
-	return e.Error
+	return code
 }

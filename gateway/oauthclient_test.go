@@ -1,47 +1,23 @@
 package gateway
 
-import (
-	"net/http"
-	"strings"
-	"testing"
-)
+import "testing"
 
-// Token requests are audited with the client they name, however it
-// authenticates, and never with anything of its secret.
-func TestOAuthOutcomeNamesTheClient(t *testing.T) {
-	f := newFixture(t)
-	tests := []struct {
-		name string
-		mod  func(*http.Request)
-		body string
-		want string
+// The reason an OAuth2 endpoint's refusal is audited with: the OAuth2
+// error code, or the problem type of a path no endpoint serves; nothing
+// that is not a short code.
+func TestOAuthErrorCode(t *testing.T) {
+	for _, tt := range []struct {
+		contentType, body, want string
 	}{
-		{"basic", func(r *http.Request) { r.SetBasicAuth("app_abc", "obs_secret") }, "grant_type=client_credentials", "app_abc"},
-		{"basic, form-encoded id", func(r *http.Request) { r.SetBasicAuth("app%2Bx", "s") }, "grant_type=client_credentials", "app+x"},
-		{"post", nil, "grant_type=client_credentials&client_id=app_post&client_secret=obs_secret", "app_post"},
-		{"no client", nil, "grant_type=client_credentials", ""},
-		{"control characters refused", nil, "client_id=a%0Ab", ""},
-		{"over-long id refused", nil, "client_id=" + strings.Repeat("a", 200), ""},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			req, _ := http.NewRequest("POST", f.base+"/oauth2/token", strings.NewReader(tt.body))
-			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-			if tt.mod != nil {
-				tt.mod(req)
-			}
-			resp, err := f.client.Do(req)
-			if err != nil {
-				t.Fatal(err)
-			}
-			resp.Body.Close()
-			o := f.oneOutcome(t)
-			if o.ClientID != tt.want {
-				t.Fatalf("outcome client id %q, want %q", o.ClientID, tt.want)
-			}
-			if strings.Contains(o.Path+o.Query+o.Reason, "secret") {
-				t.Fatalf("outcome carries the secret: %+v", o)
-			}
-		})
+		{"application/json", `{"error":"invalid_client","error_description":"x"}`, "invalid_client"},
+		{"application/problem+json", `{"type":"https://obhub.dev/problems/method-not-allowed","status":405}`, "method_not_allowed"},
+		{"application/json", `{"error":"Invalid Client"}`, ""},
+		{"application/json", `{"error":"` + string(make([]byte, 65)) + `"}`, ""},
+		{"text/plain", `{"error":"invalid_client"}`, ""},
+		{"application/json", `not json`, ""},
+	} {
+		if got := oauthErrorCode([]byte(tt.contentType), []byte(tt.body)); got != tt.want {
+			t.Errorf("oauthErrorCode(%s, %s) = %q, want %q", tt.contentType, tt.body, got, tt.want)
+		}
 	}
 }
