@@ -90,7 +90,7 @@ func (Namer) Value(f openapi.Field, r *rand.Rand) (any, bool) {
 		return pick(r, remittances), true
 	case has(name, "productname"):
 		return pick(r, productNames), true
-	case has(name, "branchname") || name == "branch":
+	case has(name, "branchname") || name == "branch" || (name == "name" && has(parent, "branch")):
 		return BranchName(r), true
 	case len(name) > 2 && strings.HasSuffix(name, "id") && name != "requestid":
 		return identifier(name, r), true

@@ -285,9 +285,12 @@ func TestNamerIdsAndPages(t *testing.T) {
 		if s, _ := v.(string); !id.MatchString(s) {
 			t.Fatalf("accountId %v", v)
 		}
-		v, _ = Namer{}.Value(openapi.Field{Name: "branchName", Path: "branchName", Type: "string", MaxLength: -1}, r)
-		if s, _ := v.(string); !strings.HasSuffix(s, "支行") || !strings.Contains(s, "农商银行") || strings.Contains(s, "县") {
-			t.Fatalf("branchName %v", v)
+		for _, f := range []openapi.Field{{Name: "branchName", Path: "branchName"}, {Name: "name", Path: "data[0].branch.name"}} {
+			f.Type, f.MaxLength = "string", -1
+			v, _ = Namer{}.Value(f, r)
+			if s, _ := v.(string); !strings.HasSuffix(s, "支行") || !strings.Contains(s, "农商银行") || strings.Contains(s, "县") {
+				t.Fatalf("%s: %v", f.Path, v)
+			}
 		}
 	}
 	for _, name := range []string{"page", "totalPages"} {
