@@ -10,6 +10,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -128,11 +129,23 @@ type Duration time.Duration
 // D returns the duration as a time.Duration.
 func (d Duration) D() time.Duration { return time.Duration(d) }
 
-// String formats the duration like time.Duration.
-func (d Duration) String() string { return time.Duration(d).String() }
+// String formats the duration like time.Duration, without zero units at
+// its end: "24h", "1h30m", "10m", "1.5s" (time.Duration writes 24h0m0s,
+// 1h30m0s, 10m0s).
+func (d Duration) String() string {
+	s := time.Duration(d).String()
+	if strings.HasSuffix(s, "m0s") {
+		s = strings.TrimSuffix(s, "0s")
+	}
+	if strings.HasSuffix(s, "h0m") {
+		s = strings.TrimSuffix(s, "0m")
+	}
+	return s
+}
 
-// MarshalText writes the duration as a Go duration string.
-func (d Duration) MarshalText() ([]byte, error) { return []byte(time.Duration(d).String()), nil }
+// MarshalText writes the duration as String does; time.ParseDuration and
+// UnmarshalText read it back.
+func (d Duration) MarshalText() ([]byte, error) { return []byte(d.String()), nil }
 
 // UnmarshalText reads a Go duration string.
 func (d *Duration) UnmarshalText(b []byte) error {

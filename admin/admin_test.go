@@ -422,7 +422,7 @@ func TestProductsCRUD(t *testing.T) {
 		t.Errorf("problems: %+v", p.Errors)
 	}
 	g := e.call("GET", "/admin/v1/products/basic", nil).want(t, 200).obj(t)
-	if g["plan"].(map[string]any)["quota"].(map[string]any)["period"] != "24h0m0s" {
+	if g["plan"].(map[string]any)["quota"].(map[string]any)["period"] != "24h" {
 		t.Errorf("GET: %v", g)
 	}
 	g = e.call("PATCH", "/admin/v1/products/basic", map[string]any{"plan": map[string]any{"quota": nil}, "approval": "manual"}).want(t, 200).obj(t)

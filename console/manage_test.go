@@ -118,7 +118,7 @@ func TestProductForms(t *testing.T) {
 	if p.status != http.StatusOK {
 		t.Fatalf("create product: %d\n%s", p.status, p.body)
 	}
-	mustContain(t, p, "Village bundle is saved", "20 / 1s", "5000 / 24h0m0s", "listTransactions: 2 / 1s")
+	mustContain(t, p, "Village bundle is saved", "20 / 1s", "5000 / 24h", "listTransactions: 2 / 1s")
 	got, err := e.store.Product(ctx, "village-bundle")
 	if err != nil {
 		t.Fatal(err)

@@ -6,9 +6,9 @@ import (
 	"net/http"
 	"slices"
 	"strconv"
-	"strings"
 	"time"
 
+	"github.com/obhub/obhub"
 	"github.com/obhub/obhub/audit"
 	"github.com/obhub/obhub/catalog"
 	"github.com/obhub/obhub/config"
@@ -184,7 +184,7 @@ func (h *Handler) quotas(ctx context.Context, app *config.AppView, now time.Time
 			}
 			used += n
 		}
-		row := quotaRow{Product: p, Limit: q.Limit, Used: used, Remaining: max(0, q.Limit-used), Period: shortDuration(period)}
+		row := quotaRow{Product: p, Limit: q.Limit, Used: used, Remaining: max(0, q.Limit-used), Period: obhub.Duration(period).String()}
 		if q.Limit > 0 {
 			row.PercentRemaining = int(row.Remaining * 100 / q.Limit)
 		}
@@ -294,14 +294,3 @@ func niceCeil(n int64) int64 {
 	}
 }
 
-// shortDuration writes a period without zero units: "24h", "1h30m", "1s".
-func shortDuration(d time.Duration) string {
-	s := d.String()
-	if strings.HasSuffix(s, "m0s") {
-		s = strings.TrimSuffix(s, "0s")
-	}
-	if strings.HasSuffix(s, "h0m") {
-		s = strings.TrimSuffix(s, "0m")
-	}
-	return s
-}
