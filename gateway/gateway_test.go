@@ -395,6 +395,7 @@ func TestTokens(t *testing.T) {
 		{"header over 8 KiB", "Bearer " + good + strings.Repeat("A", 8<<10), "", 401, "authorization_too_large"},
 		{"space inside the token", "Bearer " + parts[0] + ". " + parts[1] + "." + parts[2], "", 401, "token_malformed"},
 		{"two tokens", "Bearer " + good + " " + good, "", 401, "token_malformed"},
+		{"not a JWT", "Bearer bogus", "", 401, "token_malformed"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -439,6 +440,9 @@ func TestTokens(t *testing.T) {
 			}
 			if expired := strings.Contains(d, "expired"); expired != (tt.reason == "token_expired") {
 				t.Errorf("reason %s answered %q", tt.reason, d)
+			}
+			if tt.name == "not a JWT" && !strings.Contains(d, "not a JWT") {
+				t.Errorf("a bearer value that is no JWT answered %q", d)
 			}
 			if o.Status != 401 || o.Decision != DecisionDeny || o.Reason != tt.reason {
 				t.Errorf("outcome status %d decision %q reason %q, want 401 deny %q", o.Status, o.Decision, o.Reason, tt.reason)

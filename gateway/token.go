@@ -55,6 +55,7 @@ const (
 	detailQueryToken   = "access tokens are accepted only in the Authorization header"
 	detailTooLarge     = "the Authorization header is too large"
 	detailMalformed    = "the Authorization header must be: Bearer <access token>"
+	detailNotJWT       = "the access token is not a JWT: three base64url parts separated by dots"
 )
 
 // token is what the gateway keeps of a verified access token. It is
@@ -381,7 +382,7 @@ func bearer(h *fasthttp.RequestHeader, query []byte) ([]byte, *denial) {
 	}
 	tok := bytes.TrimLeft(v[len(scheme):], " ")
 	if !wellFormedJWS(tok) {
-		return nil, invalidToken("token_malformed", detailMalformed)
+		return nil, invalidToken("token_malformed", detailNotJWT)
 	}
 	return tok, nil
 }
