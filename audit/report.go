@@ -276,15 +276,21 @@ var funcs = template.FuncMap{
 	// period says in words which records a statement produced at
 	// produced covers: [from, to), an open end being the first record or
 	// the time it was produced.
+	// A zero produced (a usage report, which does not keep it) leaves
+	// the open end unnamed.
 	"period": func(from, to, produced time.Time) string {
 		utc := func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04:05 UTC") }
+		upTo := ""
+		if !produced.IsZero() {
+			upTo = " up to " + utc(produced)
+		}
 		switch {
 		case from.IsZero() && to.IsZero():
-			return "All records up to " + utc(produced)
+			return "All records" + upTo
 		case from.IsZero():
 			return "All records before " + utc(to)
 		case to.IsZero():
-			return "Records from " + utc(from) + " up to " + utc(produced)
+			return "Records from " + utc(from) + upTo
 		}
 		return "Records from " + utc(from) + " to " + utc(to) + " (excluded)"
 	},
@@ -301,10 +307,11 @@ type rowsView struct {
 }
 
 var usageHTML = template.Must(template.New("usage").Funcs(funcs).Funcs(template.FuncMap{
-	"rows": func(title string, rows []UsageRow, total UsageRow) rowsView { return rowsView{title, rows, &total} },
+	"rows":     func(title string, rows []UsageRow, total UsageRow) rowsView { return rowsView{title, rows, &total} },
+	"zeroTime": func() time.Time { return time.Time{} },
 }).Parse(rowsTemplate + `<!doctype html><html><head><meta charset="utf-8"><title>obhub usage report</title>` + pageStyle + `</head><body>
 <h1>API usage by {{.By}}</h1>
-<p>From {{day .From}} to {{day .To}}{{if .Bank}} · bank {{.Bank}}{{end}}{{if .Partner}} · partner {{.Partner}}{{end}}. Latency is measured at the hub, until the response headers.</p>
+<p>{{period .From .To zeroTime}}{{if .Bank}} · bank {{.Bank}}{{end}}{{if .Partner}} · partner {{.Partner}}{{end}}. Latency is measured at the hub, until the response headers.</p>
 {{template "rows" (rows .By .Rows .Total)}}
 </body></html>
 `))

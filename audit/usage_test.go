@@ -3,6 +3,7 @@ package audit_test
 import (
 	"context"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -98,6 +99,28 @@ func testUsageSeries(t *testing.T, s audit.Store) {
 	} {
 		if _, err := audit.UsageSeries(ctx, s, bad.f, bad.step); err == nil {
 			t.Errorf("UsageSeries(%v, %s) accepted", bad.f, bad.step)
+		}
+	}
+}
+
+// A usage report's page says its period in words, an open one too, never
+// "From — to —".
+func TestUsageHTMLPeriod(t *testing.T) {
+	from := time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
+	for _, tt := range []struct {
+		u    audit.Usage
+		want string
+	}{
+		{audit.Usage{By: "api"}, "All records"},
+		{audit.Usage{By: "api", From: from}, "Records from 2026-03-01 00:00:00 UTC"},
+		{audit.Usage{By: "api", From: from, To: from.AddDate(0, 1, 0)}, "Records from 2026-03-01 00:00:00 UTC to 2026-04-01 00:00:00 UTC (excluded)"},
+	} {
+		var b strings.Builder
+		if err := tt.u.WriteHTML(&b); err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(b.String(), tt.want) || strings.Contains(b.String(), "—") {
+			t.Errorf("page of %+v does not say %q:\n%s", tt.u, tt.want, b.String())
 		}
 	}
 }
