@@ -109,12 +109,9 @@ func (h *Handler) listAudit(w http.ResponseWriter, r *http.Request) error {
 		f.Limit = n
 	}
 	if c := q.Get("cursor"); c != "" {
-		b, err := base64.RawURLEncoding.DecodeString(c)
-		seq, perr := strconv.ParseInt(string(b), 10, 64)
-		if err != nil || perr != nil || seq < 1 {
+		if !readAuditCursor(c, &f) {
 			ps.add("cursor", "is not a cursor from a previous page")
 		}
-		f.BeforeSeq = seq
 	}
 	if err := ps.err("invalid query"); err != nil {
 		return err
@@ -134,7 +131,44 @@ func (h *Handler) listAudit(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	return writePage(w, items, more, func(v *recordView) string { return strconv.FormatInt(v.Seq, 10) })
+	return writePage(w, items, more, auditCursor)
+}
+
+// auditCursor is the cursor after a record: its Seq on a single node's
+// ledger; on a cluster's, where the nodes' chains number their records
+// each from 1 and a page is ordered by time, chain and Seq, all three
+// ("t<unix nanoseconds>:<seq>:<chain>").
+func auditCursor(v *recordView) string {
+	if v.Chain == "" {
+		return strconv.FormatInt(v.Seq, 10)
+	}
+	return "t" + strconv.FormatInt(v.Time.UnixNano(), 10) + ":" + strconv.FormatInt(v.Seq, 10) + ":" + v.Chain
+}
+
+// readAuditCursor sets f's cursor from a page's next_cursor (base64 of
+// what auditCursor wrote); false when c is not one.
+func readAuditCursor(c string, f *audit.Filter) bool {
+	b, err := base64.RawURLEncoding.DecodeString(c)
+	if err != nil {
+		return false
+	}
+	rest, cluster := strings.CutPrefix(string(b), "t")
+	if !cluster {
+		seq, err := strconv.ParseInt(rest, 10, 64)
+		f.BeforeSeq = seq
+		return err == nil && seq >= 1
+	}
+	parts := strings.SplitN(rest, ":", 3)
+	if len(parts) != 3 || parts[2] == "" {
+		return false
+	}
+	nanos, err1 := strconv.ParseInt(parts[0], 10, 64)
+	seq, err2 := strconv.ParseInt(parts[1], 10, 64)
+	if err1 != nil || err2 != nil || seq < 1 {
+		return false
+	}
+	f.Before = &audit.Position{Time: time.Unix(0, nanos).UTC(), Chain: parts[2], Seq: seq}
+	return true
 }
 
 // verifyAudit serves GET /admin/v1/audit/verify.

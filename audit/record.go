@@ -78,6 +78,12 @@ type Record struct {
 	Purged bool   `json:"purged,omitempty"`
 	Digest []byte `json:"digest"` // Hash of the record's encoding
 	Hash   []byte `json:"hash"`   // chain hash: Hash(previous Hash || Digest)
+
+	// Chain names the node whose hash chain holds the record, when it is
+	// read from a cluster's shared ledger (PostgreSQL), where every node
+	// chains its own records and their Seq numbers overlap; "" on a single
+	// node. It is where the record is, not part of what is hashed.
+	Chain string `json:"chain,omitempty"`
 }
 
 // LatencyMS is the latency in milliseconds, for reports and JSON.
@@ -140,8 +146,21 @@ type Filter struct {
 	Decision    string
 	RequestID   string
 	BeforeSeq   int64 // only records with Seq < BeforeSeq (a page cursor)
+	// Before is the page cursor of a cluster's ledger read across its
+	// chains (records ordered by time, chain, seq, newest first): only
+	// records before it in that order. It replaces BeforeSeq there; a
+	// single chain's store ignores it.
+	Before *Position
 	Limit       int   // at most this many; 0 means all
 	OldestFirst bool  // default newest first
+}
+
+// Position is a record's place in a cluster's ledger read across its
+// chains: its time, then its chain, then its Seq.
+type Position struct {
+	Time  time.Time
+	Chain string
+	Seq   int64
 }
 
 // ParseTime reads a bound of a Filter's period as the admin API, the

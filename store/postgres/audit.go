@@ -163,12 +163,15 @@ func (s *AuditStore) append(ctx context.Context, recs []audit.Record, durable bo
 	return unavailable("audit append", err)
 }
 
-func scanRecord(rows pgx.Rows, r *audit.Record) error {
+// scanRecord reads recordColumns into r, then any columns selected after
+// them into extra.
+func scanRecord(rows pgx.Rows, r *audit.Record, extra ...any) error {
 	var t, lat int64
 	var status int32
-	if err := rows.Scan(&r.Seq, &t, &r.Category, &r.RequestID, &r.Bank, &r.API, &r.Operation, &r.Method, &r.Path, &r.Query,
+	dest := append([]any{&r.Seq, &t, &r.Category, &r.RequestID, &r.Bank, &r.API, &r.Operation, &r.Method, &r.Path, &r.Query,
 		&r.ClientID, &r.Partner, &r.Environment, &status, &lat, &r.Decision, &r.Reason, &r.Revision, &r.Actor, &r.Object,
-		&r.Before, &r.After, &r.Purged, &r.Digest, &r.Hash, &r.RequestBody, &r.ResponseBody); err != nil {
+		&r.Before, &r.After, &r.Purged, &r.Digest, &r.Hash, &r.RequestBody, &r.ResponseBody}, extra...)
+	if err := rows.Scan(dest...); err != nil {
 		return err
 	}
 	r.Status = int(status)
@@ -258,10 +261,16 @@ func (s *AuditStore) Find(ctx context.Context, f audit.Filter, fn func(*audit.Re
 	if f.Status != 0 {
 		add("status = $%d", f.Status)
 	}
-	if f.BeforeSeq > 0 {
+	switch {
+	case s.all && f.Before != nil:
+		// The order below, newest first: a row comparison keeps the
+		// cursor exact across chains whose Seqs overlap.
+		args = append(args, f.Before.Time.UnixNano(), f.Before.Chain, f.Before.Seq)
+		where = append(where, fmt.Sprintf("(time, chain, seq) < ($%d, $%d, $%d)", len(args)-2, len(args)-1, len(args)))
+	case f.BeforeSeq > 0:
 		add("seq < $%d", f.BeforeSeq)
 	}
-	q := "SELECT " + recordColumns + " FROM audit_records WHERE " + strings.Join(where, " AND ")
+	q := "SELECT " + recordColumns + ", chain FROM audit_records WHERE " + strings.Join(where, " AND ")
 	order := "seq"
 	if s.all {
 		order = "time, chain, seq"
@@ -282,7 +291,7 @@ func (s *AuditStore) Find(ctx context.Context, f audit.Filter, fn func(*audit.Re
 	defer rows.Close()
 	var rec audit.Record
 	for rows.Next() {
-		if err := scanRecord(rows, &rec); err != nil {
+		if err := scanRecord(rows, &rec, &rec.Chain); err != nil {
 			return unavailable("audit find", err)
 		}
 		if err := fn(&rec); err != nil {

@@ -2,6 +2,7 @@ package postgres_test
 
 import (
 	"context"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -45,6 +46,41 @@ func TestAuditTwoNodes(t *testing.T) {
 	}
 	if _, err := db.AllChains().Head(ctx); err == nil {
 		t.Fatal("Head on the all-chains view succeeded")
+	}
+
+	// Paging across the chains, whose Seqs overlap and whose records
+	// share times, gives every record once: the cursor is the last
+	// record's time, chain and Seq.
+	seen := map[string]int{}
+	var before *audit.Position
+	for pages := 0; ; pages++ {
+		if pages > 100 {
+			t.Fatal("paging does not end")
+		}
+		var last *audit.Record
+		n := 0
+		err := db.AllChains().Find(ctx, audit.Filter{Limit: 17, Before: before}, func(r *audit.Record) error {
+			n++
+			seen[r.Chain+"/"+strconv.FormatInt(r.Seq, 10)]++
+			c := *r
+			last = &c
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n == 0 {
+			break
+		}
+		before = &audit.Position{Time: last.Time, Chain: last.Chain, Seq: last.Seq}
+	}
+	if len(seen) != 270 {
+		t.Errorf("paging found %d distinct records, want 270", len(seen))
+	}
+	for k, n := range seen {
+		if n != 1 || !strings.HasPrefix(k, "node-") {
+			t.Errorf("record %s listed %d times", k, n)
+		}
 	}
 }
 
