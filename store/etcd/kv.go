@@ -28,7 +28,11 @@
 //
 // Unreachable etcd. Every call has a deadline (ReadTimeout, WriteTimeout);
 // a call that cannot reach a leader in time fails with EUNAVAILABLE, which
-// the admin API answers with 503.
+// the admin API answers with 503. Once one has, the KV remembers it: the
+// calls that follow fail at once, and one call a second (ProbeInterval)
+// is let through to find out whether etcd is back, so an admin request
+// that reads several objects answers 503 after one deadline, not one per
+// read. The first call that gets through ends it, and says so in the log.
 package etcd
 
 import (
@@ -38,6 +42,7 @@ import (
 	"log/slog"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/obhub/obhub"
@@ -59,6 +64,9 @@ const (
 	DefaultDialTimeout  = 2 * time.Second
 	DefaultReadTimeout  = 3 * time.Second
 	DefaultWriteTimeout = 3 * time.Second
+	// ProbeInterval is how often, while etcd is known unreachable, a call
+	// is let through to it; the others fail at once.
+	ProbeInterval = time.Second
 	// DefaultMaxRequestBytes is the largest request the client sends. The
 	// etcd servers must accept as much (--max-request-bytes).
 	DefaultMaxRequestBytes = 10 << 20
@@ -87,6 +95,12 @@ type KV struct {
 	mu     sync.Mutex
 	client *clientv3.Client
 	closed bool
+
+	// down is set when a call found etcd unreachable, until one gets
+	// through; lastProbe is when a call last was let through meanwhile
+	// (unix nanoseconds).
+	down      atomic.Bool
+	lastProbe atomic.Int64
 }
 
 // New returns a KV for the etcd cluster at endpoints (host:port or URLs).
@@ -176,13 +190,34 @@ func (k *KV) Close() error {
 }
 
 // cli returns the client, or an error when the KV is not open.
+// cli returns the client for a call, or EUNAVAILABLE at once while etcd
+// is known unreachable and this call is not the second's probe.
 func (k *KV) cli() (*clientv3.Client, error) {
 	k.mu.Lock()
-	defer k.mu.Unlock()
-	if k.client == nil {
+	c := k.client
+	k.mu.Unlock()
+	if c == nil {
 		return nil, obhub.Errorf(obhub.EUNAVAILABLE, "configuration store (etcd) is not open")
 	}
-	return k.client, nil
+	if k.down.Load() {
+		now, last := time.Now().UnixNano(), k.lastProbe.Load()
+		if now-last < int64(ProbeInterval) || !k.lastProbe.CompareAndSwap(last, now) {
+			return nil, unreachable()
+		}
+	}
+	return c, nil
+}
+
+// unreachable is the answer while etcd is unreachable.
+func unreachable() error {
+	return obhub.Errorf(obhub.EUNAVAILABLE, "the configuration store (etcd) is unreachable; try again later")
+}
+
+// reached records that a call got an answer from etcd.
+func (k *KV) reached() {
+	if k.down.CompareAndSwap(true, false) {
+		k.opts.Logger.Info("etcd reachable again")
+	}
 }
 
 // Get returns the value at key, or ENOTFOUND.
@@ -197,6 +232,7 @@ func (k *KV) Get(ctx context.Context, key string) (config.KeyValue, error) {
 	if err != nil {
 		return config.KeyValue{}, k.fail(ctx, "get", err)
 	}
+	k.reached()
 	if len(resp.Kvs) == 0 {
 		return config.KeyValue{}, obhub.Errorf(obhub.ENOTFOUND, "key %q not found", key)
 	}
@@ -216,6 +252,7 @@ func (k *KV) List(ctx context.Context, prefix string) (config.Listing, error) {
 	if err != nil {
 		return config.Listing{}, k.fail(ctx, "list", err)
 	}
+	k.reached()
 	l := config.Listing{Revision: resp.Header.Revision, KVs: make([]config.KeyValue, 0, len(resp.Kvs))}
 	for _, kv := range resp.Kvs {
 		l.KVs = append(l.KVs, k.keyValue(kv.Key, kv.Value, kv.CreateRevision, kv.ModRevision))
@@ -255,6 +292,7 @@ func (k *KV) Txn(ctx context.Context, ops ...config.Op) (int64, error) {
 	if err != nil {
 		return 0, k.fail(ctx, "write", err)
 	}
+	k.reached()
 	if !resp.Succeeded {
 		return 0, obhub.Errorf(obhub.ECONFLICT, "a key changed since it was read")
 	}
@@ -324,7 +362,9 @@ func (k *KV) fail(ctx context.Context, what string, err error) error {
 		errors.Is(err, rpctypes.ErrLeaderChanged), errors.Is(err, rpctypes.ErrStopped),
 		status.Code(err) == codes.Unavailable, status.Code(err) == codes.DeadlineExceeded:
 		k.opts.Logger.Warn("etcd unreachable", "op", what, "err", err)
-		return obhub.Errorf(obhub.EUNAVAILABLE, "the configuration store (etcd) is unreachable; try again later")
+		k.lastProbe.Store(time.Now().UnixNano())
+		k.down.Store(true)
+		return unreachable()
 	}
 	return fmt.Errorf("etcd %s: %w", what, err)
 }

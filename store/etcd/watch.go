@@ -82,6 +82,9 @@ func (k *KV) forward(ctx context.Context, wch clientv3.WatchChan, out chan<- con
 			send(config.WatchResponse{Err: k.watchErr(err)})
 			return
 		}
+		// An answer on the watch is etcd reached: the calls that were
+		// failing at once go to it again (kv.go).
+		k.reached()
 		if wresp.IsProgressNotify() {
 			continue
 		}
