@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -42,6 +44,20 @@ func NewRedis(rawURL string) (*Redis, error) {
 	opt.MaxRetries = -1 // a failure goes to the fallback at once
 	opt.ContextTimeoutEnabled = true
 	return &Redis{client: redis.NewClient(opt)}, nil
+}
+
+// LogRedisClient sends the go-redis client's own log lines (a pool that
+// cannot dial, say), which it otherwise prints to standard error in its
+// own format, to logger as warnings, so that a node's log stays one
+// format (--log-format json). The client's logger is process-wide.
+func LogRedisClient(logger *slog.Logger) {
+	redis.SetLogger(redisLog{logger})
+}
+
+type redisLog struct{ l *slog.Logger }
+
+func (r redisLog) Printf(ctx context.Context, format string, v ...any) {
+	r.l.WarnContext(ctx, "redis client", "detail", strings.TrimPrefix(fmt.Sprintf(format, v...), "redis: "))
 }
 
 // DB returns the database number in use.

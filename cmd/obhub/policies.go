@@ -18,6 +18,7 @@ func (m *Main) gatewayPolicies(cfg *gateway.Config) error {
 	}
 	opts := policies.Options{Logger: m.Logger}
 	if m.Config.Redis != "" {
+		policies.LogRedisClient(m.Logger)
 		r, err := policies.NewRedis(m.Config.Redis)
 		if err != nil {
 			return err
