@@ -68,14 +68,18 @@ func (u *portalUser) post(from, path string, form url.Values) (int, string) {
 	return u.read(u.c.PostForm(u.base+path, form))
 }
 
-// onboard signs a developer up, has the operator approve the
+// onboard signs a developer up and in, has the operator approve the
 // organisation, and creates a sandbox app subscribed to the demo's
 // starter product. It returns the app's client id.
 func onboard(t testing.TB, m *Main, h *hub, u *portalUser, org, email string) string {
 	t.Helper()
 	if st, body := u.post("/portal/signup", "/portal/signup", url.Values{"org": {org}, "name": {"Li Ming"},
-		"email": {email}, "password": {"correct horse battery"}}); st != http.StatusOK {
+		"email": {email}, "password": {"correct horse battery"}}); st != http.StatusOK || !strings.Contains(body, "Check your mailbox") {
 		t.Fatalf("sign-up: %d\n%.2000s", st, body)
+	}
+	// A sign-up starts no session: the developer signs in.
+	if st, body := u.post("/portal/signin", "/portal/signin", url.Values{"email": {email}, "password": {"correct horse battery"}}); st != http.StatusOK || !strings.Contains(body, "Signed in as") {
+		t.Fatalf("sign-in: %d\n%.2000s", st, body)
 	}
 	var partners struct {
 		Items []struct{ ID, Name string } `json:"items"`
