@@ -115,24 +115,39 @@ func (h *Handler) signup(w http.ResponseWriter, r *http.Request) {
 		// the banner every page shows.
 		h.cfg.Logger.Error("portal: send the verification mail", "account", acc.ID, "err", err)
 	}
-	if err := h.startSession(w, r, acc.ID); err != nil {
+	signupAnswer(w, r)
+}
+
+// signupAnswer is the one answer of every sign-up that passed the form's
+// checks, whether it made an account or found the address taken: the same
+// redirect to the same page, and no session (a session cookie for a new
+// account only would tell the two apart). The new account is signed in
+// when its verification link is followed, or by its password at the
+// sign-in page.
+func signupAnswer(w http.ResponseWriter, r *http.Request) {
+	http.Redirect(w, r, "/portal/signup/sent", http.StatusSeeOther)
+}
+
+// signupSent is the page every sign-up lands on: check the mailbox.
+func (h *Handler) signupSent(w http.ResponseWriter, r *http.Request) {
+	v, err := h.visit(w, r)
+	if err != nil {
 		h.fail(w, r, v, err)
 		return
 	}
-	http.Redirect(w, r, "/portal/apps", http.StatusSeeOther)
+	h.message(w, v, http.StatusOK, v.L.T("signup.sent.title"), v.L.T("signup.sent"), "/portal/signin", v.L.T("nav.signin"))
 }
 
 // signupTaken answers a sign-up with an address that has an account as
-// a sign-up that worked (the same redirect: the page never tells whether
-// an address has an account, as the password reset page does not) and
-// mails the account's owner a notice instead. No session is started:
-// the visitor lands on the sign-in page.
+// a sign-up that worked (signupAnswer: the page never tells whether an
+// address has an account, as the password reset page does not) and
+// mails the account's owner a notice instead.
 func (h *Handler) signupTaken(w http.ResponseWriter, r *http.Request, a *Account) {
 	if err := h.sendSignupNotice(r.Context(), a); err != nil {
 		h.cfg.Logger.Error("portal: send the sign-up notice", "account", a.ID, "err", err)
 	}
 	h.cfg.Logger.Info("portal: sign-up with an address that has an account", "account", a.ID)
-	http.Redirect(w, r, "/portal/apps", http.StatusSeeOther)
+	signupAnswer(w, r)
 }
 
 var idEncoding = base32.NewEncoding("abcdefghijklmnopqrstuvwxyz234567").WithPadding(base32.NoPadding)
@@ -296,8 +311,10 @@ func (h *Handler) message(w http.ResponseWriter, v *visitor, status int, title, 
 	h.render(w, v, status, "message", title, nil, messageData{Text: text, Next: next, NextLabel: nextLabel})
 }
 
-// verify takes a verification token: the account it names is verified,
-// whoever (if anyone) is signed in in this browser.
+// verify takes a verification token: the account it names is verified
+// and this browser is signed in as it on a fresh session (the link
+// reached the mailbox, as a reset link does), whoever was signed in
+// here before.
 func (h *Handler) verify(w http.ResponseWriter, r *http.Request) {
 	v, ok := h.postVisit(w, r)
 	if !ok {
@@ -323,8 +340,15 @@ func (h *Handler) verify(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	h.cfg.Logger.Info("portal: e-mail address verified", "account", t.AccountID)
-	if acc, err := h.cfg.Accounts.Account(ctx, t.AccountID); err == nil { // for the record's partner
-		h.recordChange(r, acc.Email, acc.Partner, audit.Change{Object: "partners/" + acc.Partner + "/accounts/" + acc.ID, Verb: "verify_email"})
+	acc, err := h.cfg.Accounts.Account(ctx, t.AccountID)
+	if err != nil {
+		h.fail(w, r, v, err)
+		return
+	}
+	h.recordChange(r, acc.Email, acc.Partner, audit.Change{Object: "partners/" + acc.Partner + "/accounts/" + acc.ID, Verb: "verify_email"})
+	if err := h.signInNow(w, r, v, acc); err != nil {
+		h.fail(w, r, v, err)
+		return
 	}
 	h.message(w, v, http.StatusOK, v.L.T("verify.title"), v.L.T("verify.done", t.Email), "/portal/apps", v.L.T("verify.continue"))
 }

@@ -8,11 +8,12 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/obhub/obhub/internal/browsertest"
+	"github.com/obhub/obhub/internal/mail"
 )
 
 // TestBrowserFirstDay drives a real headless Chromium through a
-// developer's first minutes: sign up, create a sandbox app, see its
-// credentials once, and find the app listed.
+// developer's first minutes: sign up, follow the mailed link (signed in),
+// create a sandbox app, see its credentials once, and find the app listed.
 func TestBrowserFirstDay(t *testing.T) {
 	b := browsertest.Open(t, 1100, 820, 90*time.Second)
 	e := newEnv(t)
@@ -36,8 +37,28 @@ func TestBrowserFirstDay(t *testing.T) {
 		chromedp.SendKeys(chromedp.CSS("#password"), "correct horse battery"),
 	)
 	b.Shot("portal-signup")
-	b.Do(chromedp.Submit(chromedp.CSS("#password")), chromedp.WaitVisible(chromedp.CSS("#sandbox-name")))
+	// The answer is the same for a new and a taken address: check the
+	// mailbox, not signed in yet.
+	b.Do(chromedp.Submit(chromedp.CSS("#password")), chromedp.WaitVisible(chromedp.CSS("#message")))
 	b.WaitLoaded()
+	if sent := b.Text("main"); !strings.Contains(sent, "Check your mailbox") || strings.Contains(b.Text("header"), "Signed in as") {
+		t.Errorf("after sign-up:\n%s", sent)
+	}
+	// The mailed link (its token in the fragment, moved into the form by
+	// script) confirms the address and signs this browser in.
+	_, tok := e.lastLink("li@greenvalley.example", mail.KindVerify)
+	b.Do(chromedp.Navigate(base+"/portal/verify#token="+tok), chromedp.WaitVisible(chromedp.CSS("#token")))
+	b.WaitLoaded()
+	b.Do(chromedp.Submit(chromedp.CSS("#token")), chromedp.WaitVisible(chromedp.CSS("#message")))
+	b.WaitLoaded()
+	if done := b.Text("main"); !strings.Contains(done, "is verified") {
+		t.Errorf("after following the link:\n%s", done)
+	}
+	b.Do(chromedp.Navigate(base+"/portal/apps"), chromedp.WaitVisible(chromedp.CSS("#sandbox-name")))
+	b.WaitLoaded()
+	if who := b.Text("header"); !strings.Contains(who, "Signed in as Li Ming") {
+		t.Errorf("not signed in after the link: %q", who)
+	}
 	appsText := b.Text("main")
 	for _, want := range []string{"My apps", "You have no app yet.", "Production apps are available once an alliance operator approves Green Valley Fintech"} {
 		if !strings.Contains(appsText, want) {

@@ -17,7 +17,8 @@ import (
 
 // A partner manages its app's credentials on the app page: it rotates
 // the client secret (the old one may keep working for a while), uploads
-// a JWKS to switch to private_key_jwt, and edits the redirect URIs. Each
+// a JWKS to switch to private_key_jwt, edits the redirect URIs and turns
+// the authorization_code grant (customer consent) on or off. Each
 // is a POST form with the CSRF token, for the partner's own apps only
 // (another partner's app is a 404), and for production apps only by the
 // partner's owners (team.go).
@@ -27,6 +28,7 @@ func (h *Handler) credentialRoutes(mux *http.ServeMux) {
 	mux.HandleFunc("POST /portal/apps/{id}/secret", h.rotateSecret)
 	mux.HandleFunc("POST /portal/apps/{id}/jwks", h.uploadJWKS)
 	mux.HandleFunc("POST /portal/apps/{id}/redirect-uris", h.saveRedirectURIs)
+	mux.HandleFunc("POST /portal/apps/{id}/code-grant", h.setCodeGrant)
 }
 
 // secretOverlaps are the overlaps the rotation form offers, in order.
@@ -175,6 +177,47 @@ func (h *Handler) saveRedirectURIs(w http.ResponseWriter, r *http.Request) {
 		"redirect URIs changed", func(pg *appPage) { pg.Message, pg.RedirectInput = v.L.T("redirect.saved"), "" })
 }
 
+// setCodeGrant turns the authorization_code grant, with refresh_token,
+// on ("on") or off ("off") for the app: customers then sign in at their
+// bank and consent, and the app redeems the code at a registered
+// redirect URI. Turning it on needs a redirect URI already saved
+// (partners.App.Validate refuses the change otherwise); turning it off
+// also stops the app's refresh tokens, since the token endpoint checks
+// the app's grants at every refresh.
+func (h *Handler) setCodeGrant(w http.ResponseWriter, r *http.Request) {
+	v, app, ok := h.appAction(w, r)
+	if !ok {
+		return
+	}
+	var on bool
+	switch r.PostFormValue("authorization_code") {
+	case "on":
+		on = true
+	case "off":
+	default:
+		h.renderApp(w, r, v, app, http.StatusUnprocessableEntity, []string{v.L.T("grant.err.choice")}, nil)
+		return
+	}
+	what, done := "authorization_code grant turned off", "grant.off"
+	if on {
+		what, done = "authorization_code grant turned on", "grant.on"
+	}
+	h.changeApp(w, r, v, app, nil, func(a *config.AppView) { a.GrantTypes = withCodeGrant(a.GrantTypes, on) },
+		what, func(pg *appPage) { pg.Message = v.L.T(done) })
+}
+
+// withCodeGrant returns grants with authorization_code and refresh_token
+// added (on) or removed, the other grants kept in their order.
+func withCodeGrant(grants []string, on bool) []string {
+	out := slices.DeleteFunc(slices.Clone(grants), func(g string) bool {
+		return g == partners.GrantAuthorizationCode || g == partners.GrantRefreshToken
+	})
+	if on {
+		out = append(out, partners.GrantAuthorizationCode, partners.GrantRefreshToken)
+	}
+	return out
+}
+
 // changeApp applies change to the app through the store and shows the
 // app page: with done on success (and a log line saying what), or with
 // the store's validation problems (partners.App.Validate) listed and the
@@ -215,6 +258,8 @@ func fieldName(v *visitor, loc string) string {
 		return v.L.T("redirect.title")
 	case loc == "/jwks":
 		return "JWKS"
+	case loc == "/grant_types":
+		return v.L.T("app.grants")
 	}
 	return loc
 }

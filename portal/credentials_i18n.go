@@ -1,7 +1,8 @@
 package portal
 
 // credMessages are the texts of an app's credentials: client secret
-// rotation, JWKS upload and redirect URIs (credentials.go).
+// rotation, JWKS upload, redirect URIs and the authorization code grant
+// (credentials.go).
 var credMessages = map[lang]map[string]string{
 	langEN: {
 		"cred.title":              "Credentials",
@@ -35,7 +36,15 @@ var credMessages = map[lang]map[string]string{
 		"jwks.err.use":            "The \"use\" must be \"sig\".",
 		"jwks.err.duplicate_kid":  "Two keys have the same \"kid\".",
 		"redirect.title":          "Redirect URIs",
-		"redirect.unused":         "This app has the client_credentials grant only, which uses no redirect URI: they are used once the app has the authorization_code grant (ask the alliance operator, or register a client with a registration token).",
+		"redirect.unused":         "This app does not have the authorization_code grant, so it uses no redirect URI yet: save at least one here, then turn on customer consent below.",
+		"grant.title":             "Customer consent (authorization code)",
+		"grant.help.off":          "The app gets tokens for itself only (client_credentials). Turn on the authorization_code grant, with refresh tokens, to call APIs on a customer's behalf: the customer signs in at their bank and consents, and the bank sends the code to one of the redirect URIs above, which must be saved first.",
+		"grant.help.on":           "The app may ask customers for consent: it uses the authorization_code grant (with PKCE and pushed authorization requests) and refresh tokens, at the redirect URIs above. Turning it off stops new consents and refresh tokens at once; access tokens already issued last until they expire.",
+		"grant.on.button":         "Turn on customer consent",
+		"grant.off.button":        "Turn off customer consent",
+		"grant.on":                "Customer consent turned on: the app now has the authorization_code and refresh_token grants.",
+		"grant.off":               "Customer consent turned off: the app no longer has the authorization_code and refresh_token grants.",
+		"grant.err.choice":        "Choose whether to turn customer consent on or off.",
 		"redirect.help":           "One per line. Each must be an absolute https URL (http only for localhost), without a fragment; the authorization endpoint compares them exactly.",
 		"redirect.label":          "Redirect URIs",
 		"redirect.button":         "Save redirect URIs",
@@ -48,6 +57,7 @@ var credMessages = map[lang]map[string]string{
 		"problem.must use https (http only for localhost)":      "must use https (http only for localhost)",
 		"problem.must use https":                                "must use https",
 		"problem.are required for the authorization_code grant": "are required: the app uses the authorization code grant",
+		"problem.must list at least one grant type":             "must keep at least one grant type: this app has no other",
 	},
 	langZH: {
 		"cred.title":              "凭证",
@@ -81,7 +91,15 @@ var credMessages = map[lang]map[string]string{
 		"jwks.err.use":            "\"use\" 必须是 \"sig\"。",
 		"jwks.err.duplicate_kid":  "有两个密钥的 \"kid\" 相同。",
 		"redirect.title":          "重定向 URI",
-		"redirect.unused":         "此应用只有 client_credentials 授权类型，不使用回调地址：应用具有 authorization_code 授权类型后才会用到（请联系联盟运营方，或用注册令牌注册客户端）。",
+		"redirect.unused":         "此应用没有 authorization_code 授权类型，暂不使用重定向 URI：请先在此至少保存一个，再在下方开启客户授权。",
+		"grant.title":             "客户授权（授权码模式）",
+		"grant.help.off":          "此应用只能为自己获取令牌（client_credentials）。开启 authorization_code 授权类型（含刷新令牌）后，即可代表客户调用 API：客户在其银行登录并授权，银行把授权码发送到上面的某个重定向 URI，因此须先保存重定向 URI。",
+		"grant.help.on":           "此应用可以请求客户授权：它使用 authorization_code 授权类型（配合 PKCE 和推送授权请求）及刷新令牌，回调到上面的重定向 URI。关闭后，新的授权和刷新令牌立即停止；已签发的访问令牌在到期前仍然有效。",
+		"grant.on.button":         "开启客户授权",
+		"grant.off.button":        "关闭客户授权",
+		"grant.on":                "客户授权已开启：应用现在具有 authorization_code 和 refresh_token 授权类型。",
+		"grant.off":               "客户授权已关闭：应用不再具有 authorization_code 和 refresh_token 授权类型。",
+		"grant.err.choice":        "请选择开启还是关闭客户授权。",
 		"redirect.help":           "每行一个。每个都必须是不含片段（#）的绝对 https 地址（仅 localhost 可用 http）；授权端点按字符串精确比较。",
 		"redirect.label":          "重定向 URI",
 		"redirect.button":         "保存重定向 URI",
@@ -94,5 +112,6 @@ var credMessages = map[lang]map[string]string{
 		"problem.must use https (http only for localhost)":      "必须使用 https（仅 localhost 可用 http）",
 		"problem.must use https":                                "必须使用 https",
 		"problem.are required for the authorization_code grant": "为必填项：应用使用授权码模式",
+		"problem.must list at least one grant type":             "至少要保留一种授权类型：此应用没有其他授权类型",
 	},
 }

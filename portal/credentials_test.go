@@ -11,13 +11,17 @@ import (
 	"net/url"
 	"regexp"
 	"slices"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	jose "github.com/go-jose/go-jose/v3"
 
+	"github.com/obhub/obhub/audit"
 	"github.com/obhub/obhub/config"
 	"github.com/obhub/obhub/partners"
+	"github.com/obhub/obhub/portal"
 )
 
 var secretRE = regexp.MustCompile(`<code class="secret" id="rotated-client-secret">(obs_[A-Za-z0-9_-]+)</code>`)
@@ -219,6 +223,7 @@ func TestProductionCredentials(t *testing.T) {
 		"/secret":        {"overlap": {"24h"}},
 		"/jwks":          {"jwks": {`{"keys":[]}`}},
 		"/redirect-uris": {"redirect_uris": {"https://alpha.example/cb"}},
+		"/code-grant":    {"authorization_code": {"on"}},
 	} {
 		values.Set("csrf_token", dev.csrf(path))
 		if p := dev.post(path+form, values); p.status != http.StatusForbidden {
@@ -234,5 +239,109 @@ func TestProductionCredentials(t *testing.T) {
 	}
 	if exp := e.appView(t, m[1]).PreviousSecretExpiresAt; exp == nil || time.Until(*exp) < 167*time.Hour {
 		t.Errorf("previous secret expires at %v, want in 7 days", exp)
+	}
+}
+
+// TestCodeGrantInPortal: the app page turns customer consent (the
+// authorization_code grant, with refresh_token) on and off. On needs a
+// saved redirect URI; the change is the partner's own (404 for another,
+// 403 without the CSRF token), recorded in the audit ledger with the
+// grants before and after, and off never leaves an app without a grant.
+func TestCodeGrantInPortal(t *testing.T) {
+	var mu sync.Mutex
+	var recs []audit.Record
+	e := newEnv(t, func(c *portal.Config) {
+		c.Record = func(r audit.Record) error {
+			mu.Lock()
+			defer mu.Unlock()
+			recs = append(recs, r)
+			return nil
+		}
+	})
+	a, other, id, path := twoPartners(t, e)
+	grant := func(b *browser, value string) page {
+		t.Helper()
+		return b.post(path+"/code-grant", url.Values{"csrf_token": {b.csrf(path)}, "authorization_code": {value}})
+	}
+	grants := func() []string { t.Helper(); return e.appView(t, id).GrantTypes }
+	cc := []string{partners.GrantClientCredentials}
+
+	mustContain(t, a.get(path), `action="`+path+`/code-grant"`, "Turn on customer consent", `id="redirect-unused"`)
+	mustContain(t, a.get(path+"?lang=zh"), "客户授权（授权码模式）", "开启客户授权")
+	a.get(path + "?lang=en") // the choice sticks: back to English
+	p := grant(a, "on")
+	if p.status != http.StatusUnprocessableEntity {
+		t.Fatalf("on without a redirect URI: %d", p.status)
+	}
+	mustContain(t, p, "Redirect URIs are required: the app uses the authorization code grant")
+	for name, p := range map[string]page{
+		"no choice":     grant(a, ""),
+		"another value": grant(a, "maybe"),
+	} {
+		if p.status != http.StatusUnprocessableEntity {
+			t.Errorf("%s: %d, want 422", name, p.status)
+		}
+	}
+	if p := other.post(path+"/code-grant", url.Values{"csrf_token": {other.csrf("/portal/apps")}, "authorization_code": {"on"}}); p.status != http.StatusNotFound {
+		t.Errorf("another partner: %d, want 404", p.status)
+	}
+	if p := a.post(path+"/code-grant", url.Values{"authorization_code": {"on"}}); p.status != http.StatusForbidden {
+		t.Errorf("no CSRF token: %d, want 403", p.status)
+	}
+	if g := grants(); !slices.Equal(g, cc) {
+		t.Fatalf("grants after refused changes: %v", g)
+	}
+
+	if p := a.post(path+"/redirect-uris", url.Values{"csrf_token": {a.csrf(path)}, "redirect_uris": {"https://alpha.example/cb"}}); p.status != http.StatusOK {
+		t.Fatalf("save redirect URI: %d", p.status)
+	}
+	p = grant(a, "on")
+	if p.status != http.StatusOK {
+		t.Fatalf("on: %d\n%s", p.status, p.body)
+	}
+	mustContain(t, p, "Customer consent turned on", "Turn off customer consent")
+	mustNotContain(t, p, `id="redirect-unused"`)
+	if g := grants(); !slices.Equal(g, []string{partners.GrantClientCredentials, partners.GrantAuthorizationCode, partners.GrantRefreshToken}) {
+		t.Errorf("grants after on: %v", g)
+	}
+	// While it is on, the redirect URIs cannot be emptied.
+	if p := a.post(path+"/redirect-uris", url.Values{"csrf_token": {a.csrf(path)}, "redirect_uris": {""}}); p.status != http.StatusUnprocessableEntity {
+		t.Errorf("emptying the redirect URIs of an app with the grant: %d", p.status)
+	}
+	p = grant(a, "off")
+	if p.status != http.StatusOK || !slices.Equal(grants(), cc) {
+		t.Fatalf("off: %d, grants %v", p.status, grants())
+	}
+	mustContain(t, p, "Customer consent turned off", "Turn on customer consent")
+
+	// A client registered with authorization_code only (dynamic client
+	// registration) keeps it: off would leave it no grant.
+	if _, err := e.store.UpdateApp(context.Background(), id, func(v *config.AppView) error {
+		v.GrantTypes = []string{partners.GrantAuthorizationCode}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	p = grant(a, "off")
+	if p.status != http.StatusUnprocessableEntity || !slices.Equal(grants(), []string{partners.GrantAuthorizationCode}) {
+		t.Errorf("off for a code-only app: %d, grants %v", p.status, grants())
+	}
+	mustContain(t, p, "Grant types must keep at least one grant type")
+
+	mu.Lock()
+	defer mu.Unlock()
+	var updates []audit.Record
+	for _, r := range recs {
+		if r.Reason == "update" && r.Object == "apps/"+id && strings.Contains(r.Before+r.After, "grant_types") &&
+			strings.Count(r.Before, partners.GrantAuthorizationCode) != strings.Count(r.After, partners.GrantAuthorizationCode) {
+			updates = append(updates, r)
+		}
+	}
+	if len(updates) != 2 {
+		t.Fatalf("%d grant changes recorded, want 2 (on, off): %+v", len(updates), recs)
+	}
+	if on := updates[0]; on.Actor != "portal:ops@alpha.example" || on.ClientID != id ||
+		strings.Contains(on.Before, partners.GrantAuthorizationCode) || !strings.Contains(on.After, partners.GrantRefreshToken) {
+		t.Errorf("the record of turning it on: %+v", on)
 	}
 }

@@ -140,6 +140,7 @@ func New(cfg Config) *Handler {
 	mux.HandleFunc("GET /portal/{$}", h.home)
 	mux.HandleFunc("GET /portal/signup", h.signupForm)
 	mux.HandleFunc("POST /portal/signup", h.signup)
+	mux.HandleFunc("GET /portal/signup/sent", h.signupSent)
 	mux.HandleFunc("GET /portal/signin", h.signinForm)
 	mux.HandleFunc("POST /portal/signin", h.signin)
 	mux.HandleFunc("POST /portal/signout", h.signout)

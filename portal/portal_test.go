@@ -160,14 +160,22 @@ func (b *browser) cookie(name string) string {
 	return ""
 }
 
+// signup signs an organisation up, then signs in with the password: a
+// sign-up lands on the "check your mailbox" page with no session (a new
+// account and a taken address answer alike), and the account, not yet
+// verified, signs in. It returns the apps page after sign-in.
 func (b *browser) signup(org, email string) page {
 	b.e.t.Helper()
 	p := b.post("/portal/signup", url.Values{
 		"csrf_token": {b.csrf("/portal/signup")}, "org": {org}, "name": {"Li Ming"},
 		"email": {email}, "password": {"correct horse battery"},
 	})
+	if p.status != http.StatusOK || p.url != "/portal/signup/sent" || b.cookie("obhub_portal_session") != "" {
+		b.e.t.Fatalf("sign-up: %d at %s, session %q\n%s", p.status, p.url, b.cookie("obhub_portal_session"), p.body)
+	}
+	p = signin(b, email, "correct horse battery")
 	if p.status != http.StatusOK || p.url != "/portal/apps" {
-		b.e.t.Fatalf("sign-up: %d at %s\n%s", p.status, p.url, p.body)
+		b.e.t.Fatalf("sign-in after sign-up: %d at %s\n%s", p.status, p.url, p.body)
 	}
 	return p
 }
@@ -251,6 +259,9 @@ func TestSignUpAndSandboxApp(t *testing.T) {
 	// Production waits for a verified address and approval; once both,
 	// it is offered.
 	e.verifyEmail(b, "li@greenvalley.example") // team_test.go
+	// Following the link signed this browser in on a fresh session, with
+	// its own form token.
+	tok = b.csrf("/portal/apps")
 	p = b.post("/portal/apps", url.Values{"csrf_token": {tok}, "name": {"Live"}, "environment": {"production"}})
 	if p.status != http.StatusUnprocessableEntity {
 		t.Errorf("production app of a pending partner: %d", p.status)

@@ -39,13 +39,39 @@ func (h *Handler) session(ctx context.Context, r *http.Request) (*Session, *Acco
 // startSession signs the account in on a fresh session id (no session
 // fixation: see websession.Site.Start).
 func (h *Handler) startSession(w http.ResponseWriter, r *http.Request, accountID string) error {
+	_, err := h.newSession(w, r, accountID)
+	return err
+}
+
+func (h *Handler) newSession(w http.ResponseWriter, r *http.Request, accountID string) (*Session, error) {
 	ctx := r.Context()
-	return h.site.Start(w, r, h.cfg.Clock.Now(),
+	var s Session
+	err := h.site.Start(w, r, h.cfg.Clock.Now(),
 		func(idHash string) error { return h.cfg.Accounts.DeleteSession(ctx, idHash) },
 		func(n websession.NewSession) error {
-			return h.cfg.Accounts.CreateSession(ctx, Session{IDHash: n.IDHash, AccountID: accountID, CSRF: n.CSRF,
-				CreatedAt: n.CreatedAt, ExpiresAt: n.ExpiresAt})
+			s = Session{IDHash: n.IDHash, AccountID: accountID, CSRF: n.CSRF, CreatedAt: n.CreatedAt, ExpiresAt: n.ExpiresAt}
+			return h.cfg.Accounts.CreateSession(ctx, s)
 		})
+	if err != nil {
+		return nil, err
+	}
+	return &s, nil
+}
+
+// signInNow starts a session for acc and makes v its visitor, so that the
+// page answered on this same response shows it signed in (with the new
+// session's CSRF token in its forms).
+func (h *Handler) signInNow(w http.ResponseWriter, r *http.Request, v *visitor, acc *Account) error {
+	p, err := h.cfg.Catalog.Partner(r.Context(), acc.Partner)
+	if err != nil {
+		return err
+	}
+	s, err := h.newSession(w, r, acc.ID)
+	if err != nil {
+		return err
+	}
+	v.Session, v.Account, v.Partner, v.CSRF = s, acc, p, s.CSRF
+	return nil
 }
 
 // csrf is the session's form token; "" for no session.

@@ -479,13 +479,24 @@ func TestSignupDoesNotRevealAccounts(t *testing.T) {
 		p := read(t, resp)
 		return p.status, resp.Header.Get("Location"), p.body, b.cookie("obhub_portal_session") != ""
 	}
-	newStatus, newLoc, newBody, _ := answer("new@elsewhere.example", "another long password")
+	newStatus, newLoc, newBody, newSession := answer("new@elsewhere.example", "another long password")
 	status, loc, body, session := answer("li@greenvalley.example", "another long password")
-	if status != newStatus || loc != newLoc || body != newBody || status != http.StatusSeeOther {
+	if status != newStatus || loc != newLoc || body != newBody || status != http.StatusSeeOther || loc != "/portal/signup/sent" {
 		t.Errorf("a taken address answers %d %q %q; a new one %d %q %q", status, loc, body, newStatus, newLoc, newBody)
 	}
-	if session {
-		t.Error("a sign-up with a taken address started a session")
+	if session || newSession {
+		t.Errorf("a sign-up started a session: taken address %v, new address %v", session, newSession)
+	}
+	// The page both land on says the same to both.
+	landing := e.browser().get("/portal/signup/sent")
+	mustContain(t, landing, "Check your mailbox", "If this address can be used for a new account")
+	mustNotContain(t, landing, "Signed in as")
+	// The new account is signed in by following its verification link.
+	fresh := e.browser()
+	e.verifyEmail(fresh, "new@elsewhere.example")
+	mustContain(t, fresh.get("/portal/apps"), "Signed in as Mallory (Someone Else)")
+	if fresh.cookie("obhub_portal_session") == "" {
+		t.Error("following the verification link started no session")
 	}
 	if strings.Contains(body, "already") {
 		t.Errorf("the answer says the address is taken: %s", body)

@@ -324,14 +324,15 @@ func TestTryIt(t *testing.T) {
 		mustContain(t, p, `id="try-no-code-grant"`, "authorization_code grant")
 		mustNotContain(t, p, "http://hub.example/oauth2/par", "REDIRECT_URI")
 		mustContain(t, a.get("/portal/apps/"+app), `id="redirect-unused"`)
-		// With the grant and a redirect URI (an operator's change), the
-		// customer-flow snippets.
-		if _, err := e.store.UpdateApp(ctx, app, func(v *config.AppView) error {
-			v.GrantTypes = append(v.GrantTypes, partners.GrantAuthorizationCode)
-			v.RedirectURIs = []string{"https://app.example/cb"}
-			return nil
-		}); err != nil {
-			t.Fatal(err)
+		mustContain(t, p, `href="/portal/apps/`+app+`#code-grant"`)
+		// With a redirect URI and customer consent turned on from the
+		// app's page, the customer-flow snippets.
+		appPath := "/portal/apps/" + app
+		if p := a.post(appPath+"/redirect-uris", url.Values{"csrf_token": {a.csrf(appPath)}, "redirect_uris": {"https://app.example/cb"}}); p.status != http.StatusOK {
+			t.Fatalf("redirect URI: %d", p.status)
+		}
+		if p := a.post(appPath+"/code-grant", url.Values{"csrf_token": {a.csrf(appPath)}, "authorization_code": {"on"}}); p.status != http.StatusOK {
+			t.Fatalf("customer consent on: %d", p.status)
 		}
 		p = send()
 		mustNotContain(t, p, `id="try-no-code-grant"`)

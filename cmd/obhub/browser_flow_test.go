@@ -86,10 +86,10 @@ func TestBrowserProductionAccessFlow(t *testing.T) {
 		chromedp.SendKeys(chromedp.CSS("#email"), "zhao@terraced.example"),
 		chromedp.SendKeys(chromedp.CSS("#password"), flowPassword),
 		chromedp.Submit(chromedp.CSS("#password")))
-	b.WaitFor("#sandbox-name")
+	b.WaitFor("#message") // check your mailbox: no session yet
 	b.WaitLoaded()
 	// The address is confirmed with the link the portal mailed (kept in
-	// the node's outbox): production needs it too.
+	// the node's outbox), which signs the browser in.
 	b.Do(chromedp.Navigate(m.PublicURL + "/portal/verify#token=" + mailedToken(t, m, "zhao@terraced.example")))
 	b.WaitFor("#token")
 	b.Do(chromedp.Submit(chromedp.CSS("#token")))

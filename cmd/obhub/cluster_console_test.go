@@ -54,13 +54,18 @@ func (b *consoleBrowser) post(form, action string, f url.Values) (int, string, s
 }
 
 // signUp signs a developer up on the portal at base (a node's public
-// URL) and fails the test unless it lands on their apps, signed in.
+// URL), which lands on the "check your mailbox" page, then signs in with
+// the password, and fails the test unless that lands on their apps.
 func (b *consoleBrowser) signUp(base, org, name, email, password string) {
 	b.t.Helper()
 	code, body, at := b.post(base+"/portal/signup", base+"/portal/signup", url.Values{
 		"org": {org}, "name": {name}, "email": {email}, "password": {password}})
-	if code != http.StatusOK || at != "/portal/apps" {
+	if code != http.StatusOK || at != "/portal/signup/sent" {
 		b.t.Fatalf("sign-up of %s at %s: %d at %s\n%s", email, base, code, at, body)
+	}
+	code, body, at = b.post(base+"/portal/signin", base+"/portal/signin", url.Values{"email": {email}, "password": {password}})
+	if code != http.StatusOK || at != "/portal/apps" {
+		b.t.Fatalf("sign-in of %s at %s: %d at %s\n%s", email, base, code, at, body)
 	}
 }
 

@@ -33,8 +33,16 @@ func TestBrowserTryIt(t *testing.T) {
 		chromedp.SendKeys(chromedp.CSS("#email"), "li@greenvalley.example"),
 		chromedp.SendKeys(chromedp.CSS("#password"), "correct horse battery"),
 		chromedp.Submit(chromedp.CSS("#password")),
-		chromedp.WaitVisible(chromedp.CSS("#sandbox-name")),
+		chromedp.WaitVisible(chromedp.CSS("#message")), // check your mailbox
 	)
+	b.WaitLoaded()
+	// The mailed link confirms the address and signs the browser in.
+	b.Do(chromedp.Navigate(base+"/portal/verify#token="+mailedToken(t, m, "li@greenvalley.example")),
+		chromedp.WaitVisible(chromedp.CSS("#token")))
+	b.WaitLoaded()
+	b.Do(chromedp.Submit(chromedp.CSS("#token")), chromedp.WaitVisible(chromedp.CSS("#message")))
+	b.WaitLoaded()
+	b.Do(chromedp.Navigate(base+"/portal/apps?lang=en"), chromedp.WaitVisible(chromedp.CSS("#sandbox-name")))
 	b.WaitLoaded()
 	// An alliance operator approves the organisation (the gateway serves
 	// approved partners only, in the sandbox too).

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
+	"os/exec"
 	"regexp"
 	"slices"
 	"strings"
@@ -67,14 +68,18 @@ func (u *portalUser) post(from, path string, form url.Values) (int, string) {
 	return u.read(u.c.PostForm(u.base+path, form))
 }
 
-// onboard signs a developer up, has the operator approve the
+// onboard signs a developer up and in, has the operator approve the
 // organisation, and creates a sandbox app subscribed to the demo's
 // starter product. It returns the app's client id.
 func onboard(t testing.TB, m *Main, h *hub, u *portalUser, org, email string) string {
 	t.Helper()
 	if st, body := u.post("/portal/signup", "/portal/signup", url.Values{"org": {org}, "name": {"Li Ming"},
-		"email": {email}, "password": {"correct horse battery"}}); st != http.StatusOK {
+		"email": {email}, "password": {"correct horse battery"}}); st != http.StatusOK || !strings.Contains(body, "Check your mailbox") {
 		t.Fatalf("sign-up: %d\n%.2000s", st, body)
+	}
+	// A sign-up starts no session: the developer signs in.
+	if st, body := u.post("/portal/signin", "/portal/signin", url.Values{"email": {email}, "password": {"correct horse battery"}}); st != http.StatusOK || !strings.Contains(body, "Signed in as") {
+		t.Fatalf("sign-in: %d\n%.2000s", st, body)
 	}
 	var partners struct {
 		Items []struct{ ID, Name string } `json:"items"`
@@ -273,6 +278,48 @@ func TestPortalTryItAsCustomer(t *testing.T) {
 
 	// The two customers' calls are audited under the app.
 	waitSandboxCalls(t, h, app, "/sandbox/qingshan-rcb/open-banking/accounts/v1/accounts", 2)
+
+	// A portal app has client_credentials only: no customer-flow snippet.
+	asZhang := url.Values{"op": {listAccounts}, "app": {app}, "customer": {"zhangsan"}}
+	if _, body := u.post(try+"?op="+listAccounts, try, asZhang); !strings.Contains(body, `id="try-no-code-grant"`) {
+		t.Fatalf("no notice of the missing grant:\n%.3000s", body)
+	}
+	// The developer saves a redirect URI and turns customer consent on
+	// from the app's page, then takes a new secret there.
+	const redirect = "http://127.0.0.1:9/callback" // never reached: the test reads the Location
+	appPage := "/portal/apps/" + app
+	if st, body := u.post(appPage, appPage+"/redirect-uris", url.Values{"redirect_uris": {redirect}}); st != http.StatusOK {
+		t.Fatalf("redirect URI: %d\n%.2000s", st, body)
+	}
+	if st, body := u.post(appPage, appPage+"/code-grant", url.Values{"authorization_code": {"on"}}); st != http.StatusOK {
+		t.Fatalf("customer consent on: %d\n%.2000s", st, body)
+	}
+	_, rotated := u.post(appPage, appPage+"/secret", url.Values{"overlap": {"0s"}})
+	secret := regexp.MustCompile(`id="rotated-client-secret">(obs_[A-Za-z0-9_-]+)<`).FindStringSubmatch(rotated)
+	if secret == nil {
+		t.Fatalf("no new secret shown:\n%.2000s", rotated)
+	}
+	st, body = u.post(try+"?op="+listAccounts, try, asZhang)
+	if st != http.StatusOK || strings.Contains(body, `id="try-no-code-grant"`) {
+		t.Fatalf("try-it with the grant: %d\n%.3000s", st, body)
+	}
+	src := snippetOn(t, body, "curl")
+	if !strings.Contains(src, "/oauth2/par") || !strings.Contains(src, "grant_type=authorization_code") {
+		t.Fatalf("not the consent snippet:\n%s", src)
+	}
+	// The curl snippet runs the whole flow at the real authorization
+	// server: PAR, the customer's sign-in and consent, the code, the call.
+	sh, err := exec.LookPath("sh")
+	if err != nil || !commands("curl", "openssl") {
+		t.Skip("no sh, curl and openssl: the consent snippet is not run")
+	}
+	cmd := snippetRunner{file: "call.sh", args: []string{sh, "call.sh"}}.command(t, src, "CLIENT_SECRET="+secret[1], "REDIRECT_URI="+redirect)
+	out := playCustomer(t, h, cmd, redirect, true)
+	if !strings.Contains(out, "HTTP/1.1 200") || !strings.Contains(out, "qs-10001") || strings.Contains(out, "qs-10003") {
+		t.Fatalf("the consent snippet, as zhangsan:\n%s", out)
+	}
+	// Two calls before, the try-it form's two calls, and the snippet's.
+	waitSandboxCalls(t, h, app, "/sandbox/qingshan-rcb/open-banking/accounts/v1/accounts", 5)
 }
 
 // waitSandboxCalls waits until the audit ledger holds want allowed,
