@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/obhub/obhub/audit"
+	"github.com/obhub/obhub/store/postgres"
 	"github.com/obhub/obhub/store/sqlite"
 )
 
@@ -43,7 +44,7 @@ func auditCommand(ctx context.Context, args []string, stdout, stderr io.Writer, 
 }
 
 const auditUsage = `Usage:
-  obhub audit verify [--data DIR] [--json]
+  obhub audit verify [--data DIR] [--db URL] [--json]
   obhub audit export [--data DIR] [--from T] [--to T] [--bank B] [--partner P] --format csv|jsonl
   obhub audit report [--data DIR] [--from T] [--to T] [--bank B] [--partner P]
                      [--by partner|app|bank|api|day|month] [--statement PARTNER] [--format json|csv|html]
@@ -123,19 +124,23 @@ func noteJournal(ctx context.Context, s audit.Store, data string, stderr io.Writ
 func auditVerify(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) error {
 	a := newAuditFlags("verify", stderr, getenv, "")
 	asJSON := a.fs.Bool("json", false, "print the result as JSON")
+	db := a.fs.String("db", getenv("OBHUB_DB"), "a cluster's PostgreSQL ledger (postgres:// URL; env OBHUB_DB): verify every node's chain there instead of --data's audit.db")
 	if err := a.parse(args); err != nil {
 		return err
+	}
+	keys, kerr := audit.LoadKeyRing(filepath.Join(a.data, "keys"))
+	if kerr != nil {
+		fmt.Fprintf(stderr, "warning: no checkpoint public key (%v): a cut tail or a rebuilt chain cannot be detected\n", kerr)
+		keys = nil
+	}
+	if *db != "" {
+		return verifyCluster(ctx, *db, keys, *asJSON, stdout)
 	}
 	s, err := openLedger(ctx, a.data)
 	if err != nil {
 		return err
 	}
 	defer s.Close()
-	keys, kerr := audit.LoadKeyRing(filepath.Join(a.data, "keys"))
-	if kerr != nil {
-		fmt.Fprintf(stderr, "warning: no checkpoint public key (%v): a cut tail or a rebuilt chain cannot be detected\n", kerr)
-		keys = nil
-	}
 	start := time.Now()
 	// The records a stopped node's journal holds past audit.db are
 	// verified as its chain's continuation.
@@ -168,6 +173,47 @@ func auditVerify(ctx context.Context, args []string, stdout, stderr io.Writer, g
 		fmt.Fprintf(stdout, ": %s\n%d records verified before it\n", res.FirstBad.Problem, res.Records)
 	}
 	if !res.OK {
+		return errors.New("the audit log does not verify")
+	}
+	return nil
+}
+
+// verifyCluster verifies every chain of a cluster's ledger in PostgreSQL
+// (one per node), printing a line per chain, and fails when one does not
+// verify.
+func verifyCluster(ctx context.Context, url string, keys *audit.KeyRing, asJSON bool, stdout io.Writer) error {
+	db := postgres.New(url)
+	if err := db.Open(ctx); err != nil {
+		return fmt.Errorf("--db %s: %w", db.Redacted(), err)
+	}
+	defer db.Close()
+	res, ok, err := db.VerifyAll(ctx, audit.VerifyOptions{Keys: keys})
+	if err != nil {
+		return err
+	}
+	if asJSON {
+		b, _ := json.Marshal(struct {
+			OK     bool                   `json:"ok"`
+			Chains []postgres.ChainResult `json:"chains"`
+		}{ok, res})
+		fmt.Fprintln(stdout, string(b))
+	} else {
+		for _, r := range res {
+			if r.OK {
+				fmt.Fprintf(stdout, "chain %s: ok: %d records (%d purged by retention), %d signed checkpoints\n", r.Chain, r.Records, r.Purged, r.Checkpoints)
+				continue
+			}
+			fmt.Fprintf(stdout, "chain %s: BAD: record %d", r.Chain, r.FirstBad.Seq)
+			if r.FirstBad.RequestID != "" {
+				fmt.Fprintf(stdout, " (request %s)", r.FirstBad.RequestID)
+			}
+			fmt.Fprintf(stdout, ": %s\n", r.FirstBad.Problem)
+		}
+		if len(res) == 0 {
+			fmt.Fprintln(stdout, "no chain: the ledger holds no record")
+		}
+	}
+	if !ok {
 		return errors.New("the audit log does not verify")
 	}
 	return nil

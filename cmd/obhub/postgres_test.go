@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"regexp"
 	"runtime"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -193,6 +194,12 @@ func TestPostgresOutage(t *testing.T) {
 	res, ok, err := db.VerifyAll(ctx, audit.VerifyOptions{})
 	if err != nil || !ok || len(res) != 1 || res[0].Records < int64(3+len(during)) {
 		t.Fatalf("ledger in PostgreSQL: %+v, %v, %v", res, ok, err)
+	}
+	// The command line verifies the cluster's ledger too, chain by chain.
+	var out, errs strings.Builder
+	if err := auditCommand(ctx, []string{"verify", "--db", dsn, "--data", m.Config.Data}, &out, &errs, func(string) string { return "" }); err != nil ||
+		!strings.Contains(out.String(), "chain "+res[0].Chain+": ok: "+strconv.FormatInt(res[0].Records, 10)+" records") {
+		t.Errorf("obhub audit verify --db: %v\n%s%s", err, out.String(), errs.String())
 	}
 	for _, id := range during {
 		n := 0
