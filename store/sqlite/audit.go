@@ -251,6 +251,9 @@ func (s *AuditStore) Open(ctx context.Context) (err error) {
 		if s.unlock, err = lockFile(abs + ".lock"); err != nil {
 			return err
 		}
+		if err = privateFiles(abs); err != nil {
+			return err
+		}
 		if s.wdb, err = sql.Open("sqlite", auditDSN(abs, false, busyWait)); err != nil {
 			return err
 		}

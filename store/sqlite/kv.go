@@ -152,6 +152,9 @@ func (k *KV) Open(ctx context.Context) (err error) {
 	if k.unlock, err = lockFile(abs + ".lock"); err != nil {
 		return err
 	}
+	if err = privateFiles(abs); err != nil {
+		return err
+	}
 
 	// The writer: one connection, so Txns queue in Go, not on SQLITE_BUSY.
 	if k.wdb, err = sql.Open("sqlite", k.dsn(abs, false)); err != nil {

@@ -41,6 +41,9 @@ func (s *single) Open(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("sqlite %s: open %s: %w", s.name, s.path, err)
 	}
+	if err := privateFiles(abs); err != nil {
+		return fmt.Errorf("sqlite %s: open %s: %w", s.name, s.path, err)
+	}
 	q := url.Values{}
 	q.Add("_pragma", "busy_timeout(5000)")
 	q.Add("_pragma", "journal_mode(WAL)")
