@@ -187,7 +187,12 @@ func (h *Handler) routeTable() []route {
 // 404 and known paths with another method 405, both as problems, and
 // only after authentication, so that the route table stays private.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if !h.authenticated(r) {
+	ok, err := h.authenticated(r)
+	if err != nil { // the token could not be checked: not the caller's fault
+		writeProblem(w, r, httpx.FromError(err))
+		return
+	}
+	if !ok {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="obhub-admin"`)
 		writeProblem(w, r, httpx.FromError(obhub.Errorf(obhub.EUNAUTHORIZED, "send the admin token as Authorization: Bearer <token>")))
 		return
@@ -202,17 +207,22 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // maxTokenLen bounds the Authorization header examined.
 const maxTokenLen = 512
 
-func (h *Handler) authenticated(r *http.Request) bool {
+// authenticated reports whether the request carries the admin token; an
+// error when it could not be checked (the store does not answer).
+func (h *Handler) authenticated(r *http.Request) (bool, error) {
 	if h.inProcess {
-		return true
+		return true, nil
 	}
 	auth := r.Header.Get("Authorization")
 	scheme, token, ok := strings.Cut(auth, " ")
 	if !ok || !strings.EqualFold(scheme, "Bearer") || len(token) > maxTokenLen {
-		return false
+		return false, nil
 	}
 	token = strings.TrimSpace(token)
-	return token != "" && h.store.CheckAdminToken(r.Context(), token)
+	if token == "" {
+		return false, nil
+	}
+	return h.store.VerifyAdminToken(r.Context(), token)
 }
 
 // noRoute answers a request no route matches: 405 with Allow when the

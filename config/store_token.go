@@ -73,13 +73,25 @@ func (s *Store) loadAdminHash(ctx context.Context) (*[sha256.Size]byte, error) {
 // CheckAdminToken reports whether token is the admin token, in constant
 // time. The hash is cached after the first read.
 func (s *Store) CheckAdminToken(ctx context.Context, token string) bool {
+	ok, _ := s.VerifyAdminToken(ctx, token)
+	return ok
+}
+
+// VerifyAdminToken is CheckAdminToken that also says why a token could not
+// be checked: EUNAVAILABLE when the hash is not cached yet and the store
+// does not answer (a node started on its last-known configuration while
+// etcd is down), so that the caller answers 503, not "wrong token".
+func (s *Store) VerifyAdminToken(ctx context.Context, token string) (bool, error) {
 	want := s.adminHash.Load()
 	if want == nil {
 		var err error
 		if want, err = s.loadAdminHash(ctx); err != nil {
-			return false
+			if obhub.ErrorCode(err) == obhub.EUNAVAILABLE {
+				return false, obhub.Errorf(obhub.EUNAVAILABLE, "the admin token cannot be checked until the configuration store answers; try again later")
+			}
+			return false, nil
 		}
 	}
 	got := sha256.Sum256([]byte(token))
-	return subtle.ConstantTimeCompare(got[:], want[:]) == 1 && token != ""
+	return subtle.ConstantTimeCompare(got[:], want[:]) == 1 && token != "", nil
 }

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -153,6 +154,18 @@ func TestCluster(t *testing.T) {
 			t.Fatalf("Close: %v", err)
 		}
 		start := time.Now()
+		// Started without OBHUB_ADMIN_TOKEN, a node cannot check the admin
+		// token (its hash is in etcd) until etcd answers: a 503 that says
+		// so, not a 401 that sends the operator after a wrong token.
+		bare := runMain(outer, withEtcd(srv.Endpoint(), kek), withIssuer(issuer), withData(dir2), withAdminToken(""))
+		hb := newHub(outer, bare, testAdminToken)
+		if r := hb.do(t, adminRequest(t, hb, "GET", "/banks")); r.status != http.StatusServiceUnavailable || !strings.Contains(string(r.body), "admin token cannot be checked") {
+			t.Errorf("node without the token in its environment: admin call during the outage: %s", r)
+		}
+		hb.c.CloseIdleConnections()
+		if err := bare.Close(); err != nil {
+			t.Fatalf("Close: %v", err)
+		}
 		m2 = runMain(outer, withEtcd(srv.Endpoint(), kek), withIssuer(issuer), withData(dir2))
 		t.Logf("restarted in %v while etcd is down", time.Since(start))
 		h2 = newHub(outer, m2, testAdminToken)
