@@ -138,7 +138,12 @@ func (h *Handler) setupForm(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, v, err)
 		return
 	}
-	h.render(w, v, http.StatusOK, "setup", v.L.T("setup.title"), nil, setupData{Role: RoleAllianceAdmin})
+	d := setupData{Role: RoleAllianceAdmin}
+	if doneOf(r) == "created" {
+		// Not the operator's address: this page is open to anyone.
+		d.Done = v.L.T("setup.created")
+	}
+	h.render(w, v, http.StatusOK, "setup", v.L.T("setup.title"), nil, d)
 }
 
 // setup creates an operator. It requires the admin API's bearer token:
@@ -183,8 +188,7 @@ func (h *Handler) setup(w http.ResponseWriter, r *http.Request) {
 	}
 	h.cfg.Logger.Info("console: operator created with the admin token", "operator", op.ID, "role", op.Role, "bank", op.Bank)
 	h.recordSetup(r, op)
-	h.render(w, v, http.StatusCreated, "setup", v.L.T("setup.title"), nil,
-		setupData{Role: RoleAllianceAdmin, Done: v.L.T("setup.done", op.Email)})
+	redirectDone(w, r, "/console/setup", "created")
 }
 
 // SetupActor is the actor of the audit records of the setup form: whoever

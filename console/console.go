@@ -318,8 +318,9 @@ func (h *Handler) notFound(w http.ResponseWriter, v *visitor) {
 }
 
 // fail shows an error page: unknown and forbidden objects alike are 404,
-// a conflict 409 with its message, a store that is down 503, anything
-// else 500 (logged here, once).
+// a conflict 409 and an invalid change 422 with their findings (an
+// action shows these on its own page instead: see refusal), a store that
+// is down 503, anything else 500 (logged here, once).
 func (h *Handler) fail(w http.ResponseWriter, r *http.Request, v *visitor, err error) {
 	if v == nil {
 		v = &visitor{L: langEN}
@@ -328,7 +329,8 @@ func (h *Handler) fail(w http.ResponseWriter, r *http.Request, v *visitor, err e
 	case obhub.ENOTFOUND:
 		h.notFound(w, v)
 	case obhub.ECONFLICT, obhub.EINVALID:
-		h.render(w, v, http.StatusConflict, "error", v.L.T("err.title"), nil, obhub.ErrorMessage(err))
+		lines, _ := refusal(v.L, err)
+		h.render(w, v, refusalStatus(err), "error", v.L.T("err.refused"), lines, v.L.T("err.refused.lead"))
 	case obhub.EUNAVAILABLE:
 		h.render(w, v, http.StatusServiceUnavailable, "error", v.L.T("err.title"), nil, v.L.T("err.unavailable"))
 	default:

@@ -258,7 +258,7 @@ func (e *env) addOperator(email, role, bank string) {
 		"csrf_token": {b.csrf("/console/setup")}, "admin_token": {adminToken},
 		"name": {"Op " + role}, "email": {email}, "password": {password}, "role": {role}, "bank": {bank},
 	})
-	if p.status != http.StatusCreated || !strings.Contains(p.body, "created") {
+	if p.status != http.StatusOK || p.url != "/console/setup" || !strings.Contains(p.body, "The operator is created.") {
 		e.t.Fatalf("setup of %s: %d\n%s", email, p.status, p.body)
 	}
 }
@@ -320,7 +320,7 @@ func TestSetupNeedsTheAdminToken(t *testing.T) {
 	// The refusal and the operator made with the token are in the ledger,
 	// as the admin API's calls are; the form's password never is.
 	form.Set("bank", "qingshan-rcb")
-	if p := b.post("/console/setup", form); p.status != http.StatusCreated {
+	if p := b.post("/console/setup", form); p.status != http.StatusOK || !strings.Contains(p.body, "The operator is created.") {
 		t.Fatalf("setup with the admin token: %d\n%s", p.status, p.body)
 	}
 	recs := e.setupRecords()
@@ -359,7 +359,7 @@ func TestAllianceAdminApprovesPartnerAndSubscription(t *testing.T) {
 	}
 	// Rejecting a pending partner removes it and its sandbox app.
 	p = b.post("/console/partners/river-pay/reject", url.Values{"csrf_token": {b.csrf("/console/approvals")}})
-	mustContain(t, p, "River Pay was rejected and removed.")
+	mustContain(t, p, "The organisation was rejected and removed, with its apps.")
 	if _, err := e.store.Partner(context.Background(), "river-pay"); err == nil {
 		t.Error("the rejected partner is still there")
 	}

@@ -173,14 +173,32 @@ func (h *Handler) approvals(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	h.showApprovals(w, r, v, http.StatusOK, "")
+	h.showApprovals(w, r, v, http.StatusOK, nil)
 }
 
-func (h *Handler) showApprovals(w http.ResponseWriter, r *http.Request, v *visitor, status int, flash string) {
+// showApprovals shows the approvals queue, with errs (a refused
+// decision) or the outcome of the decision that redirected here.
+func (h *Handler) showApprovals(w http.ResponseWriter, r *http.Request, v *visitor, status int, errs []string) {
 	vw, err := h.load(r.Context(), v.Bank())
 	if err != nil {
 		h.fail(w, r, v, err)
 		return
+	}
+	var flash string
+	q := r.URL.Query()
+	switch done := doneOf(r); done {
+	case "approved":
+		if p, ok := vw.partner(q.Get("partner")); ok {
+			flash = v.L.T("approvals.partner.approved", p.Name)
+		}
+	case "rejected":
+		flash = v.L.T("approvals.partner.removed")
+	case "sub-approved", "sub-rejected":
+		a, okApp := vw.app(q.Get("client_id"))
+		p, okProduct := vw.products[q.Get("product")]
+		if okApp && okProduct {
+			flash = v.L.T("approvals.sub."+strings.TrimPrefix(done, "sub-"), a.Name, p.Name)
+		}
 	}
 	var d approvalsData
 	for _, p := range vw.partners {
@@ -189,7 +207,7 @@ func (h *Handler) showApprovals(w http.ResponseWriter, r *http.Request, v *visit
 		}
 	}
 	d.Subscriptions = vw.pending
-	h.renderFlash(w, v, status, "approvals", v.L.T("approvals.title"), nil, flash, d)
+	h.renderFlash(w, v, status, "approvals", v.L.T("approvals.title"), errs, flash, d)
 }
 
 // decidePartner serves POST /console/partners/{id}/approve|reject. A
@@ -212,11 +230,9 @@ func (h *Handler) decidePartner(w http.ResponseWriter, r *http.Request) {
 		h.notFound(w, v)
 		return
 	}
-	var flash string
 	switch verb {
 	case "approve":
 		_, err = h.cfg.Catalog.ApprovePartner(ctx, id)
-		flash = v.L.T("approvals.partner.approved", p.Name)
 	case "reject":
 		// Rejecting removes the organisation for every bank: only an
 		// alliance admin may.
@@ -229,16 +245,18 @@ func (h *Handler) decidePartner(w http.ResponseWriter, r *http.Request) {
 			break
 		}
 		err = h.rejectPartner(ctx, id)
-		flash = v.L.T("approvals.partner.rejected", p.Name)
 	}
 	if err != nil {
-		h.fail(w, r, v, err)
+		h.refused(w, r, v, err, h.showApprovals)
 		return
 	}
 	h.cfg.Logger.Info("console: partner decided", "operator", v.Operator.ID, "partner", id, "decision", verb)
 	h.record(r, v, v.Bank(), "partners/"+id, verb)
-	h.showApprovals(w, r, v, http.StatusOK, flash)
+	redirectDone(w, r, "/console/approvals", decided[verb], "partner", id)
 }
+
+// decided names the outcome of a decision (see redirectDone).
+var decided = map[string]string{"approve": "approved", "reject": "rejected"}
 
 // rejectPartner removes a pending partner with its apps (sandbox apps
 // only: production apps need an approved partner) and their
@@ -281,21 +299,18 @@ func (h *Handler) decideSubscription(w http.ResponseWriter, r *http.Request) {
 		h.notFound(w, v)
 		return
 	}
-	var flash string
 	if verb == "approve" {
 		_, err = h.cfg.Catalog.ApproveSubscription(ctx, clientID, product)
-		flash = v.L.T("approvals.sub.approved", row.AppName, row.ProductName)
 	} else {
 		_, err = h.cfg.Catalog.RejectSubscription(ctx, clientID, product)
-		flash = v.L.T("approvals.sub.rejected", row.AppName, row.ProductName)
 	}
 	if err != nil {
-		h.fail(w, r, v, err)
+		h.refused(w, r, v, err, h.showApprovals)
 		return
 	}
 	h.cfg.Logger.Info("console: subscription decided", "operator", v.Operator.ID, "app", clientID, "product", product, "decision", verb)
 	h.record(r, v, v.Bank(), "apps/"+clientID+"/subscriptions/"+product, verb)
-	h.showApprovals(w, r, v, http.StatusOK, flash)
+	redirectDone(w, r, "/console/approvals", "sub-"+decided[verb], "client_id", clientID, "product", product)
 }
 
 func (h *Handler) partnersPage(w http.ResponseWriter, r *http.Request) {
@@ -311,16 +326,35 @@ func (h *Handler) apisPage(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	h.showAPIs(w, r, v, http.StatusOK, "")
+	h.showAPIs(w, r, v, http.StatusOK, nil)
 }
 
-func (h *Handler) showAPIs(w http.ResponseWriter, r *http.Request, v *visitor, status int, flash string) {
+type apisData struct {
+	APIs []catalog.API
+	// Tomorrow is the earliest sunset date (YYYY-MM-DD): the store
+	// refuses one that is not in the future.
+	Tomorrow string
+}
+
+// showAPIs shows the APIs, with errs (a refused change) or the outcome of
+// the change that redirected here.
+func (h *Handler) showAPIs(w http.ResponseWriter, r *http.Request, v *visitor, status int, errs []string) {
 	vw, err := h.load(r.Context(), v.Bank())
 	if err != nil {
 		h.fail(w, r, v, err)
 		return
 	}
-	h.renderFlash(w, v, status, "apis", v.L.T("apis.title"), nil, flash, vw.apis)
+	var flash string
+	if a, ok := vw.api(r.URL.Query().Get("api")); ok {
+		switch done := doneOf(r); done {
+		case "publish", "deprecate", "retire":
+			flash = v.L.T("apis.done."+done, a.Name)
+		case "create", "update":
+			flash = v.L.T("upload.done."+done, a.Name, a.Version)
+		}
+	}
+	d := apisData{APIs: vw.apis, Tomorrow: h.cfg.Clock.Now().UTC().AddDate(0, 0, 1).Format("2006-01-02")}
+	h.renderFlash(w, v, status, "apis", v.L.T("apis.title"), errs, flash, d)
 }
 
 // lifecycle serves POST /console/apis/{id}/publish|deprecate|retire. A
@@ -350,7 +384,7 @@ func (h *Handler) lifecycle(w http.ResponseWriter, r *http.Request) {
 		if s := r.PostFormValue("sunset"); s != "" {
 			sunset, err = time.Parse("2006-01-02", s)
 			if err != nil {
-				err = obhub.Errorf(obhub.EINVALID, "the sunset date must be written YYYY-MM-DD")
+				err = obhub.Invalid("invalid sunset", obhub.Detail{Location: "/sunset", Message: "must be a date written YYYY-MM-DD"})
 				break
 			}
 		}
@@ -362,12 +396,12 @@ func (h *Handler) lifecycle(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if err != nil {
-		h.fail(w, r, v, err)
+		h.refused(w, r, v, err, h.showAPIs)
 		return
 	}
 	h.cfg.Logger.Info("console: API lifecycle changed", "operator", v.Operator.ID, "api", id, "verb", verb)
 	h.record(r, v, a.Bank, "apis/"+id, verb)
-	h.showAPIs(w, r, v, http.StatusOK, v.L.T("apis.done."+verb, a.Name))
+	redirectDone(w, r, "/console/apis", verb, "api", id)
 }
 
 // auditQuery is the audit search form.

@@ -1,0 +1,143 @@
+package console_test
+
+import (
+	"context"
+	"net/http"
+	"net/url"
+	"testing"
+	"time"
+
+	"github.com/obhub/obhub/catalog"
+	"github.com/obhub/obhub/console"
+	"github.com/obhub/obhub/partners"
+)
+
+// postNoFollow posts form and returns the answer's status and Location,
+// without following a redirect.
+func (b *browser) postNoFollow(path string, form url.Values) (int, string) {
+	b.e.t.Helper()
+	c := *b.c
+	c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	resp, err := c.PostForm(b.e.srv.URL+path, form)
+	if err != nil {
+		b.e.t.Fatal(err)
+	}
+	resp.Body.Close()
+	return resp.StatusCode, resp.Header.Get("Location")
+}
+
+// A change the store refuses is shown on the page the action came from,
+// in the page's language, with the store's detail and the field it
+// names; the sunset date offers tomorrow at the earliest.
+func TestRefusedActionShownOnItsPage(t *testing.T) {
+	e := newEnv(t)
+	admin := e.operator("admin@alliance.example", console.RoleAllianceAdmin, "")
+	tomorrow := time.Now().UTC().AddDate(0, 0, 1).Format("2006-01-02")
+	mustContain(t, admin.get("/console/apis"), `name="sunset" type="date" min="`+tomorrow+`"`)
+	yesterday := time.Now().UTC().AddDate(0, 0, -1).Format("2006-01-02")
+	for _, tt := range []struct {
+		lang, sunset string
+		want         []string
+	}{
+		{"en", yesterday, []string{"Sunset date: must be in the future", "Please correct the following:"}},
+		{"zh", yesterday, []string{"停用日期：须为将来的日期", "请更正以下内容："}},
+		{"en", "30/06/2027", []string{"Sunset date: must be a date written YYYY-MM-DD"}},
+	} {
+		admin.get("/console/apis?lang=" + tt.lang)
+		p := admin.post("/console/apis/hexi-loans/deprecate", url.Values{"csrf_token": {admin.csrf("/console/apis")}, "sunset": {tt.sunset}})
+		if p.status != http.StatusUnprocessableEntity {
+			t.Errorf("%s %s: %d, want 422", tt.lang, tt.sunset, p.status)
+		}
+		mustContain(t, p, tt.want...)
+		mustContain(t, p, `id="api-list"`, `id="api-hexi-loans"`)
+		mustNotContain(t, p, "Something went wrong", "出错了", "invalid sunset")
+	}
+	admin.get("/console/apis?lang=en")
+	if a, _ := e.store.API(context.Background(), "hexi-loans"); a.Status != catalog.StatusPublished {
+		t.Errorf("a refused deprecation changed the API: %s", a.Status)
+	}
+	// A conflict: 409 on the same page, with the store's reason.
+	p := admin.post("/console/apis/hexi-loans/publish", url.Values{"csrf_token": {admin.csrf("/console/apis")}})
+	if p.status != http.StatusConflict {
+		t.Errorf("publishing a published API: %d", p.status)
+	}
+	mustContain(t, p, `id="api-list"`, "cannot publish API")
+	tok := admin.csrf("/console/approvals")
+	admin.post("/console/partners/green-valley/approve", url.Values{"csrf_token": {tok}})
+	p = admin.post("/console/partners/green-valley/reject", url.Values{"csrf_token": {tok}, "confirm": {"yes"}})
+	if p.status != http.StatusConflict {
+		t.Errorf("rejecting an approved partner: %d", p.status)
+	}
+	mustContain(t, p, "Partners waiting for approval", "only a pending partner can be rejected")
+	if n := len(e.recorded()); n != 1 {
+		t.Errorf("refused actions recorded: %d changes, want only the approval", n)
+	}
+}
+
+// A change that succeeds is answered with 303 to the object's page, whose
+// query names the outcome by a fixed key: reloading it posts nothing, and
+// the page writes the message with the object's name as it knows it.
+func TestChangesRedirectAfterPost(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	admin := e.operator("admin@alliance.example", console.RoleAllianceAdmin, "")
+	tok := admin.csrf("/console/approvals")
+	for _, tt := range []struct {
+		path     string
+		form     url.Values
+		location string
+		flash    string
+	}{
+		{"/console/partners/green-valley/approve", nil, "/console/approvals?done=approved&partner=green-valley", "Green Valley Fintech is approved"},
+		{"/console/subscriptions/approve", url.Values{"client_id": {e.greenApp}, "product": {"qingshan-premium"}},
+			"/console/approvals?client_id=" + e.greenApp + "&done=sub-approved&product=qingshan-premium", "The subscription of Green Valley Fintech sandbox to Qingshan Premium is active."},
+		{"/console/subscriptions/reject", url.Values{"client_id": {e.riverApp}, "product": {"hexi-premium"}},
+			"/console/approvals?client_id=" + e.riverApp + "&done=sub-rejected&product=hexi-premium", "The subscription of River Pay sandbox to Hexi Premium was rejected."},
+		{"/console/apis/hexi-loans/deprecate", url.Values{"sunset": {"2099-06-30"}}, "/console/apis?api=hexi-loans&done=deprecate", "is deprecated."},
+		{"/console/apps/" + e.greenApp + "/suspend", nil, "/console/apps/" + e.greenApp + "?done=suspend", "is suspended"},
+		{"/console/products/new", url.Values{"id": {"basic"}, "name": {"Basic"}, "apis": {"hexi-accounts"}, "approval": {"auto"}},
+			"/console/products?done=saved&product=basic", "Basic is saved"},
+		{"/console/operators", url.Values{"name": {"Li Na"}, "email": {"li@qingshan.example"}, "password": {password}, "role": {console.RoleAuditor}},
+			"", "Operator li@qingshan.example created."},
+	} {
+		form := url.Values{"csrf_token": {tok}}
+		for k, v := range tt.form {
+			form[k] = v
+		}
+		status, loc := admin.postNoFollow(tt.path, form)
+		if status != http.StatusSeeOther || tt.location != "" && loc != tt.location {
+			t.Errorf("POST %s: %d to %q, want 303 to %q", tt.path, status, loc, tt.location)
+			continue
+		}
+		n := len(e.recorded())
+		p := admin.get(loc)
+		if p.status != http.StatusOK {
+			t.Errorf("GET %s: %d", loc, p.status)
+		}
+		mustContain(t, p, `id="flash"`, tt.flash)
+		admin.get(loc) // a reload changes nothing
+		if len(e.recorded()) != n {
+			t.Errorf("reloading %s recorded a change", loc)
+		}
+	}
+	if got, _ := e.store.Partner(ctx, "green-valley"); got.Status != partners.PartnerApproved {
+		t.Errorf("partner after approval: %s", got.Status)
+	}
+	// The message is the console's own: a query names no text, and an
+	// object outside the page shows none.
+	for _, path := range []string{"/console/apis?done=%3Cb%3Eevil&api=hexi-loans", "/console/apis?done=publish&api=evil",
+		"/console/approvals?done=approved&partner=%3Cb%3E", "/console/products?done=saved&product=evil"} {
+		p := admin.get(path)
+		mustNotContain(t, p, `id="flash"`, "evil", "<b>")
+	}
+	// The setup page says an operator was made, never whom.
+	anon := e.browser()
+	status, loc := anon.postNoFollow("/console/setup", url.Values{"csrf_token": {anon.csrf("/console/setup")}, "admin_token": {adminToken},
+		"name": {"Zhao"}, "email": {"zhao@alliance.example"}, "password": {password}, "role": {console.RoleAllianceAdmin}})
+	if status != http.StatusSeeOther || loc != "/console/setup?done=created" {
+		t.Errorf("setup: %d to %q", status, loc)
+	}
+	p := anon.get(loc)
+	mustContain(t, p, "The operator is created.")
+	mustNotContain(t, p, "zhao@alliance.example")
+}
