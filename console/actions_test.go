@@ -4,9 +4,11 @@ import (
 	"context"
 	"net/http"
 	"net/url"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/obhub/obhub/audit"
 	"github.com/obhub/obhub/catalog"
 	"github.com/obhub/obhub/console"
 	"github.com/obhub/obhub/partners"
@@ -140,4 +142,85 @@ func TestChangesRedirectAfterPost(t *testing.T) {
 	p := anon.get(loc)
 	mustContain(t, p, "The operator is created.")
 	mustNotContain(t, p, "zhao@alliance.example")
+}
+
+// Rejecting a partner, retiring an API and suspending a production app
+// ask first, on a page saying what goes with it; the operator's reason
+// is kept in the change's audit record.
+func TestDestructiveActionsAskFirst(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	admin := e.operator("admin@alliance.example", console.RoleAllianceAdmin, "")
+	tok := admin.csrf("/console/approvals")
+	last := func() audit.Record {
+		recs := e.recorded()
+		return recs[len(recs)-1]
+	}
+
+	// Reject: the apps that go with the organisation.
+	mustNotContain(t, admin.get("/console/approvals"), `action="/console/partners/river-pay/reject"`)
+	if status, loc := admin.postNoFollow("/console/partners/river-pay/reject", url.Values{"csrf_token": {tok}}); status != http.StatusSeeOther || loc != "/console/partners/river-pay/reject" {
+		t.Errorf("reject without confirmation: %d to %q", status, loc)
+	}
+	if _, err := e.store.Partner(ctx, "river-pay"); err != nil {
+		t.Fatal("a reject without confirmation removed the partner")
+	}
+	p := admin.get("/console/partners/river-pay/reject")
+	mustContain(t, p, "Reject River Pay?", "River Pay sandbox (sandbox, "+e.riverApp+")", "cannot be undone", `name="confirm" value="yes"`, `name="reason"`)
+	mustContain(t, admin.get("/console/partners/river-pay/reject?lang=zh"), "拒绝 River Pay？", "River Pay sandbox（沙箱，"+e.riverApp+"）")
+	admin.get("/console/approvals?lang=en")
+	p = admin.post("/console/partners/river-pay/reject", url.Values{"csrf_token": {tok}, "confirm": {"yes"}, "reason": {"signed up twice"}})
+	mustContain(t, p, "rejected and removed")
+	if r := last(); r.Object != "partners/river-pay" || r.Reason != "reject" || !strings.Contains(r.After, `"reason":"signed up twice"`) || !strings.Contains(r.Before, e.riverApp) {
+		t.Errorf("the rejection's record: %+v", r)
+	}
+	// A bank admin has no reject page.
+	qs := e.operator("staff@qingshan.example", console.RoleBankAdmin, "qingshan-rcb")
+	if p := qs.get("/console/partners/green-valley/reject"); p.status != http.StatusNotFound {
+		t.Errorf("a bank admin's reject page: %d", p.status)
+	}
+
+	// Retire: the products holding the API and their active subscriptions.
+	admin.post("/console/subscriptions/approve", url.Values{"csrf_token": {tok}, "client_id": {e.greenApp}, "product": {"qingshan-premium"}})
+	if status, _ := admin.postNoFollow("/console/apis/qingshan-accounts/retire", url.Values{"csrf_token": {tok}}); status != http.StatusSeeOther {
+		t.Errorf("retire without confirmation: %d", status)
+	}
+	if a, _ := e.store.API(ctx, "qingshan-accounts"); a.Status != catalog.StatusPublished {
+		t.Fatalf("a retire without confirmation: %s", a.Status)
+	}
+	p = admin.get("/console/apis/qingshan-accounts/retire")
+	mustContain(t, p, "Retire Qingshan", "Qingshan Premium (qingshan-premium)", "Active subscriptions to these products: 1.")
+	mustNotContain(t, p, "Hexi Premium")
+	admin.post("/console/apis/qingshan-accounts/retire", url.Values{"csrf_token": {tok}, "confirm": {"yes"}, "reason": {"replaced by v2"}})
+	if a, _ := e.store.API(ctx, "qingshan-accounts"); a.Status != catalog.StatusRetired {
+		t.Errorf("after a confirmed retire: %s", a.Status)
+	}
+	if r := last(); r.Object != "apis/qingshan-accounts" || !strings.Contains(r.Before, `"status":"published"`) ||
+		!strings.Contains(r.After, `"status":"retired"`) || !strings.Contains(r.After, `"reason":"replaced by v2"`) {
+		t.Errorf("the retirement's record: %+v", r)
+	}
+
+	// Suspend: a production app asks first; a sandbox app does not.
+	if _, err := e.store.ApprovePartner(ctx, "green-valley"); err != nil {
+		t.Fatal(err)
+	}
+	prod, _, err := e.store.CreateApp(ctx, partners.App{Partner: "green-valley", Name: "Green Valley live", Environment: partners.Production,
+		GrantTypes: []string{partners.GrantClientCredentials}, TokenEndpointAuthMethod: partners.AuthSecretBasic})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustContain(t, admin.get("/console/apps/"+prod.ClientID), `href="/console/apps/`+prod.ClientID+`/suspend"`)
+	mustNotContain(t, admin.get("/console/apps/"+e.greenApp), `href="/console/apps/`+e.greenApp+`/suspend"`)
+	if status, _ := admin.postNoFollow("/console/apps/"+prod.ClientID+"/suspend", url.Values{"csrf_token": {tok}}); status != http.StatusSeeOther {
+		t.Errorf("suspend without confirmation: %d", status)
+	}
+	if a, _ := e.store.App(ctx, prod.ClientID); a.Suspended {
+		t.Fatal("a production app was suspended without confirmation")
+	}
+	mustContain(t, admin.get("/console/apps/"+prod.ClientID+"/suspend"), "Suspend Green Valley live?", "is a production app", "403")
+	p = admin.post("/console/apps/"+prod.ClientID+"/suspend", url.Values{"csrf_token": {tok}, "confirm": {"yes"}})
+	mustContain(t, p, "is suspended")
+	if a, _ := e.store.App(ctx, prod.ClientID); !a.Suspended {
+		t.Error("a confirmed suspension did not suspend")
+	}
 }

@@ -87,6 +87,9 @@ func (h *Handler) suspendApp(w http.ResponseWriter, r *http.Request) {
 		h.notFound(w, v)
 		return
 	}
+	if verb == "suspend" && needsConfirm(a) && !confirmed(w, r) {
+		return
+	}
 	before := appState(&a.AppView)
 	after, err := h.cfg.Catalog.SetAppSuspended(r.Context(), a.ClientID, verb == "suspend")
 	if err != nil {
@@ -94,7 +97,7 @@ func (h *Handler) suspendApp(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	h.cfg.Logger.Info("console: app suspension changed", "operator", v.Operator.ID, "app", a.ClientID, "verb", verb)
-	h.recordChange(r, v, v.Bank(), "apps/"+a.ClientID, verb, before, appState(after))
+	h.recordChange(r, v, v.Bank(), "apps/"+a.ClientID, verb, before, withReason(appState(after), reasonOf(r)))
 	redirectDone(w, r, "/console/apps/"+url.PathEscape(a.ClientID), verb)
 }
 

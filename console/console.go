@@ -117,7 +117,7 @@ func New(cfg Config) *Handler {
 	}
 	h := &Handler{cfg: cfg, pages: map[string]*template.Template{}, hasher: passwd.NewHasher(2), site: site(cfg)}
 	for _, name := range []string{"signin", "setup", "approvals", "partners", "apis", "audit", "reports", "error",
-		"apps", "app", "products", "product", "upload", "history", "change", "operators", "mail"} {
+		"apps", "app", "products", "product", "upload", "history", "change", "operators", "mail", "confirm"} {
 		h.pages[name] = template.Must(template.New("layout.html").Funcs(funcs).
 			ParseFS(templateFiles, "templates/layout.html", "templates/"+name+".html"))
 	}
@@ -135,16 +135,19 @@ func New(cfg Config) *Handler {
 	mux.HandleFunc("POST /console/setup", h.setup)
 	mux.HandleFunc("GET /console/approvals", h.approvals)
 	mux.HandleFunc("POST /console/partners/{id}/{verb}", h.decidePartner)
+	mux.HandleFunc("GET /console/partners/{id}/reject", h.confirmReject)
 	mux.HandleFunc("POST /console/subscriptions/{verb}", h.decideSubscription)
 	mux.HandleFunc("GET /console/partners", h.partnersPage)
 	mux.HandleFunc("GET /console/apis", h.apisPage)
 	mux.HandleFunc("POST /console/apis/{id}/{verb}", h.lifecycle)
+	mux.HandleFunc("GET /console/apis/{id}/retire", h.confirmRetire)
 	mux.HandleFunc("GET /console/apis/upload", h.uploadForm)
 	mux.HandleFunc("POST /console/apis/upload", h.upload)
 	mux.HandleFunc("POST /console/apis/upload/confirm", h.confirmUpload)
 	mux.HandleFunc("GET /console/apps", h.appsPage)
 	mux.HandleFunc("GET /console/apps/{client_id}", h.appPage)
 	mux.HandleFunc("POST /console/apps/{client_id}/{verb}", h.suspendApp)
+	mux.HandleFunc("GET /console/apps/{client_id}/suspend", h.confirmSuspend)
 	mux.HandleFunc("GET /console/products", h.productsPage)
 	mux.HandleFunc("GET /console/products/{id}", h.productFormPage)
 	mux.HandleFunc("POST /console/products/{id}", h.saveProduct)

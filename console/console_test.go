@@ -358,7 +358,7 @@ func TestAllianceAdminApprovesPartnerAndSubscription(t *testing.T) {
 		t.Errorf("subscription after rejection: %s", s.Status)
 	}
 	// Rejecting a pending partner removes it and its sandbox app.
-	p = b.post("/console/partners/river-pay/reject", url.Values{"csrf_token": {b.csrf("/console/approvals")}})
+	p = b.post("/console/partners/river-pay/reject", url.Values{"csrf_token": {b.csrf("/console/approvals")}, "confirm": {"yes"}})
 	mustContain(t, p, "The organisation was rejected and removed, with its apps.")
 	if _, err := e.store.Partner(context.Background(), "river-pay"); err == nil {
 		t.Error("the rejected partner is still there")
@@ -367,13 +367,13 @@ func TestAllianceAdminApprovesPartnerAndSubscription(t *testing.T) {
 		t.Error("the rejected partner's app is still there")
 	}
 	// An approved partner cannot be rejected.
-	if p := b.post("/console/partners/green-valley/reject", url.Values{"csrf_token": {b.csrf("/console/approvals")}}); p.status != http.StatusConflict {
+	if p := b.post("/console/partners/green-valley/reject", url.Values{"csrf_token": {b.csrf("/console/approvals")}, "confirm": {"yes"}}); p.status != http.StatusConflict {
 		t.Errorf("rejecting an approved partner: %d", p.status)
 	}
 	// Lifecycle: deprecate then retire an API.
 	p = b.post("/console/apis/hexi-loans/deprecate", url.Values{"csrf_token": {b.csrf("/console/apis")}, "sunset": {"2027-06-30"}})
 	mustContain(t, p, "is deprecated", "2027-06-30")
-	p = b.post("/console/apis/hexi-loans/retire", url.Values{"csrf_token": {b.csrf("/console/apis")}})
+	p = b.post("/console/apis/hexi-loans/retire", url.Values{"csrf_token": {b.csrf("/console/apis")}, "confirm": {"yes"}})
 	if a, _ := e.store.API(context.Background(), "hexi-loans"); a.Status != catalog.StatusRetired {
 		t.Errorf("API after retire: %s\n%s", a.Status, p.body)
 	}

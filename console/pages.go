@@ -244,6 +244,9 @@ func (h *Handler) decidePartner(w http.ResponseWriter, r *http.Request) {
 			err = obhub.Errorf(obhub.ECONFLICT, "partner %q is approved: only a pending partner can be rejected", id)
 			break
 		}
+		if !confirmed(w, r) {
+			return
+		}
 		err = h.rejectPartner(ctx, id)
 	}
 	if err != nil {
@@ -251,8 +254,29 @@ func (h *Handler) decidePartner(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	h.cfg.Logger.Info("console: partner decided", "operator", v.Operator.ID, "partner", id, "decision", verb)
-	h.record(r, v, v.Bank(), "partners/"+id, verb)
+	if verb == "reject" {
+		h.recordChange(r, v, v.Bank(), "partners/"+id, verb, partnerState(p, vw), withReason(nil, reasonOf(r)))
+	} else {
+		h.record(r, v, v.Bank(), "partners/"+id, verb)
+	}
 	redirectDone(w, r, "/console/approvals", decided[verb], "partner", id)
+}
+
+// partnerState is what the audit record keeps of a partner before its
+// rejection: its name and status and the apps removed with it.
+func partnerState(p *partnerRow, vw *view) any {
+	var apps []string
+	for _, a := range vw.apps {
+		if a.Partner == p.ID {
+			apps = append(apps, a.ClientID)
+		}
+	}
+	return struct {
+		ID     string   `json:"id"`
+		Name   string   `json:"name"`
+		Status string   `json:"status"`
+		Apps   []string `json:"apps"`
+	}{p.ID, p.Name, string(p.Status), apps}
 }
 
 // decided names the outcome of a decision (see redirectDone).
@@ -390,6 +414,9 @@ func (h *Handler) lifecycle(w http.ResponseWriter, r *http.Request) {
 		}
 		_, err = h.cfg.Catalog.DeprecateAPI(ctx, id, sunset)
 	case "retire":
+		if !confirmed(w, r) {
+			return
+		}
 		_, err = h.cfg.Catalog.RetireAPI(ctx, id)
 	default:
 		h.notFound(w, v)
@@ -400,7 +427,13 @@ func (h *Handler) lifecycle(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	h.cfg.Logger.Info("console: API lifecycle changed", "operator", v.Operator.ID, "api", id, "verb", verb)
-	h.record(r, v, a.Bank, "apis/"+id, verb)
+	if verb == "retire" {
+		retired := *a
+		retired.Status = catalog.StatusRetired
+		h.recordChange(r, v, a.Bank, "apis/"+id, verb, apiState(a), withReason(apiState(&retired), reasonOf(r)))
+	} else {
+		h.record(r, v, a.Bank, "apis/"+id, verb)
+	}
 	redirectDone(w, r, "/console/apis", verb, "api", id)
 }
 
