@@ -574,3 +574,61 @@ func TestBankAdminNeverSeesOtherBanksPrivateAPIs(t *testing.T) {
 		mustNotContain(t, qs.get(path), "hexi-loans")
 	}
 }
+
+// The products page and form write periods as operators do ("24h",
+// "1s"); an edit's findings name the form's fields, once each; an API
+// retired since it was put in the product stays in it unless unticked.
+func TestProductFormFieldsAndRetiredAPI(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	admin := e.operator("admin@alliance.example", console.RoleAllianceAdmin, "")
+	tok := admin.csrf("/console/products/new")
+	form := url.Values{"csrf_token": {tok}, "id": {"hexi-bundle"}, "name": {"Hexi bundle"}, "apis": {"hexi-accounts", "hexi-loans"},
+		"approval": {"auto"}, "rate_limit": {"10"}, "rate_period": {"1s"}, "quota_limit": {"5000"}, "quota_period": {"24h"},
+		"overrides": {"hexi-loans listLoanProducts 2/1m"}}
+	if p := admin.post("/console/products/new", form); p.status != http.StatusOK {
+		t.Fatalf("create: %d\n%s", p.status, p.body)
+	}
+	p := admin.get("/console/products")
+	mustContain(t, p, "10 / 1s</td>", "5000 / 24h</td>", "listLoanProducts: 2 / 1m</td>")
+	mustNotContain(t, p, "0m0s", "1m0s")
+	p = admin.get("/console/products/hexi-bundle")
+	mustContain(t, p, `value="1s"`, `value="24h"`, "hexi-loans listLoanProducts 2/1m")
+	mustNotContain(t, p, "0m0s", "1m0s")
+
+	bad := url.Values{"csrf_token": {tok}, "name": {"Hexi bundle"}, "apis": {"hexi-accounts"}, "approval": {"auto"},
+		"rate_limit": {"10"}, "rate_period": {"soon"}, "overrides": {"\nhexi-accounts x"}}
+	p = admin.post("/console/products/hexi-bundle", bad)
+	if p.status != http.StatusUnprocessableEntity {
+		t.Fatalf("bad edit: %d", p.status)
+	}
+	mustContain(t, p, "Rate limit, period: must be a duration", "Operation overrides, line 2: must read")
+	mustNotContain(t, p, "/plan/", "/overrides/")
+	if n := strings.Count(p.body, "Rate limit, period:"); n != 1 {
+		t.Errorf("the period's finding is listed %d times", n)
+	}
+	admin.get("/console/products/hexi-bundle?lang=zh")
+	p = admin.post("/console/products/hexi-bundle", bad)
+	mustContain(t, p, "速率限制，周期：须为时长", "按操作覆盖，第 2 行：")
+	admin.get("/console/products?lang=en")
+
+	// Retire hexi-loans: the form still shows it, ticked and marked.
+	if _, err := e.store.RetireAPI(ctx, "hexi-loans"); err != nil {
+		t.Fatal(err)
+	}
+	p = admin.get("/console/products/hexi-bundle")
+	mustContain(t, p, `id="api-hexi-loans" value="hexi-loans" checked`, "retired: no longer routed")
+	mustNotContain(t, admin.get("/console/products/new"), `id="api-hexi-loans"`)
+	keep := url.Values{"csrf_token": {tok}, "name": {"Hexi bundle 2"}, "apis": {"hexi-accounts", "hexi-loans"}, "approval": {"auto"}}
+	if p := admin.post("/console/products/hexi-bundle", keep); p.status != http.StatusOK {
+		t.Fatalf("save with the retired API: %d\n%s", p.status, p.body)
+	}
+	if got, _ := e.store.Product(ctx, "hexi-bundle"); !slices.Contains(got.APIs, "hexi-loans") || got.Name != "Hexi bundle 2" {
+		t.Errorf("after saving: %+v", got)
+	}
+	keep["apis"] = []string{"hexi-accounts"}
+	admin.post("/console/products/hexi-bundle", keep)
+	if got, _ := e.store.Product(ctx, "hexi-bundle"); slices.Contains(got.APIs, "hexi-loans") {
+		t.Errorf("unticked, the retired API stays: %v", got.APIs)
+	}
+}

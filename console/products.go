@@ -138,7 +138,10 @@ func (h *Handler) productFormPage(w http.ResponseWriter, r *http.Request) {
 func (h *Handler) showProductForm(w http.ResponseWriter, v *visitor, vw *view, status int, f productForm) {
 	f.Operations = map[string][]catalog.Operation{}
 	for _, a := range vw.apis {
-		if a.Status == catalog.StatusRetired {
+		// A retired API cannot be added to a product; one the product
+		// already holds is offered, ticked, so that saving keeps it
+		// unless the operator unticks it.
+		if a.Status == catalog.StatusRetired && !slices.Contains(f.APIs, a.ID) {
 			continue
 		}
 		f.Choices = append(f.Choices, a)
