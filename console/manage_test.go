@@ -632,3 +632,28 @@ func TestProductFormFieldsAndRetiredAPI(t *testing.T) {
 		t.Errorf("unticked, the retired API stays: %v", got.APIs)
 	}
 }
+
+// The upload page keeps a new version and a new API apart: for a new
+// version of an API there are no fields of a new API, and once a
+// document is checked the page shows the check, not the forms again.
+func TestUploadFormsApart(t *testing.T) {
+	e := newEnv(t)
+	admin := e.operator("admin@alliance.example", console.RoleAllianceAdmin, "")
+	p := admin.get("/console/apis/upload?api=hexi-accounts")
+	mustContain(t, p, `id="upload-form"`, `<option value="hexi-accounts" selected>`, `id="new-api-link"`)
+	mustNotContain(t, p, `name="id"`, `name="bank"`, `name="visibility"`, `name="upstream"`, `id="new-api-form"`)
+	p = admin.get("/console/apis/upload")
+	mustContain(t, p, `id="upload-form"`, `id="new-api-form"`, `name="id"`, `name="visibility"`)
+	mustNotContain(t, p, "fill in the fields below")
+
+	doc, err := demo.Spec("hexi-accounts.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p = admin.upload(map[string]string{"api": "hexi-accounts"}, doc)
+	if p.status != http.StatusOK {
+		t.Fatalf("upload: %d", p.status)
+	}
+	mustContain(t, p, `id="preview"`, `id="confirm"`, `href="/console/apis/upload?api=hexi-accounts" id="another"`)
+	mustNotContain(t, p, `id="upload-form"`, `id="new-api-form"`, `name="document"`)
+}
