@@ -224,3 +224,36 @@ func TestDestructiveActionsAskFirst(t *testing.T) {
 		t.Error("a confirmed suspension did not suspend")
 	}
 }
+
+// The smaller findings of the review: an app's date is its creation, the
+// partners page names products, the approvals queue says each waiting
+// app's environment, an empty date range is said to be one, and the
+// operator forms choose the bank from the banks.
+func TestPagesSayWhatTheyMean(t *testing.T) {
+	e := newEnv(t)
+	admin := e.operator("admin@alliance.example", console.RoleAllianceAdmin, "")
+	p := admin.get("/console/apps")
+	mustContain(t, p, `<th scope="col">Created</th>`)
+	mustNotContain(t, p, "Signed up")
+	mustContain(t, admin.get("/console/apps/"+e.greenApp), "<dt>Created</dt>")
+	mustContain(t, admin.get("/console/partners"), "<td>Qingshan Premium</td>", "<td>Hexi Premium</td>")
+	mustContain(t, admin.get("/console/approvals"), `<th scope="col">Environment</th>`, `<span class="tag sandbox">sandbox</span>`)
+
+	for _, path := range []string{"/console/audit", "/console/reports", "/console/history"} {
+		p := admin.get(path + "?from=2026-03-02&to=2026-03-01")
+		if p.status != http.StatusUnprocessableEntity {
+			t.Errorf("%s from after to: %d", path, p.status)
+		}
+		mustContain(t, p, "The date range is empty: From is after To.")
+		if p := admin.get(path + "?from=2026-03-01&to=2026-03-01"); p.status != http.StatusOK {
+			t.Errorf("%s on one day: %d", path, p.status)
+		}
+	}
+
+	for _, path := range []string{"/console/setup", "/console/operators"} {
+		mustContain(t, admin.get(path), `<select id="bank" name="bank"`, `<option value="qingshan-rcb">Qingshan Rural Commercial Bank (qingshan-rcb)</option>`)
+	}
+	p = admin.post("/console/operators", url.Values{"csrf_token": {admin.csrf("/console/operators")}, "name": {"Li"}, "email": {"li@example.com"},
+		"password": {password}, "role": {console.RoleBankAdmin}, "bank": {"no-such-bank"}})
+	mustContain(t, p, "There is no bank with this id. Choose one of: ", "hexi-bank", "qingshan-rcb")
+}

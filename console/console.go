@@ -359,7 +359,15 @@ var funcs = template.FuncMap{
 		}
 		return t.UTC().Format("2006-01-02 15:04:05Z")
 	},
-	"list":   func(s ...string) []string { return s },
+	"list": func(s ...string) []string { return s },
+	// bankField is the data of the operator forms' bank field.
+	"bankField": func(l lang, banks []catalog.Bank, bank string) any {
+		return struct {
+			L     lang
+			Banks []catalog.Bank
+			Bank  string
+		}{l, banks, bank}
+	},
 	"change": changeLabel,
 	"has":    func(s []string, x string) bool { return slices.Contains(s, x) },
 	"lower":  strings.ToLower,

@@ -47,6 +47,10 @@ var actionMessages = map[lang]map[string]string{
 		"confirm.suspend.lead":      "%s is a %s app: the gateway refuses all its calls (403), with tokens issued before too, until it is reactivated. Its active subscriptions:",
 		"confirm.suspend.nosubs":    "no active subscription",
 		"confirm.suspend.more":      "Its credentials and subscriptions are kept.",
+		"field.bank.none":           "none (alliance admin, or auditor of every bank)",
+		"err.bank.choose":           "There is no bank with this id. Choose one of: %s.",
+		"col.created.app":           "Created",
+		"err.range":                 "The date range is empty: From is after To.",
 	},
 	langZH: {
 		"err.refused":               "变更被拒绝",
@@ -91,5 +95,9 @@ var actionMessages = map[lang]map[string]string{
 		"confirm.suspend.lead":      "%s 是%s应用：在重新启用之前，网关拒绝其所有调用（403），此前签发的令牌也不例外。其有效订阅：",
 		"confirm.suspend.nosubs":    "没有有效订阅",
 		"confirm.suspend.more":      "其凭据和订阅均保留。",
+		"field.bank.none":           "无（联盟管理员，或所有银行的审计员）",
+		"err.bank.choose":           "没有此标识的银行。请从以下选择：%s。",
+		"col.created.app":           "创建日期",
+		"err.range":                 "日期范围为空：起始日期晚于截止日期。",
 	},
 }

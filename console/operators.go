@@ -4,11 +4,13 @@ import (
 	"context"
 	"net/http"
 	"net/mail"
+	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
 
 	"github.com/obhub/obhub"
+	"github.com/obhub/obhub/catalog"
 	"github.com/obhub/obhub/internal/passwd"
 	"github.com/obhub/obhub/internal/websession"
 )
@@ -61,11 +63,16 @@ func (h *Handler) checkOperator(ctx context.Context, v *visitor, in *operatorInp
 		errs = append(errs, v.L.T("err.role"))
 	}
 	if in.Bank != "" && len(errs) == 0 {
-		if _, err := h.bankNamed(ctx, in.Bank); err != nil {
-			if obhub.ErrorCode(err) != obhub.ENOTFOUND {
-				return nil, err
+		banks, err := h.banks(ctx)
+		if err != nil {
+			return nil, err
+		}
+		if !slices.ContainsFunc(banks, func(b catalog.Bank) bool { return b.ID == in.Bank }) {
+			ids := make([]string, len(banks))
+			for i, b := range banks {
+				ids[i] = b.ID
 			}
-			errs = append(errs, v.L.T("err.bank"))
+			errs = append(errs, v.L.T("err.bank.choose", strings.Join(ids, ", ")))
 		}
 	}
 	return errs, nil
@@ -100,7 +107,8 @@ func readOperatorForm(r *http.Request) operatorInput {
 type operatorsData struct {
 	Operators []Operator
 	Form      operatorInput
-	Self      string // the signed-in operator's id: not disabled from here
+	Banks     []catalog.Bank // the new operator's bank field's choices
+	Self      string         // the signed-in operator's id: not disabled from here
 }
 
 // operatorsPage serves GET /console/operators (alliance admins).
@@ -126,6 +134,11 @@ func (h *Handler) showOperators(w http.ResponseWriter, r *http.Request, v *visit
 		h.fail(w, r, v, err)
 		return
 	}
+	banks, err := h.banks(r.Context())
+	if err != nil {
+		h.fail(w, r, v, err)
+		return
+	}
 	var flash string
 	for i := range ops {
 		ops[i].PasswordHash = "" // never near a template
@@ -134,7 +147,7 @@ func (h *Handler) showOperators(w http.ResponseWriter, r *http.Request, v *visit
 		}
 	}
 	h.renderFlash(w, v, status, "operators", v.L.T("operators.title"), errs, flash,
-		operatorsData{Operators: ops, Form: form, Self: v.Operator.ID})
+		operatorsData{Operators: ops, Form: form, Banks: banks, Self: v.Operator.ID})
 }
 
 // addOperator serves POST /console/operators.

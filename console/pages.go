@@ -29,8 +29,9 @@ type view struct {
 
 type partnerRow struct {
 	partners.Partner
-	Apps     int
-	Products []string // products of the bank scope the partner subscribed to
+	Apps         int
+	Products     []string // products of the bank scope the partner subscribed to
+	ProductNames []string // their names, for showing
 }
 
 type subRow struct {
@@ -38,6 +39,7 @@ type subRow struct {
 	Partner     string
 	PartnerName string
 	AppName     string
+	Environment partners.Environment // of the app
 	ProductName string
 }
 
@@ -95,9 +97,10 @@ func (h *Handler) load(ctx context.Context, bank string) (*view, error) {
 				ar.Subscriptions = append(ar.Subscriptions, appSub{Subscription: s, ProductName: prod.Name})
 				if !slices.Contains(row.Products, s.Product) {
 					row.Products = append(row.Products, s.Product)
+					row.ProductNames = append(row.ProductNames, prod.Name)
 				}
 				if s.Status == partners.SubscriptionPending {
-					vw.pending = append(vw.pending, subRow{Subscription: s, Partner: p.ID, PartnerName: p.Name, AppName: a.Name, ProductName: prod.Name})
+					vw.pending = append(vw.pending, subRow{Subscription: s, Partner: p.ID, PartnerName: p.Name, AppName: a.Name, Environment: a.Environment, ProductName: prod.Name})
 				}
 			}
 			rows = append(rows, ar)
@@ -486,7 +489,8 @@ func (h *Handler) filter(r *http.Request, v *visitor) (auditQuery, audit.Filter,
 }
 
 // dateRange sets f.From and f.To from a form's days (YYYY-MM-DD, the
-// "to" day included) and returns the message for a day it cannot read.
+// "to" day included) and returns the message for a day it cannot read
+// or for a range that holds no day (from after to).
 func dateRange(l lang, from, to string, f *audit.Filter) []string {
 	var errs []string
 	for _, d := range []struct {
@@ -504,6 +508,9 @@ func dateRange(l lang, from, to string, f *audit.Filter) []string {
 	}
 	if !f.To.IsZero() {
 		f.To = f.To.AddDate(0, 0, 1)
+	}
+	if len(errs) == 0 && !f.From.IsZero() && !f.To.IsZero() && !f.From.Before(f.To) {
+		errs = append(errs, l.T("err.range"))
 	}
 	return errs
 }
