@@ -138,7 +138,12 @@ func (h *Handler) setupForm(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, v, err)
 		return
 	}
-	h.render(w, v, http.StatusOK, "setup", v.L.T("setup.title"), nil, setupData{Role: RoleAllianceAdmin})
+	d := setupData{Role: RoleAllianceAdmin}
+	if doneOf(r) == "created" {
+		// Not the operator's address: this page is open to anyone.
+		d.Done = v.L.T("setup.created")
+	}
+	h.showSetup(w, r, v, http.StatusOK, nil, d)
 }
 
 // setup creates an operator. It requires the admin API's bearer token:
@@ -160,7 +165,7 @@ func (h *Handler) setup(w http.ResponseWriter, r *http.Request) {
 	if token == "" || len(token) > 512 || !h.cfg.Catalog.CheckAdminToken(ctx, token) {
 		h.cfg.Logger.Warn("console: setup refused: wrong admin token")
 		h.recordSetup(r, nil)
-		h.render(w, v, http.StatusUnauthorized, "setup", v.L.T("setup.title"), []string{v.L.T("err.token")}, in)
+		h.showSetup(w, r, v, http.StatusUnauthorized, []string{v.L.T("err.token")}, in)
 		return
 	}
 	errs, err := h.checkOperator(ctx, v, &f, password)
@@ -169,13 +174,13 @@ func (h *Handler) setup(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if len(errs) > 0 {
-		h.render(w, v, http.StatusUnprocessableEntity, "setup", v.L.T("setup.title"), errs, in)
+		h.showSetup(w, r, v, http.StatusUnprocessableEntity, errs, in)
 		return
 	}
 	op, err := h.createOperator(ctx, f, password)
 	if err != nil {
 		if obhub.ErrorCode(err) == obhub.ECONFLICT {
-			h.render(w, v, http.StatusConflict, "setup", v.L.T("setup.title"), []string{v.L.T("err.taken")}, in)
+			h.showSetup(w, r, v, http.StatusConflict, []string{v.L.T("err.taken")}, in)
 			return
 		}
 		h.fail(w, r, v, err)
@@ -183,8 +188,7 @@ func (h *Handler) setup(w http.ResponseWriter, r *http.Request) {
 	}
 	h.cfg.Logger.Info("console: operator created with the admin token", "operator", op.ID, "role", op.Role, "bank", op.Bank)
 	h.recordSetup(r, op)
-	h.render(w, v, http.StatusCreated, "setup", v.L.T("setup.title"), nil,
-		setupData{Role: RoleAllianceAdmin, Done: v.L.T("setup.done", op.Email)})
+	redirectDone(w, r, "/console/setup", "created")
 }
 
 // SetupActor is the actor of the audit records of the setup form: whoever
@@ -213,15 +217,19 @@ func (h *Handler) recordSetup(r *http.Request, op *Operator) {
 	}
 }
 
-func (h *Handler) bankNamed(ctx context.Context, id string) (*catalog.Bank, error) {
+// banks are the banks an operator's bank field offers.
+func (h *Handler) banks(ctx context.Context) ([]catalog.Bank, error) {
 	banks, _, err := h.cfg.Catalog.ListBanks(ctx, config.ListOptions{})
+	return banks, err
+}
+
+// showSetup renders the setup form, its bank field offering the banks.
+func (h *Handler) showSetup(w http.ResponseWriter, r *http.Request, v *visitor, status int, errs []string, d setupData) {
+	banks, err := h.banks(r.Context())
 	if err != nil {
-		return nil, err
+		h.fail(w, r, v, err)
+		return
 	}
-	for i := range banks {
-		if banks[i].ID == id {
-			return &banks[i], nil
-		}
-	}
-	return nil, obhub.Errorf(obhub.ENOTFOUND, "bank %q not found", id)
+	d.Banks = banks
+	h.render(w, v, status, "setup", v.L.T("setup.title"), errs, d)
 }

@@ -2,6 +2,7 @@ package console
 
 import (
 	"net/http"
+	"net/url"
 
 	"github.com/obhub/obhub/config"
 	"github.com/obhub/obhub/partners"
@@ -44,8 +45,19 @@ func (h *Handler) appsPage(w http.ResponseWriter, r *http.Request) {
 // appPage serves GET /console/apps/{client_id}: one app in full. An app
 // outside the operator's scope is 404, as an unknown one is.
 func (h *Handler) appPage(w http.ResponseWriter, r *http.Request) {
-	v, vw, ok := h.gateView(w, r, "apps")
+	v, ok := h.gate(w, r, "apps")
 	if !ok {
+		return
+	}
+	h.showApp(w, r, v, http.StatusOK, nil)
+}
+
+// showApp shows the app of the path, with errs (a refused change) or the
+// outcome of the change that redirected here.
+func (h *Handler) showApp(w http.ResponseWriter, r *http.Request, v *visitor, status int, errs []string) {
+	vw, err := h.load(r.Context(), v.Bank())
+	if err != nil {
+		h.fail(w, r, v, err)
 		return
 	}
 	a, found := vw.app(r.PathValue("client_id"))
@@ -53,7 +65,11 @@ func (h *Handler) appPage(w http.ResponseWriter, r *http.Request) {
 		h.notFound(w, v)
 		return
 	}
-	h.render(w, v, http.StatusOK, "app", a.Name, nil, a)
+	var flash string
+	if done := doneOf(r); done == "suspend" || done == "reactivate" {
+		flash = v.L.T("apps.done."+done, a.Name)
+	}
+	h.renderFlash(w, v, status, "app", a.Name, errs, flash, a)
 }
 
 // suspendApp serves POST /console/apps/{client_id}/suspend|reactivate:
@@ -71,16 +87,18 @@ func (h *Handler) suspendApp(w http.ResponseWriter, r *http.Request) {
 		h.notFound(w, v)
 		return
 	}
+	if verb == "suspend" && needsConfirm(a) && !confirmed(w, r) {
+		return
+	}
 	before := appState(&a.AppView)
 	after, err := h.cfg.Catalog.SetAppSuspended(r.Context(), a.ClientID, verb == "suspend")
 	if err != nil {
-		h.fail(w, r, v, err)
+		h.refused(w, r, v, err, h.showApp)
 		return
 	}
 	h.cfg.Logger.Info("console: app suspension changed", "operator", v.Operator.ID, "app", a.ClientID, "verb", verb)
-	h.recordChange(r, v, v.Bank(), "apps/"+a.ClientID, verb, before, appState(after))
-	a.AppView = *after
-	h.renderFlash(w, v, http.StatusOK, "app", a.Name, nil, v.L.T("apps.done."+verb, a.Name), a)
+	h.recordChange(r, v, v.Bank(), "apps/"+a.ClientID, verb, before, withReason(appState(after), reasonOf(r)))
+	redirectDone(w, r, "/console/apps/"+url.PathEscape(a.ClientID), verb)
 }
 
 // appState is what the audit record keeps of an app around a suspension.

@@ -117,7 +117,7 @@ func New(cfg Config) *Handler {
 	}
 	h := &Handler{cfg: cfg, pages: map[string]*template.Template{}, hasher: passwd.NewHasher(2), site: site(cfg)}
 	for _, name := range []string{"signin", "setup", "approvals", "partners", "apis", "audit", "reports", "error",
-		"apps", "app", "products", "product", "upload", "history", "change", "operators", "mail"} {
+		"apps", "app", "products", "product", "upload", "history", "change", "operators", "mail", "confirm"} {
 		h.pages[name] = template.Must(template.New("layout.html").Funcs(funcs).
 			ParseFS(templateFiles, "templates/layout.html", "templates/"+name+".html"))
 	}
@@ -135,16 +135,19 @@ func New(cfg Config) *Handler {
 	mux.HandleFunc("POST /console/setup", h.setup)
 	mux.HandleFunc("GET /console/approvals", h.approvals)
 	mux.HandleFunc("POST /console/partners/{id}/{verb}", h.decidePartner)
+	mux.HandleFunc("GET /console/partners/{id}/reject", h.confirmReject)
 	mux.HandleFunc("POST /console/subscriptions/{verb}", h.decideSubscription)
 	mux.HandleFunc("GET /console/partners", h.partnersPage)
 	mux.HandleFunc("GET /console/apis", h.apisPage)
 	mux.HandleFunc("POST /console/apis/{id}/{verb}", h.lifecycle)
+	mux.HandleFunc("GET /console/apis/{id}/retire", h.confirmRetire)
 	mux.HandleFunc("GET /console/apis/upload", h.uploadForm)
 	mux.HandleFunc("POST /console/apis/upload", h.upload)
 	mux.HandleFunc("POST /console/apis/upload/confirm", h.confirmUpload)
 	mux.HandleFunc("GET /console/apps", h.appsPage)
 	mux.HandleFunc("GET /console/apps/{client_id}", h.appPage)
 	mux.HandleFunc("POST /console/apps/{client_id}/{verb}", h.suspendApp)
+	mux.HandleFunc("GET /console/apps/{client_id}/suspend", h.confirmSuspend)
 	mux.HandleFunc("GET /console/products", h.productsPage)
 	mux.HandleFunc("GET /console/products/{id}", h.productFormPage)
 	mux.HandleFunc("POST /console/products/{id}", h.saveProduct)
@@ -318,8 +321,9 @@ func (h *Handler) notFound(w http.ResponseWriter, v *visitor) {
 }
 
 // fail shows an error page: unknown and forbidden objects alike are 404,
-// a conflict 409 with its message, a store that is down 503, anything
-// else 500 (logged here, once).
+// a conflict 409 and an invalid change 422 with their findings (an
+// action shows these on its own page instead: see refusal), a store that
+// is down 503, anything else 500 (logged here, once).
 func (h *Handler) fail(w http.ResponseWriter, r *http.Request, v *visitor, err error) {
 	if v == nil {
 		v = &visitor{L: langEN}
@@ -328,7 +332,8 @@ func (h *Handler) fail(w http.ResponseWriter, r *http.Request, v *visitor, err e
 	case obhub.ENOTFOUND:
 		h.notFound(w, v)
 	case obhub.ECONFLICT, obhub.EINVALID:
-		h.render(w, v, http.StatusConflict, "error", v.L.T("err.title"), nil, obhub.ErrorMessage(err))
+		lines, _ := refusal(v.L, err)
+		h.render(w, v, refusalStatus(err), "error", v.L.T("err.refused"), lines, v.L.T("err.refused.lead"))
 	case obhub.EUNAVAILABLE:
 		h.render(w, v, http.StatusServiceUnavailable, "error", v.L.T("err.title"), nil, v.L.T("err.unavailable"))
 	default:
@@ -354,7 +359,15 @@ var funcs = template.FuncMap{
 		}
 		return t.UTC().Format("2006-01-02 15:04:05Z")
 	},
-	"list":   func(s ...string) []string { return s },
+	"list": func(s ...string) []string { return s },
+	// bankField is the data of the operator forms' bank field.
+	"bankField": func(l lang, banks []catalog.Bank, bank string) any {
+		return struct {
+			L     lang
+			Banks []catalog.Bank
+			Bank  string
+		}{l, banks, bank}
+	},
 	"change": changeLabel,
 	"has":    func(s []string, x string) bool { return slices.Contains(s, x) },
 	"lower":  strings.ToLower,

@@ -258,7 +258,7 @@ func (e *env) addOperator(email, role, bank string) {
 		"csrf_token": {b.csrf("/console/setup")}, "admin_token": {adminToken},
 		"name": {"Op " + role}, "email": {email}, "password": {password}, "role": {role}, "bank": {bank},
 	})
-	if p.status != http.StatusCreated || !strings.Contains(p.body, "created") {
+	if p.status != http.StatusOK || p.url != "/console/setup" || !strings.Contains(p.body, "The operator is created.") {
 		e.t.Fatalf("setup of %s: %d\n%s", email, p.status, p.body)
 	}
 }
@@ -320,7 +320,7 @@ func TestSetupNeedsTheAdminToken(t *testing.T) {
 	// The refusal and the operator made with the token are in the ledger,
 	// as the admin API's calls are; the form's password never is.
 	form.Set("bank", "qingshan-rcb")
-	if p := b.post("/console/setup", form); p.status != http.StatusCreated {
+	if p := b.post("/console/setup", form); p.status != http.StatusOK || !strings.Contains(p.body, "The operator is created.") {
 		t.Fatalf("setup with the admin token: %d\n%s", p.status, p.body)
 	}
 	recs := e.setupRecords()
@@ -358,8 +358,8 @@ func TestAllianceAdminApprovesPartnerAndSubscription(t *testing.T) {
 		t.Errorf("subscription after rejection: %s", s.Status)
 	}
 	// Rejecting a pending partner removes it and its sandbox app.
-	p = b.post("/console/partners/river-pay/reject", url.Values{"csrf_token": {b.csrf("/console/approvals")}})
-	mustContain(t, p, "River Pay was rejected and removed.")
+	p = b.post("/console/partners/river-pay/reject", url.Values{"csrf_token": {b.csrf("/console/approvals")}, "confirm": {"yes"}})
+	mustContain(t, p, "The organisation was rejected and removed, with its apps.")
 	if _, err := e.store.Partner(context.Background(), "river-pay"); err == nil {
 		t.Error("the rejected partner is still there")
 	}
@@ -367,13 +367,13 @@ func TestAllianceAdminApprovesPartnerAndSubscription(t *testing.T) {
 		t.Error("the rejected partner's app is still there")
 	}
 	// An approved partner cannot be rejected.
-	if p := b.post("/console/partners/green-valley/reject", url.Values{"csrf_token": {b.csrf("/console/approvals")}}); p.status != http.StatusConflict {
+	if p := b.post("/console/partners/green-valley/reject", url.Values{"csrf_token": {b.csrf("/console/approvals")}, "confirm": {"yes"}}); p.status != http.StatusConflict {
 		t.Errorf("rejecting an approved partner: %d", p.status)
 	}
 	// Lifecycle: deprecate then retire an API.
 	p = b.post("/console/apis/hexi-loans/deprecate", url.Values{"csrf_token": {b.csrf("/console/apis")}, "sunset": {"2027-06-30"}})
 	mustContain(t, p, "is deprecated", "2027-06-30")
-	p = b.post("/console/apis/hexi-loans/retire", url.Values{"csrf_token": {b.csrf("/console/apis")}})
+	p = b.post("/console/apis/hexi-loans/retire", url.Values{"csrf_token": {b.csrf("/console/apis")}, "confirm": {"yes"}})
 	if a, _ := e.store.API(context.Background(), "hexi-loans"); a.Status != catalog.StatusRetired {
 		t.Errorf("API after retire: %s\n%s", a.Status, p.body)
 	}

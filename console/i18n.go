@@ -30,9 +30,10 @@ func (h *Handler) pickLang(w http.ResponseWriter, r *http.Request) lang {
 }
 
 // messages are the console's texts: the first pages' (baseMessages) and
-// the pages added after (i18n_pages.go, i18n_profile.go, i18n_mail.go)
+// the pages added after (i18n_pages.go, i18n_profile.go, i18n_mail.go,
+// i18n_actions.go)
 // and the verbs of change records (i18n_verbs.go).
-var messages = websession.MergeMessages(baseMessages, pageMessages, profileMessages, mailMessages, verbMessages)
+var messages = websession.MergeMessages(baseMessages, pageMessages, profileMessages, mailMessages, verbMessages, actionMessages)
 
 var baseMessages = map[lang]map[string]string{
 	langEN: {
@@ -77,7 +78,6 @@ var baseMessages = map[lang]map[string]string{
 		"approvals.subs":             "Subscriptions waiting for approval",
 		"approvals.subs.none":        "No subscription is waiting.",
 		"approvals.partner.approved": "%s is approved: it may now create production apps.",
-		"approvals.partner.rejected": "%s was rejected and removed.",
 		"approvals.sub.approved":     "The subscription of %s to %s is active.",
 		"approvals.sub.rejected":     "The subscription of %s to %s was rejected.",
 		"action.approve":             "Approve",
@@ -150,7 +150,6 @@ var baseMessages = map[lang]map[string]string{
 		"err.password":               "The password must be 10 to 128 characters long.",
 		"err.token":                  "The admin token is not correct.",
 		"err.role":                   "Choose a role.",
-		"err.bank":                   "There is no bank with this id.",
 		"err.taken":                  "An operator with this e-mail address already exists.",
 		"err.status":                 "The status must be an HTTP status from 100 to 599.",
 		"err.date":                   "Dates are written YYYY-MM-DD.",
@@ -201,7 +200,6 @@ var baseMessages = map[lang]map[string]string{
 		"approvals.subs":             "待审批的订阅",
 		"approvals.subs.none":        "没有待审批的订阅。",
 		"approvals.partner.approved": "已批准 %s：现在可以创建生产应用。",
-		"approvals.partner.rejected": "已拒绝并删除 %s。",
 		"approvals.sub.approved":     "%s 对 %s 的订阅已生效。",
 		"approvals.sub.rejected":     "已拒绝 %s 对 %s 的订阅。",
 		"action.approve":             "批准",
@@ -274,7 +272,6 @@ var baseMessages = map[lang]map[string]string{
 		"err.password":               "密码长度须为 10 到 128 个字符。",
 		"err.token":                  "管理令牌不正确。",
 		"err.role":                   "请选择角色。",
-		"err.bank":                   "没有此标识的银行。",
 		"err.taken":                  "已存在使用此电子邮箱的运营人员。",
 		"err.status":                 "状态须为 100 到 599 之间的 HTTP 状态码。",
 		"err.date":                   "日期格式为 YYYY-MM-DD。",

@@ -16,10 +16,11 @@ func TestPageMessagesTranslated(t *testing.T) {
 	}
 }
 
-// Every text of the Mail page, and every verb of a change, is in both
+// Every text of the Mail page, every verb of a change and every text of
+// the actions' refusals, outcomes and confirmations is in both
 // languages.
 func TestMailMessagesTranslated(t *testing.T) {
-	for _, msgs := range []map[lang]map[string]string{mailMessages, verbMessages} {
+	for _, msgs := range []map[lang]map[string]string{mailMessages, verbMessages, actionMessages} {
 		for _, pair := range [][2]lang{{langEN, langZH}, {langZH, langEN}} {
 			for k := range msgs[pair[0]] {
 				if msgs[pair[1]][k] == "" {

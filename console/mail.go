@@ -120,7 +120,13 @@ func (h *Handler) mailPage(w http.ResponseWriter, r *http.Request) {
 		h.renderFlash(w, v, http.StatusUnprocessableEntity, "mail", v.L.T("mail.title"), errs, "", mailData{Q: in, Relay: h.cfg.MailRetry != nil})
 		return
 	}
-	h.showMail(w, r, v, http.StatusOK, nil, "", in)
+	var flash string
+	if doneOf(r) == "retried" {
+		if seq, err := strconv.ParseInt(q.Get("seq"), 10, 64); err == nil && seq > 0 {
+			flash = v.L.T("mail.retried", seq)
+		}
+	}
+	h.showMail(w, r, v, http.StatusOK, nil, flash, in)
 }
 
 // showMail renders the page of mails in answers to the filter in.
@@ -210,5 +216,12 @@ func (h *Handler) retryMail(w http.ResponseWriter, r *http.Request) {
 	h.cfg.Logger.Info("console: mail sent again", "operator", v.Operator.ID, "seq", seq, "kind", after.Kind)
 	// The delivery states only, never the address, subject or text.
 	h.recordChange(r, v, "", "outbox/"+strconv.FormatInt(seq, 10), "retry", before.DeliveryState(), after.DeliveryState())
-	h.showMail(w, r, v, http.StatusOK, nil, v.L.T("mail.retried", seq), in)
+	ids := []string{"seq", strconv.FormatInt(seq, 10)}
+	if in.Delivery != "" {
+		ids = append(ids, "delivery", in.Delivery)
+	}
+	if in.To != "" {
+		ids = append(ids, "to", in.To)
+	}
+	redirectDone(w, r, "/console/mail", "retried", ids...)
 }

@@ -101,14 +101,14 @@ func TestProductForms(t *testing.T) {
 	if p.status != http.StatusUnprocessableEntity {
 		t.Fatalf("product with a bad override: %d", p.status)
 	}
-	mustContain(t, p, "/overrides/1", "/plan/operations/0/rate/period", "/plan/quota/limit")
+	mustContain(t, p, "Operation overrides, line 2: must read", "Operation overrides, line 1: must be a duration", "Quota, requests: must be a whole number")
 	form.Set("overrides", "qingshan-accounts nosuchOperation 2/1s")
 	form.Set("quota_limit", "5000")
 	p = admin.post("/console/products/new", form)
 	if p.status != http.StatusUnprocessableEntity {
 		t.Fatalf("product with an unknown operation: %d", p.status)
 	}
-	mustContain(t, p, "/plan/operations/0/operation", "nosuchOperation")
+	mustContain(t, p, "Operation overrides, line 1: ", "nosuchOperation")
 	if _, err := e.store.Product(ctx, "village-bundle"); err == nil {
 		t.Fatal("an invalid product was stored")
 	}
@@ -170,7 +170,7 @@ func TestProductForms(t *testing.T) {
 	}
 	p = qs.post("/console/products/new", url.Values{"csrf_token": {qtok}, "id": {"qs-hexi"}, "name": {"Sneaky"},
 		"apis": {"qingshan-accounts", "hexi-loans"}, "approval": {"auto"}})
-	if p.status != http.StatusUnprocessableEntity || !strings.Contains(p.body, "/apis/1") {
+	if p.status != http.StatusUnprocessableEntity || !strings.Contains(p.body, "APIs: is not an API you may put in a product") {
 		t.Errorf("Qingshan's admin puts Hexi's API in a product: %d", p.status)
 	}
 	p = qs.post("/console/products/new", url.Values{"csrf_token": {qtok}, "id": {"qs-basic"}, "name": {"Qingshan basic"},
@@ -297,8 +297,8 @@ func TestUploadShowsDiffBeforeSaving(t *testing.T) {
 		wrongCat[k] = vs
 	}
 	wrongCat.Set("category", "savings")
-	if p := qs.post("/console/apis/upload/confirm", wrongCat); p.status == http.StatusOK && strings.Contains(p.body, "is created as a draft") || !strings.Contains(p.body, "/category") {
-		t.Errorf("confirm with category savings: %d, finding at /category shown: %v", p.status, strings.Contains(p.body, "/category"))
+	if p := qs.post("/console/apis/upload/confirm", wrongCat); p.status == http.StatusOK && strings.Contains(p.body, "is created as a draft") || !strings.Contains(p.body, "Category: ") {
+		t.Errorf("confirm with category savings: %d, finding at Category shown: %v", p.status, strings.Contains(p.body, "Category: "))
 	}
 	if p := qs.post("/console/apis/upload/confirm", form); p.status != http.StatusOK || !strings.Contains(p.body, "is created as a draft") {
 		t.Fatalf("confirm new API: %d\n%s", p.status, p.body)
@@ -401,7 +401,7 @@ func TestOperatorsPage(t *testing.T) {
 	mustContain(t, p, "The password must be 10 to 128 characters long.")
 	p = admin.post("/console/operators", url.Values{"csrf_token": {tok}, "name": {"Li Na"}, "email": {"li@qingshan.example"},
 		"password": {password}, "role": {console.RoleBankAdmin}, "bank": {"qingshan-rcb"}})
-	if p.status != http.StatusCreated {
+	if p.status != http.StatusOK || p.url != "/console/operators" {
 		t.Fatalf("add operator: %d\n%s", p.status, p.body)
 	}
 	mustContain(t, p, "li@qingshan.example", "bank admin, qingshan-rcb")
@@ -573,4 +573,87 @@ func TestBankAdminNeverSeesOtherBanksPrivateAPIs(t *testing.T) {
 		"/console/apps/" + e.greenApp, "/console/audit", "/console/reports?by=api", "/console/history", "/console/products/new"} {
 		mustNotContain(t, qs.get(path), "hexi-loans")
 	}
+}
+
+// The products page and form write periods as operators do ("24h",
+// "1s"); an edit's findings name the form's fields, once each; an API
+// retired since it was put in the product stays in it unless unticked.
+func TestProductFormFieldsAndRetiredAPI(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	admin := e.operator("admin@alliance.example", console.RoleAllianceAdmin, "")
+	tok := admin.csrf("/console/products/new")
+	form := url.Values{"csrf_token": {tok}, "id": {"hexi-bundle"}, "name": {"Hexi bundle"}, "apis": {"hexi-accounts", "hexi-loans"},
+		"approval": {"auto"}, "rate_limit": {"10"}, "rate_period": {"1s"}, "quota_limit": {"5000"}, "quota_period": {"24h"},
+		"overrides": {"hexi-loans listLoanProducts 2/1m"}}
+	if p := admin.post("/console/products/new", form); p.status != http.StatusOK {
+		t.Fatalf("create: %d\n%s", p.status, p.body)
+	}
+	p := admin.get("/console/products")
+	mustContain(t, p, "10 / 1s</td>", "5000 / 24h</td>", "listLoanProducts: 2 / 1m</td>")
+	mustNotContain(t, p, "0m0s", "1m0s")
+	p = admin.get("/console/products/hexi-bundle")
+	mustContain(t, p, `value="1s"`, `value="24h"`, "hexi-loans listLoanProducts 2/1m")
+	mustNotContain(t, p, "0m0s", "1m0s")
+
+	bad := url.Values{"csrf_token": {tok}, "name": {"Hexi bundle"}, "apis": {"hexi-accounts"}, "approval": {"auto"},
+		"rate_limit": {"10"}, "rate_period": {"soon"}, "overrides": {"\nhexi-accounts x"}}
+	p = admin.post("/console/products/hexi-bundle", bad)
+	if p.status != http.StatusUnprocessableEntity {
+		t.Fatalf("bad edit: %d", p.status)
+	}
+	mustContain(t, p, "Rate limit, period: must be a duration", "Operation overrides, line 2: must read")
+	mustNotContain(t, p, "/plan/", "/overrides/")
+	if n := strings.Count(p.body, "Rate limit, period:"); n != 1 {
+		t.Errorf("the period's finding is listed %d times", n)
+	}
+	admin.get("/console/products/hexi-bundle?lang=zh")
+	p = admin.post("/console/products/hexi-bundle", bad)
+	mustContain(t, p, "速率限制，周期：须为时长", "按操作覆盖，第 2 行：")
+	admin.get("/console/products?lang=en")
+
+	// Retire hexi-loans: the form still shows it, ticked and marked.
+	if _, err := e.store.RetireAPI(ctx, "hexi-loans"); err != nil {
+		t.Fatal(err)
+	}
+	p = admin.get("/console/products/hexi-bundle")
+	mustContain(t, p, `id="api-hexi-loans" value="hexi-loans" checked`, "retired: no longer routed")
+	mustNotContain(t, admin.get("/console/products/new"), `id="api-hexi-loans"`)
+	keep := url.Values{"csrf_token": {tok}, "name": {"Hexi bundle 2"}, "apis": {"hexi-accounts", "hexi-loans"}, "approval": {"auto"}}
+	if p := admin.post("/console/products/hexi-bundle", keep); p.status != http.StatusOK {
+		t.Fatalf("save with the retired API: %d\n%s", p.status, p.body)
+	}
+	if got, _ := e.store.Product(ctx, "hexi-bundle"); !slices.Contains(got.APIs, "hexi-loans") || got.Name != "Hexi bundle 2" {
+		t.Errorf("after saving: %+v", got)
+	}
+	keep["apis"] = []string{"hexi-accounts"}
+	admin.post("/console/products/hexi-bundle", keep)
+	if got, _ := e.store.Product(ctx, "hexi-bundle"); slices.Contains(got.APIs, "hexi-loans") {
+		t.Errorf("unticked, the retired API stays: %v", got.APIs)
+	}
+}
+
+// The upload page keeps a new version and a new API apart: for a new
+// version of an API there are no fields of a new API, and once a
+// document is checked the page shows the check, not the forms again.
+func TestUploadFormsApart(t *testing.T) {
+	e := newEnv(t)
+	admin := e.operator("admin@alliance.example", console.RoleAllianceAdmin, "")
+	p := admin.get("/console/apis/upload?api=hexi-accounts")
+	mustContain(t, p, `id="upload-form"`, `<option value="hexi-accounts" selected>`, `id="new-api-link"`)
+	mustNotContain(t, p, `name="id"`, `name="bank"`, `name="visibility"`, `name="upstream"`, `id="new-api-form"`)
+	p = admin.get("/console/apis/upload")
+	mustContain(t, p, `id="upload-form"`, `id="new-api-form"`, `name="id"`, `name="visibility"`)
+	mustNotContain(t, p, "fill in the fields below")
+
+	doc, err := demo.Spec("hexi-accounts.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p = admin.upload(map[string]string{"api": "hexi-accounts"}, doc)
+	if p.status != http.StatusOK {
+		t.Fatalf("upload: %d", p.status)
+	}
+	mustContain(t, p, `id="preview"`, `id="confirm"`, `href="/console/apis/upload?api=hexi-accounts" id="another"`)
+	mustNotContain(t, p, `id="upload-form"`, `id="new-api-form"`, `name="document"`)
 }

@@ -4,11 +4,13 @@ import (
 	"context"
 	"net/http"
 	"net/mail"
+	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
 
 	"github.com/obhub/obhub"
+	"github.com/obhub/obhub/catalog"
 	"github.com/obhub/obhub/internal/passwd"
 	"github.com/obhub/obhub/internal/websession"
 )
@@ -61,11 +63,16 @@ func (h *Handler) checkOperator(ctx context.Context, v *visitor, in *operatorInp
 		errs = append(errs, v.L.T("err.role"))
 	}
 	if in.Bank != "" && len(errs) == 0 {
-		if _, err := h.bankNamed(ctx, in.Bank); err != nil {
-			if obhub.ErrorCode(err) != obhub.ENOTFOUND {
-				return nil, err
+		banks, err := h.banks(ctx)
+		if err != nil {
+			return nil, err
+		}
+		if !slices.ContainsFunc(banks, func(b catalog.Bank) bool { return b.ID == in.Bank }) {
+			ids := make([]string, len(banks))
+			for i, b := range banks {
+				ids[i] = b.ID
 			}
-			errs = append(errs, v.L.T("err.bank"))
+			errs = append(errs, v.L.T("err.bank.choose", strings.Join(ids, ", ")))
 		}
 	}
 	return errs, nil
@@ -100,7 +107,8 @@ func readOperatorForm(r *http.Request) operatorInput {
 type operatorsData struct {
 	Operators []Operator
 	Form      operatorInput
-	Self      string // the signed-in operator's id: not disabled from here
+	Banks     []catalog.Bank // the new operator's bank field's choices
+	Self      string         // the signed-in operator's id: not disabled from here
 }
 
 // operatorsPage serves GET /console/operators (alliance admins).
@@ -109,20 +117,37 @@ func (h *Handler) operatorsPage(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	h.showOperators(w, r, v, http.StatusOK, nil, "", operatorInput{Role: RoleBankAdmin})
+	h.showOperators(w, r, v, http.StatusOK, nil, operatorInput{Role: RoleBankAdmin})
 }
 
-func (h *Handler) showOperators(w http.ResponseWriter, r *http.Request, v *visitor, status int, errs []string, flash string, form operatorInput) {
+// operatorDone are the messages of the operators page's outcomes (see
+// redirectDone), each with the operator's e-mail address.
+var operatorDone = map[string]string{"created": "setup.done", "password": "operators.reset",
+	"disabled": "operators.disabled", "enabled": "operators.enabled"}
+
+// showOperators shows the operators page with errs (a refused form) and
+// the new operator's form, or the outcome of the change that redirected
+// here.
+func (h *Handler) showOperators(w http.ResponseWriter, r *http.Request, v *visitor, status int, errs []string, form operatorInput) {
 	ops, err := h.cfg.Directory.ListOperators(r.Context())
 	if err != nil {
 		h.fail(w, r, v, err)
 		return
 	}
+	banks, err := h.banks(r.Context())
+	if err != nil {
+		h.fail(w, r, v, err)
+		return
+	}
+	var flash string
 	for i := range ops {
 		ops[i].PasswordHash = "" // never near a template
+		if k, ok := operatorDone[doneOf(r)]; ok && ops[i].ID == r.URL.Query().Get("operator") {
+			flash = v.L.T(k, ops[i].Email)
+		}
 	}
 	h.renderFlash(w, v, status, "operators", v.L.T("operators.title"), errs, flash,
-		operatorsData{Operators: ops, Form: form, Self: v.Operator.ID})
+		operatorsData{Operators: ops, Form: form, Banks: banks, Self: v.Operator.ID})
 }
 
 // addOperator serves POST /console/operators.
@@ -139,12 +164,12 @@ func (h *Handler) addOperator(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if len(errs) > 0 {
-		h.showOperators(w, r, v, http.StatusUnprocessableEntity, errs, "", in)
+		h.showOperators(w, r, v, http.StatusUnprocessableEntity, errs, in)
 		return
 	}
 	op, err := h.createOperator(ctx, in, r.PostFormValue("password"))
 	if obhub.ErrorCode(err) == obhub.ECONFLICT {
-		h.showOperators(w, r, v, http.StatusConflict, []string{v.L.T("err.taken")}, "", in)
+		h.showOperators(w, r, v, http.StatusConflict, []string{v.L.T("err.taken")}, in)
 		return
 	}
 	if err != nil {
@@ -153,7 +178,7 @@ func (h *Handler) addOperator(w http.ResponseWriter, r *http.Request) {
 	}
 	h.cfg.Logger.Info("console: operator created", "by", v.Operator.ID, "operator", op.ID, "role", op.Role, "bank", op.Bank)
 	h.recordChange(r, v, "", "operators/"+op.ID, "create", nil, operatorState(op))
-	h.showOperators(w, r, v, http.StatusCreated, nil, v.L.T("setup.done", op.Email), operatorInput{Role: RoleBankAdmin})
+	redirectDone(w, r, "/console/operators", "created", "operator", op.ID)
 }
 
 // operatorState is what the audit record keeps of an operator: never its
@@ -185,12 +210,12 @@ func (h *Handler) changeOperator(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	before := operatorState(op)
-	var flash string
+	done := verb
 	switch verb {
 	case "password":
 		password := r.PostFormValue("password")
 		if n := utf8.RuneCountInString(password); n < passwd.MinLen || n > passwd.MaxLen {
-			h.showOperators(w, r, v, http.StatusUnprocessableEntity, []string{v.L.T("err.password")}, "", operatorInput{Role: RoleBankAdmin})
+			h.showOperators(w, r, v, http.StatusUnprocessableEntity, []string{v.L.T("err.password")}, operatorInput{Role: RoleBankAdmin})
 			return
 		}
 		hash, err := h.hasher.Hash(ctx, password)
@@ -200,10 +225,9 @@ func (h *Handler) changeOperator(w http.ResponseWriter, r *http.Request) {
 		if err == nil && !op.Disabled() {
 			err = h.cfg.Operators.SetLoginState(ctx, id, 0, time.Time{}) // a reset also lifts a lockout
 		}
-		flash = v.L.T("operators.reset", op.Email)
 	case "disable", "enable":
 		if id == v.Operator.ID {
-			h.showOperators(w, r, v, http.StatusConflict, []string{v.L.T("operators.err.self")}, "", operatorInput{Role: RoleBankAdmin})
+			h.showOperators(w, r, v, http.StatusConflict, []string{v.L.T("operators.err.self")}, operatorInput{Role: RoleBankAdmin})
 			return
 		}
 		until := disabledUntil
@@ -212,7 +236,7 @@ func (h *Handler) changeOperator(w http.ResponseWriter, r *http.Request) {
 		}
 		err = h.cfg.Operators.SetLoginState(ctx, id, 0, until)
 		op.LockedUntil = until
-		flash = v.L.T("operators."+verb+"d", op.Email)
+		done = verb + "d"
 	default:
 		h.notFound(w, v)
 		return
@@ -223,5 +247,5 @@ func (h *Handler) changeOperator(w http.ResponseWriter, r *http.Request) {
 	}
 	h.cfg.Logger.Info("console: operator changed", "by", v.Operator.ID, "operator", id, "verb", verb)
 	h.recordChange(r, v, "", "operators/"+id, verb, before, operatorState(op))
-	h.showOperators(w, r, v, http.StatusOK, nil, flash, operatorInput{Role: RoleBankAdmin})
+	redirectDone(w, r, "/console/operators", done, "operator", id)
 }

@@ -29,8 +29,9 @@ type view struct {
 
 type partnerRow struct {
 	partners.Partner
-	Apps     int
-	Products []string // products of the bank scope the partner subscribed to
+	Apps         int
+	Products     []string // products of the bank scope the partner subscribed to
+	ProductNames []string // their names, for showing
 }
 
 type subRow struct {
@@ -38,6 +39,7 @@ type subRow struct {
 	Partner     string
 	PartnerName string
 	AppName     string
+	Environment partners.Environment // of the app
 	ProductName string
 }
 
@@ -95,9 +97,10 @@ func (h *Handler) load(ctx context.Context, bank string) (*view, error) {
 				ar.Subscriptions = append(ar.Subscriptions, appSub{Subscription: s, ProductName: prod.Name})
 				if !slices.Contains(row.Products, s.Product) {
 					row.Products = append(row.Products, s.Product)
+					row.ProductNames = append(row.ProductNames, prod.Name)
 				}
 				if s.Status == partners.SubscriptionPending {
-					vw.pending = append(vw.pending, subRow{Subscription: s, Partner: p.ID, PartnerName: p.Name, AppName: a.Name, ProductName: prod.Name})
+					vw.pending = append(vw.pending, subRow{Subscription: s, Partner: p.ID, PartnerName: p.Name, AppName: a.Name, Environment: a.Environment, ProductName: prod.Name})
 				}
 			}
 			rows = append(rows, ar)
@@ -173,14 +176,32 @@ func (h *Handler) approvals(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	h.showApprovals(w, r, v, http.StatusOK, "")
+	h.showApprovals(w, r, v, http.StatusOK, nil)
 }
 
-func (h *Handler) showApprovals(w http.ResponseWriter, r *http.Request, v *visitor, status int, flash string) {
+// showApprovals shows the approvals queue, with errs (a refused
+// decision) or the outcome of the decision that redirected here.
+func (h *Handler) showApprovals(w http.ResponseWriter, r *http.Request, v *visitor, status int, errs []string) {
 	vw, err := h.load(r.Context(), v.Bank())
 	if err != nil {
 		h.fail(w, r, v, err)
 		return
+	}
+	var flash string
+	q := r.URL.Query()
+	switch done := doneOf(r); done {
+	case "approved":
+		if p, ok := vw.partner(q.Get("partner")); ok {
+			flash = v.L.T("approvals.partner.approved", p.Name)
+		}
+	case "rejected":
+		flash = v.L.T("approvals.partner.removed")
+	case "sub-approved", "sub-rejected":
+		a, okApp := vw.app(q.Get("client_id"))
+		p, okProduct := vw.products[q.Get("product")]
+		if okApp && okProduct {
+			flash = v.L.T("approvals.sub."+strings.TrimPrefix(done, "sub-"), a.Name, p.Name)
+		}
 	}
 	var d approvalsData
 	for _, p := range vw.partners {
@@ -189,7 +210,7 @@ func (h *Handler) showApprovals(w http.ResponseWriter, r *http.Request, v *visit
 		}
 	}
 	d.Subscriptions = vw.pending
-	h.renderFlash(w, v, status, "approvals", v.L.T("approvals.title"), nil, flash, d)
+	h.renderFlash(w, v, status, "approvals", v.L.T("approvals.title"), errs, flash, d)
 }
 
 // decidePartner serves POST /console/partners/{id}/approve|reject. A
@@ -212,11 +233,9 @@ func (h *Handler) decidePartner(w http.ResponseWriter, r *http.Request) {
 		h.notFound(w, v)
 		return
 	}
-	var flash string
 	switch verb {
 	case "approve":
 		_, err = h.cfg.Catalog.ApprovePartner(ctx, id)
-		flash = v.L.T("approvals.partner.approved", p.Name)
 	case "reject":
 		// Rejecting removes the organisation for every bank: only an
 		// alliance admin may.
@@ -228,17 +247,43 @@ func (h *Handler) decidePartner(w http.ResponseWriter, r *http.Request) {
 			err = obhub.Errorf(obhub.ECONFLICT, "partner %q is approved: only a pending partner can be rejected", id)
 			break
 		}
+		if !confirmed(w, r) {
+			return
+		}
 		err = h.rejectPartner(ctx, id)
-		flash = v.L.T("approvals.partner.rejected", p.Name)
 	}
 	if err != nil {
-		h.fail(w, r, v, err)
+		h.refused(w, r, v, err, h.showApprovals)
 		return
 	}
 	h.cfg.Logger.Info("console: partner decided", "operator", v.Operator.ID, "partner", id, "decision", verb)
-	h.record(r, v, v.Bank(), "partners/"+id, verb)
-	h.showApprovals(w, r, v, http.StatusOK, flash)
+	if verb == "reject" {
+		h.recordChange(r, v, v.Bank(), "partners/"+id, verb, partnerState(p, vw), withReason(nil, reasonOf(r)))
+	} else {
+		h.record(r, v, v.Bank(), "partners/"+id, verb)
+	}
+	redirectDone(w, r, "/console/approvals", decided[verb], "partner", id)
 }
+
+// partnerState is what the audit record keeps of a partner before its
+// rejection: its name and status and the apps removed with it.
+func partnerState(p *partnerRow, vw *view) any {
+	var apps []string
+	for _, a := range vw.apps {
+		if a.Partner == p.ID {
+			apps = append(apps, a.ClientID)
+		}
+	}
+	return struct {
+		ID     string   `json:"id"`
+		Name   string   `json:"name"`
+		Status string   `json:"status"`
+		Apps   []string `json:"apps"`
+	}{p.ID, p.Name, string(p.Status), apps}
+}
+
+// decided names the outcome of a decision (see redirectDone).
+var decided = map[string]string{"approve": "approved", "reject": "rejected"}
 
 // rejectPartner removes a pending partner with its apps (sandbox apps
 // only: production apps need an approved partner) and their
@@ -281,21 +326,18 @@ func (h *Handler) decideSubscription(w http.ResponseWriter, r *http.Request) {
 		h.notFound(w, v)
 		return
 	}
-	var flash string
 	if verb == "approve" {
 		_, err = h.cfg.Catalog.ApproveSubscription(ctx, clientID, product)
-		flash = v.L.T("approvals.sub.approved", row.AppName, row.ProductName)
 	} else {
 		_, err = h.cfg.Catalog.RejectSubscription(ctx, clientID, product)
-		flash = v.L.T("approvals.sub.rejected", row.AppName, row.ProductName)
 	}
 	if err != nil {
-		h.fail(w, r, v, err)
+		h.refused(w, r, v, err, h.showApprovals)
 		return
 	}
 	h.cfg.Logger.Info("console: subscription decided", "operator", v.Operator.ID, "app", clientID, "product", product, "decision", verb)
 	h.record(r, v, v.Bank(), "apps/"+clientID+"/subscriptions/"+product, verb)
-	h.showApprovals(w, r, v, http.StatusOK, flash)
+	redirectDone(w, r, "/console/approvals", "sub-"+decided[verb], "client_id", clientID, "product", product)
 }
 
 func (h *Handler) partnersPage(w http.ResponseWriter, r *http.Request) {
@@ -311,16 +353,35 @@ func (h *Handler) apisPage(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	h.showAPIs(w, r, v, http.StatusOK, "")
+	h.showAPIs(w, r, v, http.StatusOK, nil)
 }
 
-func (h *Handler) showAPIs(w http.ResponseWriter, r *http.Request, v *visitor, status int, flash string) {
+type apisData struct {
+	APIs []catalog.API
+	// Tomorrow is the earliest sunset date (YYYY-MM-DD): the store
+	// refuses one that is not in the future.
+	Tomorrow string
+}
+
+// showAPIs shows the APIs, with errs (a refused change) or the outcome of
+// the change that redirected here.
+func (h *Handler) showAPIs(w http.ResponseWriter, r *http.Request, v *visitor, status int, errs []string) {
 	vw, err := h.load(r.Context(), v.Bank())
 	if err != nil {
 		h.fail(w, r, v, err)
 		return
 	}
-	h.renderFlash(w, v, status, "apis", v.L.T("apis.title"), nil, flash, vw.apis)
+	var flash string
+	if a, ok := vw.api(r.URL.Query().Get("api")); ok {
+		switch done := doneOf(r); done {
+		case "publish", "deprecate", "retire":
+			flash = v.L.T("apis.done."+done, a.Name)
+		case "create", "update":
+			flash = v.L.T("upload.done."+done, a.Name, a.Version)
+		}
+	}
+	d := apisData{APIs: vw.apis, Tomorrow: h.cfg.Clock.Now().UTC().AddDate(0, 0, 1).Format("2006-01-02")}
+	h.renderFlash(w, v, status, "apis", v.L.T("apis.title"), errs, flash, d)
 }
 
 // lifecycle serves POST /console/apis/{id}/publish|deprecate|retire. A
@@ -350,24 +411,33 @@ func (h *Handler) lifecycle(w http.ResponseWriter, r *http.Request) {
 		if s := r.PostFormValue("sunset"); s != "" {
 			sunset, err = time.Parse("2006-01-02", s)
 			if err != nil {
-				err = obhub.Errorf(obhub.EINVALID, "the sunset date must be written YYYY-MM-DD")
+				err = obhub.Invalid("invalid sunset", obhub.Detail{Location: "/sunset", Message: "must be a date written YYYY-MM-DD"})
 				break
 			}
 		}
 		_, err = h.cfg.Catalog.DeprecateAPI(ctx, id, sunset)
 	case "retire":
+		if !confirmed(w, r) {
+			return
+		}
 		_, err = h.cfg.Catalog.RetireAPI(ctx, id)
 	default:
 		h.notFound(w, v)
 		return
 	}
 	if err != nil {
-		h.fail(w, r, v, err)
+		h.refused(w, r, v, err, h.showAPIs)
 		return
 	}
 	h.cfg.Logger.Info("console: API lifecycle changed", "operator", v.Operator.ID, "api", id, "verb", verb)
-	h.record(r, v, a.Bank, "apis/"+id, verb)
-	h.showAPIs(w, r, v, http.StatusOK, v.L.T("apis.done."+verb, a.Name))
+	if verb == "retire" {
+		retired := *a
+		retired.Status = catalog.StatusRetired
+		h.recordChange(r, v, a.Bank, "apis/"+id, verb, apiState(a), withReason(apiState(&retired), reasonOf(r)))
+	} else {
+		h.record(r, v, a.Bank, "apis/"+id, verb)
+	}
+	redirectDone(w, r, "/console/apis", verb, "api", id)
 }
 
 // auditQuery is the audit search form.
@@ -419,7 +489,8 @@ func (h *Handler) filter(r *http.Request, v *visitor) (auditQuery, audit.Filter,
 }
 
 // dateRange sets f.From and f.To from a form's days (YYYY-MM-DD, the
-// "to" day included) and returns the message for a day it cannot read.
+// "to" day included) and returns the message for a day it cannot read
+// or for a range that holds no day (from after to).
 func dateRange(l lang, from, to string, f *audit.Filter) []string {
 	var errs []string
 	for _, d := range []struct {
@@ -437,6 +508,9 @@ func dateRange(l lang, from, to string, f *audit.Filter) []string {
 	}
 	if !f.To.IsZero() {
 		f.To = f.To.AddDate(0, 0, 1)
+	}
+	if len(errs) == 0 && !f.From.IsZero() && !f.To.IsZero() && !f.From.Before(f.To) {
+		errs = append(errs, l.T("err.range"))
 	}
 	return errs
 }

@@ -42,6 +42,26 @@ type productForm struct {
 	Operations              map[string][]catalog.Operation // of the APIs offered, for the overrides help
 	UpdatedAt               time.Time
 	Errors                  []obhub.Detail
+	// opLines are the overrides' line numbers (0-based) of the plan's
+	// operations, to name a finding's line.
+	opLines []int
+}
+
+// field names a finding's location in the form: a line of the overrides
+// for an operation's limit; ok false for a location of no such line.
+func (f *productForm) field(l lang) func(loc string) (string, bool) {
+	return func(loc string) (string, bool) {
+		var n int
+		if _, err := fmt.Sscanf(loc, "/overrides/%d", &n); err == nil {
+			return lineOf(l, "col.overrides", n), true
+		}
+		if m := listLoc.FindStringSubmatch(loc); m != nil && m[1] == "plan/operations" {
+			if k, _ := strconv.Atoi(m[2]); k < len(f.opLines) {
+				return lineOf(l, "col.overrides", f.opLines[k]), true
+			}
+		}
+		return "", false
+	}
 }
 
 // editable reports whether an operator of bank may change p.
@@ -71,14 +91,14 @@ func (h *Handler) productsPage(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	h.showProducts(w, r, v, "")
-}
-
-func (h *Handler) showProducts(w http.ResponseWriter, r *http.Request, v *visitor, flash string) {
 	vw, err := h.load(r.Context(), v.Bank())
 	if err != nil {
 		h.fail(w, r, v, err)
 		return
+	}
+	var flash string
+	if p, ok := vw.products[r.URL.Query().Get("product")]; ok && doneOf(r) == "saved" {
+		flash = v.L.T("products.saved", p.Name)
 	}
 	apis := vw.apiMap()
 	var d productsData
@@ -118,7 +138,10 @@ func (h *Handler) productFormPage(w http.ResponseWriter, r *http.Request) {
 func (h *Handler) showProductForm(w http.ResponseWriter, v *visitor, vw *view, status int, f productForm) {
 	f.Operations = map[string][]catalog.Operation{}
 	for _, a := range vw.apis {
-		if a.Status == catalog.StatusRetired {
+		// A retired API cannot be added to a product; one the product
+		// already holds is offered, ticked, so that saving keeps it
+		// unless the operator unticks it.
+		if a.Status == catalog.StatusRetired && !slices.Contains(f.APIs, a.ID) {
 			continue
 		}
 		f.Choices = append(f.Choices, a)
@@ -128,11 +151,7 @@ func (h *Handler) showProductForm(w http.ResponseWriter, v *visitor, vw *view, s
 	if !f.New {
 		title = v.L.T("products.edit", f.Name)
 	}
-	var errs []string
-	for _, d := range f.Errors {
-		errs = append(errs, fieldOf(v.L, d))
-	}
-	h.render(w, v, status, "product", title, errs, f)
+	h.render(w, v, status, "product", title, findingLines(v.L, f.Errors, f.field(v.L)), f)
 }
 
 // formOf fills the form from a stored product.
@@ -196,8 +215,13 @@ func (h *Handler) saveProduct(w http.ResponseWriter, r *http.Request) {
 	ds = append(ds, pds...)
 	p := catalog.Product{ID: f.ID, Name: f.Name, Description: f.Description, APIs: f.APIs, Plan: plan, Approval: catalog.Approval(f.Approval)}
 	if len(ds) > 0 {
-		// Show the product's own findings with the form's.
-		ds = append(ds, obhub.ErrorDetails(p.Validate())...)
+		// Show the product's own findings with the form's, one per
+		// field: the form's own says it best.
+		for _, d := range obhub.ErrorDetails(p.Validate()) {
+			if !slices.ContainsFunc(ds, func(x obhub.Detail) bool { return x.Location == d.Location }) {
+				ds = append(ds, d)
+			}
+		}
 	}
 	var (
 		before, after *catalog.Product
@@ -231,7 +255,7 @@ func (h *Handler) saveProduct(w http.ResponseWriter, r *http.Request) {
 	}
 	h.cfg.Logger.Info("console: product saved", "operator", v.Operator.ID, "product", p.ID, "verb", verb)
 	h.recordChange(r, v, v.Bank(), "products/"+p.ID, verb, nilIfNone(before), after)
-	h.showProducts(w, r, v, v.L.T("products.saved", p.Name))
+	redirectDone(w, r, "/console/products", "saved", "product", p.ID)
 }
 
 // plan reads the plan fields: an empty limit means no limit of that kind.
@@ -278,17 +302,10 @@ func (f *productForm) plan() (catalog.Plan, []obhub.Detail) {
 			continue
 		}
 		rate := limit(n, period, loc+"/rate")
+		f.opLines = append(f.opLines, i)
 		p.Operations = append(p.Operations, catalog.OperationLimit{API: fs[0], Operation: strings.Join(fs[1:len(fs)-1], " "), Rate: *rate})
 	}
 	return p, ds
-}
-
-// fieldOf names a finding's location after the form's field.
-func fieldOf(l lang, d obhub.Detail) string {
-	if d.Location == "" {
-		return d.Message
-	}
-	return l.T("finding", d.Location, d.Message)
 }
 
 // nilIfNone turns a nil pointer into a nil interface: no state recorded.

@@ -99,11 +99,7 @@ func (h *Handler) showUpload(w http.ResponseWriter, r *http.Request, v *visitor,
 			d.Banks = append(d.Banks, b.ID)
 		}
 	}
-	var errs []string
-	for _, f := range d.Findings {
-		errs = append(errs, fieldOf(v.L, f))
-	}
-	h.render(w, v, status, "upload", v.L.T("upload.title"), errs, d)
+	h.render(w, v, status, "upload", v.L.T("upload.title"), findingLines(v.L, d.Findings, nil), d)
 }
 
 // target reads which API the form is about: the existing API named by
@@ -265,7 +261,7 @@ func (h *Handler) confirmUpload(w http.ResponseWriter, r *http.Request) {
 		before = docState(d.API)
 	}
 	h.recordChange(r, v, a.Bank, "apis/"+a.ID, verb, before, docState(a))
-	h.showAPIs(w, r, v, http.StatusOK, v.L.T("upload.done."+verb, a.Name, a.Version))
+	redirectDone(w, r, "/console/apis", verb, "api", a.ID)
 }
 
 func (h *Handler) renderStale(w http.ResponseWriter, r *http.Request, v *visitor, vw *view, d uploadData, raw []byte) {
@@ -286,21 +282,4 @@ func docState(a *catalog.API) any {
 		Operations int    `json:"operations"`
 		SpecDigest string `json:"specDigest"`
 	}{a.ID, a.Bank, a.Name, a.Version, a.BasePath, string(a.Status), len(a.Operations), a.SpecDigest}
-}
-
-// findings returns what an operator can correct in a refused change:
-// the details of an EINVALID error (or its message, at location loc), or
-// the message of an ECONFLICT. ok is false for any other error (nil has
-// no findings and is ok).
-func findings(err error, loc string) (ds []obhub.Detail, ok bool) {
-	switch obhub.ErrorCode(err) {
-	case "":
-		return nil, true
-	case obhub.EINVALID, obhub.ECONFLICT:
-		if ds = obhub.ErrorDetails(err); len(ds) == 0 {
-			ds = []obhub.Detail{{Location: loc, Message: obhub.ErrorMessage(err)}}
-		}
-		return ds, true
-	}
-	return nil, false
 }

@@ -43,7 +43,7 @@ func createOperator(t *testing.T, m *Main, name, email, role, bank string) {
 		t.Fatal(err)
 	}
 	resp.Body.Close()
-	if resp.StatusCode != http.StatusCreated {
+	if resp.StatusCode != http.StatusOK {
 		t.Fatalf("setup of operator %s: %d", email, resp.StatusCode)
 	}
 }
@@ -192,7 +192,14 @@ func TestBrowserProductionAccessFlow(t *testing.T) {
 	b.Do(chromedp.Click(chromedp.CSS("#app-" + clientID + " a")))
 	b.WaitFor("#suspend")
 	b.WaitLoaded()
+	// A production app: the console asks first, saying what stops.
 	b.Do(chromedp.Click(chromedp.CSS("#suspend")))
+	b.WaitFor("#confirm")
+	b.WaitLoaded()
+	if what := b.Text("#confirm-what"); !strings.Contains(what, "production app") {
+		t.Errorf("the suspension's confirmation says %q", what)
+	}
+	b.Do(chromedp.Click(chromedp.CSS("#confirm")))
 	b.WaitFor("#reactivate")
 	b.WaitLoaded()
 	if flash := b.Text("#flash"); !strings.Contains(flash, "is suspended") {
