@@ -22,6 +22,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -306,7 +307,9 @@ func requireSignIn(w http.ResponseWriter, r *http.Request, v *visitor) bool {
 	if v.SignedIn() {
 		return true
 	}
-	http.Redirect(w, r, "/portal/signin?next="+r.URL.EscapedPath(), http.StatusSeeOther)
+	// The whole path and query come back after sign-in (try-it's ?op=,
+	// say); signin checks it again with safeNext.
+	http.Redirect(w, r, "/portal/signin?next="+url.QueryEscape(r.URL.RequestURI()), http.StatusSeeOther)
 	return false
 }
 

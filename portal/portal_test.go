@@ -475,3 +475,42 @@ func TestSecurityHeaders(t *testing.T) {
 		}
 	}
 }
+
+// TestSignInKeepsWhereYouWere: a page that needs sign-in sends the visitor
+// to the sign-in page with its whole path and query in next, the page
+// says why, and signing in returns there, query included; next is only
+// ever a path of the portal.
+func TestSignInKeepsWhereYouWere(t *testing.T) {
+	e := newEnv(t)
+	e.browser().signup("Acme", "a@acme.example")
+	b := e.browser()
+	const want = "/portal/apps?tab=x&op=getBalance"
+	resp, err := b.c.Get(e.srv.URL + want)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := read(t, resp)
+	if got := resp.Request.URL.Query().Get("next"); p.url != "/portal/signin" || got != want {
+		t.Fatalf("sent to %s with next %q, want /portal/signin with %q", p.url, got, want)
+	}
+	mustContain(t, p, `id="signin-why"`, "needs you to be signed in", `name="next" value="/portal/apps?tab=x&amp;op=getBalance"`)
+	mustNotContain(t, b.get("/portal/signin"), `id="signin-why"`)
+
+	form := url.Values{"csrf_token": {b.csrf("/portal/signin")}, "email": {"a@acme.example"}, "password": {"correct horse battery"}, "next": {want}}
+	resp, err = b.c.PostForm(e.srv.URL+"/portal/signin", form)
+	if err != nil {
+		t.Fatal(err)
+	}
+	read(t, resp)
+	if got := resp.Request.URL.RequestURI(); got != want {
+		t.Errorf("after sign-in at %s, want %s", got, want)
+	}
+	for _, next := range []string{"//evil.example/portal/", "https://evil.example/portal/", "/portal/\\evil"} {
+		form.Set("next", next)
+		c := e.browser()
+		form.Set("csrf_token", c.csrf("/portal/signin"))
+		if p := c.post("/portal/signin", form); p.url != "/portal/apps" {
+			t.Errorf("next %q: landed on %s", next, p.url)
+		}
+	}
+}
