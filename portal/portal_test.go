@@ -243,17 +243,31 @@ func TestSignUpAndSandboxApp(t *testing.T) {
 
 	// Subscribe: auto approval is active at once, manual is pending; the
 	// private API's product is not offered to a fintech.
+	// The form names each product's APIs and plan, says plainly which
+	// need approval, and starts on the first one active at once.
 	ap := b.get("/portal/apps/" + id)
-	mustContain(t, ap, "Accounts Premium", "Not subscribed to any product yet")
-	mustNotContain(t, ap, "Payments")
+	mustContain(t, ap, "Accounts Premium", "Not subscribed to any product yet",
+		`value="accounts" required checked`, "active at once", "needs the alliance&#39;s approval", "<dd>Qingshan RCB Accounts API</dd>")
+	mustNotContain(t, ap, "Payments", `value="accounts-premium" required checked`, "by an operator")
 	tok := csrfRE.FindStringSubmatch(ap.body)[1]
+	// A subscription answers with a redirect to the app page (a reload
+	// does not post again), which says the outcome by product name:
+	// done, or waiting for approval (not shown as a success).
 	p = b.post("/portal/apps/"+id+"/subscriptions", url.Values{"csrf_token": {tok}, "product": {"accounts"}})
-	mustContain(t, p, "Subscription to accounts: active.")
+	if p.url != "/portal/apps/"+id || p.status != http.StatusOK {
+		t.Errorf("after subscribing: %d at %s", p.status, p.url)
+	}
+	mustContain(t, p, `class="alert ok" role="status" id="outcome">Subscribed to Accounts: active at once`)
 	p = b.post("/portal/apps/"+id+"/subscriptions", url.Values{"csrf_token": {tok}, "product": {"accounts-premium"}})
-	mustContain(t, p, "Subscription to accounts-premium: pending approval.", "by an operator")
+	mustContain(t, p, `class="alert warn" role="status" id="outcome">Your subscription to Accounts Premium is pending`)
 	p = b.post("/portal/apps/"+id+"/subscriptions", url.Values{"csrf_token": {tok}, "product": {"payments"}})
 	if p.status != http.StatusConflict {
 		t.Errorf("subscribing a fintech to a private API's product: %d", p.status)
+	}
+	// The outcome comes from the store, never from the URL: an unknown
+	// key or a product the app has no subscription to shows nothing.
+	for _, q := range []string{"?done=%3Cscript%3E", "?done=subscribed&product=payments", "?done=app.title"} {
+		mustNotContain(t, b.get("/portal/apps/"+id+q), `id="outcome"`, "<script>")
 	}
 
 	// Production waits for a verified address and approval; once both,
