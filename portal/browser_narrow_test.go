@@ -1,0 +1,56 @@
+package portal_test
+
+import (
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"github.com/obhub/obhub/internal/browsertest"
+)
+
+// TestBrowserNarrowScreen loads the portal's pages on a phone's width
+// (390 px): none is wider than the screen. The header's links wrap, and
+// a wide table scrolls inside its own box instead of pushing the page
+// sideways.
+func TestBrowserNarrowScreen(t *testing.T) {
+	const width = 390
+	b := browsertest.Open(t, width, 844, 90*time.Second)
+	e := newEnv(t)
+	base := e.srv.URL
+	dev := e.browser()
+	dev.signup("Green Valley Fintech", "li@greenvalley.example")
+	id, _ := dev.createApp("Farm ledger with a rather long name")
+
+	// Headless Chromium's window is at least 500 px wide: emulate the
+	// phone's viewport.
+	b.Do(chromedp.EmulateViewport(width, 844))
+	b.Do(chromedp.Navigate(base+"/portal/signin?lang=en"),
+		chromedp.SendKeys(chromedp.CSS("#email"), "li@greenvalley.example"),
+		chromedp.SendKeys(chromedp.CSS("#password"), "correct horse battery"),
+		chromedp.Submit(chromedp.CSS("#password")),
+		chromedp.WaitVisible(chromedp.CSS("#sandbox-name")))
+	b.WaitLoaded()
+	for _, path := range []string{
+		"/portal/?lang=en", "/portal/apis", "/portal/apps", "/portal/apps/" + id,
+		"/portal/apis/qingshan-accounts", "/portal/team", "/portal/account",
+		"/portal/apps?lang=zh", "/portal/apis",
+	} {
+		b.Do(chromedp.Navigate(base + path))
+		b.WaitLoaded()
+		if vw := b.Eval(`String(window.innerWidth)`); vw != strconv.Itoa(width) {
+			t.Fatalf("%s: the viewport is %s px wide, want %d", path, vw, width)
+		}
+		got, err := strconv.Atoi(b.Eval(`String(document.documentElement.scrollWidth)`))
+		if err != nil || got > width {
+			t.Errorf("%s is %d px wide on a %d px screen (%v)", path, got, width, err)
+		}
+	}
+	// The catalog's table is wider than the phone: it scrolls in its box.
+	b.Do(chromedp.Navigate(base + "/portal/apis?lang=en"))
+	b.WaitLoaded()
+	if s := b.Eval(`(t => t.scrollWidth > t.clientWidth && getComputedStyle(t).overflowX)(document.querySelector("table.grid"))`); s != "auto" {
+		t.Errorf("the catalog's table does not scroll in its box: %q", s)
+	}
+}
