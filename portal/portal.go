@@ -320,7 +320,10 @@ var funcs = template.FuncMap{
 		}
 		return t.UTC().Format("2006-01-02")
 	},
-	"lower":    strings.ToLower,
+	"lower": strings.ToLower,
+	// scope shows a scope that a narrow column may wrap only after a
+	// colon ("transactions:<wbr>read"), never inside a word.
+	"scope":    scopeHTML,
 	"join":     strings.Join,
 	"anchorOf": anchor,
 	// md and mdInline show OpenAPI descriptions (markdown.go).
@@ -337,4 +340,14 @@ var funcs = template.FuncMap{
 type fieldsArg struct {
 	P page
 	C refContent
+}
+
+// scopeHTML is a scope, escaped, with a line-break opportunity after
+// each colon; the "scope" class (portal.css) stops breaks inside words.
+func scopeHTML(s string) template.HTML {
+	parts := strings.Split(s, ":")
+	for i, p := range parts {
+		parts[i] = template.HTMLEscapeString(p)
+	}
+	return template.HTML(`<code class="scope">` + strings.Join(parts, ":<wbr>") + `</code>`) //nolint:gosec // every part escaped
 }

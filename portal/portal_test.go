@@ -528,3 +528,20 @@ func TestSignInKeepsWhereYouWere(t *testing.T) {
 		}
 	}
 }
+
+// TestChineseConsistency: one term each for e-mail address, redirect URI
+// and client ID, the full-width colon in Chinese, and scopes that wrap
+// only after their colon.
+func TestChineseConsistency(t *testing.T) {
+	e := newEnv(t)
+	b := e.browser()
+	b.signup("Acme", "a@acme.example")
+	id, _ := b.createApp("Farm ledger")
+	for _, path := range []string{"/portal/signin?lang=zh", "/portal/signup?lang=zh", "/portal/account?lang=zh", "/portal/apps/" + id + "?lang=zh",
+		"/portal/apis/qingshan-accounts?lang=zh"} {
+		p := b.get(path)
+		mustNotContain(t, p, "电子邮箱", "回调地址", "权限范围: ")
+	}
+	mustContain(t, b.get("/portal/apis/qingshan-accounts?lang=zh"), "权限范围：")
+	mustContain(t, b.get("/portal/apps/"+id), `<code class="scope">accounts:<wbr>read</code>`)
+}
