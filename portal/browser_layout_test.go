@@ -54,3 +54,20 @@ func TestBrowserNarrowScreen(t *testing.T) {
 		t.Errorf("the catalog's table does not scroll in its box: %q", s)
 	}
 }
+
+// TestBrowserFormErrorsTakeFocus: a form answered with errors puts the
+// keyboard focus on their summary, so a screen reader reads them and Tab
+// goes on from there.
+func TestBrowserFormErrorsTakeFocus(t *testing.T) {
+	b := browsertest.Open(t, 1100, 820, 60*time.Second)
+	e := newEnv(t)
+	b.Do(chromedp.Navigate(e.srv.URL+"/portal/signin?lang=en"),
+		chromedp.SendKeys(chromedp.CSS("#email"), "nobody@acme.example"),
+		chromedp.SendKeys(chromedp.CSS("#password"), "wrong password"),
+		chromedp.Submit(chromedp.CSS("#password")),
+		chromedp.WaitVisible(chromedp.CSS("#form-errors")))
+	b.WaitLoaded()
+	if id := b.Eval(`document.activeElement.id`); id != "form-errors" {
+		t.Errorf("after a failed sign-in the focus is on %q, want the error summary", id)
+	}
+}
