@@ -44,7 +44,8 @@ func TestBrowserNarrowScreen(t *testing.T) {
 		}
 		got, err := strconv.Atoi(b.Eval(`String(document.documentElement.scrollWidth)`))
 		if err != nil || got > width {
-			t.Errorf("%s is %d px wide on a %d px screen (%v)", path, got, width, err)
+			t.Errorf("%s is %d px wide on a %d px screen (%v); widest: %s", path, got, width, err,
+				b.Eval(`Array.from(document.querySelectorAll("main *")).filter(e => e.getBoundingClientRect().right > 390).map(e => e.tagName+"."+e.className+"#"+e.id+" "+Math.round(e.getBoundingClientRect().right)).slice(0,8).join(" | ")`))
 		}
 	}
 	// The catalog's table is wider than the phone: it scrolls in its box.
