@@ -457,7 +457,7 @@ func TestCatalogAndReference(t *testing.T) {
 	}
 	mustContain(t, ref, "http://hub.example/qingshan-rcb/open-banking/accounts/v1",
 		"http://hub.example/sandbox/qingshan-rcb/open-banking/accounts/v1",
-		"/accounts/{accountId}", "accountId", "Parameters", "Responses", "accounts:read")
+		"/accounts/{accountId}", "accountId", "Parameters", "Responses", `<code class="scope">accounts:<wbr>read</code>`)
 
 	zh := anon.get("/portal/apis?lang=zh")
 	mustContain(t, zh, `lang="zh-Hans"`, "API 目录", "English")
