@@ -200,7 +200,8 @@ func (h *Handler) signinForm(w http.ResponseWriter, r *http.Request) {
 	h.render(w, v, http.StatusOK, "signin", v.L.T("signin.title"), nil, signinData{Next: safeNext(r.URL.Query().Get("next"))})
 }
 
-// safeNext keeps only a local portal path to return to after sign-in.
+// safeNext keeps only a local portal path, with its query, to return to
+// after sign-in.
 func safeNext(s string) string {
 	if !strings.HasPrefix(s, "/portal/") || strings.HasPrefix(s, "//") || strings.ContainsAny(s, "\\\r\n") {
 		return ""

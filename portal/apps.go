@@ -3,6 +3,7 @@ package portal
 import (
 	"context"
 	"net/http"
+	"net/url"
 	"slices"
 	"strings"
 	"unicode/utf8"
@@ -142,11 +143,25 @@ type subRow struct {
 	Status  partners.SubscriptionStatus
 }
 
+// offer is a product the app may subscribe to, as the subscribe form
+// shows it: its APIs by name and its plan in words.
+type offer struct {
+	catalog.Product
+	APINames    []string
+	Rate, Quota string // "" when the plan has none
+}
+
 type appPage struct {
 	App       config.AppView
 	Subs      []subRow
-	Available []catalog.Product
+	Available []offer
+	// Preselect is the product the subscribe form starts on: the first
+	// one active at once, none if every product needs approval.
+	Preselect string
 	Message   string
+	// Pending shows Message as waiting (a subscription to approve), not
+	// as done.
+	Pending bool
 	// Credentials (credentials.go): NewSecret is shown on the rotation's
 	// response only.
 	SecretBased         bool
@@ -201,18 +216,60 @@ func (h *Handler) appData(ctx context.Context, v *visitor, app *config.AppView) 
 			pg.Subs = append(pg.Subs, subRow{Product: p, Status: st})
 			continue
 		}
-		ok := true
+		o := offer{Product: p, Rate: limitText(v, p.Plan.Rate), Quota: limitText(v, p.Plan.Quota)}
 		for _, id := range p.APIs {
-			if a := byID[id]; a == nil || !visible(v.Partner, a) {
-				ok = false
+			a := byID[id]
+			if a == nil || !visible(v.Partner, a) {
+				o.APINames = nil
 				break
 			}
+			o.APINames = append(o.APINames, a.Name)
 		}
-		if ok {
-			pg.Available = append(pg.Available, p)
+		if len(o.APINames) == 0 {
+			continue
+		}
+		pg.Available = append(pg.Available, o)
+		if pg.Preselect == "" && p.Approval == catalog.ApprovalAuto {
+			pg.Preselect = p.ID
 		}
 	}
 	return pg, nil
+}
+
+// limitText says a plan's rate or quota in words; "" for none.
+func limitText(v *visitor, l *catalog.Limit) string {
+	if l == nil {
+		return ""
+	}
+	return v.L.T("plan.limit", l.Limit, l.Period.String())
+}
+
+// appDone are the outcomes the app page's POSTs redirect with (?done=):
+// fixed message keys, so the page never shows text from a URL.
+var appDone = []string{"jwks.saved", "redirect.saved", "grant.on", "grant.off"}
+
+// seeApp ends a successful POST on the app page: a 303 to the page with
+// the outcome in done (a key of appDone, or "subscribed" with the
+// product's id), so that reloading does not post again and Back works.
+func seeApp(w http.ResponseWriter, r *http.Request, clientID string, query url.Values) {
+	http.Redirect(w, r, "/portal/apps/"+url.PathEscape(clientID)+"?"+query.Encode(), http.StatusSeeOther)
+}
+
+// doneMessage sets the message of the outcome in the app page's query:
+// one of appDone, or a subscription of this app, named and with its
+// status as the store has them now. Anything else shows nothing.
+func doneMessage(v *visitor, pg *appPage, q url.Values) {
+	switch done := q.Get("done"); {
+	case slices.Contains(appDone, done):
+		pg.Message = v.L.T(done)
+	case done == "subscribed":
+		for _, s := range pg.Subs {
+			if s.Product.ID == q.Get("product") {
+				pg.Message = v.L.T("app.subscribed."+string(s.Status), s.Product.Name)
+				pg.Pending = s.Status != partners.SubscriptionActive
+			}
+		}
+	}
 }
 
 func (h *Handler) app(w http.ResponseWriter, r *http.Request) {
@@ -231,6 +288,7 @@ func (h *Handler) app(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, v, err)
 		return
 	}
+	doneMessage(v, pg, r.URL.Query())
 	h.credentialsData(pg) // credentials.go
 	h.render(w, v, http.StatusOK, "app", v.L.T("app.title", app.Name), nil, pg)
 }
@@ -243,26 +301,16 @@ func (h *Handler) subscribe(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	product := r.PostFormValue("product")
 	sub, err := h.cfg.Catalog.Subscribe(ctx, app.ClientID, product)
-	var errs []string
-	status := http.StatusOK
 	switch code := obhub.ErrorCode(err); code {
 	case "":
 	case obhub.ECONFLICT, obhub.EINVALID:
-		errs, status = []string{obhub.ErrorMessage(err)}, http.StatusConflict
+		h.renderApp(w, r, v, app, http.StatusConflict, []string{obhub.ErrorMessage(err)}, nil) // credentials.go
+		return
 	default:
 		h.fail(w, r, v, err)
 		return
 	}
-	pg, err := h.appData(ctx, v, app)
-	if err != nil {
-		h.fail(w, r, v, err)
-		return
-	}
-	if sub != nil {
-		pg.Message = v.L.T("app.subscribed", sub.Product, v.L.T("sub."+string(sub.Status)))
-		h.recordChange(r, v.Account.Email, v.Partner.ID, audit.Change{ClientID: app.ClientID,
-			Object: "apps/" + app.ClientID + "/subscriptions/" + sub.Product, Verb: "subscribe", After: sub})
-	}
-	h.credentialsData(pg) // credentials.go
-	h.render(w, v, status, "app", v.L.T("app.title", app.Name), errs, pg)
+	h.recordChange(r, v.Account.Email, v.Partner.ID, audit.Change{ClientID: app.ClientID,
+		Object: "apps/" + app.ClientID + "/subscriptions/" + sub.Product, Verb: "subscribe", After: sub})
+	seeApp(w, r, app.ClientID, url.Values{"done": {"subscribed"}, "product": {sub.Product}})
 }

@@ -3,6 +3,7 @@ package portal
 import (
 	"encoding/json"
 	"net/http"
+	"net/url"
 	"slices"
 	"strconv"
 	"strings"
@@ -150,7 +151,7 @@ func (h *Handler) uploadJWKS(w http.ResponseWriter, r *http.Request) {
 	}
 	h.changeApp(w, r, v, app, keep, func(a *config.AppView) {
 		a.TokenEndpointAuthMethod, a.JWKS = partners.AuthPrivateKeyJWT, set
-	}, "switched to private_key_jwt", func(pg *appPage) { pg.Message = v.L.T("jwks.saved") })
+	}, "switched to private_key_jwt", "jwks.saved")
 }
 
 // saveRedirectURIs replaces the app's redirect URIs: one per line,
@@ -174,7 +175,7 @@ func (h *Handler) saveRedirectURIs(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	h.changeApp(w, r, v, app, keep, func(a *config.AppView) { a.RedirectURIs = uris },
-		"redirect URIs changed", func(pg *appPage) { pg.Message, pg.RedirectInput = v.L.T("redirect.saved"), "" })
+		"redirect URIs changed", "redirect.saved")
 }
 
 // setCodeGrant turns the authorization_code grant, with refresh_token,
@@ -203,7 +204,7 @@ func (h *Handler) setCodeGrant(w http.ResponseWriter, r *http.Request) {
 		what, done = "authorization_code grant turned on", "grant.on"
 	}
 	h.changeApp(w, r, v, app, nil, func(a *config.AppView) { a.GrantTypes = withCodeGrant(a.GrantTypes, on) },
-		what, func(pg *appPage) { pg.Message = v.L.T(done) })
+		what, done)
 }
 
 // withCodeGrant returns grants with authorization_code and refresh_token
@@ -218,12 +219,12 @@ func withCodeGrant(grants []string, on bool) []string {
 	return out
 }
 
-// changeApp applies change to the app through the store and shows the
-// app page: with done on success (and a log line saying what), or with
-// the store's validation problems (partners.App.Validate) listed and the
-// input kept (keep).
+// changeApp applies change to the app through the store: on success a
+// log line says what and the browser is sent to the app page with done
+// (a key of appDone, apps.go); otherwise the page shows the store's
+// validation problems (partners.App.Validate) with the input kept (keep).
 func (h *Handler) changeApp(w http.ResponseWriter, r *http.Request, v *visitor, app *config.AppView,
-	keep func(*appPage), change func(*config.AppView), what string, done func(*appPage)) {
+	keep func(*appPage), change func(*config.AppView), what, done string) {
 	next, err := h.cfg.Catalog.UpdateApp(r.Context(), app.ClientID, func(a *config.AppView) error {
 		change(a)
 		return nil
@@ -233,7 +234,7 @@ func (h *Handler) changeApp(w http.ResponseWriter, r *http.Request, v *visitor, 
 		h.cfg.Logger.Info("portal: app "+what, "partner", v.Partner.ID, "client_id", app.ClientID)
 		h.recordChange(r, v.Account.Email, v.Partner.ID, audit.Change{ClientID: app.ClientID, Object: "apps/" + app.ClientID,
 			Verb: "update", Before: app, After: next})
-		h.renderApp(w, r, v, next, http.StatusOK, nil, done)
+		seeApp(w, r, next.ClientID, url.Values{"done": {done}})
 	case obhub.EINVALID, obhub.ECONFLICT:
 		var errs []string
 		for _, d := range obhub.ErrorDetails(err) {

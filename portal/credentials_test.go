@@ -193,8 +193,9 @@ func TestRedirectURIsInPortal(t *testing.T) {
 
 	want := []string{"https://alpha.example/cb", "https://alpha.example/mobile/cb"}
 	p = a.post(path+"/redirect-uris", url.Values{"csrf_token": {a.csrf(path)}, "redirect_uris": {" https://alpha.example/cb \r\n\r\nhttps://alpha.example/mobile/cb\n"}})
-	if p.status != http.StatusOK {
-		t.Fatalf("save: %d\n%s", p.status, p.body)
+	// Saved: a 303 to the app page (a reload does not post again).
+	if p.status != http.StatusOK || p.url != path {
+		t.Fatalf("save: %d at %s\n%s", p.status, p.url, p.body)
 	}
 	mustContain(t, p, "Redirect URIs saved.")
 	if v := e.appView(t, id); !slices.Equal(v.RedirectURIs, want) {

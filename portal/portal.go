@@ -22,6 +22,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -306,7 +307,9 @@ func requireSignIn(w http.ResponseWriter, r *http.Request, v *visitor) bool {
 	if v.SignedIn() {
 		return true
 	}
-	http.Redirect(w, r, "/portal/signin?next="+r.URL.EscapedPath(), http.StatusSeeOther)
+	// The whole path and query come back after sign-in (try-it's ?op=,
+	// say); signin checks it again with safeNext.
+	http.Redirect(w, r, "/portal/signin?next="+url.QueryEscape(r.URL.RequestURI()), http.StatusSeeOther)
 	return false
 }
 
@@ -317,7 +320,10 @@ var funcs = template.FuncMap{
 		}
 		return t.UTC().Format("2006-01-02")
 	},
-	"lower":    strings.ToLower,
+	"lower": strings.ToLower,
+	// scope shows a scope that a narrow column may wrap only after a
+	// colon ("transactions:<wbr>read"), never inside a word.
+	"scope":    scopeHTML,
 	"join":     strings.Join,
 	"anchorOf": anchor,
 	// md and mdInline show OpenAPI descriptions (markdown.go).
@@ -334,4 +340,14 @@ var funcs = template.FuncMap{
 type fieldsArg struct {
 	P page
 	C refContent
+}
+
+// scopeHTML is a scope, escaped, with a line-break opportunity after
+// each colon; the "scope" class (portal.css) stops breaks inside words.
+func scopeHTML(s string) template.HTML {
+	parts := strings.Split(s, ":")
+	for i, p := range parts {
+		parts[i] = template.HTMLEscapeString(p)
+	}
+	return template.HTML(`<code class="scope">` + strings.Join(parts, ":<wbr>") + `</code>`) //nolint:gosec // every part escaped
 }

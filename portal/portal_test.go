@@ -243,17 +243,31 @@ func TestSignUpAndSandboxApp(t *testing.T) {
 
 	// Subscribe: auto approval is active at once, manual is pending; the
 	// private API's product is not offered to a fintech.
+	// The form names each product's APIs and plan, says plainly which
+	// need approval, and starts on the first one active at once.
 	ap := b.get("/portal/apps/" + id)
-	mustContain(t, ap, "Accounts Premium", "Not subscribed to any product yet")
-	mustNotContain(t, ap, "Payments")
+	mustContain(t, ap, "Accounts Premium", "Not subscribed to any product yet",
+		`value="accounts" required checked`, "active at once", "needs the alliance&#39;s approval", "<dd>Qingshan RCB Accounts API</dd>")
+	mustNotContain(t, ap, "Payments", `value="accounts-premium" required checked`, "by an operator")
 	tok := csrfRE.FindStringSubmatch(ap.body)[1]
+	// A subscription answers with a redirect to the app page (a reload
+	// does not post again), which says the outcome by product name:
+	// done, or waiting for approval (not shown as a success).
 	p = b.post("/portal/apps/"+id+"/subscriptions", url.Values{"csrf_token": {tok}, "product": {"accounts"}})
-	mustContain(t, p, "Subscription to accounts: active.")
+	if p.url != "/portal/apps/"+id || p.status != http.StatusOK {
+		t.Errorf("after subscribing: %d at %s", p.status, p.url)
+	}
+	mustContain(t, p, `class="alert ok" role="status" id="outcome">Subscribed to Accounts: active at once`)
 	p = b.post("/portal/apps/"+id+"/subscriptions", url.Values{"csrf_token": {tok}, "product": {"accounts-premium"}})
-	mustContain(t, p, "Subscription to accounts-premium: pending approval.", "by an operator")
+	mustContain(t, p, `class="alert warn" role="status" id="outcome">Your subscription to Accounts Premium is pending`)
 	p = b.post("/portal/apps/"+id+"/subscriptions", url.Values{"csrf_token": {tok}, "product": {"payments"}})
 	if p.status != http.StatusConflict {
 		t.Errorf("subscribing a fintech to a private API's product: %d", p.status)
+	}
+	// The outcome comes from the store, never from the URL: an unknown
+	// key or a product the app has no subscription to shows nothing.
+	for _, q := range []string{"?done=%3Cscript%3E", "?done=subscribed&product=payments", "?done=app.title"} {
+		mustNotContain(t, b.get("/portal/apps/"+id+q), `id="outcome"`, "<script>")
 	}
 
 	// Production waits for a verified address and approval; once both,
@@ -443,7 +457,7 @@ func TestCatalogAndReference(t *testing.T) {
 	}
 	mustContain(t, ref, "http://hub.example/qingshan-rcb/open-banking/accounts/v1",
 		"http://hub.example/sandbox/qingshan-rcb/open-banking/accounts/v1",
-		"/accounts/{accountId}", "accountId", "Parameters", "Responses", "accounts:read")
+		"/accounts/{accountId}", "accountId", "Parameters", "Responses", `<code class="scope">accounts:<wbr>read</code>`)
 
 	zh := anon.get("/portal/apis?lang=zh")
 	mustContain(t, zh, `lang="zh-Hans"`, "API 目录", "English")
@@ -474,4 +488,60 @@ func TestSecurityHeaders(t *testing.T) {
 			t.Errorf("cookie %s: HttpOnly=%v SameSite=%v Path=%s", c.Name, c.HttpOnly, c.SameSite, c.Path)
 		}
 	}
+}
+
+// TestSignInKeepsWhereYouWere: a page that needs sign-in sends the visitor
+// to the sign-in page with its whole path and query in next, the page
+// says why, and signing in returns there, query included; next is only
+// ever a path of the portal.
+func TestSignInKeepsWhereYouWere(t *testing.T) {
+	e := newEnv(t)
+	e.browser().signup("Acme", "a@acme.example")
+	b := e.browser()
+	const want = "/portal/apps?tab=x&op=getBalance"
+	resp, err := b.c.Get(e.srv.URL + want)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := read(t, resp)
+	if got := resp.Request.URL.Query().Get("next"); p.url != "/portal/signin" || got != want {
+		t.Fatalf("sent to %s with next %q, want /portal/signin with %q", p.url, got, want)
+	}
+	mustContain(t, p, `id="signin-why"`, "needs you to be signed in", `name="next" value="/portal/apps?tab=x&amp;op=getBalance"`)
+	mustNotContain(t, b.get("/portal/signin"), `id="signin-why"`)
+
+	form := url.Values{"csrf_token": {b.csrf("/portal/signin")}, "email": {"a@acme.example"}, "password": {"correct horse battery"}, "next": {want}}
+	resp, err = b.c.PostForm(e.srv.URL+"/portal/signin", form)
+	if err != nil {
+		t.Fatal(err)
+	}
+	read(t, resp)
+	if got := resp.Request.URL.RequestURI(); got != want {
+		t.Errorf("after sign-in at %s, want %s", got, want)
+	}
+	for _, next := range []string{"//evil.example/portal/", "https://evil.example/portal/", "/portal/\\evil"} {
+		form.Set("next", next)
+		c := e.browser()
+		form.Set("csrf_token", c.csrf("/portal/signin"))
+		if p := c.post("/portal/signin", form); p.url != "/portal/apps" {
+			t.Errorf("next %q: landed on %s", next, p.url)
+		}
+	}
+}
+
+// TestChineseConsistency: one term each for e-mail address, redirect URI
+// and client ID, the full-width colon in Chinese, and scopes that wrap
+// only after their colon.
+func TestChineseConsistency(t *testing.T) {
+	e := newEnv(t)
+	b := e.browser()
+	b.signup("Acme", "a@acme.example")
+	id, _ := b.createApp("Farm ledger")
+	for _, path := range []string{"/portal/signin?lang=zh", "/portal/signup?lang=zh", "/portal/account?lang=zh", "/portal/apps/" + id + "?lang=zh",
+		"/portal/apis/qingshan-accounts?lang=zh"} {
+		p := b.get(path)
+		mustNotContain(t, p, "电子邮箱", "回调地址", "权限范围: ")
+	}
+	mustContain(t, b.get("/portal/apis/qingshan-accounts?lang=zh"), "权限范围：")
+	mustContain(t, b.get("/portal/apps/"+id), `<code class="scope">accounts:<wbr>read</code>`)
 }

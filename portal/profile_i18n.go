@@ -86,7 +86,7 @@ var profileMessages = map[lang]map[string]string{
 		"org.approved.lead":     "本机构已获批准：所有者可以创建生产应用。",
 		"org.details":           "入驻申请信息",
 		"org.details.none":      "尚未填写任何信息。",
-		"org.details.readonly":  "只有电子邮箱已验证的所有者可以修改这些信息。",
+		"org.details.readonly":  "只有电子邮件地址已验证的所有者可以修改这些信息。",
 		"org.details.updated":   "最近修改于 %s。",
 		"org.legalName":         "法定名称（与营业执照一致）",
 		"org.creditCode":        "统一社会信用代码",
@@ -100,7 +100,7 @@ var profileMessages = map[lang]map[string]string{
 		"org.save":              "保存信息",
 		"org.saved":             "信息已保存。运营方审批入驻申请时会看到这些信息。",
 
-		"err.org.owner":            "只有电子邮箱已验证的机构所有者可以修改机构信息。",
+		"err.org.owner":            "只有电子邮件地址已验证的机构所有者可以修改机构信息。",
 		"err.org.legalName":        "法定名称：不超过 100 个字符，且为单行。",
 		"err.org.contactName":      "联系人：不超过 100 个字符，且为单行。",
 		"err.org.purpose":          "拟使用用途：不超过 1000 个字符。",
@@ -112,7 +112,7 @@ var profileMessages = map[lang]map[string]string{
 
 		"account.title":            "我的账号",
 		"account.name":             "姓名",
-		"account.email":            "电子邮箱",
+		"account.email":            "电子邮件地址",
 		"account.role":             "角色",
 		"account.verified":         "已验证",
 		"account.password.title":   "修改密码",

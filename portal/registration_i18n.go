@@ -72,7 +72,7 @@ var regMessages = map[lang]map[string]string{
 		"reg.created":        "签发时间",
 		"reg.revoke":         "撤销",
 		"reg.revoke.of":      "撤销令牌 %s",
-		"err.reg.owner":      "只有已验证电子邮箱的机构所有者才能签发和撤销客户端注册令牌。",
+		"err.reg.owner":      "只有已验证电子邮件地址的机构所有者才能签发和撤销客户端注册令牌。",
 		"err.reg.approval":   "联盟批准贵机构后，才能使用客户端注册令牌。",
 		"err.reg.uses":       "请选择 1 到 %d 次注册。",
 		"err.reg.lifetime":   "请选择令牌的有效期：最长 7 天。",

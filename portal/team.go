@@ -28,6 +28,14 @@ func (v *visitor) MayOwn() bool {
 	return v.SignedIn() && v.Account.Owner() && v.Account.Verified()
 }
 
+// NeedsVerifyBanner reports whether the page shows the banner asking a
+// signed-in, unverified account to confirm its address. Never on the
+// verify page itself: its "send the link again" would kill the link
+// being followed there.
+func (v *visitor) NeedsVerifyBanner() bool {
+	return v.SignedIn() && !v.Account.Verified() && v.Path != "/portal/verify"
+}
+
 // MayChangeApp reports whether the visitor may change an app of the
 // environment: any member a sandbox app, owners (MayOwn) a production one.
 func (v *visitor) MayChangeApp(env partners.Environment) bool {

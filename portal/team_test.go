@@ -536,3 +536,19 @@ func TestSignupDoesNotRevealAccounts(t *testing.T) {
 		t.Error("a new address got a sign-up notice")
 	}
 }
+
+// TestVerifyPageHasNoResendBanner: the verify page never offers "Send the
+// link again" (pressing it would kill the link being used), and its answer
+// to a followed link, in the browser that was signed in unverified, shows
+// the address verified without the unverified banner.
+func TestVerifyPageHasNoResendBanner(t *testing.T) {
+	e := newEnv(t)
+	b := e.browser()
+	b.signup("Acme Pay", "li@acme.example")
+	form := b.get("/portal/verify")
+	mustNotContain(t, form, `id="verify-banner"`, "Send the link again")
+	_, tok := e.lastLink("li@acme.example", mail.KindVerify)
+	p := b.post("/portal/verify", url.Values{"csrf_token": {csrfRE.FindStringSubmatch(form.body)[1]}, "token": {tok}})
+	mustContain(t, p, "Your e-mail address li@acme.example is verified.")
+	mustNotContain(t, p, `id="verify-banner"`, "Send the link again")
+}

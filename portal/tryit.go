@@ -50,9 +50,12 @@ type TokenIssuer interface {
 }
 
 // SandboxCustomer is one of a bank's simulated sandbox customers: Login
-// is what they sign in with, Name their (synthetic) display name.
+// is what they sign in with, Name their (synthetic) display name,
+// Accounts the ids of the accounts they hold at the bank (nil if the
+// sandbox does not say).
 type SandboxCustomer struct {
 	Login, Name string
+	Accounts    []string
 }
 
 // Doer sends HTTP requests (an *http.Client).
@@ -254,7 +257,7 @@ func (tc *tryContext) fill(value func(string) string, body string, prefill bool)
 		}
 		f := tryField{refParam: p, Key: paramKey(p)}
 		if prefill {
-			f.Value = p.Example
+			f.Value = tc.customerExample(p.Example)
 		} else {
 			f.Value = value(f.Key)
 		}
@@ -264,6 +267,25 @@ func (tc *tryContext) fill(value func(string) string, body string, prefill bool)
 	if prefill {
 		pg.Body = pg.Op.BodyExample
 	}
+}
+
+// customerExample is a parameter's example as the form prefills it:
+// an account of another sandbox customer (the document's examples are
+// one customer's) becomes the first account of the chosen customer,
+// whose call would get 404 for anyone else's.
+func (tc *tryContext) customerExample(example string) string {
+	var chosen []string
+	other := false
+	for _, c := range tc.pg.Customers {
+		if c.Login == tc.pg.Customer {
+			chosen = c.Accounts
+		}
+		other = other || slices.Contains(c.Accounts, example)
+	}
+	if !other || len(chosen) == 0 || slices.Contains(chosen, example) {
+		return example
+	}
+	return chosen[0]
 }
 
 // values returns the form fields as a lookup.

@@ -51,7 +51,8 @@ func (f *fakeIssuer) SandboxToken(_ context.Context, clientID string, scopes []s
 }
 
 func (f *fakeIssuer) SandboxCustomers(_ context.Context, bank string) ([]portal.SandboxCustomer, error) {
-	return []portal.SandboxCustomer{{Login: "zhangsan", Name: "张三 (Zhang San)"}, {Login: "lisi", Name: "李四 (Li Si)"}}, nil
+	return []portal.SandboxCustomer{{Login: "zhangsan", Name: "张三 (Zhang San)", Accounts: []string{"qs-10001", "qs-10002"}},
+		{Login: "lisi", Name: "李四 (Li Si)", Accounts: []string{"qs-10003"}}}, nil
 }
 
 func (f *fakeIssuer) SandboxCustomerToken(_ context.Context, clientID, bank, login string, scopes []string, lifetime time.Duration) (string, time.Time, error) {
@@ -281,8 +282,16 @@ func TestTryIt(t *testing.T) {
 		p := a.get(tryPath + "?op=" + getAccount + "&app=" + app + "&lang=en")
 		mustContain(t, p, `<label for="try-customer">Sandbox customer</label>`, `<select id="try-customer" name="customer"`,
 			`<option value="" selected>None — the app itself (client credentials)</option>`,
-			`<option value="zhangsan">张三 (Zhang San)</option>`, "authorization code grant")
+			`<option value="zhangsan" data-accounts="qs-10001 qs-10002">张三 (Zhang San) — accounts qs-10001, qs-10002</option>`, "authorization code grant")
 		mustContain(t, a.get(tryPath+"?op="+getAccount+"&app="+app+"&lang=zh"), "沙箱客户", "授权码模式")
+	})
+
+	t.Run("the chosen customer's account is prefilled", func(t *testing.T) {
+		// The document's example (qs-10001) is 张三's: for 李四 the form
+		// holds 李四's account, whose call the sandbox answers.
+		p := a.get(tryPath + "?op=" + getAccount + "&app=" + app + "&customer=lisi&lang=en")
+		mustContain(t, p, `<option value="lisi" selected data-accounts="qs-10003">`, `name="p.path.accountId" value="qs-10003"`)
+		mustContain(t, a.get(tryPath+"?op="+getAccount+"&app="+app+"&customer=zhangsan"), `name="p.path.accountId" value="qs-10001"`)
 	})
 
 	t.Run("operation needing no customer: no customer list", func(t *testing.T) {
@@ -337,7 +346,7 @@ func TestTryIt(t *testing.T) {
 		p = send()
 		mustNotContain(t, p, `id="try-no-code-grant"`)
 		mustNotContain(t, a.get("/portal/apps/"+app), `id="redirect-unused"`)
-		mustContain(t, p, `<option value="lisi" selected>李四 (Li Si)</option>`,
+		mustContain(t, p, `<option value="lisi" selected data-accounts="qs-10003">李四 (Li Si) — accounts qs-10003</option>`,
 			// The snippets get the customer's token by the authorization code flow.
 			"REDIRECT_URI", "http://hub.example/oauth2/par", "http://hub.example/oauth2/authorize", "grant_type=authorization_code")
 		mustNotContain(t, p, "client_credentials")

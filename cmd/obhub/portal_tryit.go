@@ -10,6 +10,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/obhub/obhub/demo"
 	"github.com/obhub/obhub/oauth"
 	"github.com/obhub/obhub/portal"
 )
@@ -32,11 +33,14 @@ func (t tryItTokens) SandboxToken(ctx context.Context, clientID string, scopes [
 }
 
 // SandboxCustomers lists the simulated customers the sandbox sign-in page
-// offers (oauth.SandboxLogins), the same at every bank, by login.
-func (t tryItTokens) SandboxCustomers(context.Context, string) ([]portal.SandboxCustomer, error) {
+// offers (oauth.SandboxLogins), the same at every bank, by login, with
+// the accounts each holds at bank in the demo's data
+// (demo.CustomerAccounts; customer ids are "<bank>:<login>").
+func (t tryItTokens) SandboxCustomers(_ context.Context, bank string) ([]portal.SandboxCustomer, error) {
 	out := make([]portal.SandboxCustomer, 0, len(oauth.SandboxLogins))
 	for _, login := range slices.Sorted(maps.Keys(oauth.SandboxLogins)) {
-		out = append(out, portal.SandboxCustomer{Login: login, Name: oauth.SandboxLogins[login]})
+		out = append(out, portal.SandboxCustomer{Login: login, Name: oauth.SandboxLogins[login],
+			Accounts: demo.CustomerAccounts(bank, bank+":"+login)})
 	}
 	return out, nil
 }

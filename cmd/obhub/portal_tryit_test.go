@@ -13,6 +13,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/obhub/obhub/demo"
 )
 
 // portalUser is one developer's browser without JavaScript: a cookie jar
@@ -347,4 +349,21 @@ func waitSandboxCalls(t *testing.T, h *hub, app, path string, want int) {
 		}
 		return ""
 	})
+}
+
+// TestTryItCustomersHoldTheirAccounts: the try-it console's sandbox
+// customers come with the accounts the demo gives each at the bank, so
+// that the form prefills an account of the chosen customer.
+func TestTryItCustomersHoldTheirAccounts(t *testing.T) {
+	cs, err := tryItTokens{}.SandboxCustomers(t.Context(), demo.Qingshan)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string][]string{}
+	for _, c := range cs {
+		got[c.Login] = c.Accounts
+	}
+	if !slices.Equal(got["lisi"], []string{"qs-10003"}) || !slices.Equal(got["zhangsan"], []string{"qs-10001", "qs-10002"}) {
+		t.Errorf("accounts at %s: %v", demo.Qingshan, got)
+	}
 }

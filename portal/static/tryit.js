@@ -9,6 +9,23 @@
   if (!form || !window.fetch) return;
   var $ = function (id) { return document.getElementById(id); };
 
+  // Choosing another sandbox customer: a field holding an account of a
+  // customer (the options' data-accounts) gets the new customer's first
+  // account, whose call the sandbox answers (another's is 404).
+  var customer = $("try-customer");
+  if (customer) customer.addEventListener("change", function () {
+    var all = [], chosen = [];
+    Array.prototype.forEach.call(customer.options, function (o) {
+      var ids = (o.getAttribute("data-accounts") || "").split(" ").filter(Boolean);
+      all = all.concat(ids);
+      if (o.selected) chosen = ids;
+    });
+    if (!chosen.length) return;
+    Array.prototype.forEach.call(form.querySelectorAll("input[name^='p.']"), function (f) {
+      if (all.indexOf(f.value) >= 0 && chosen.indexOf(f.value) < 0) f.value = chosen[0];
+    });
+  });
+
   function show(r) {
     $("try-result").hidden = false;
     $("try-failed").hidden = !r.failed;
