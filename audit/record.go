@@ -136,23 +136,23 @@ func (r *Record) AppendEncoding(b []byte) []byte {
 
 // Filter selects records. Zero fields select everything.
 type Filter struct {
-	From, To    time.Time // From <= Time < To
-	Category    string
-	Partner     string
-	ClientID    string
-	Bank        string // also the scope of a bank's staff
-	API         string
-	Status      int
-	Decision    string
-	RequestID   string
-	BeforeSeq   int64 // only records with Seq < BeforeSeq (a page cursor)
+	From, To  time.Time // From <= Time < To
+	Category  string
+	Partner   string
+	ClientID  string
+	Bank      string // also the scope of a bank's staff
+	API       string
+	Status    int
+	Decision  string
+	RequestID string
+	BeforeSeq int64 // only records with Seq < BeforeSeq (a page cursor)
 	// Before is the page cursor of a cluster's ledger read across its
 	// chains (records ordered by time, chain, seq, newest first): only
 	// records before it in that order. It replaces BeforeSeq there; a
 	// single chain's store ignores it.
-	Before *Position
-	Limit       int   // at most this many; 0 means all
-	OldestFirst bool  // default newest first
+	Before      *Position
+	Limit       int  // at most this many; 0 means all
+	OldestFirst bool // default newest first
 }
 
 // Position is a record's place in a cluster's ledger read across its

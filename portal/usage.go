@@ -293,4 +293,3 @@ func niceCeil(n int64) int64 {
 		}
 	}
 }
-
