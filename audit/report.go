@@ -39,9 +39,10 @@ type UsageRow struct {
 	lat []float64
 }
 
-// Usage is a usage report: API calls (not administrative changes) in
-// [From, To), grouped By one dimension. An open end of the period (no
-// from or to asked) is absent from the JSON, not the year 1.
+// Usage is a usage report: the calls of partners' apps and to the banks'
+// APIs (not administrative changes) in [From, To), grouped By one
+// dimension. An open end of the period (no from or to asked) is absent
+// from the JSON, not the year 1.
 type Usage struct {
 	From    time.Time  `json:"from,omitzero"`
 	To      time.Time  `json:"to,omitzero"`
@@ -50,6 +51,17 @@ type Usage struct {
 	Partner string     `json:"partner,omitempty"` // the partner scope, if any
 	Rows    []UsageRow `json:"rows"`
 	Total   UsageRow   `json:"total"`
+	// Unattributed counts the requests left out of Rows and Total: those
+	// that named no API and no app — developer portal pages, the OAuth2
+	// metadata, health checks, paths that are no bank's. They are in the
+	// audit log; a usage report is about partners and APIs.
+	Unattributed int64 `json:"unattributed"`
+}
+
+// attributed reports whether a record counts in usage: it names an API,
+// an app or a partner.
+func attributed(r *Record) bool {
+	return r.API != "" || r.ClientID != "" || r.Partner != ""
 }
 
 func (u *UsageRow) add(r *Record) {
@@ -111,6 +123,10 @@ func UsageReport(ctx context.Context, s Store, f Filter, by string) (*Usage, err
 	u := &Usage{From: f.From, To: f.To, By: by, Bank: f.Bank, Partner: f.Partner}
 	err := s.Find(ctx, f, func(r *Record) error {
 		if r.Category == CategoryAdmin {
+			return nil
+		}
+		if !attributed(r) {
+			u.Unattributed++
 			return nil
 		}
 		k := groupKey(r, by)
@@ -224,6 +240,9 @@ func (u *Usage) WriteCSV(w io.Writer) error {
 		cw.Write(csvRow(&u.Rows[i]))
 	}
 	cw.Write(csvRow(&u.Total))
+	if u.Unattributed > 0 {
+		cw.Write([]string{"(unattributed, not in total)", strconv.FormatInt(u.Unattributed, 10), "", "", "", "", "", ""})
+	}
 	cw.Flush()
 	return cw.Error()
 }
@@ -313,6 +332,7 @@ var usageHTML = template.Must(template.New("usage").Funcs(funcs).Funcs(template.
 <h1>API usage by {{.By}}</h1>
 <p>{{period .From .To zeroTime}}{{if .Bank}} · bank {{.Bank}}{{end}}{{if .Partner}} · partner {{.Partner}}{{end}}. Latency is measured at the hub, until the response headers.</p>
 {{template "rows" (rows .By .Rows .Total)}}
+{{if .Unattributed}}<p class="small">Not counted above: {{.Unattributed}} requests that named no API and no app (developer portal pages, OAuth2 metadata, health checks, paths that are no bank's); they are in the audit log.</p>{{end}}
 </body></html>
 `))
 

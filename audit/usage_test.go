@@ -124,3 +124,34 @@ func TestUsageHTMLPeriod(t *testing.T) {
 		}
 	}
 }
+
+// A usage report counts what partners' apps did and what reached the
+// banks' APIs; portal pages, metadata and health checks, which name no API
+// and no app, are counted apart.
+func TestUsageReportLeavesOutUnattributedRequests(t *testing.T) {
+	ctx := context.Background()
+	s := sqlite.NewAudit(filepath.Join(t.TempDir(), "audit.db"))
+	if err := s.Open(ctx); err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	at := time.Date(2026, 11, 27, 9, 0, 0, 0, time.UTC)
+	audittest.Fill(t, s, audittest.NewSigner(t), []audit.Record{
+		{Time: at, Category: audit.CategoryAccess, API: "qingshan-accounts", ClientID: "app_a", Partner: "agrifin", Method: "GET", Path: "/qingshan-rcb/x", Status: 200, Decision: "allow"},
+		{Time: at, Category: audit.CategoryAccess, API: "qingshan-accounts", Method: "GET", Path: "/qingshan-rcb/x", Status: 401, Decision: "deny", Reason: "no_token"},
+		{Time: at, Category: audit.CategoryAccess, ClientID: "app_a", Partner: "agrifin", Method: "POST", Path: "/oauth2/token", Status: 401, Decision: "deny", Reason: "invalid_client"},
+		{Time: at, Category: audit.CategoryAccess, Method: "GET", Path: "/portal/", Status: 200, Decision: "local"},
+		{Time: at, Category: audit.CategoryAccess, Method: "GET", Path: "/healthz", Status: 200, Decision: "local"},
+	})
+	u, err := audit.UsageReport(ctx, s, audit.Filter{}, "partner")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if u.Total.Calls != 3 || u.Unattributed != 2 || u.Total.Denials != 2 {
+		t.Errorf("total %d calls, %d denials, %d unattributed; want 3, 2, 2", u.Total.Calls, u.Total.Denials, u.Unattributed)
+	}
+	var b strings.Builder
+	if err := u.WriteHTML(&b); err != nil || !strings.Contains(b.String(), "Not counted above: 2 requests") {
+		t.Errorf("HTML does not say what it left out (%v):\n%s", err, b.String())
+	}
+}

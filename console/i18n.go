@@ -157,6 +157,7 @@ var baseMessages = map[lang]map[string]string{
 		"col.requestid":              "Request id",
 		"filter.category.all":        "All",
 		"reports.nokey":              "(none)",
+		"reports.unattributed":       "Not counted above: %d requests that named no API and no app (developer portal pages, OAuth2 metadata, health checks, paths that are no bank's). They are in the audit log.",
 		"err.by":                     "Unknown grouping.",
 	},
 	langZH: {
@@ -279,6 +280,7 @@ var baseMessages = map[lang]map[string]string{
 		"col.requestid":              "请求 ID",
 		"filter.category.all":        "全部",
 		"reports.nokey":              "（无）",
+		"reports.unattributed":       "未计入上表：%d 个未指明 API 也未指明应用的请求（开发者门户页面、OAuth2 元数据、健康检查、不属于任何银行的路径），可在审计日志中查到。",
 		"err.by":                     "未知的分组方式。",
 	},
 }
