@@ -365,7 +365,7 @@ func (w *Writer) Write(r Record) error {
 func (r *Record) own() {
 	fields := [...]*string{&r.Category, &r.RequestID, &r.Bank, &r.API, &r.Operation, &r.Method, &r.Path, &r.Query,
 		&r.ClientID, &r.Partner, &r.Environment, &r.Decision, &r.Reason, &r.Actor, &r.Object, &r.Before, &r.After,
-		&r.RequestBody, &r.ResponseBody}
+		&r.RequestBody, &r.ResponseBody, &r.Chain}
 	n := 0
 	for _, f := range fields {
 		n += len(*f)
