@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -215,7 +216,9 @@ func playCustomer(t *testing.T, h *hub, cmd *exec.Cmd, redirect string, pasteCod
 	if err != nil {
 		t.Fatal(err)
 	}
-	var out strings.Builder
+	// The command's standard output and error are copied by two
+	// goroutines of os/exec into out: it must take them one at a time.
+	var out lockedBuilder
 	pr, pw := io.Pipe()
 	cmd.Stdout, cmd.Stderr = io.MultiWriter(pw, &out), &out
 	if err := cmd.Start(); err != nil {
@@ -267,4 +270,22 @@ func playCustomer(t *testing.T, h *hub, cmd *exec.Cmd, redirect string, pasteCod
 		t.Fatalf("the snippet: %v\n%s", err, out.String())
 	}
 	return out.String()
+}
+
+// lockedBuilder is a strings.Builder that several goroutines write to.
+type lockedBuilder struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (l *lockedBuilder) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuilder) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }
