@@ -24,6 +24,10 @@ type appsPage struct {
 	TokenURL  string
 	Name      string
 	Approved  bool
+	// Message is the outcome of a deletion (?done=deleted); Suspended
+	// says some app is suspended by the alliance.
+	Message   string
+	Suspended bool
 }
 
 func (h *Handler) appsData(ctx context.Context, v *visitor) (*appsPage, error) {
@@ -31,10 +35,14 @@ func (h *Handler) appsData(ctx context.Context, v *visitor) (*appsPage, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &appsPage{
+	pg := &appsPage{
 		Apps: apps, TokenURL: h.cfg.PublicURL + "/oauth2/token",
 		Approved: v.Partner.Status == partners.PartnerApproved,
-	}, nil
+	}
+	for _, a := range apps {
+		pg.Suspended = pg.Suspended || a.Suspended
+	}
+	return pg, nil
 }
 
 func (h *Handler) apps(w http.ResponseWriter, r *http.Request) {
@@ -46,6 +54,9 @@ func (h *Handler) apps(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		h.fail(w, r, v, err)
 		return
+	}
+	if r.URL.Query().Get("done") == "deleted" { // appremove.go
+		pg.Message = v.L.T("apps.deleted")
 	}
 	h.render(w, v, http.StatusOK, "apps", v.L.T("apps.title"), nil, pg)
 }
@@ -173,6 +184,9 @@ type appPage struct {
 	// CodeGrant: the app has the authorization_code grant, the only one
 	// that uses redirect URIs.
 	CodeGrant bool
+	// names are every product's name by id, for the outcome of a
+	// cancelled subscription.
+	names map[string]string
 }
 
 // ownApp returns the app if it belongs to the visitor's partner, and
@@ -206,12 +220,13 @@ func (h *Handler) appData(ctx context.Context, v *visitor, app *config.AppView) 
 	for i := range apis {
 		byID[apis[i].ID] = &apis[i]
 	}
-	pg := &appPage{App: *app}
+	pg := &appPage{App: *app, names: make(map[string]string, len(products))}
 	subscribed := map[string]partners.SubscriptionStatus{}
 	for _, s := range subs {
 		subscribed[s.Product] = s.Status
 	}
 	for _, p := range products {
+		pg.names[p.ID] = p.Name
 		if st, ok := subscribed[p.ID]; ok {
 			pg.Subs = append(pg.Subs, subRow{Product: p, Status: st})
 			continue
@@ -256,8 +271,9 @@ func seeApp(w http.ResponseWriter, r *http.Request, clientID string, query url.V
 }
 
 // doneMessage sets the message of the outcome in the app page's query:
-// one of appDone, or a subscription of this app, named and with its
-// status as the store has them now. Anything else shows nothing.
+// one of appDone, a subscription of this app, named and with its status
+// as the store has them now, or a cancelled one (appremove.go), named
+// if the app is indeed not subscribed. Anything else shows nothing.
 func doneMessage(v *visitor, pg *appPage, q url.Values) {
 	switch done := q.Get("done"); {
 	case slices.Contains(appDone, done):
@@ -269,6 +285,13 @@ func doneMessage(v *visitor, pg *appPage, q url.Values) {
 				pg.Pending = s.Status != partners.SubscriptionActive
 			}
 		}
+	case done == "unsubscribed":
+		product := q.Get("product")
+		name, ok := pg.names[product]
+		if !ok || slices.ContainsFunc(pg.Subs, func(s subRow) bool { return s.Product.ID == product }) {
+			return
+		}
+		pg.Message = v.L.T("app.unsubscribed", name)
 	}
 }
 

@@ -65,9 +65,10 @@ func (h *Handler) credentialsData(pg *appPage) {
 	}
 }
 
-// appAction starts a form on one app (credentials, subscriptions): signed
-// in, the visitor's own app, a valid CSRF token, and the right to change
-// the app. It answers and returns false otherwise.
+// appAction starts a form on one app (credentials, subscriptions, and
+// the confirmations of appremove.go): signed in, the visitor's own app,
+// for a POST a valid CSRF token, and the right to change the app. It
+// answers and returns false otherwise.
 func (h *Handler) appAction(w http.ResponseWriter, r *http.Request) (*visitor, *config.AppView, bool) {
 	v := h.signedIn(w, r)
 	if v == nil {
@@ -78,7 +79,7 @@ func (h *Handler) appAction(w http.ResponseWriter, r *http.Request) (*visitor, *
 		h.fail(w, r, v, err)
 		return nil, nil, false
 	}
-	if !h.site.CheckCSRF(r, v.Session.csrf()) {
+	if r.Method == http.MethodPost && !h.site.CheckCSRF(r, v.Session.csrf()) {
 		h.csrfFailed(w, v)
 		return nil, nil, false
 	}

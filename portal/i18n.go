@@ -27,7 +27,7 @@ func (texts) Text(l, key string) (string, bool) {
 // allMessages are the first pages' texts (messages, below) and those of
 // the pages added after, each in its *_i18n.go file.
 var allMessages = websession.MergeMessages(messages, tryMessages, credMessages, regMessages, profileMessages,
-	catalogMessages, accountMessages)
+	catalogMessages, accountMessages, appMessages)
 
 // pickLang chooses the page language and remembers an explicit choice.
 func (h *Handler) pickLang(w http.ResponseWriter, r *http.Request) lang {

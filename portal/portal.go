@@ -58,6 +58,12 @@ type Catalog interface {
 	CreateApp(ctx context.Context, a partners.App) (*config.AppView, string, error)
 	ListSubscriptions(ctx context.Context, clientID string, opt config.ListOptions) ([]partners.Subscription, bool, error)
 	Subscribe(ctx context.Context, clientID, product string) (*partners.Subscription, error)
+	// Cancelling subscriptions and deleting apps (appremove.go): the
+	// functions behind the admin API's DELETEs.
+	Product(ctx context.Context, id string) (*catalog.Product, error)
+	Subscription(ctx context.Context, clientID, product string) (*partners.Subscription, error)
+	DeleteSubscription(ctx context.Context, clientID, product string) error
+	DeleteApp(ctx context.Context, clientID string) error
 	// Credentials (credentials.go).
 	RotateAppSecret(ctx context.Context, clientID string, keepPrevious time.Duration) (*config.AppView, string, error)
 	UpdateApp(ctx context.Context, clientID string, update func(*config.AppView) error) (*config.AppView, error)
@@ -123,7 +129,7 @@ func New(cfg Config) *Handler {
 	}
 	cfg.PublicURL = strings.TrimSuffix(cfg.PublicURL, "/")
 	h := &Handler{cfg: cfg, pages: map[string]*template.Template{}, hasher: passwd.NewHasher(4), site: site(cfg)}
-	for _, name := range []string{"home", "signup", "signin", "apis", "api", "apps", "app", "error", "tryit", "usage"} {
+	for _, name := range []string{"home", "signup", "signin", "apis", "api", "apps", "app", "error", "tryit", "usage", "confirm"} {
 		h.pages[name] = template.Must(template.New("layout.html").Funcs(funcs).
 			ParseFS(templateFiles, "templates/layout.html", "templates/"+name+".html"))
 	}
@@ -157,6 +163,7 @@ func New(cfg Config) *Handler {
 	mux.HandleFunc("GET /portal/apps/{id}/usage", h.usage)             // usage.go
 
 	h.credentialRoutes(mux) // credentials.go: secret rotation, JWKS, redirect URIs
+	h.removalRoutes(mux)    // appremove.go: cancelling subscriptions, deleting apps
 	h.referenceRoutes(mux)  // reference_doc.go: OpenAPI document, vendored renderer
 	// registration.go: owners' initial access tokens
 	h.registrationRoutes(mux)

@@ -30,4 +30,5 @@ func TestProfileMessagesBilingual(t *testing.T) {
 	checkBilingual(t, "profileMessages", profileMessages)
 	checkBilingual(t, "regMessages", regMessages)
 	checkBilingual(t, "credMessages", credMessages)
+	checkBilingual(t, "appMessages", appMessages)
 }
