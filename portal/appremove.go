@@ -146,5 +146,5 @@ func (h *Handler) deleteApp(w http.ResponseWriter, r *http.Request) {
 	h.cfg.Logger.Info("portal: app deleted", "partner", v.Partner.ID, "client_id", app.ClientID, "environment", app.Environment)
 	h.recordChange(r, v.Account.Email, v.Partner.ID, audit.Change{ClientID: app.ClientID,
 		Object: "apps/" + app.ClientID, Verb: "delete", Before: deletedApp{App: app, Subscriptions: subs}})
-	http.Redirect(w, r, "/portal/apps?done=deleted", http.StatusSeeOther)
+	see(w, r, "/portal/apps", url.Values{"done": {"deleted"}})
 }

@@ -267,7 +267,14 @@ var appDone = []string{"jwks.saved", "redirect.saved", "grant.on", "grant.off"}
 // the outcome in done (a key of appDone, or "subscribed" with the
 // product's id), so that reloading does not post again and Back works.
 func seeApp(w http.ResponseWriter, r *http.Request, clientID string, query url.Values) {
-	http.Redirect(w, r, "/portal/apps/"+url.PathEscape(clientID)+"?"+query.Encode(), http.StatusSeeOther)
+	see(w, r, "/portal/apps/"+url.PathEscape(clientID), query)
+}
+
+// see answers a successful POST with a 303 to the page at path, the
+// outcome in query: fixed keys and ids the page looks up in the server's
+// own data, never text to show (Post/Redirect/Get).
+func see(w http.ResponseWriter, r *http.Request, path string, query url.Values) {
+	http.Redirect(w, r, path+"?"+query.Encode(), http.StatusSeeOther)
 }
 
 // doneMessage sets the message of the outcome in the app page's query:

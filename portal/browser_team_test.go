@@ -63,7 +63,7 @@ func TestBrowserResetAndInvite(t *testing.T) {
 		chromedp.WaitVisible(chromedp.CSS("#team-message")),
 	)
 	b.WaitLoaded()
-	if msg, pending := b.Text("#team-message"), b.Text("#invitation-list"); msg != "Invitation sent to wang@acme.example." ||
+	if msg, pending := b.Text("#team-message"), b.Text("#invitation-list"); msg != "Invitation sent. It is listed under pending invitations until it is accepted." ||
 		!strings.Contains(pending, "wang@acme.example") {
 		t.Errorf("after inviting: %q; pending %q", msg, pending)
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"html/template"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -155,7 +156,11 @@ func (h *Handler) registrationTokens(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	h.registrationPageAfter(w, r, v, http.StatusOK, &registrationPage{}, nil)
+	pg := &registrationPage{}
+	if r.URL.Query().Get("done") == "revoked" { // revokeRegistrationToken
+		pg.Message = v.L.T("reg.revoked")
+	}
+	h.registrationPageAfter(w, r, v, http.StatusOK, pg, nil)
 }
 
 // issueRegistrationToken issues a token and shows it this once.
@@ -219,7 +224,7 @@ func (h *Handler) revokeRegistrationToken(w http.ResponseWriter, r *http.Request
 	h.cfg.Logger.Info("portal: registration token revoked", "partner", v.Account.Partner, "token_id", id, "by", v.Account.ID)
 	h.recordChange(r, v.Account.Email, v.Account.Partner, audit.Change{
 		Object: "partners/" + v.Account.Partner + "/registration-tokens/" + id, Verb: "revoke"})
-	h.registrationPageAfter(w, r, v, http.StatusOK, &registrationPage{Message: v.L.T("reg.revoked", id)}, nil)
+	see(w, r, "/portal/registration-tokens", url.Values{"done": {"revoked"}})
 }
 
 // registrationCurl is the command that registers a sandbox client with

@@ -150,7 +150,7 @@ func TestRegistrationTokensOwner(t *testing.T) {
 	if p.status != http.StatusOK {
 		t.Fatalf("revoke: %d\n%s", p.status, p.body)
 	}
-	mustContain(t, p, "Token "+id+" revoked")
+	mustContain(t, p, "The token is revoked")
 	mustNotContain(t, p, `id="reg-`+id+`"`)
 	if _, err := e.oauth.InitialToken(ctx, id); obhub.ErrorCode(err) != obhub.ENOTFOUND {
 		t.Errorf("the revoked token is still stored: %v", err)

@@ -4,6 +4,7 @@ import (
 	"html/template"
 	"net/http"
 	"net/mail"
+	"net/url"
 	"strings"
 	"unicode/utf8"
 
@@ -118,16 +119,31 @@ func (h *Handler) formVisit(w http.ResponseWriter, r *http.Request, owner bool) 
 	return v, true
 }
 
-// teamPageAfter renders the team page after a change, with a message or
-// errors.
-func (h *Handler) teamPageAfter(w http.ResponseWriter, r *http.Request, v *visitor, status int, msg string, errs []string, email string) {
+// teamPageAfter renders the team page after a refused change, with its
+// errors and the address typed into the invite form.
+func (h *Handler) teamPageAfter(w http.ResponseWriter, r *http.Request, v *visitor, status int, errs []string, email string) {
 	pg, err := h.teamData(r, v)
 	if err != nil {
 		h.fail(w, r, v, err)
 		return
 	}
-	pg.Message, pg.Email = msg, email
+	pg.Email = email
 	h.render(w, v, status, "team", v.L.T("team.title"), errs, pg)
+}
+
+// teamDone are the outcomes the team page's POSTs redirect with (?done=)
+// and the fixed messages that say them, naming no address or person;
+// "role.changed" names the member in ?member= from the team's own list.
+var teamDone = map[string]string{
+	"invited":            "team.invited",
+	"invitation.revoked": "team.revoked",
+	"member.removed":     "team.removed",
+}
+
+// seeTeam ends a successful POST on the team page: a 303 to the page
+// with the outcome, so that reloading does not post again.
+func seeTeam(w http.ResponseWriter, r *http.Request, query url.Values) {
+	see(w, r, "/portal/team", query)
 }
 
 func (h *Handler) team(w http.ResponseWriter, r *http.Request) {
@@ -135,7 +151,22 @@ func (h *Handler) team(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	h.teamPageAfter(w, r, v, http.StatusOK, "", nil, "")
+	pg, err := h.teamData(r, v)
+	if err != nil {
+		h.fail(w, r, v, err)
+		return
+	}
+	q := r.URL.Query()
+	if key, ok := teamDone[q.Get("done")]; ok {
+		pg.Message = v.L.T(key)
+	} else if q.Get("done") == "role.changed" {
+		for _, m := range pg.Members {
+			if m.ID == q.Get("member") {
+				pg.Message = v.L.T("team.role.changed", m.Name, v.L.T("role."+m.Role))
+			}
+		}
+	}
+	h.render(w, v, http.StatusOK, "team", v.L.T("team.title"), nil, pg)
 }
 
 // invite mails an invitation to join the organisation as a developer.
@@ -147,17 +178,17 @@ func (h *Handler) invite(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	email := strings.ToLower(strings.TrimSpace(r.PostFormValue("email")))
 	if a, err := mail.ParseAddress(email); err != nil || a.Address != email || len(email) > 254 {
-		h.teamPageAfter(w, r, v, http.StatusUnprocessableEntity, "", []string{v.L.T("err.email")}, email)
+		h.teamPageAfter(w, r, v, http.StatusUnprocessableEntity, []string{v.L.T("err.email")}, email)
 		return
 	}
 	// An account belongs to one organisation: an address that has one
 	// cannot be invited. Owners learn that much, and only owners.
 	switch existing, err := h.cfg.Accounts.AccountByEmail(ctx, email); {
 	case err == nil && existing.Partner == v.Account.Partner:
-		h.teamPageAfter(w, r, v, http.StatusConflict, "", []string{v.L.T("err.member", email)}, email)
+		h.teamPageAfter(w, r, v, http.StatusConflict, []string{v.L.T("err.member", email)}, email)
 		return
 	case err == nil:
-		h.teamPageAfter(w, r, v, http.StatusConflict, "", []string{v.L.T("err.elsewhere", email)}, email)
+		h.teamPageAfter(w, r, v, http.StatusConflict, []string{v.L.T("err.elsewhere", email)}, email)
 		return
 	case !isNotFound(err):
 		h.fail(w, r, v, err)
@@ -170,7 +201,7 @@ func (h *Handler) invite(w http.ResponseWriter, r *http.Request) {
 	h.cfg.Logger.Info("portal: invitation sent", "partner", v.Account.Partner, "by", v.Account.ID)
 	h.recordChange(r, v.Account.Email, v.Account.Partner, audit.Change{
 		Object: "partners/" + v.Account.Partner + "/invitations", Verb: "invite", After: map[string]string{"email": email}})
-	h.teamPageAfter(w, r, v, http.StatusOK, v.L.T("team.invited", email), nil, "")
+	seeTeam(w, r, url.Values{"done": {"invited"}})
 }
 
 // revokeInvitation deletes a pending invitation of the organisation.
@@ -184,7 +215,7 @@ func (h *Handler) revokeInvitation(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, v, err)
 		return
 	}
-	h.teamPageAfter(w, r, v, http.StatusOK, v.L.T("team.revoked"), nil, "")
+	seeTeam(w, r, url.Values{"done": {"invitation.revoked"}})
 }
 
 // member starts a change of the member in the path (an owner's POST): the
@@ -213,7 +244,7 @@ func (h *Handler) memberChanged(w http.ResponseWriter, r *http.Request, v *visit
 	case "":
 		return true
 	case obhub.ECONFLICT:
-		h.teamPageAfter(w, r, v, http.StatusConflict, "", []string{v.L.T("err.lastowner")}, "")
+		h.teamPageAfter(w, r, v, http.StatusConflict, []string{v.L.T("err.lastowner")}, "")
 	default:
 		h.fail(w, r, v, err)
 	}
@@ -227,7 +258,7 @@ func (h *Handler) setRole(w http.ResponseWriter, r *http.Request) {
 	}
 	role := r.PostFormValue("role")
 	if role != RoleOwner && role != RoleDeveloper {
-		h.teamPageAfter(w, r, v, http.StatusUnprocessableEntity, "", []string{v.L.T("err.role")}, "")
+		h.teamPageAfter(w, r, v, http.StatusUnprocessableEntity, []string{v.L.T("err.role")}, "")
 		return
 	}
 	if !h.memberChanged(w, r, v, h.cfg.Accounts.SetRole(r.Context(), v.Account.Partner, a.ID, role)) {
@@ -236,10 +267,7 @@ func (h *Handler) setRole(w http.ResponseWriter, r *http.Request) {
 	h.cfg.Logger.Info("portal: member role changed", "partner", v.Account.Partner, "account", a.ID, "role", role, "by", v.Account.ID)
 	h.recordChange(r, v.Account.Email, v.Account.Partner, audit.Change{Object: "partners/" + v.Account.Partner + "/accounts/" + a.ID,
 		Verb: "set_role", Before: memberState(a), After: memberState(&Account{ID: a.ID, Email: a.Email, Name: a.Name, Role: role})})
-	if a.ID == v.Account.ID {
-		v.Account.Role = role
-	}
-	h.teamPageAfter(w, r, v, http.StatusOK, v.L.T("team.role.changed", a.Name, v.L.T("role."+role)), nil, "")
+	seeTeam(w, r, url.Values{"done": {"role.changed"}, "member": {a.ID}})
 }
 
 func (h *Handler) removeMember(w http.ResponseWriter, r *http.Request) {
@@ -259,7 +287,7 @@ func (h *Handler) removeMember(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, "/portal/", http.StatusSeeOther)
 		return
 	}
-	h.teamPageAfter(w, r, v, http.StatusOK, v.L.T("team.removed", a.Name), nil, "")
+	seeTeam(w, r, url.Values{"done": {"member.removed"}})
 }
 
 // acceptInvitation takes an invitation token with the invitee's name and

@@ -277,7 +277,7 @@ func TestTeamInvitation(t *testing.T) {
 	e := newEnv(t)
 	owner := e.teamOf("Acme Pay", "li@acme.example")
 	p := owner.post("/portal/team/invitations", url.Values{"csrf_token": {owner.csrf("/portal/team")}, "email": {"Wang@Acme.example"}})
-	mustContain(t, p, "Invitation sent to wang@acme.example.", "Pending invitations", "wang@acme.example")
+	mustContain(t, p, "Invitation sent.", "Pending invitations", "wang@acme.example")
 	ms := e.mails("wang@acme.example", mail.KindInvite)
 	if len(ms) != 1 || !strings.Contains(ms[0].Subject, "Li Ming invites you to Acme Pay") || !strings.Contains(ms[0].Text, "邀请您") ||
 		!strings.Contains(ms[0].Text, "7 days") {
@@ -446,7 +446,7 @@ func TestLastOwner(t *testing.T) {
 	// The new owner removes the old one, whose session ends.
 	devTok := dev.csrf("/portal/team")
 	p = dev.post("/portal/team/members/"+ownerID+"/remove", url.Values{"csrf_token": {devTok}})
-	mustContain(t, p, "Li Ming was removed from the team.")
+	mustContain(t, p, "The member was removed from the team")
 	if p := owner.get("/portal/apps"); p.url != "/portal/signin" {
 		t.Errorf("a removed member is still signed in: %s", p.url)
 	}
