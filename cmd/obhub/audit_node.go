@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"path/filepath"
+	"sync/atomic"
 	"time"
 
 	"github.com/obhub/obhub/admin"
@@ -41,7 +42,17 @@ type auditNode struct {
 	capture *bodyCapture
 	stop    chan struct{}
 	done    chan struct{}
+	// verified is what the last check of the whole ledger found
+	// (checkLedger): ledgerUnchecked, ledgerOK or ledgerBad.
+	verified atomic.Int32
 }
+
+// What checkLedger found.
+const (
+	ledgerUnchecked = iota
+	ledgerOK
+	ledgerBad
+)
 
 // openAudit opens the ledger and starts its writer and retention loop.
 func (m *Main) openAudit(ctx context.Context) error {
@@ -141,7 +152,14 @@ func (m *Main) purgeLoop(a *auditNode) {
 	defer close(a.done)
 	t := time.NewTicker(purgeEvery)
 	defer t.Stop()
+	stopped, cancelAll := context.WithCancel(context.Background())
+	defer cancelAll()
+	go func() {
+		<-a.stop
+		cancelAll()
+	}()
 	for {
+		m.checkLedger(stopped, a)
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 		n, err := audit.PurgeExpired(ctx, a.store, audit.DefaultRetention(), m.Clock.Now())
 		cancel()
@@ -156,6 +174,29 @@ func (m *Main) purgeLoop(a *auditNode) {
 			return
 		case <-t.C:
 		}
+	}
+}
+
+// checkLedger verifies the whole ledger, as `obhub audit verify` and the
+// admin API do, when the node starts and then once a day (purgeLoop): a
+// ledger edited while the node was stopped, or behind its back, is logged
+// at once as an error and shown by obhub_audit_ledger_verified, rather
+// than found at the next audit. It runs beside the requests, reading.
+func (m *Main) checkLedger(ctx context.Context, a *auditNode) {
+	start := time.Now()
+	res, err := m.verifyLedger(ctx, a.keys)
+	switch {
+	case ctx.Err() != nil:
+		return // the node is stopping
+	case err != nil:
+		m.Logger.Error("audit: the ledger could not be verified", "err", err)
+	case !res.OK:
+		a.verified.Store(ledgerBad)
+		m.Logger.Error("audit: THE LEDGER DOES NOT VERIFY: it was changed outside obhub; see docs/audit.md",
+			"first_bad_record", res.FirstBad.Seq, "problem", res.FirstBad.Problem, "records_verified", res.Records)
+	default:
+		a.verified.Store(ledgerOK)
+		m.Logger.Info("audit: ledger verified", "records", res.Records, "checkpoints", res.Checkpoints, "took", time.Since(start).Round(time.Millisecond))
 	}
 }
 

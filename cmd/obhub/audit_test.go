@@ -383,6 +383,14 @@ func TestAuditOneRecordPerRequest(t *testing.T) {
 		t.Fatalf("obhub audit report: %d\n%s%s", code, out.String(), errOut.String())
 	}
 
+	// The node checked its ledger at start.
+	eventually(t, 10*time.Second, func() string {
+		if r := h.get(t, h.admin+"/metrics"); !strings.Contains(string(r.body), "\nobhub_audit_ledger_verified 1\n") {
+			return "the node does not report its ledger verified in /metrics"
+		}
+		return ""
+	})
+
 	// Tampering with the file is reported by the CLI, naming the record.
 	if err := m.Close(); err != nil {
 		t.Fatal(err)
@@ -398,6 +406,15 @@ func TestAuditOneRecordPerRequest(t *testing.T) {
 		!strings.Contains(out.String(), fmt.Sprintf("BAD: record %d (request t1k-0004)", target)) {
 		t.Fatalf("verify after an edit: %d\n%s", code, out.String())
 	}
+	// A node started on the edited ledger checks it, and says so.
+	m2 := runMain(t, withData(m.Config.Data))
+	h2 := newHub(t, m2, testAdminToken)
+	eventually(t, 10*time.Second, func() string {
+		if r := h2.get(t, h2.admin+"/metrics"); !strings.Contains(string(r.body), "\nobhub_audit_ledger_verified 0\n") {
+			return "the node started on an edited ledger does not report it in /metrics"
+		}
+		return ""
+	})
 }
 
 func noEnv(string) string { return "" }

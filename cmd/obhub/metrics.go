@@ -95,6 +95,15 @@ func (m *Main) newMetrics() *nodeMetrics {
 		writerStat(func(st audit.Stats) float64 { return st.WaitTime.Seconds() }))
 	counter("obhub_audit_flush_seconds_total", "Time spent in those flushes; divided by the flushes, the disk's flush time (a strict response waits for about 1.5 of them; a written one for none).",
 		writerStat(func(st audit.Stats) float64 { return st.FlushTime.Seconds() }))
+	gauge("obhub_audit_ledger_verified", "What the last check of the whole audit ledger found (at start, then daily): 1 it verifies, 0 it does not (changed outside obhub: the log says where), -1 not checked yet.", func() float64 {
+		switch m.auditLog.verified.Load() {
+		case ledgerOK:
+			return 1
+		case ledgerBad:
+			return 0
+		}
+		return -1
+	})
 	gauge("obhub_store_up", "1 when the node can serve: configuration loaded (from etcd or its last-known-good copy: etcd down does not lower it, obhub_store_health{store=\"config\"} does), the audit store and PostgreSQL answering; else 0.", func() float64 {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 		defer cancel()
