@@ -154,8 +154,9 @@ func (m *Main) purgeLoop(a *auditNode) {
 	defer t.Stop()
 	stopped, cancelAll := context.WithCancel(context.Background())
 	defer cancelAll()
+	stop := a.stop // closeAudit clears the field once the loop is done
 	go func() {
-		<-a.stop
+		<-stop
 		cancelAll()
 	}()
 	for {
