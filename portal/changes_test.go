@@ -5,28 +5,17 @@ import (
 	"net/url"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/obhub/obhub/audit"
 	"github.com/obhub/obhub/internal/mail"
-	"github.com/obhub/obhub/portal"
 )
 
 // A developer's self-service changes are administrative changes in the
 // audit ledger, like an operator's: who (portal:<e-mail>), on what, the
 // states before and after — and never a secret.
 func TestChangesAreRecorded(t *testing.T) {
-	var mu sync.Mutex
-	var recs []audit.Record
-	e := newEnv(t, func(c *portal.Config) {
-		c.Record = func(r audit.Record) error {
-			mu.Lock()
-			defer mu.Unlock()
-			recs = append(recs, r)
-			return nil
-		}
-	})
+	e, recorded := recorded(t)
 	b := e.browser()
 	b.signup("Hemu Pay", "dev@hemupay.example")
 	clientID, created := b.createApp("ledger")
@@ -52,8 +41,7 @@ func TestChangesAreRecorded(t *testing.T) {
 		t.Fatalf("reset: %d", p.status)
 	}
 
-	mu.Lock()
-	defer mu.Unlock()
+	recs := recorded()
 	want := []struct{ verb, object string }{
 		{"signup", "partners/"},
 		{"create", "apps/" + clientID},

@@ -12,7 +12,6 @@ import (
 	"regexp"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -21,7 +20,6 @@ import (
 	"github.com/obhub/obhub/audit"
 	"github.com/obhub/obhub/config"
 	"github.com/obhub/obhub/partners"
-	"github.com/obhub/obhub/portal"
 )
 
 var secretRE = regexp.MustCompile(`<code class="secret" id="rotated-client-secret">(obs_[A-Za-z0-9_-]+)</code>`)
@@ -249,16 +247,7 @@ func TestProductionCredentials(t *testing.T) {
 // 403 without the CSRF token), recorded in the audit ledger with the
 // grants before and after, and off never leaves an app without a grant.
 func TestCodeGrantInPortal(t *testing.T) {
-	var mu sync.Mutex
-	var recs []audit.Record
-	e := newEnv(t, func(c *portal.Config) {
-		c.Record = func(r audit.Record) error {
-			mu.Lock()
-			defer mu.Unlock()
-			recs = append(recs, r)
-			return nil
-		}
-	})
+	e, recorded := recorded(t)
 	a, other, id, path := twoPartners(t, e)
 	grant := func(b *browser, value string) page {
 		t.Helper()
@@ -329,17 +318,15 @@ func TestCodeGrantInPortal(t *testing.T) {
 	}
 	mustContain(t, p, "Grant types must keep at least one grant type")
 
-	mu.Lock()
-	defer mu.Unlock()
 	var updates []audit.Record
-	for _, r := range recs {
+	for _, r := range recorded() {
 		if r.Reason == "update" && r.Object == "apps/"+id && strings.Contains(r.Before+r.After, "grant_types") &&
 			strings.Count(r.Before, partners.GrantAuthorizationCode) != strings.Count(r.After, partners.GrantAuthorizationCode) {
 			updates = append(updates, r)
 		}
 	}
 	if len(updates) != 2 {
-		t.Fatalf("%d grant changes recorded, want 2 (on, off): %+v", len(updates), recs)
+		t.Fatalf("%d grant changes recorded, want 2 (on, off): %+v", len(updates), recorded())
 	}
 	if on := updates[0]; on.Actor != "portal:ops@alpha.example" || on.ClientID != id ||
 		strings.Contains(on.Before, partners.GrantAuthorizationCode) || !strings.Contains(on.After, partners.GrantRefreshToken) {
