@@ -4,7 +4,6 @@ import (
 	"context"
 	"net/http"
 	"net/url"
-	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -123,12 +122,8 @@ func TestProductionSubscriptionCancelIsForOwners(t *testing.T) {
 	if _, err := e.store.ApprovePartner(context.Background(), e.partnerOf("owner@alpha.example")); err != nil {
 		t.Fatal(err)
 	}
-	p := owner.post("/portal/apps", url.Values{"csrf_token": {owner.csrf("/portal/apps")}, "name": {"Live"}, "environment": {"production"}})
-	m := regexp.MustCompile(`id="new-client-id">(app_[a-z0-9]+)<`).FindStringSubmatch(p.body)
-	if m == nil {
-		t.Fatalf("production app: %d", p.status)
-	}
-	id, path := m[1], "/portal/apps/"+m[1]
+	id, _ := owner.createAppIn("Live", "production")
+	path := "/portal/apps/" + id
 	if p := owner.post(path+"/subscriptions", url.Values{"csrf_token": {owner.csrf(path)}, "product": {"accounts"}}); p.status != http.StatusOK {
 		t.Fatalf("subscribe: %d", p.status)
 	}
@@ -217,12 +212,8 @@ func TestDeleteApp(t *testing.T) {
 	if _, err := e.store.ApprovePartner(context.Background(), e.partnerOf("owner@alpha.example")); err != nil {
 		t.Fatal(err)
 	}
-	p = owner.post("/portal/apps", url.Values{"csrf_token": {owner.csrf("/portal/apps")}, "name": {"Live"}, "environment": {"production"}})
-	m := regexp.MustCompile(`id="new-client-id">(app_[a-z0-9]+)<`).FindStringSubmatch(p.body)
-	if m == nil {
-		t.Fatalf("production app: %d", p.status)
-	}
-	live := "/portal/apps/" + m[1] + "/delete"
+	liveID, _ := owner.createAppIn("Live", "production")
+	live := "/portal/apps/" + liveID + "/delete"
 	mustContain(t, owner.get(live), "This is a production app", "It has no subscriptions.")
 	if zh := owner.get(live + "?lang=zh"); !strings.Contains(zh.body, "这是生产应用") {
 		t.Error("the Chinese confirmation is missing")

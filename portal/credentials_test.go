@@ -210,14 +210,10 @@ func TestProductionCredentials(t *testing.T) {
 	if _, err := e.store.ApprovePartner(context.Background(), e.partnerOf("owner@alpha.example")); err != nil {
 		t.Fatal(err)
 	}
-	p := owner.post("/portal/apps", url.Values{"csrf_token": {owner.csrf("/portal/apps")}, "name": {"Live"}, "environment": {"production"}})
-	m := regexp.MustCompile(`id="new-client-id">(app_[a-z0-9]+)<`).FindStringSubmatch(p.body)
-	if p.status != http.StatusCreated || m == nil {
-		t.Fatalf("owner's production app: %d", p.status)
-	}
-	path := "/portal/apps/" + m[1]
+	id, _ := owner.createAppIn("Live", "production")
+	path := "/portal/apps/" + id
 	dev := e.invite(owner, "dev@alpha.example")
-	before := e.appView(t, m[1]).UpdatedAt
+	before := e.appView(t, id).UpdatedAt
 	for form, values := range map[string]url.Values{
 		"/secret":        {"overlap": {"24h"}},
 		"/jwks":          {"jwks": {`{"keys":[]}`}},
@@ -229,14 +225,14 @@ func TestProductionCredentials(t *testing.T) {
 			t.Errorf("developer POST %s: %d, want 403", form, p.status)
 		}
 	}
-	if e.appView(t, m[1]).UpdatedAt != before {
+	if e.appView(t, id).UpdatedAt != before {
 		t.Errorf("a developer changed the production app")
 	}
-	p = owner.post(path+"/secret", url.Values{"csrf_token": {owner.csrf(path)}, "overlap": {"168h"}})
+	p := owner.post(path+"/secret", url.Values{"csrf_token": {owner.csrf(path)}, "overlap": {"168h"}})
 	if p.status != http.StatusOK || !secretRE.MatchString(p.body) {
 		t.Fatalf("owner rotating the production secret: %d", p.status)
 	}
-	if exp := e.appView(t, m[1]).PreviousSecretExpiresAt; exp == nil || time.Until(*exp) < 167*time.Hour {
+	if exp := e.appView(t, id).PreviousSecretExpiresAt; exp == nil || time.Until(*exp) < 167*time.Hour {
 		t.Errorf("previous secret expires at %v, want in 7 days", exp)
 	}
 }

@@ -182,7 +182,14 @@ func (b *browser) signup(org, email string) page {
 
 func (b *browser) createApp(name string) (clientID string, p page) {
 	b.e.t.Helper()
-	p = b.post("/portal/apps", url.Values{"csrf_token": {b.csrf("/portal/apps")}, "name": {name}, "environment": {"sandbox"}})
+	return b.createAppIn(name, "sandbox")
+}
+
+// createAppIn creates an app in environment (sandbox or production) and
+// returns the client id the page shows once.
+func (b *browser) createAppIn(name, environment string) (clientID string, p page) {
+	b.e.t.Helper()
+	p = b.post("/portal/apps", url.Values{"csrf_token": {b.csrf("/portal/apps")}, "name": {name}, "environment": {environment}})
 	if p.status != http.StatusCreated {
 		b.e.t.Fatalf("create app: %d\n%s", p.status, p.body)
 	}
